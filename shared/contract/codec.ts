@@ -1,0 +1,119 @@
+import { uuidv7 } from 'uuidv7';
+import type { z } from 'zod';
+import { formatPath } from '../errors.ts';
+import { DEFAULT_MAX_RECORD_BYTES } from '../kinesis/limits.ts';
+import { type FieldIssue, RecordDecodeError, RecordTooLargeError, RecordValidationError } from './errors.ts';
+import {
+  compatibleSchemas,
+  SCHEMA_VERSION,
+  strictSchemas,
+  type TelemetryPayload,
+  type TransactionPayload,
+  type TributaryRecord,
+} from './schema.ts';
+
+export type ValidationMode = 'strict' | 'compatible';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** A new record id: UUIDv7, time-ordered and unique per producer without coordination. */
+export function newRecordId(): string {
+  return uuidv7();
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = root;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
+}
+
+function toIssues(input: unknown, error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => {
+    // An unknown key is reported at the key itself, which is the field a user must fix.
+    const path =
+      issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
+        ? [...issue.path, issue.keys[0]]
+        : issue.path;
+    return { path: formatPath(path), message: issue.message, value: valueAt(input, path) };
+  });
+}
+
+/**
+ * Validates an unknown value against the contract. `strict` (producers) rejects unknown keys;
+ * `compatible` (consumers) drops them so an older reader accepts a newer producer's additions.
+ */
+export function validateRecord(input: unknown, mode: ValidationMode = 'strict'): TributaryRecord {
+  const schema = mode === 'strict' ? strictSchemas.record : compatibleSchemas.record;
+  const result = schema.safeParse(input);
+  if (!result.success) throw new RecordValidationError(toIssues(input, result.error));
+  return result.data as TributaryRecord;
+}
+
+/** Size Kinesis counts for a record: data bytes plus the partition key's UTF-8 bytes. */
+export function kinesisRecordSize(data: Uint8Array, partitionKey: string): number {
+  return data.byteLength + Buffer.byteLength(partitionKey, 'utf8');
+}
+
+/**
+ * Validates and encodes a record as UTF-8 JSON, the format Firehose's OpenX JSON SerDe reads.
+ * `maxRecordBytes` is the stream's MaxRecordSize (1 MiB unless raised).
+ */
+export function encodeRecord(record: unknown, maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES): Uint8Array {
+  const valid = validateRecord(record, 'strict');
+  const data = encoder.encode(JSON.stringify(valid));
+  const size = kinesisRecordSize(data, valid.partition_key);
+  if (size > maxRecordBytes) throw new RecordTooLargeError(size, maxRecordBytes);
+  return data;
+}
+
+/** Decodes bytes from a stream into a validated record (compatible mode unless told otherwise). */
+export function decodeRecord(data: Uint8Array, mode: ValidationMode = 'compatible'): TributaryRecord {
+  let text: string;
+  try {
+    text = decoder.decode(data);
+  } catch (cause) {
+    throw new RecordDecodeError('bytes are not valid UTF-8', { cause });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new RecordDecodeError(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new RecordDecodeError(
+      `expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`,
+    );
+  }
+  return validateRecord(parsed, mode);
+}
+
+interface NewRecordBase {
+  deviceId: string;
+  partitionKey?: string;
+  eventTime?: number;
+  id?: string;
+}
+
+/**
+ * Builds a valid record with producer defaults: a fresh UUIDv7 id, the current contract version,
+ * now as event time and the device id as partition key (keeps one device's records in order).
+ */
+export function createRecord(
+  input: NewRecordBase &
+    ({ type: 'telemetry'; payload: TelemetryPayload } | { type: 'transaction'; payload: TransactionPayload }),
+): TributaryRecord {
+  return validateRecord({
+    id: input.id ?? newRecordId(),
+    schema_version: SCHEMA_VERSION,
+    type: input.type,
+    device_id: input.deviceId,
+    partition_key: input.partitionKey ?? input.deviceId,
+    event_time: input.eventTime ?? Date.now(),
+    payload: input.payload,
+  });
+}

@@ -1,0 +1,55 @@
+import { describeValue, TributaryError } from '../errors.ts';
+
+/** Base of every contract error: bad bytes, bad shape, bad size. None is retryable: the data is wrong. */
+export class ContractError extends TributaryError {
+  /** Dotted path of the offending field, '' for the whole record. */
+  readonly path: string;
+
+  constructor(code: string, path: string, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
+    this.path = path;
+  }
+}
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+  value: unknown;
+}
+
+/** The record parsed but does not satisfy the contract; `issues` lists every field at fault. */
+export class RecordValidationError extends ContractError {
+  readonly issues: readonly FieldIssue[];
+  readonly value: unknown;
+
+  constructor(issues: readonly FieldIssue[]) {
+    const first = issues[0] ?? { path: '', message: 'invalid record', value: undefined };
+    const more = issues.length > 1 ? ` (+${issues.length - 1} more)` : '';
+    super(
+      'RECORD_INVALID',
+      first.path,
+      `record ${first.path || '<root>'}: ${first.message} (got ${describeValue(first.value)})${more}`,
+    );
+    this.issues = issues;
+    this.value = first.value;
+  }
+}
+
+/** The bytes are not a JSON object at all (truncated, not UTF-8 JSON, an array...). */
+export class RecordDecodeError extends ContractError {
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super('RECORD_MALFORMED', '', `record is not valid JSON: ${reason}`, options);
+  }
+}
+
+/** Encoded record plus partition key exceed what one Kinesis record may carry. */
+export class RecordTooLargeError extends ContractError {
+  readonly bytes: number;
+  readonly limit: number;
+
+  constructor(bytes: number, limit: number) {
+    super('RECORD_TOO_LARGE', '', `record is ${bytes} bytes with its partition key; the limit is ${limit}`);
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}

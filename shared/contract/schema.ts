@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { PARTITION_KEY_MAX_CHARS, PARTITION_KEY_MIN_CHARS } from '../kinesis/limits.ts';
+
+/**
+ * The record contract: the one definition every stage reads. Wire names are snake_case so the JSON
+ * keys equal the Glue/Parquet column names (the OpenX JSON SerDe matches keys to columns by name).
+ * `glueType` metadata overrides the type derived for the lake where JSON Schema is too coarse.
+ * Evolution rules live in shared/CONTRACT.md.
+ */
+
+export const SCHEMA_VERSION = 1;
+export const SUPPORTED_SCHEMA_VERSIONS = [1] as const;
+
+/** RFC 9562 UUIDv7, lowercase canonical text: time-ordered, so ids sort by creation time. */
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const METRIC = /^[a-z][a-z0-9_.]{0,127}$/;
+const MERCHANT_CATEGORY_CODE = /^[0-9]{4}$/;
+const COUNTRY = /^[A-Z]{2}$/;
+
+/** 2000-01-01T00:00:00Z .. 2100-01-01T00:00:00Z: catches seconds-vs-millis mix-ups and garbage clocks. */
+export const EVENT_TIME_MIN_MS = 946_684_800_000;
+export const EVENT_TIME_MAX_MS = 4_102_444_800_000;
+
+const CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
+
+/** A 12–19 digit string that passes Luhn looks like a raw card number (PAN); the contract carries tokens only. */
+function looksLikePan(value: string): boolean {
+  const digits = value.replace(/[\s-]/g, '');
+  if (!/^[0-9]{12,19}$/.test(digits)) return false;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let digit = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+type ObjectFactory = typeof z.strictObject;
+
+/**
+ * Builds the schemas with a chosen object factory: producers validate strictly (an unknown key is a
+ * typo to report), consumers decode compatibly (a newer producer's additive fields are dropped).
+ */
+function buildSchemas(object: ObjectFactory) {
+  const envelope = {
+    id: z
+      .string()
+      .regex(UUID_V7, 'must be a lowercase UUIDv7')
+      .describe('Producer-assigned unique record id'),
+    schema_version: z
+      .number()
+      .int()
+      .refine((v) => (SUPPORTED_SCHEMA_VERSIONS as readonly number[]).includes(v), {
+        message: `must be one of ${SUPPORTED_SCHEMA_VERSIONS.join(', ')}`,
+      })
+      .meta({ glueType: 'int' })
+      .describe('Contract version the producer wrote'),
+    device_id: z
+      .string()
+      .regex(DEVICE_ID, 'must be 1-128 chars of A-Z a-z 0-9 . _ : - starting alphanumeric'),
+    partition_key: z
+      .string()
+      .min(PARTITION_KEY_MIN_CHARS)
+      .refine((v) => [...v].length <= PARTITION_KEY_MAX_CHARS, {
+        message: `must be at most ${PARTITION_KEY_MAX_CHARS} Unicode characters`,
+      })
+      .describe('Kinesis partition key; defaults to device_id'),
+    event_time: z
+      .number()
+      .int()
+      .min(EVENT_TIME_MIN_MS)
+      .max(EVENT_TIME_MAX_MS)
+      .describe('Event time, epoch milliseconds UTC'),
+  };
+
+  const telemetryPayload = object({
+    metric: z.string().regex(METRIC, 'must match [a-z][a-z0-9_.]{0,127}'),
+    value: z.number().refine(Number.isFinite, { message: 'must be a finite number' }),
+    unit: z.string().min(1).max(32),
+    tags: z
+      .record(z.string().min(1).max(64), z.string().max(256))
+      .refine((tags) => Object.keys(tags).length <= 32, { message: 'at most 32 tags' })
+      .optional(),
+  });
+
+  const location = object({
+    lat: z.number().min(-90).max(90),
+    lon: z.number().min(-180).max(180),
+    country: z.string().regex(COUNTRY, 'must be an ISO 3166-1 alpha-2 code').optional(),
+  });
+
+  const transactionPayload = object({
+    card_token: z
+      .string()
+      .min(8)
+      .max(64)
+      .refine((v) => !looksLikePan(v), { message: 'looks like a raw card number; send a token' }),
+    merchant_id: z.string().min(1).max(64),
+    merchant_category: z.string().regex(MERCHANT_CATEGORY_CODE, 'must be a 4-digit MCC').optional(),
+    amount_minor: z
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .describe('Amount in the currency minor unit (cents)'),
+    currency: z.string().refine((v) => CURRENCIES.has(v), { message: 'must be an ISO 4217 currency code' }),
+    location: location.optional(),
+    channel: z.enum(['card_present', 'contactless', 'online', 'atm']),
+  });
+
+  const telemetry = object({ ...envelope, type: z.literal('telemetry'), payload: telemetryPayload });
+  const transaction = object({ ...envelope, type: z.literal('transaction'), payload: transactionPayload });
+  const record = z.discriminatedUnion('type', [telemetry, transaction]);
+  return { record, telemetry, transaction, telemetryPayload, transactionPayload };
+}
+
+export const strictSchemas = buildSchemas(z.strictObject);
+export const compatibleSchemas = buildSchemas(z.object as unknown as ObjectFactory);
+
+export type TributaryRecord = z.output<typeof strictSchemas.record>;
+export type TelemetryRecord = z.output<typeof strictSchemas.telemetry>;
+export type TransactionRecord = z.output<typeof strictSchemas.transaction>;
+export type RecordType = TributaryRecord['type'];
+export type TelemetryPayload = TelemetryRecord['payload'];
+export type TransactionPayload = TransactionRecord['payload'];
+export const RECORD_TYPES: readonly RecordType[] = ['telemetry', 'transaction'];

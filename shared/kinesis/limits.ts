@@ -1,0 +1,60 @@
+/**
+ * Kinesis Data Streams service limits, in one place. Every other module imports from here.
+ * Source: https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
+ */
+
+const MiB = 1024 * 1024;
+
+/** Per-shard write throughput: 1 MiB/s (data + partition key bytes). Same doc, "Data write throughput". */
+export const SHARD_WRITE_BYTES_PER_SECOND = 1 * MiB;
+
+/** Per-shard write rate: 1,000 records/s. Same doc. */
+export const SHARD_WRITE_RECORDS_PER_SECOND = 1000;
+
+/** Per-shard read throughput shared by polling consumers, and per EFO consumer: 2 MiB/s. Same doc. */
+export const SHARD_READ_BYTES_PER_SECOND = 2 * MiB;
+
+/**
+ * PutRecords: at most 500 records per request.
+ * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
+ */
+export const PUT_RECORDS_MAX_RECORDS = 500;
+
+/** PutRecords: at most 5 MiB per request, counting data and partition keys. Same API page. */
+export const PUT_RECORDS_MAX_BYTES = 5 * MiB;
+
+/**
+ * Default maximum size of one record's data blob plus partition key: 1 MiB. A stream's
+ * MaxRecordSize can be raised up to 10 MiB; see the limits page above.
+ */
+export const DEFAULT_MAX_RECORD_BYTES = 1 * MiB;
+
+/** Upper bound for a stream's raised MaxRecordSize. Same limits page. */
+export const MAX_RECORD_BYTES_CEILING = 10 * MiB;
+
+/**
+ * Partition keys are 1 to 256 Unicode characters; MD5 maps them to a 128-bit hash key.
+ * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html
+ */
+export const PARTITION_KEY_MIN_CHARS = 1;
+export const PARTITION_KEY_MAX_CHARS = 256;
+
+/** ExplicitHashKey is a decimal in [0, 2^128 - 1]. Same API page. */
+export const HASH_KEY_MAX = (1n << 128n) - 1n;
+
+/**
+ * Retention: 24 hours by default, raisable to 8760 hours (365 days).
+ * https://docs.aws.amazon.com/streams/latest/dev/kinesis-extended-retention.html
+ */
+export const RETENTION_HOURS_DEFAULT = 24;
+export const RETENTION_HOURS_MAX = 8760;
+
+/** Enhanced fan-out: up to 20 registered consumers per stream. Limits page above. */
+export const EFO_MAX_CONSUMERS_PER_STREAM = 20;
+
+/**
+ * Lambda Kinesis event source mapping: BatchSize 1..10,000; ParallelizationFactor 1..10.
+ * https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
+ */
+export const ESM_MAX_BATCH_SIZE = 10_000;
+export const ESM_MAX_PARALLELIZATION_FACTOR = 10;

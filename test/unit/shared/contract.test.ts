@@ -1,0 +1,152 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  createRecord,
+  decodeRecord,
+  encodeRecord,
+  glueColumns,
+  RecordDecodeError,
+  RecordTooLargeError,
+  RecordValidationError,
+  validateRecord,
+} from '../../../shared/contract/index.ts';
+import { DEFAULT_MAX_RECORD_BYTES } from '../../../shared/kinesis/limits.ts';
+import { recordArb, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
+
+function validationError(fn: () => unknown): RecordValidationError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RecordValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected a RecordValidationError');
+}
+
+describe('record contract', () => {
+  it('round-trips every valid record through the JSON codec', () => {
+    fc.assert(
+      fc.property(recordArb, (record) => {
+        expect(decodeRecord(encodeRecord(record), 'strict')).toEqual(record);
+      }),
+    );
+  });
+
+  it('createRecord fills producer defaults', () => {
+    const record = createRecord({
+      type: 'telemetry',
+      deviceId: 'sensor-7',
+      payload: { metric: 'temperature', value: 20, unit: 'Cel' },
+    });
+    expect(record.partition_key).toBe('sensor-7');
+    expect(record.schema_version).toBe(1);
+    expect(record.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+
+  it('ids created later sort after earlier ones', () => {
+    const ids = Array.from({ length: 200 }, () =>
+      createRecord({ type: 'telemetry', deviceId: 'd', payload: { metric: 'm', value: 1, unit: 'u' } }),
+    ).map((r) => r.id);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it.each([
+    ['event_time', { event_time: 1_700_000_000 }, 'event_time'],
+    ['metric', { payload: { metric: 'Bad Metric', value: 1, unit: 'C' } }, 'payload.metric'],
+    ['value', { payload: { metric: 'm', value: Number.POSITIVE_INFINITY, unit: 'C' } }, 'payload.value'],
+    ['id', { id: 'not-a-uuid' }, 'id'],
+    ['schema_version', { schema_version: 99 }, 'schema_version'],
+    ['partition_key', { partition_key: '' }, 'partition_key'],
+    ['partition_key length', { partition_key: 'é'.repeat(257) }, 'partition_key'],
+  ])('names the field path for a bad %s', (_name, override, path) => {
+    const error = validationError(() => validateRecord({ ...telemetryRecord(), ...override }));
+    expect(error.code).toBe('RECORD_INVALID');
+    expect(error.path).toBe(path);
+    expect(error.message).toContain(path);
+  });
+
+  it('rejects a raw card number and a bad currency in transactions', () => {
+    const base = transactionRecord();
+    const pan = validationError(() =>
+      validateRecord({ ...base, payload: { ...base.payload, card_token: '4111111111111111' } }),
+    );
+    expect(pan.path).toBe('payload.card_token');
+    const currency = validationError(() =>
+      validateRecord({ ...base, payload: { ...base.payload, currency: 'EURO' } }),
+    );
+    expect(currency.path).toBe('payload.currency');
+    expect(currency.value).toBe('EURO');
+  });
+
+  it('rejects unknown fields from producers but drops them for consumers', () => {
+    const withExtra = { ...telemetryRecord(), firmware: '1.2.3' };
+    const error = validationError(() => validateRecord(withExtra, 'strict'));
+    expect(error.path).toBe('firmware');
+    const decoded = decodeRecord(new TextEncoder().encode(JSON.stringify(withExtra)), 'compatible');
+    expect(decoded).not.toHaveProperty('firmware');
+  });
+
+  it('rejects an unknown record type at the discriminator', () => {
+    const error = validationError(() => validateRecord({ ...telemetryRecord(), type: 'audio' }));
+    expect(error.path).toBe('type');
+  });
+
+  it('gives a named error for bytes that are not a JSON object', () => {
+    for (const bad of ['{"id":', '[1,2]', '42', 'null']) {
+      expect(() => decodeRecord(new TextEncoder().encode(bad))).toThrow(RecordDecodeError);
+    }
+    expect(() => decodeRecord(new Uint8Array([0xff, 0xfe, 0x7b]))).toThrow(RecordDecodeError);
+  });
+
+  it('never throws anything but a contract error on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+        try {
+          decodeRecord(bytes);
+        } catch (error) {
+          expect(error instanceof RecordDecodeError || error instanceof RecordValidationError).toBe(true);
+        }
+      }),
+    );
+  });
+
+  it('refuses a record larger than one Kinesis record', () => {
+    const big = telemetryRecord({
+      payload: { metric: 'blob', value: 1, unit: 'B', tags: { data: 'x'.repeat(256) } },
+    });
+    expect(() => encodeRecord(big, 300)).toThrow(RecordTooLargeError);
+    expect(encodeRecord(big, DEFAULT_MAX_RECORD_BYTES).byteLength).toBeGreaterThan(256);
+  });
+});
+
+describe('Glue column schema', () => {
+  it('is derived from the contract with one payload struct for both types', () => {
+    const columns = glueColumns();
+    expect(columns.map((c) => c.name)).toEqual([
+      'id',
+      'schema_version',
+      'device_id',
+      'partition_key',
+      'event_time',
+      'type',
+      'payload',
+    ]);
+    const payload = columns.find((c) => c.name === 'payload')?.type ?? '';
+    expect(payload).toContain('metric:string');
+    expect(payload).toContain('amount_minor:bigint');
+    expect(payload).toContain('tags:map<string,string>');
+    expect(payload).toContain('location:struct<lat:double,lon:double,country:string>');
+    expect(columns.find((c) => c.name === 'event_time')?.type).toBe('bigint');
+  });
+
+  it('names only columns that exist as JSON keys of encoded records', () => {
+    const names = new Set(glueColumns().map((c) => c.name));
+    fc.assert(
+      fc.property(recordArb, (record) => {
+        for (const key of Object.keys(JSON.parse(new TextDecoder().decode(encodeRecord(record))))) {
+          expect(names.has(key)).toBe(true);
+        }
+      }),
+    );
+  });
+});
