@@ -29,17 +29,21 @@ export class ShardMap {
   /** Builds a map from ListShards/DescribeStream output (decimal strings), open shards only. */
   static fromShards(
     shards: readonly {
-      ShardId?: string | undefined;
-      HashKeyRange?: { StartingHashKey?: string | undefined; EndingHashKey?: string | undefined } | undefined;
-      SequenceNumberRange?: { EndingSequenceNumber?: string | undefined } | undefined;
+      ShardId?: string | null | undefined;
+      HashKeyRange?:
+        | { StartingHashKey?: string | null | undefined; EndingHashKey?: string | null | undefined }
+        | null
+        | undefined;
+      SequenceNumberRange?: { EndingSequenceNumber?: string | null | undefined } | null | undefined;
     }[],
   ): ShardMap {
     const open: ShardRange[] = [];
+    // Raw emulator JSON writes absent fields as null where the SDK gives undefined: accept both.
     for (const shard of shards) {
-      if (shard.SequenceNumberRange?.EndingSequenceNumber !== undefined) continue;
+      if (shard.SequenceNumberRange?.EndingSequenceNumber != null) continue;
       const start = shard.HashKeyRange?.StartingHashKey;
       const end = shard.HashKeyRange?.EndingHashKey;
-      if (shard.ShardId === undefined || start === undefined || end === undefined) continue;
+      if (shard.ShardId == null || start == null || end == null) continue;
       open.push({ shardId: shard.ShardId, startingHashKey: BigInt(start), endingHashKey: BigInt(end) });
     }
     return new ShardMap(open);
