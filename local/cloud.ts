@@ -1,0 +1,126 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AwsClients, createAwsClients } from '../shared/aws/clients.ts';
+import { type KinesisLimits, startKinesisLimits } from './kinesis-limits/proxy.ts';
+import { createLocalResources, type ResourceStatus } from './resources/create.ts';
+import { loadStack, type StackDefinition } from './resources/stack.ts';
+import {
+  type RunningMqtt,
+  type RunningServer,
+  startDynamoDb,
+  startKinesis,
+  startMqtt,
+  startS3,
+} from './servers/index.ts';
+import { PROJECT_ROOT, TRIBUTARY_DIR } from './servers/runtime.ts';
+
+/** The embedded cloud: real servers on loopback, the stack's resources created in them. */
+export interface LocalCloud {
+  readonly region: string;
+  readonly stack: StackDefinition;
+  readonly endpoints: {
+    kinesis: string;
+    kinesisEmulator: string;
+    dynamodb: string;
+    s3: string;
+    mqtt: string;
+  };
+  readonly mqttKind: RunningMqtt['kind'];
+  readonly limits: KinesisLimits;
+  readonly clients: AwsClients;
+  readonly resources: readonly ResourceStatus[];
+  /** Process ids of the servers running as child processes (for memory accounting). */
+  readonly pids: readonly number[];
+  readonly startupMs: number;
+  stop(): Promise<void>;
+}
+
+export interface LocalCloudOptions {
+  /** Where servers keep data and logs; `.tributary/cloud` by default. */
+  dataDir?: string;
+  /** Start from empty state (removes dataDir first). */
+  fresh?: boolean;
+  /** Persist Kinesis/DynamoDB state on disk; tests run in memory. */
+  persist?: boolean;
+  /** AWS-like per-shard write limits in front of the Kinesis emulator (default on). */
+  enforceLimits?: boolean;
+  stage?: string;
+  region?: string;
+  serverlessFile?: string;
+}
+
+const DEFAULT_REGION = 'us-east-1';
+
+/**
+ * Starts every local server in parallel, then creates the resources declared in serverless.yml.
+ * Clients from `clients` talk to the limit-enforcing Kinesis endpoint, not the raw emulator.
+ * If any step fails, whatever already started is stopped before the error propagates.
+ */
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const began = performance.now();
+  const region = options.region ?? DEFAULT_REGION;
+  const dataDir = options.dataDir ?? join(TRIBUTARY_DIR, 'cloud');
+  const persist = options.persist ?? false;
+  // Parse first: a broken serverless.yml should fail before any JVM starts.
+  const stack = await loadStack(options.serverlessFile ?? join(PROJECT_ROOT, 'serverless.yml'), {
+    ...(options.stage === undefined ? {} : { stage: options.stage }),
+    region,
+  });
+  if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true });
+
+  const started: { stop(): Promise<void> }[] = [];
+  const track = <T extends { stop(): Promise<void> }>(server: T): T => {
+    started.push(server);
+    return server;
+  };
+  const stopAll = async () => {
+    await Promise.allSettled(started.reverse().map((server) => server.stop()));
+  };
+
+  try {
+    const [kinesis, dynamodb, s3, mqtt] = await Promise.all([
+      startKinesis(persist ? { dataDir: join(dataDir, 'kinesis') } : {}).then(track),
+      startDynamoDb(persist ? { dataDir: join(dataDir, 'dynamodb') } : {}).then(track),
+      startS3({ dataDir: join(dataDir, 's3') }).then(track),
+      startMqtt({ dataDir: join(dataDir, 'mqtt') }).then(track),
+    ]);
+    const limits = track(
+      await startKinesisLimits({ upstream: kinesis.endpoint, enabled: options.enforceLimits ?? true }),
+    );
+    const clients = createAwsClients({
+      kind: 'local',
+      region,
+      endpoints: { kinesis: limits.endpoint, dynamodb: dynamodb.endpoint, s3: s3.endpoint },
+    });
+    track({ stop: async () => clients.destroy() });
+    const resources = await createLocalResources(stack, clients, {
+      kinesis: limits.endpoint,
+      dynamodb: dynamodb.endpoint,
+      s3: s3.endpoint,
+    });
+    return {
+      region,
+      stack,
+      endpoints: {
+        kinesis: limits.endpoint,
+        kinesisEmulator: kinesis.endpoint,
+        dynamodb: dynamodb.endpoint,
+        s3: s3.endpoint,
+        mqtt: `mqtt://127.0.0.1:${mqtt.port}`,
+      },
+      mqttKind: mqtt.kind,
+      limits,
+      clients,
+      resources,
+      pids: [kinesis, dynamodb, s3, mqtt]
+        .map((server: RunningServer) => server.pid)
+        .filter((pid): pid is number => pid !== undefined),
+      startupMs: performance.now() - began,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,92 @@
+import { TributaryError } from '../shared/errors.ts';
+
+/** Base of every error the embedded local cloud (local/) raises on purpose. */
+export class LocalCloudError extends TributaryError {}
+
+/** A port asked for explicitly is already taken by another process. */
+export class PortInUseError extends LocalCloudError {
+  readonly port: number;
+  readonly server: string;
+
+  constructor(server: string, port: number, options: { cause?: unknown } = {}) {
+    super(
+      'LOCAL_PORT_IN_USE',
+      `${server}: port ${port} on 127.0.0.1 is already in use; stop whatever listens there ` +
+        `(see \`ss -ltnp 'sport = :${port}'\`) or choose another port (leave it unset to pick a free one)`,
+      options,
+    );
+    this.port = port;
+    this.server = server;
+  }
+}
+
+/** No usable `java` (17 or newer) for DynamoDB Local. */
+export class JavaMissingError extends LocalCloudError {
+  constructor(detail: string, options: { cause?: unknown } = {}) {
+    super(
+      'LOCAL_JAVA_MISSING',
+      `DynamoDB Local needs Java 17+: install openjdk-17-jre-headless (or point JAVA_HOME at a JDK 17+); ${detail}`,
+      options,
+    );
+  }
+}
+
+/**
+ * The loopback shim for a native server cannot be built because no C compiler is installed.
+ * Setting TRIBUTARY_ALLOW_WILDCARD_BIND=1 skips the shim and lets the server listen on all interfaces.
+ */
+export class CompilerMissingError extends LocalCloudError {
+  constructor(server: string, options: { cause?: unknown } = {}) {
+    super(
+      'LOCAL_CC_MISSING',
+      `${server} has no listen-host option, so Tributary keeps it on 127.0.0.1 with a small LD_PRELOAD ` +
+        'shim that needs a C compiler: install gcc (`apt-get install gcc`), or set ' +
+        'TRIBUTARY_ALLOW_WILDCARD_BIND=1 to accept that it listens on all network interfaces',
+      options,
+    );
+  }
+}
+
+/** The C compiler rejected the loopback shim; the compiler output says why. */
+export class ShimBuildError extends LocalCloudError {
+  constructor(compilerOutput: string, options: { cause?: unknown } = {}) {
+    super(
+      'LOCAL_SHIM_BUILD_FAILED',
+      `building the loopback shim (local/servers/loopback-shim.c) failed; make sure \`cc -shared\` works ` +
+        `(apt-get install gcc libc6-dev): ${compilerOutput.trim()}`,
+      options,
+    );
+  }
+}
+
+/** A local server exited or did not become ready; carries the tail of its log. */
+export class ServerStartError extends LocalCloudError {
+  readonly server: string;
+  readonly logFile: string | undefined;
+  readonly logTail: string;
+
+  constructor(
+    server: string,
+    reason: string,
+    details: { logFile?: string; logTail?: string; cause?: unknown } = {},
+  ) {
+    const tail = details.logTail?.trim() ?? '';
+    super(
+      'LOCAL_SERVER_START_FAILED',
+      `${server} did not start: ${reason}` +
+        (details.logFile === undefined ? '' : `; full log: ${details.logFile}`) +
+        (tail === '' ? '' : `\n--- last lines of its output ---\n${tail}`),
+      details.cause === undefined ? {} : { cause: details.cause },
+    );
+    this.server = server;
+    this.logFile = details.logFile;
+    this.logTail = tail;
+  }
+}
+
+/** A bad command-line flag or argument; the CLI prints usage and exits with 2. */
+export class CliUsageError extends LocalCloudError {
+  constructor(message: string) {
+    super('CLI_USAGE', message);
+  }
+}
