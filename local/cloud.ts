@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type AwsClients, createAwsClients } from '../shared/aws/clients.ts';
 import { type KinesisLimits, startKinesisLimits } from './kinesis-limits/proxy.ts';
 import { createLocalResources, type ResourceStatus } from './resources/create.ts';
@@ -59,7 +59,7 @@ const DEFAULT_REGION = 'us-east-1';
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const began = performance.now();
   const region = options.region ?? DEFAULT_REGION;
-  const dataDir = options.dataDir ?? join(TRIBUTARY_DIR, 'cloud');
+  const dataDir = resolve(options.dataDir ?? join(TRIBUTARY_DIR, 'cloud'));
   const persist = options.persist ?? false;
   // Parse first: a broken serverless.yml should fail before any JVM starts.
   const stack = await loadStack(options.serverlessFile ?? join(PROJECT_ROOT, 'serverless.yml'), {

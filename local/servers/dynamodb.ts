@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ServerStartError } from '../errors.ts';
 import { loopbackShim } from './loopback-shim.ts';
 import { dynamoDbReady } from './probes.ts';
@@ -49,9 +49,10 @@ export async function startDynamoDb(opts: DynamoDbOptions = {}): Promise<Running
   const dist = distribution();
   const shim = await loopbackShim('DynamoDB Local');
   // The working folder: DynamoDB Local writes nothing there with -inMemory or an absolute -dbPath.
-  const cwd = opts.dataDir ?? TRIBUTARY_DIR;
+  const dataDir = opts.dataDir === undefined ? undefined : resolve(opts.dataDir);
+  const cwd = dataDir ?? TRIBUTARY_DIR;
   mkdirSync(cwd, { recursive: true });
-  const storage = opts.dataDir === undefined ? ['-inMemory'] : ['-dbPath', opts.dataDir];
+  const storage = dataDir === undefined ? ['-inMemory'] : ['-dbPath', dataDir];
   const java = process.env.JAVA_HOME === undefined ? 'java' : join(process.env.JAVA_HOME, 'bin', 'java');
   return startChildServer({
     name,
@@ -71,7 +72,7 @@ export async function startDynamoDb(opts: DynamoDbOptions = {}): Promise<Running
     ],
     cwd,
     env: shim === undefined ? {} : { LD_PRELOAD: [shim, process.env.LD_PRELOAD].filter(Boolean).join(' ') },
-    ...serverLog(name, port, opts.dataDir),
+    ...serverLog(name, port, dataDir),
     port,
     endpoint: `http://${LOOPBACK}:${port}`,
     probe: () => dynamoDbReady(port),

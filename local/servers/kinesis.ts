@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { kinesisReady } from './probes.ts';
 import {
   choosePort,
@@ -58,7 +58,8 @@ export async function startKinesis(opts: KinesisOptions = {}): Promise<RunningSe
     Object.assign(env, {
       SHOULD_PERSIST_DATA: 'true',
       LOAD_DATA_IF_EXISTS: 'true',
-      PERSIST_PATH: opts.dataDir,
+      // The emulator runs in its package folder: a relative path would land there.
+      PERSIST_PATH: resolve(opts.dataDir),
       PERSIST_FILE_NAME: 'kinesis-data.json',
     });
   }

@@ -1,6 +1,6 @@
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { Aedes } from 'aedes';
 import { PortInUseError } from '../errors.ts';
 import { loopbackShim } from './loopback-shim.ts';
@@ -41,7 +41,8 @@ export async function startMqtt(opts: MqttOptions): Promise<RunningMqtt> {
   const port = await choosePort('mqtt', opts.port);
   mkdirSync(opts.dataDir, { recursive: true });
   const mosquitto = findMosquitto();
-  if (mosquitto !== undefined) return startMosquitto(mosquitto, opts.dataDir, port);
+  // mosquitto runs in dataDir, so its paths must not be relative to ours.
+  if (mosquitto !== undefined) return startMosquitto(mosquitto, resolve(opts.dataDir), port);
   (opts.notice ?? console.warn)(
     `tributary: mosquitto not installed, using the in-process aedes broker (MQTT 3.1.1 only) on ${LOOPBACK}:${port}`,
   );

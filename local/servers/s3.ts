@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { s3Ready } from './probes.ts';
 import {
   choosePort,
@@ -28,16 +28,18 @@ const MAIN = new URL('./s3rver-main.cjs', import.meta.url).pathname;
 export async function startS3(opts: S3Options): Promise<RunningServer> {
   const name = 's3';
   const port = await choosePort(name, opts.port);
-  const bucketsDir = join(opts.dataDir, 'buckets');
+  // The child runs in dataDir, so a relative path would resolve twice.
+  const dataDir = resolve(opts.dataDir);
+  const bucketsDir = join(dataDir, 'buckets');
   mkdirSync(bucketsDir, { recursive: true });
   const key = opts.credentials ?? { accessKeyId: 'local', secretAccessKey: 'local' };
   return startChildServer({
     name,
     command: process.execPath,
     args: ['--openssl-legacy-provider', '--require', PRELOAD, MAIN, bucketsDir, String(port)],
-    cwd: opts.dataDir,
+    cwd: dataDir,
     env: nodeChildEnv({ TRIBUTARY_S3_KEY: `${key.accessKeyId}:${key.secretAccessKey}` }),
-    ...serverLog(name, port, opts.dataDir),
+    ...serverLog(name, port, dataDir),
     port,
     endpoint: `http://${LOOPBACK}:${port}`,
     probe: () => s3Ready(port),

@@ -1,0 +1,27 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+function runCli(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'local/cli.ts', ...args], { encoding: 'utf8' });
+}
+
+describe('npm start command line', () => {
+  it('rejects an unknown flag with usage and exit code 2', () => {
+    const result = runCli('--shards', '4');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("error: Unknown option '--shards'");
+    expect(result.stderr).toContain('usage: npm start');
+  });
+
+  it('rejects an unknown command', () => {
+    const result = runCli('deploy');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('unknown command "deploy"');
+  });
+
+  it('prints help', () => {
+    const result = runCli('--help');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('--no-limits');
+  });
+});
