@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { ConfigError, formatPath } from '../../shared/errors.ts';
+import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE } from './format.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Greengrass stream manager defaults: 256 MiB per stream, 16 MiB segments. */
+export const DEFAULT_MAX_SIZE = 256 * MiB;
+export const DEFAULT_SEGMENT_SIZE = 16 * MiB;
+/** Same as Kinesis' default record limit, so anything the log accepts can be exported as one record. */
+export const DEFAULT_MAX_RECORD_SIZE = 1 * MiB;
+export const DEFAULT_GROUP_COMMIT_MILLIS = 5;
+/** Greengrass' segment ceiling; also keeps file offsets far from 2^53. */
+export const MAX_SEGMENT_SIZE = 2 * 1024 * MiB;
+
+/** Greengrass' stream name rule; "." and ".." are refused because the name is a directory name. */
+const STREAM_NAME = /^[A-Za-z0-9 ,._-]{1,255}$/;
+
+const schema = z.strictObject({
+  name: z
+    .string()
+    .regex(STREAM_NAME, 'must be 1-255 letters, digits, spaces, commas, periods, hyphens or underscores')
+    .refine((name) => name !== '.' && name !== '..', 'must not be "." or ".."'),
+  maxSize: z.number().int().min(KiB).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_SIZE),
+  segmentSize: z.number().int().min(KiB).max(MAX_SEGMENT_SIZE).optional(),
+  timeToLiveMillis: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  strategyOnFull: z.enum(['RejectNewData', 'OverwriteOldestData']).default('RejectNewData'),
+  persistence: z.enum(['File', 'Memory']).default('File'),
+  flushOnWrite: z.boolean().default(false),
+  groupCommitMillis: z.number().int().min(0).max(10_000).default(DEFAULT_GROUP_COMMIT_MILLIS),
+  maxRecordSize: z.number().int().min(1).optional(),
+});
+
+/** What callers pass to createStream/updateStream; everything but `name` has a default. */
+export type StreamDefinitionInput = z.input<typeof schema>;
+
+/** A validated definition with every default filled in; stored as the stream's `stream.json`. */
+export interface StreamDefinition {
+  readonly name: string;
+  /** Bytes on disk for the whole stream (segment headers and frames). */
+  readonly maxSize: number;
+  /** Target size of one segment file; data is deleted a whole segment at a time. At most maxSize. */
+  readonly segmentSize: number;
+  /** Whole segments whose newest record is older than this are deleted. No expiry when absent. */
+  readonly timeToLiveMillis?: number;
+  readonly strategyOnFull: 'RejectNewData' | 'OverwriteOldestData';
+  /** Memory: records and checkpoints live in RAM and are gone after a restart. */
+  readonly persistence: 'File' | 'Memory';
+  /** fsync after every single append instead of group commit. */
+  readonly flushOnWrite: boolean;
+  /** Group commit: at most one fsync per this many ms; acknowledgements still wait for the fsync. */
+  readonly groupCommitMillis: number;
+  /** Largest payload accepted, in bytes. */
+  readonly maxRecordSize: number;
+}
+
+/** Stream names double as directory names; this is the same rule the schema applies. */
+export function isValidStreamName(name: string): boolean {
+  return STREAM_NAME.test(name) && name !== '.' && name !== '..';
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** Validates and fills defaults. Throws ConfigError naming the first bad path and its value. */
+export function parseStreamDefinition(input: unknown): StreamDefinition {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    if (!issue) throw new ConfigError('', input, 'invalid stream definition');
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+    const reason = issue.code === 'unrecognized_keys' ? 'is not a stream definition field' : issue.message;
+    throw new ConfigError(formatPath(path), valueAt(input, path), reason);
+  }
+  const d = parsed.data;
+  const segmentSize = d.segmentSize ?? Math.min(DEFAULT_SEGMENT_SIZE, d.maxSize);
+  if (segmentSize > d.maxSize) {
+    throw new ConfigError('segmentSize', segmentSize, `must not exceed maxSize (${d.maxSize})`);
+  }
+  // One record must always fit in an empty segment, so a roll always makes room.
+  const recordCeiling = segmentSize - SEGMENT_HEADER_SIZE - FRAME_HEADER_SIZE;
+  const maxRecordSize = d.maxRecordSize ?? Math.min(DEFAULT_MAX_RECORD_SIZE, recordCeiling);
+  if (maxRecordSize > recordCeiling) {
+    throw new ConfigError(
+      'maxRecordSize',
+      maxRecordSize,
+      `must be at most segmentSize - ${SEGMENT_HEADER_SIZE + FRAME_HEADER_SIZE} (${recordCeiling})`,
+    );
+  }
+  return {
+    name: d.name,
+    maxSize: d.maxSize,
+    segmentSize,
+    ...(d.timeToLiveMillis === undefined ? {} : { timeToLiveMillis: d.timeToLiveMillis }),
+    strategyOnFull: d.strategyOnFull,
+    persistence: d.persistence,
+    flushOnWrite: d.flushOnWrite,
+    groupCommitMillis: d.groupCommitMillis,
+    maxRecordSize,
+  };
+}

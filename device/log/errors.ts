@@ -1,0 +1,123 @@
+import { TributaryError } from '../../shared/errors.ts';
+
+/** Base of every error the device log raises on purpose. */
+export class LogError extends TributaryError {}
+
+export class StreamNotFoundError extends LogError {
+  readonly stream: string;
+  constructor(stream: string) {
+    super('STREAM_NOT_FOUND', `stream ${JSON.stringify(stream)} does not exist`);
+    this.stream = stream;
+  }
+}
+
+export class StreamExistsError extends LogError {
+  readonly stream: string;
+  constructor(stream: string) {
+    super('STREAM_EXISTS', `stream ${JSON.stringify(stream)} already exists`);
+    this.stream = stream;
+  }
+}
+
+/** RejectNewData stream at maxSize. Retryable: TTL expiry or trim() frees whole segments. */
+export class StreamFullError extends LogError {
+  readonly stream: string;
+  readonly maxSize: number;
+  readonly requiredBytes: number;
+  constructor(stream: string, maxSize: number, requiredBytes: number) {
+    super(
+      'STREAM_FULL',
+      `stream ${JSON.stringify(stream)} is full: ${requiredBytes} more bytes do not fit in maxSize ${maxSize}`,
+      { retryable: true },
+    );
+    this.stream = stream;
+    this.maxSize = maxSize;
+    this.requiredBytes = requiredBytes;
+  }
+}
+
+export class RecordTooLargeError extends LogError {
+  readonly stream: string;
+  readonly size: number;
+  readonly maxRecordSize: number;
+  constructor(stream: string, size: number, maxRecordSize: number) {
+    super(
+      'RECORD_TOO_LARGE',
+      `record of ${size} bytes exceeds maxRecordSize ${maxRecordSize} of stream ${JSON.stringify(stream)}`,
+    );
+    this.stream = stream;
+    this.size = size;
+    this.maxRecordSize = maxRecordSize;
+  }
+}
+
+/**
+ * A stored frame failed its CRC or sequence check while reading a sealed segment. Records before
+ * `sequence` were fine; `resumeSequence` is the first sequence of the next segment, where reading can go on.
+ */
+export class CorruptRecordError extends LogError {
+  readonly stream: string;
+  readonly segment: string;
+  readonly offset: number;
+  readonly sequence: number;
+  readonly resumeSequence: number;
+  constructor(stream: string, segment: string, offset: number, sequence: number, resumeSequence: number) {
+    super(
+      'CORRUPT_RECORD',
+      `stream ${JSON.stringify(stream)}: corrupt frame for sequence ${sequence} in segment ${segment} at offset ${offset}`,
+    );
+    this.stream = stream;
+    this.segment = segment;
+    this.offset = offset;
+    this.sequence = sequence;
+    this.resumeSequence = resumeSequence;
+  }
+}
+
+/** A write or fsync failed. Appends not yet acknowledged are rejected; the stream reloads from disk. */
+export class LogWriteError extends LogError {
+  readonly stream: string;
+  constructor(stream: string, cause: unknown) {
+    super('LOG_WRITE_FAILED', `stream ${JSON.stringify(stream)}: write failed: ${String(cause)}`, {
+      retryable: true,
+      cause,
+    });
+    this.stream = stream;
+  }
+}
+
+export class InvalidSequenceError extends LogError {
+  readonly stream: string;
+  readonly sequence: number;
+  constructor(stream: string, sequence: number, reason: string) {
+    super('INVALID_SEQUENCE', `stream ${JSON.stringify(stream)}: sequence ${sequence} ${reason}`);
+    this.stream = stream;
+    this.sequence = sequence;
+  }
+}
+
+export class LogClosedError extends LogError {
+  constructor() {
+    super('LOG_CLOSED', 'the log store is closed');
+  }
+}
+
+/** Another live process holds the store directory. */
+export class StoreLockedError extends LogError {
+  readonly rootDir: string;
+  readonly pid: number;
+  constructor(rootDir: string, pid: number) {
+    super('STORE_LOCKED', `log store ${rootDir} is in use by process ${pid}`);
+    this.rootDir = rootDir;
+    this.pid = pid;
+  }
+}
+
+/** A file in the store is unreadable as the format describes (not a torn tail, which recovery repairs). */
+export class LogFormatError extends LogError {
+  readonly file: string;
+  constructor(file: string, reason: string) {
+    super('LOG_FORMAT', `${file}: ${reason}`);
+    this.file = file;
+  }
+}
