@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,7 +16,17 @@ export const ALLOW_WILDCARD_BIND_ENV = 'TRIBUTARY_ALLOW_WILDCARD_BIND';
  * .tributary/cache/ under a name derived from the source hash, so edits rebuild it. Returns
  * undefined when no compiler exists and the opt-out is set; throws CompilerMissingError otherwise.
  */
-export async function loopbackShim(server: string): Promise<string | undefined> {
+export function loopbackShim(server: string): Promise<string | undefined> {
+  // One build per process even when several servers start at once.
+  building ??= buildShim(server).finally(() => {
+    building = undefined;
+  });
+  return building;
+}
+
+let building: Promise<string | undefined> | undefined;
+
+async function buildShim(server: string): Promise<string | undefined> {
   const source = readFileSync(SOURCE);
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const cacheDir = join(TRIBUTARY_DIR, 'cache');
@@ -25,14 +35,17 @@ export async function loopbackShim(server: string): Promise<string | undefined> 
 
   mkdirSync(cacheDir, { recursive: true });
   // Build under a private name, then rename: concurrent starts never load a half-written file.
-  const partial = `${library}.${process.pid}.tmp`;
+  const partial = `${library}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await promisify(execFile)('cc', ['-shared', '-fPIC', '-O2', '-o', partial, SOURCE.pathname, '-ldl']);
     renameSync(partial, library);
     return library;
   } catch (error) {
     rmSync(partial, { force: true });
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+    const failure = error as NodeJS.ErrnoException;
+    // Another process may have finished the same build first: its library is as good as ours.
+    if (failure.syscall === 'rename' && existsSync(library)) return library;
+    if (failure.code === 'ENOENT' && failure.syscall?.startsWith('spawn') === true) {
       if (process.env[ALLOW_WILDCARD_BIND_ENV] === '1') {
         console.warn(
           `tributary: no C compiler; ${server} listens on all interfaces (${ALLOW_WILDCARD_BIND_ENV}=1)`,
