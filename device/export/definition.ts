@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { ConfigError, formatPath } from '../../shared/errors.ts';
+import { isValidStreamName } from '../log/index.ts';
+
+/** Kinesis stream names: 1-128 of a-z A-Z 0-9 _ . - (CreateStream API). */
+const KINESIS_STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
+/** Same rule as the log's consumer names, which checkpoints are stored under. */
+const CHECKPOINT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+const DAY_MILLIS = 86_400_000;
+
+const schema = z
+  .strictObject({
+    /** The device log stream to export. */
+    logStream: z.string().refine(isValidStreamName, 'must be a valid log stream name'),
+    kinesisStreamName: z.string().regex(KINESIS_STREAM_NAME, 'must be 1-128 of a-z A-Z 0-9 _ . -'),
+    /**
+     * Greengrass-like: pending records become eligible for upload once this many are waiting, or
+     * once the oldest has waited batchIntervalMillis. Not a cap: an eligible backlog is sent in
+     * requests as large as the Kinesis limits allow.
+     */
+    batchSize: z.number().int().min(1).max(100_000).default(500),
+    /** 0: eligible at once (Greengrass' behaviour when unset). */
+    batchIntervalMillis: z.number().int().min(0).max(DAY_MILLIS).default(0),
+    /** 1-10, HIGHER drains first when streams compete for bandwidth (Greengrass uses lower-first). */
+    priority: z.number().int().min(1).max(10).default(5),
+    /** Token bucket for metered links: data + partition key bytes per second. No cap when absent. */
+    bandwidthBytesPerSecond: z.number().int().min(1024).optional(),
+    /** KPL aggregation: many user records per Kinesis record, packed per shard. */
+    aggregation: z.boolean().default(true),
+    /** First log sequence to export when no checkpoint exists yet; default: the oldest kept. */
+    startSequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    /** Log stream receiving records Kinesis can never accept; default `<logStream>.dead-letter`. */
+    deadLetterStream: z.string().refine(isValidStreamName, 'must be a valid log stream name').optional(),
+    /** Consumer name of the checkpoint in the log; default `kinesis.<kinesisStreamName>`. */
+    checkpointName: z.string().regex(CHECKPOINT_NAME, 'must be 1-128 of A-Z a-z 0-9 _ - .').optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (d.checkpointName === undefined && !CHECKPOINT_NAME.test(`kinesis.${d.kinesisStreamName}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checkpointName'],
+        message: 'is required when kinesis.<kinesisStreamName> exceeds 128 characters',
+      });
+    }
+    const deadLetter = d.deadLetterStream ?? `${d.logStream}.dead-letter`;
+    if (!isValidStreamName(deadLetter)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deadLetterStream'],
+        message: 'is required when <logStream>.dead-letter is not a valid stream name',
+      });
+    }
+    if (deadLetter === d.logStream) {
+      ctx.addIssue({ code: 'custom', path: ['deadLetterStream'], message: 'must differ from logStream' });
+    }
+  });
+
+export type ExportDefinitionInput = z.input<typeof schema>;
+
+/** A validated export definition with defaults filled in. */
+export interface ExportDefinition {
+  readonly logStream: string;
+  readonly kinesisStreamName: string;
+  readonly batchSize: number;
+  readonly batchIntervalMillis: number;
+  readonly priority: number;
+  readonly bandwidthBytesPerSecond?: number;
+  readonly aggregation: boolean;
+  readonly startSequence?: number;
+  readonly deadLetterStream: string;
+  readonly checkpointName: string;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * Validates a list of export definitions (one per log stream). Throws ConfigError naming the first
+ * bad path (`exports[1].priority`) and its value.
+ */
+export function parseExportDefinitions(input: unknown, root = 'exports'): ExportDefinition[] {
+  if (!Array.isArray(input)) throw new ConfigError(root, input, 'must be an array of export definitions');
+  const out: ExportDefinition[] = [];
+  const seen = new Set<string>();
+  input.forEach((item: unknown, index) => {
+    const parsed = schema.safeParse(item);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = issue === undefined ? [] : issue.path;
+      const at = issue?.code === 'unrecognized_keys' ? [...path, issue.keys[0] ?? ''] : path;
+      const reason =
+        issue?.code === 'unrecognized_keys' ? 'is not an export definition field' : (issue?.message ?? '');
+      throw new ConfigError(formatPath([root, index, ...at]), valueAt(item, at), reason);
+    }
+    const d = parsed.data;
+    if (seen.has(d.logStream)) {
+      throw new ConfigError(formatPath([root, index, 'logStream']), d.logStream, 'is exported twice');
+    }
+    seen.add(d.logStream);
+    out.push({
+      logStream: d.logStream,
+      kinesisStreamName: d.kinesisStreamName,
+      batchSize: d.batchSize,
+      batchIntervalMillis: d.batchIntervalMillis,
+      priority: d.priority,
+      ...(d.bandwidthBytesPerSecond === undefined
+        ? {}
+        : { bandwidthBytesPerSecond: d.bandwidthBytesPerSecond }),
+      aggregation: d.aggregation,
+      ...(d.startSequence === undefined ? {} : { startSequence: d.startSequence }),
+      deadLetterStream: d.deadLetterStream ?? `${d.logStream}.dead-letter`,
+      checkpointName: d.checkpointName ?? `kinesis.${d.kinesisStreamName}`,
+    });
+  });
+  const exported = new Set(out.map((d) => d.logStream));
+  out.forEach((d, index) => {
+    if (exported.has(d.deadLetterStream)) {
+      throw new ConfigError(
+        formatPath([root, index, 'deadLetterStream']),
+        d.deadLetterStream,
+        'must not be an exported log stream',
+      );
+    }
+  });
+  return out;
+}

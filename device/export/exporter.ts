@@ -1,0 +1,714 @@
+/**
+ * KinesisExporter: drains device log streams into Kinesis, one export definition per log stream.
+ * This is the thin, stateful edge: it reads the log in bounded chunks, routes records, asks the pure
+ * state machine (state.ts → planner.ts) what to send, calls PutRecords through a client from the
+ * factory, writes dead letters, and commits the checkpoint to the log.
+ *
+ * Guarantee: at-least-once. A record leaves the backlog (checkpoint) only after Kinesis accepted it
+ * or it was written to the dead-letter stream; resends carry the same user-record bytes. After a
+ * restart, records accepted but not yet checkpointed are sent again (same id, same bytes).
+ */
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { z } from 'zod';
+import { ConfigError, formatPath } from '../../shared/errors.ts';
+import { AggregationBuilder } from '../../shared/kinesis/aggregation.ts';
+import { hashKeyOf, ShardMap } from '../../shared/kinesis/hash.ts';
+import {
+  DEFAULT_MAX_RECORD_BYTES,
+  HASH_KEY_MAX,
+  PUT_RECORDS_MAX_BYTES,
+  PUT_RECORDS_MAX_RECORDS,
+  SHARD_WRITE_BYTES_PER_SECOND,
+  SHARD_WRITE_RECORDS_PER_SECOND,
+} from '../../shared/kinesis/limits.ts';
+import { CorruptRecordError, type LogRecord, type LogStore, StreamNotFoundError } from '../log/index.ts';
+import { type ExportDefinition, parseExportDefinitions } from './definition.ts';
+import { ExporterStoppedError, ExportNotFoundError, KinesisCallError } from './errors.ts';
+import { classifyFailure, listShards, maxRecordBytes, putRecords, sameShards } from './kinesis.ts';
+import { TokenBucket } from './pacing.ts';
+import type { PendingRecord, PlanLimits } from './planner.ts';
+import { partitionKeyOf, partitionKeyProblem, type RouteFunction } from './routing.ts';
+import {
+  type DeadLetter,
+  type ExportCounters,
+  ExportState,
+  type LastError,
+  type PlannedRequest,
+  type RequestFailure,
+} from './state.ts';
+
+const MiB = 1024 * 1024;
+
+const optionsSchema = z.object({
+  defaultPartitionKey: z.string().min(1).optional(),
+  maxBandwidthBytesPerSecond: z.number().int().min(1024).optional(),
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(256 * MiB)
+    .default(4 * MiB),
+  maxInFlightRequests: z.number().int().min(1).max(64).default(4),
+  retry: z
+    .strictObject({ baseMillis: z.number().min(1), capMillis: z.number().min(1) })
+    .default({ baseMillis: 100, capMillis: 5_000 }),
+  offline: z
+    .strictObject({ baseMillis: z.number().min(1), capMillis: z.number().min(1) })
+    .default({ baseMillis: 250, capMillis: 30_000 }),
+  requestTimeoutMillis: z.number().int().min(100).default(30_000),
+  shardWriteLimits: z
+    .strictObject({ bytesPerSecond: z.number().positive(), recordsPerSecond: z.number().positive() })
+    .default({
+      bytesPerSecond: SHARD_WRITE_BYTES_PER_SECOND,
+      recordsPerSecond: SHARD_WRITE_RECORDS_PER_SECOND,
+    }),
+  /** Extra pacing window beyond Kinesis' one second, for the gap between our send and the server's admission. */
+  pacingSlackMillis: z.number().int().min(0).max(1000).default(25),
+  /** Shortest time between two shard-map refreshes. */
+  refreshIntervalMillis: z.number().int().min(0).default(1_000),
+});
+
+export interface KinesisExporterOptions {
+  readonly store: LogStore;
+  /** From `createAwsClients(...).kinesis()`. */
+  readonly kinesis: KinesisClient;
+  /** Export definitions (validated here; see definition.ts). */
+  readonly exports: unknown;
+  /** Key for payloads without a `partition_key` (the device id, usually). */
+  readonly defaultPartitionKey?: string;
+  /** Routing for payloads that are not contract records; may return an explicit hash key. */
+  readonly route?: RouteFunction;
+  /** Cap for all exports together (Greengrass' EXPORTER_MAX_BANDWIDTH); priorities decide who goes first. */
+  readonly maxBandwidthBytesPerSecond?: number;
+  /** Read-but-unaccepted bytes per export; the backlog stays in the log. Default 4 MiB. */
+  readonly maxBufferedBytes?: number;
+  readonly maxInFlightRequests?: number;
+  /** Backoff of failed entries (throttles, InternalFailure). */
+  readonly retry?: { baseMillis: number; capMillis: number };
+  /** Backoff while Kinesis is unreachable or refusing whole requests. */
+  readonly offline?: { baseMillis: number; capMillis: number };
+  readonly requestTimeoutMillis?: number;
+  /** Per-shard write limits to pace against; Kinesis' 1 MiB/s and 1000 records/s by default. */
+  readonly shardWriteLimits?: { bytesPerSecond: number; recordsPerSecond: number };
+  readonly pacingSlackMillis?: number;
+  readonly refreshIntervalMillis?: number;
+  /** ms since the epoch; comparable with the log's append timestamps. */
+  readonly clock?: () => number;
+  readonly random?: () => number;
+}
+
+export interface ExportStatus {
+  readonly logStream: string;
+  readonly kinesisStreamName: string;
+  readonly priority: number;
+  readonly aggregation: boolean;
+  readonly state: 'starting' | 'exporting' | 'idle' | 'backing-off' | 'stopped';
+  /** Records not yet exported; bytes estimated from the log's average record size for the unread part. */
+  readonly backlog: { readonly records: number; readonly bytes: number };
+  /** Highest sequence with everything up to it accepted (or dead-lettered). */
+  readonly lastExportedSequence: number | undefined;
+  /** The checkpoint durably in the log. */
+  readonly committedSequence: number | undefined;
+  /** Age of the oldest record not yet exported, ms. */
+  readonly lagMillis: number;
+  readonly lastError: LastError | undefined;
+  readonly counters: Readonly<ExportCounters> & {
+    /** Records the log deleted (TTL, overwrite) before they were exported. */
+    readonly lostBeforeExport: number;
+  };
+  readonly inFlightRequests: number;
+  readonly bufferedBytes: number;
+}
+
+/** One export definition's runtime. */
+class StreamExport {
+  readonly state: ExportState;
+  map = new ShardMap([]);
+  /** Map and record size still to be loaded (start, ValidationException). */
+  describeDue = true;
+  refreshing: Promise<void> | undefined;
+  reading: Promise<void> | undefined;
+  /** Waiting for an append past the end of the log. */
+  awaitingAppend = false;
+  readRetryAt = 0;
+  nextRead: number;
+  lostBeforeExport = 0;
+  letters: DeadLetter[] = [];
+  writingLetters: Promise<void> | undefined;
+  letterRetryAt = 0;
+  committed: number | undefined;
+  committing: Promise<void> | undefined;
+  readonly sends = new Set<Promise<void>>();
+  readonly bucket: TokenBucket | undefined;
+  readonly waiters: { sequence: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
+
+  constructor(
+    readonly definition: ExportDefinition,
+    state: ExportState,
+    committed: number | undefined,
+    nextRead: number,
+    now: number,
+  ) {
+    this.state = state;
+    this.committed = committed;
+    this.nextRead = nextRead;
+    const rate = definition.bandwidthBytesPerSecond;
+    this.bucket = rate === undefined ? undefined : new TokenBucket(rate, Math.max(rate, 64 * 1024), now);
+  }
+}
+
+type ResolvedOptions = z.output<typeof optionsSchema>;
+
+export class KinesisExporter {
+  readonly #store: LogStore;
+  readonly #client: KinesisClient;
+  readonly #options: ResolvedOptions;
+  readonly #route: RouteFunction | undefined;
+  readonly #clock: () => number;
+  /** Highest priority first; the order stays stable so equal priorities keep their definition order. */
+  readonly #exports: StreamExport[];
+  readonly #byName = new Map<string, StreamExport>();
+  readonly #bucket: TokenBucket | undefined;
+  readonly #abort = new AbortController();
+  readonly #sizer = new AggregationBuilder();
+  #stopping = false;
+  #drainUntil = 0;
+  #stopped = false;
+  #dirty = true;
+  #wakeUp: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+
+  private constructor(options: KinesisExporterOptions, resolved: ResolvedOptions, exports: StreamExport[]) {
+    this.#store = options.store;
+    this.#client = options.kinesis;
+    this.#options = resolved;
+    this.#route = options.route;
+    this.#clock = options.clock ?? Date.now;
+    this.#exports = [...exports].sort((a, b) => b.definition.priority - a.definition.priority);
+    for (const e of exports) this.#byName.set(e.definition.logStream, e);
+    const cap = resolved.maxBandwidthBytesPerSecond;
+    this.#bucket =
+      cap === undefined ? undefined : new TokenBucket(cap, Math.max(cap, 64 * 1024), this.#clock());
+  }
+
+  /**
+   * Validates the options, creates missing dead-letter streams, loads checkpoints and starts
+   * exporting in the background. Kinesis need not be reachable: the exporter backs off until it is.
+   */
+  static async start(options: KinesisExporterOptions): Promise<KinesisExporter> {
+    const {
+      store,
+      kinesis: _kinesis,
+      exports: _exports,
+      route: _route,
+      clock: _clock,
+      random: _random,
+      ...rest
+    } = options;
+    const parsed = optionsSchema.safeParse(rest);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = issue?.path ?? [];
+      let value: unknown = rest;
+      for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+      throw new ConfigError(formatPath(path), value, issue?.message ?? 'invalid exporter option');
+    }
+    const resolved = parsed.data;
+    const definitions = parseExportDefinitions(options.exports);
+    const clock = options.clock ?? Date.now;
+    const random = options.random ?? Math.random;
+    const exports: StreamExport[] = [];
+    for (const [index, definition] of definitions.entries()) {
+      let description: ReturnType<LogStore['describeStream']>;
+      try {
+        description = store.describeStream(definition.logStream);
+      } catch (error) {
+        if (!(error instanceof StreamNotFoundError)) throw error;
+        throw new ConfigError(
+          formatPath(['exports', index, 'logStream']),
+          definition.logStream,
+          'names no stream in the log store',
+        );
+      }
+      if (!store.listStreams().includes(definition.deadLetterStream)) {
+        // A dead letter carries the whole payload in base64 plus a small JSON header.
+        const maxRecordSize = Math.ceil((description.definition.maxRecordSize * 4) / 3) + 64 * 1024;
+        await store.createStream({
+          name: definition.deadLetterStream,
+          maxRecordSize,
+          segmentSize: 4 * maxRecordSize,
+        });
+      }
+      const committed = store.committed(definition.logStream, definition.checkpointName);
+      const nextRead =
+        committed !== undefined ? committed + 1 : (definition.startSequence ?? description.firstSequence);
+      const state = new ExportState({
+        aggregate: definition.aggregation,
+        limits: planLimits(DEFAULT_MAX_RECORD_BYTES),
+        batchSize: definition.batchSize,
+        batchIntervalMillis: definition.batchIntervalMillis,
+        maxBufferedBytes: resolved.maxBufferedBytes,
+        maxInFlightRequests: resolved.maxInFlightRequests,
+        retry: resolved.retry,
+        offline: resolved.offline,
+        shardLimits: resolved.shardWriteLimits,
+        pacingSlackMillis: resolved.pacingSlackMillis,
+        refreshIntervalMillis: resolved.refreshIntervalMillis,
+        random,
+      });
+      exports.push(new StreamExport(definition, state, committed, nextRead, clock()));
+    }
+    const exporter = new KinesisExporter(options, resolved, exports);
+    exporter.#loop = exporter.#run();
+    return exporter;
+  }
+
+  /** Status of every export, highest priority first. */
+  status(): ExportStatus[] {
+    return this.#exports.map((e) => this.#statusOf(e));
+  }
+
+  statusOf(logStream: string): ExportStatus {
+    return this.#statusOf(this.#export(logStream));
+  }
+
+  /** Resolves once everything up to `sequence` of `logStream` is exported and the checkpoint committed. */
+  whenExported(logStream: string, sequence: number): Promise<void> {
+    const e = this.#export(logStream);
+    if (e.committed !== undefined && e.committed >= sequence) return Promise.resolve();
+    if (this.#stopping) return Promise.reject(new ExporterStoppedError());
+    return new Promise((resolve, reject) => e.waiters.push({ sequence, resolve, reject }));
+  }
+
+  /**
+   * Stops: reads nothing more, waits for in-flight requests and log writes, commits the final
+   * checkpoint. With `drainMillis`, records already read keep being sent for up to that long first,
+   * so fewer records accepted past the checkpoint are sent again after a restart. The backlog stays
+   * in the log for the next start.
+   */
+  async stop(options: { drainMillis?: number } = {}): Promise<void> {
+    if (this.#stopping) return this.#loop;
+    this.#stopping = true;
+    this.#drainUntil = this.#clock() + (options.drainMillis ?? 0);
+    this.#abort.abort(new ExporterStoppedError());
+    this.#wake();
+    await this.#loop;
+  }
+
+  #export(logStream: string): StreamExport {
+    const e = this.#byName.get(logStream);
+    if (e === undefined) throw new ExportNotFoundError(logStream);
+    return e;
+  }
+
+  #statusOf(e: StreamExport): ExportStatus {
+    const now = this.#clock();
+    const { state, definition } = e;
+    let unread = 0;
+    let averageBytes = 0;
+    try {
+      const description = this.#store.describeStream(definition.logStream);
+      unread = Math.max(0, description.nextSequence - Math.max(e.nextRead, description.firstSequence));
+      averageBytes = description.records > 0 ? description.bytes / description.records : 0;
+    } catch {
+      // Store closed: report what the exporter itself holds.
+    }
+    const oldest = state.oldestUnexportedTimestamp;
+    let phase: ExportStatus['state'];
+    if (this.#stopped) phase = 'stopped';
+    else if (e.describeDue && state.counters.requestsSent === 0) phase = 'starting';
+    else if (state.offlineUntil > now) phase = 'backing-off';
+    else if (state.heldRecords === 0 && unread === 0) phase = 'idle';
+    else phase = 'exporting';
+    return {
+      logStream: definition.logStream,
+      kinesisStreamName: definition.kinesisStreamName,
+      priority: definition.priority,
+      aggregation: definition.aggregation,
+      state: phase,
+      backlog: {
+        records: state.heldRecords + unread,
+        bytes: Math.round(state.bufferedBytes + unread * averageBytes),
+      },
+      lastExportedSequence: state.checkpoint,
+      committedSequence: e.committed,
+      lagMillis: oldest === undefined ? 0 : Math.max(0, now - oldest),
+      lastError: state.lastError,
+      counters: { ...state.counters, lostBeforeExport: e.lostBeforeExport },
+      inFlightRequests: state.inFlightRequests,
+      bufferedBytes: state.bufferedBytes,
+    };
+  }
+
+  #wake(): void {
+    this.#dirty = true;
+    this.#wakeUp?.();
+  }
+
+  /** Running, or stopping with a drain in progress. */
+  #active(now: number): boolean {
+    if (!this.#stopping) return true;
+    if (now >= this.#drainUntil) return false;
+    return this.#exports.some((e) => e.state.heldRecords > 0 || e.letters.length > 0);
+  }
+
+  async #run(): Promise<void> {
+    while (this.#active(this.#clock())) {
+      this.#dirty = false;
+      const now = this.#clock();
+      let wake = this.#stopping ? this.#drainUntil : Number.POSITIVE_INFINITY;
+      for (const e of this.#exports) {
+        this.#pumpRefresh(e);
+        this.#pumpRead(e, now);
+        this.#pumpLetters(e, now);
+        this.#pumpCommit(e);
+      }
+      wake = Math.min(wake, this.#dispatch(now));
+      for (const e of this.#exports) {
+        if (e.readRetryAt > now) wake = Math.min(wake, e.readRetryAt);
+        if (e.letters.length > 0 && e.letterRetryAt > now) wake = Math.min(wake, e.letterRetryAt);
+      }
+      if (this.#dirty) continue;
+      await new Promise<void>((resolve) => {
+        const timer = Number.isFinite(wake)
+          ? setTimeout(resolve, Math.max(0, wake - this.#clock()))
+          : undefined;
+        this.#wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (this.#dirty) this.#wakeUp();
+      });
+      this.#wakeUp = undefined;
+    }
+    await this.#shutdown();
+  }
+
+  /** Plans and sends requests, highest priority first; returns when to look again. */
+  #dispatch(now: number): number {
+    let wake = Number.POSITIVE_INFINITY;
+    for (const e of this.#exports) {
+      if (e.describeDue || e.refreshing !== undefined) continue;
+      for (;;) {
+        const global = this.#bucket?.available(now) ?? Number.POSITIVE_INFINITY;
+        // Out of shared bandwidth: lower priorities must not spend what this export is waiting for.
+        if (global <= 0) return Math.min(wake, this.#bucket?.readyAt(now) ?? now);
+        const own = e.bucket?.available(now) ?? Number.POSITIVE_INFINITY;
+        if (own <= 0) {
+          wake = Math.min(wake, e.bucket?.readyAt(now) ?? now);
+          break;
+        }
+        // A capped link sends about what it has; one record always fits so a retry cannot starve.
+        const budget = Math.max(Math.min(global, own), e.state.limits.maxRecordBytes);
+        const request = e.state.plan(now, e.map, budget);
+        if (request === undefined) break;
+        this.#bucket?.take(request.bytes, now);
+        e.bucket?.take(request.bytes, now);
+        this.#send(e, request);
+      }
+      if (e.state.inFlightRequests < this.#options.maxInFlightRequests) {
+        wake = Math.min(wake, e.state.wakeAt(now) ?? Number.POSITIVE_INFINITY);
+      }
+    }
+    return wake;
+  }
+
+  #send(e: StreamExport, request: PlannedRequest): void {
+    const { kinesisStreamName } = e.definition;
+    const send = putRecords(
+      this.#client,
+      kinesisStreamName,
+      request.entries,
+      this.#options.requestTimeoutMillis,
+    )
+      .then(
+        (outcomes) => e.state.complete(request.id, outcomes, this.#clock()),
+        (error: unknown) => {
+          const failure = toFailure('PutRecords', error);
+          e.state.fail(request.id, failure, this.#clock());
+          // The stream's MaxRecordSize may have shrunk: reload it before planning again.
+          if (failure.kind === 'invalid') e.describeDue = true;
+        },
+      )
+      .finally(() => {
+        e.sends.delete(send);
+        this.#wake();
+      });
+    e.sends.add(send);
+  }
+
+  /** Loads the shard map (and the record size on start or after a ValidationException). */
+  #pumpRefresh(e: StreamExport): void {
+    if (e.refreshing !== undefined) return;
+    if (!(e.describeDue || e.state.refreshDue)) return;
+    if (e.state.inFlightRequests > 0 || e.state.offlineUntil > this.#clock()) return;
+    const { kinesisStreamName } = e.definition;
+    e.refreshing = (async () => {
+      try {
+        if (e.describeDue) {
+          const bytes = await maxRecordBytes(this.#client, kinesisStreamName);
+          e.state.setLimits(planLimits(bytes ?? DEFAULT_MAX_RECORD_BYTES));
+        }
+        const map = await listShards(this.#client, kinesisStreamName);
+        const changed = !sameShards(map, e.map);
+        e.map = map;
+        e.describeDue = false;
+        e.state.refreshed(this.#clock(), changed);
+      } catch (error) {
+        e.state.backOff(toFailure('ListShards', error), this.#clock());
+      }
+    })().finally(() => {
+      e.refreshing = undefined;
+      this.#wake();
+    });
+  }
+
+  #pumpRead(e: StreamExport, now: number): void {
+    if (e.reading !== undefined || e.awaitingAppend || e.readRetryAt > now || this.#stopping) return;
+    const room = this.#options.maxBufferedBytes - e.state.bufferedBytes;
+    if (room < this.#options.maxBufferedBytes / 4) return;
+    const name = e.definition.logStream;
+    e.reading = (async () => {
+      try {
+        const records = await this.#store.read(name, {
+          fromSequence: e.nextRead,
+          maxRecords: 4096,
+          maxBytes: Math.min(MiB, room),
+        });
+        const last = records.at(-1);
+        if (last === undefined) {
+          e.awaitingAppend = true;
+          this.#store.waitFor(name, e.nextRead, this.#abort.signal).then(
+            () => {
+              e.awaitingAppend = false;
+              this.#wake();
+            },
+            () => {
+              e.awaitingAppend = false;
+            },
+          );
+          return;
+        }
+        const first = records[0] as LogRecord;
+        if (first.sequence > e.nextRead) e.lostBeforeExport += first.sequence - e.nextRead;
+        e.state.offer(this.#routeAll(e, records));
+        e.nextRead = last.sequence + 1;
+      } catch (error) {
+        this.#readFailed(e, error);
+      }
+    })().finally(() => {
+      e.reading = undefined;
+      this.#wake();
+    });
+  }
+
+  #readFailed(e: StreamExport, error: unknown): void {
+    const now = this.#clock();
+    if (error instanceof CorruptRecordError) {
+      // Records before the damage come back on the next read; the damaged range is reported, not skipped silently.
+      if (error.sequence > e.nextRead) {
+        e.readRetryAt = 0;
+        e.state.lastError = { code: error.code, message: error.message, at: now };
+        this.#readBefore(e, error.sequence);
+        return;
+      }
+      e.state.reject({
+        sequence: error.sequence,
+        timestamp: now,
+        payload: new Uint8Array(),
+        reason: 'UNREADABLE_IN_LOG',
+        detail: `${error.message}; sequences ${error.sequence}..${error.resumeSequence - 1} unreadable`,
+      });
+      e.nextRead = error.resumeSequence;
+      return;
+    }
+    e.state.lastError = {
+      code: error instanceof Error && 'code' in error ? String(error.code) : 'LOG_READ_FAILED',
+      message: error instanceof Error ? error.message : String(error),
+      at: now,
+    };
+    e.readRetryAt = now + 1_000;
+  }
+
+  /** Reads the intact records in front of a damaged frame. */
+  #readBefore(e: StreamExport, damaged: number): void {
+    e.reading = (async () => {
+      const records = await this.#store.read(e.definition.logStream, {
+        fromSequence: e.nextRead,
+        maxRecords: damaged - e.nextRead,
+      });
+      const kept = records.filter((r) => r.sequence < damaged);
+      e.state.offer(this.#routeAll(e, kept));
+      e.nextRead = damaged;
+    })()
+      .catch((error: unknown) => this.#readFailed(e, error))
+      .finally(() => {
+        e.reading = undefined;
+        this.#wake();
+      });
+  }
+
+  /** Routes records; the ones no key can be found for go to the dead letters (same order of sequences). */
+  #routeAll(e: StreamExport, records: readonly LogRecord[]): PendingRecord[] {
+    const out: PendingRecord[] = [];
+    for (const record of records) {
+      const routed = this.#routeOne(record);
+      if ('reason' in routed) {
+        // Flush what came before so the tracker sees sequences in order.
+        e.state.offer(out.splice(0));
+        e.state.reject(routed);
+      } else out.push(routed);
+    }
+    return out;
+  }
+
+  #routeOne(record: LogRecord): PendingRecord | DeadLetter {
+    const data = record.payload;
+    const custom = this.#route?.(data);
+    const partitionKey = custom?.partitionKey ?? partitionKeyOf(data) ?? this.#options.defaultPartitionKey;
+    const reject = (reason: DeadLetter['reason'], detail: string): DeadLetter => ({
+      sequence: record.sequence,
+      timestamp: record.timestamp,
+      payload: data,
+      ...(partitionKey === undefined ? {} : { partitionKey }),
+      reason,
+      detail,
+    });
+    if (partitionKey === undefined) {
+      return reject('NO_PARTITION_KEY', 'payload has no partition_key and no default key is configured');
+    }
+    const problem = partitionKeyProblem(partitionKey);
+    if (problem !== undefined) return reject('INVALID_KEY', problem);
+    const explicitHashKey = custom?.explicitHashKey;
+    if (explicitHashKey !== undefined && !isExplicitHashKey(explicitHashKey)) {
+      return reject(
+        'INVALID_KEY',
+        `explicit hash key ${JSON.stringify(explicitHashKey.slice(0, 50))} is not in [0, 2^128)`,
+      );
+    }
+    const routed = { partitionKey, explicitHashKey, data };
+    return {
+      sequence: record.sequence,
+      timestamp: record.timestamp,
+      partitionKey,
+      explicitHashKey,
+      hashKey: hashKeyOf(partitionKey, explicitHashKey),
+      data,
+      bytes: this.#sizer.sizeIfAdded(routed),
+    };
+  }
+
+  #pumpLetters(e: StreamExport, now: number): void {
+    e.letters.push(...e.state.takeDeadLetters());
+    if (e.writingLetters !== undefined || e.letters.length === 0 || e.letterRetryAt > now) return;
+    const letters = e.letters.splice(0);
+    const { definition } = e;
+    e.writingLetters = this.#store
+      .appendMany(
+        definition.deadLetterStream,
+        letters.map((letter) => encodeDeadLetter(definition, letter, now)),
+      )
+      .then(
+        () => e.state.deadLettered(letters),
+        (error: unknown) => {
+          e.letters.unshift(...letters);
+          e.letterRetryAt = this.#clock() + 1_000;
+          e.state.lastError = {
+            code: 'DEAD_LETTER_WRITE_FAILED',
+            message: error instanceof Error ? error.message : String(error),
+            at: this.#clock(),
+          };
+        },
+      )
+      .finally(() => {
+        e.writingLetters = undefined;
+        this.#wake();
+      });
+  }
+
+  #pumpCommit(e: StreamExport): void {
+    const checkpoint = e.state.checkpoint;
+    if (e.committing !== undefined || checkpoint === undefined) return;
+    if (e.committed !== undefined && checkpoint <= e.committed) return;
+    e.committing = this.#store
+      .commit(e.definition.logStream, e.definition.checkpointName, checkpoint)
+      .then(
+        () => {
+          e.committed = checkpoint;
+          const waiting = e.waiters.splice(0);
+          for (const waiter of waiting) {
+            if (waiter.sequence <= checkpoint) waiter.resolve();
+            else e.waiters.push(waiter);
+          }
+        },
+        (error: unknown) => {
+          e.state.lastError = {
+            code: 'CHECKPOINT_FAILED',
+            message: error instanceof Error ? error.message : String(error),
+            at: this.#clock(),
+          };
+        },
+      )
+      .finally(() => {
+        e.committing = undefined;
+        this.#wake();
+      });
+  }
+
+  /** Lets in-flight work settle, then writes dead letters and the final checkpoint. */
+  async #shutdown(): Promise<void> {
+    for (const e of this.#exports) {
+      await Promise.allSettled([...e.sends, e.reading, e.refreshing, e.writingLetters, e.committing]);
+      this.#pumpLetters(e, this.#clock());
+      await e.writingLetters;
+      this.#pumpCommit(e);
+      await e.committing;
+      for (const waiter of e.waiters.splice(0)) waiter.reject(new ExporterStoppedError());
+    }
+    this.#stopped = true;
+  }
+}
+
+function planLimits(streamMaxRecordBytes: number): PlanLimits {
+  // A record must also fit a PutRecords request; aggregates stay at the default record size, where
+  // a shard's 1 MiB/s write limit would cut anything larger anyway.
+  const maxRecordBytes = Math.min(streamMaxRecordBytes, PUT_RECORDS_MAX_BYTES);
+  return {
+    maxRecordBytes,
+    maxAggregateBytes: Math.min(maxRecordBytes, DEFAULT_MAX_RECORD_BYTES),
+    maxEntries: PUT_RECORDS_MAX_RECORDS,
+    maxRequestBytes: PUT_RECORDS_MAX_BYTES,
+  };
+}
+
+function toFailure(operation: string, error: unknown): RequestFailure {
+  const failure = error instanceof KinesisCallError ? error : classifyFailure(operation, error);
+  return { kind: failure.kind, code: failure.code, message: failure.message };
+}
+
+const EXPLICIT_HASH_KEY = /^(?:0|[1-9][0-9]{0,38})$/;
+
+function isExplicitHashKey(value: string): boolean {
+  return EXPLICIT_HASH_KEY.test(value) && BigInt(value) <= HASH_KEY_MAX;
+}
+
+/**
+ * Dead-letter record: UTF-8 JSON with where the record came from, why it was refused, and its exact
+ * bytes (base64), so it can be inspected and replayed.
+ */
+export function encodeDeadLetter(definition: ExportDefinition, letter: DeadLetter, now: number): Uint8Array {
+  return Buffer.from(
+    JSON.stringify({
+      source_stream: definition.logStream,
+      source_sequence: letter.sequence,
+      appended_at: letter.timestamp,
+      kinesis_stream: definition.kinesisStreamName,
+      partition_key: letter.partitionKey ?? null,
+      reason: letter.reason,
+      detail: letter.detail,
+      dead_lettered_at: now,
+      payload_base64: Buffer.from(letter.payload).toString('base64'),
+    }),
+    'utf8',
+  );
+}
