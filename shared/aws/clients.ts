@@ -11,7 +11,12 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
  * every service at the embedded cloud on loopback.
  */
 export type AwsEnvironment =
-  | { kind: 'aws'; region: string }
+  | {
+      kind: 'aws';
+      region: string;
+      /** Replaces the default credential chain (e.g. AWS IoT role-alias credentials on a device). */
+      credentials?: AwsCredentialsProvider;
+    }
   | {
       kind: 'local';
       region: string;
@@ -26,6 +31,14 @@ export interface AwsClients {
   sqs(): SQSClient;
   destroy(): void;
 }
+
+/** Temporary or static credentials; the SDK calls this again once `expiration` draws near. */
+export type AwsCredentialsProvider = () => Promise<{
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}>;
 
 /** Static credentials the local emulators accept; never used against AWS. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -47,7 +60,11 @@ export function createAwsClients(env: AwsEnvironment): AwsClients {
   };
 
   const base = (service: keyof Extract<AwsEnvironment, { kind: 'local' }>['endpoints']) => {
-    if (env.kind === 'aws') return { region: env.region };
+    if (env.kind === 'aws') {
+      return env.credentials === undefined
+        ? { region: env.region }
+        : { region: env.region, credentials: env.credentials };
+    }
     const endpoint = env.endpoints[service];
     return {
       region: env.region,

@@ -1,0 +1,206 @@
+/**
+ * The device agent as a separate process (bin/tributary.mjs agent run) against the local cloud:
+ *  1. RSS of the agent process alone (/proc/<pid>/status VmRSS) while apps append 10k records/s
+ *     through its HTTP API and it exports them (target ≤ 64 MB; stream manager needs ≥ 70 MB).
+ *  2. Restart with a 1 GiB backlog: from spawning the agent to its first accepted export (target ≤ 2 s).
+ * Run: node --import tsx bench/agent.bench.ts [seconds]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { ApiClient } from '../device/api/client.ts';
+import { LogStore } from '../device/log/index.ts';
+import { startLocalCloud } from '../local/cloud.ts';
+import { createRecord, encodeRecord } from '../shared/contract/index.ts';
+
+const SECONDS = Number(process.argv[2] ?? 15);
+const RATE = 10_000;
+const BATCH = 500;
+// 4 shards: 4000 entries/s and 4 MiB/s of room for ~2.3 MB/s of aggregated records.
+const SHARDS = 4;
+const KINESIS_STREAM = 'bench-agent';
+const BACKLOG_BYTES = 1024 ** 3;
+const BIN = join(import.meta.dirname, '..', 'bin', 'tributary.mjs');
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function vm(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? 0) * 1024;
+}
+
+function record(i: number, padding = 0) {
+  const device = `sensor-${String(i % 200).padStart(3, '0')}`;
+  return createRecord({
+    type: 'telemetry',
+    deviceId: device,
+    payload: {
+      metric: 'temperature',
+      value: 20 + (i % 100) / 10,
+      unit: 'Cel',
+      tags: padding === 0 ? { room: 'lab' } : { room: 'lab', note: 'x'.repeat(Math.min(256, padding)) },
+    },
+  });
+}
+
+async function writeConfig(dir: string, endpoint: string, streams: object[]): Promise<string> {
+  const file = join(dir, 'agent.json');
+  const config = {
+    storeRoot: join(dir, 'store'),
+    deviceId: 'bench-gateway',
+    aws: { region: 'us-east-1', endpoint },
+    api: { port: 0 },
+    streams,
+  };
+  await writeFile(file, JSON.stringify(config));
+  return file;
+}
+
+/** Spawns the agent; resolves with the process and its API address once it prints it. */
+async function spawnAgent(
+  config: string,
+): Promise<{ child: ChildProcess; client: ApiClient; apiUpMs: number }> {
+  const began = performance.now();
+  const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', config], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = / API (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+      if (found !== undefined) resolve(found);
+    });
+    child.once('exit', () => reject(new Error(`agent exited before its API came up:\n${output}`)));
+  });
+  return { child, client: new ApiClient({ url }), apiUpMs: performance.now() - began };
+}
+
+async function stopAgent(child: ChildProcess): Promise<void> {
+  child.kill('SIGTERM');
+  if (child.exitCode === null) await once(child, 'exit');
+}
+
+async function rssWhileExporting(dir: string, endpoint: string): Promise<void> {
+  const config = await writeConfig(dir, endpoint, [
+    { name: 'telemetry', export: { kinesisStreamName: KINESIS_STREAM } },
+  ]);
+  const { child, client } = await spawnAgent(config);
+  const pid = child.pid as number;
+  const idle = await vm(pid, 'VmRSS');
+  // Pre-encoded NDJSON bodies keep the producer cheap; ids repeat across rounds, which the agent does not care about.
+  const bodies = Array.from({ length: 20 }, (_, b) =>
+    Array.from({ length: BATCH }, (_, i) => JSON.stringify(record(b * BATCH + i))).join('\n'),
+  );
+  const recordBytes = Buffer.byteLength(bodies[0] ?? '') / BATCH;
+  const samples: number[] = [];
+  const sampler = setInterval(() => {
+    vm(pid, 'VmRSS').then(
+      (rss) => samples.push(rss),
+      () => {},
+    );
+  }, 250);
+  const began = performance.now();
+  let sent = 0;
+  for (let n = 0; performance.now() - began < SECONDS * 1000; n++) {
+    const due = ((performance.now() - began) / 1000) * RATE;
+    if (sent >= due) {
+      await sleep(5);
+      continue;
+    }
+    await client.appendNdjson('telemetry', bodies[n % bodies.length] ?? '');
+    sent += BATCH;
+  }
+  const appendSeconds = (performance.now() - began) / 1000;
+  let status = await client.stream('telemetry');
+  while ((status.export?.backlog.records ?? 0) > 0 && performance.now() - began < (SECONDS + 60) * 1000) {
+    await sleep(100);
+    status = await client.stream('telemetry');
+  }
+  const exportSeconds = (performance.now() - began) / 1000;
+  clearInterval(sampler);
+  const hwm = await vm(pid, 'VmHWM');
+  await stopAgent(child);
+  const sorted = [...samples].sort((a, b) => a - b);
+  const accepted = status.export?.counters.recordsAccepted ?? 0;
+  console.log(
+    `records appended   ${sent} in ${appendSeconds.toFixed(1)} s (${Math.round(sent / appendSeconds)} rec/s, ~${Math.round(recordBytes)} B each)`,
+  );
+  console.log(
+    `records exported   ${accepted} by ${exportSeconds.toFixed(1)} s (backlog left ${status.export?.backlog.records ?? '?'}, ${status.export?.counters.requestsSent ?? 0} PutRecords)`,
+  );
+  console.log(`agent RSS idle     ${mb(idle)}`);
+  console.log(
+    `agent RSS median   ${mb(sorted[Math.floor(sorted.length / 2)] ?? 0)}  (${sorted.length} samples)`,
+  );
+  console.log(
+    `agent RSS peak     ${mb(Math.max(...sorted, hwm))}  (VmHWM; target ≤ 64 MB, stream manager: ≥ 70 MB)`,
+  );
+}
+
+async function restartWithBacklog(dir: string, endpoint: string): Promise<void> {
+  const stream = {
+    name: 'backlog',
+    maxSize: 2 * BACKLOG_BYTES,
+    export: { kinesisStreamName: KINESIS_STREAM },
+  };
+  const { export: _export, ...logDefinition } = stream;
+  const store = await LogStore.open(join(dir, 'store'));
+  await store.createStream(logDefinition);
+  const payloads = Array.from({ length: 1000 }, (_, i) => encodeRecord(record(i, 700)));
+  const writeBegan = performance.now();
+  while (store.describeStream('backlog').bytes < BACKLOG_BYTES) await store.appendMany('backlog', payloads);
+  const backlog = store.describeStream('backlog');
+  await store.close();
+  console.log(
+    `backlog written    ${backlog.records} records, ${(backlog.bytes / 1024 ** 3).toFixed(2)} GiB in ${((performance.now() - writeBegan) / 1000).toFixed(1)} s`,
+  );
+
+  const config = await writeConfig(dir, endpoint, [stream]);
+  const began = performance.now();
+  const { child, client, apiUpMs } = await spawnAgent(config);
+  let firstExportMs: number | undefined;
+  while (firstExportMs === undefined) {
+    const status = await client.stream('backlog');
+    if ((status.export?.counters.recordsAccepted ?? 0) > 0) firstExportMs = performance.now() - began;
+    else await sleep(5);
+  }
+  await stopAgent(child);
+  console.log(
+    `restart: API up    ${(apiUpMs / 1000).toFixed(2)} s after spawn (node + tsx + open 1 GiB store)`,
+  );
+  console.log(
+    `restart: exporting ${(firstExportMs / 1000).toFixed(2)} s after spawn to the first accepted record (target ≤ 2 s)`,
+  );
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tributary-agent-bench-'));
+  const cloud = await startLocalCloud({ dataDir: join(dir, 'cloud'), fresh: true });
+  try {
+    const kinesis = cloud.clients.kinesis();
+    await kinesis.send(new CreateStreamCommand({ StreamName: KINESIS_STREAM, ShardCount: SHARDS }));
+    while (
+      (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: KINESIS_STREAM })))
+        .StreamDescriptionSummary?.StreamStatus !== 'ACTIVE'
+    ) {
+      await sleep(50);
+    }
+    console.log(
+      `agent process, local cloud with per-shard limits, ${SHARDS}-shard stream, ${SECONDS} s at ${RATE} rec/s`,
+    );
+    await rssWhileExporting(join(dir), cloud.endpoints.kinesis);
+    await rm(join(dir, 'store'), { recursive: true, force: true });
+    await restartWithBacklog(dir, cloud.endpoints.kinesis);
+  } finally {
+    await cloud.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,266 @@
+/**
+ * The device agent: opens the durable log, makes its streams match the config, exports the streams
+ * that have an `export` to Kinesis, and validates every record against the contract before it is
+ * appended. Signal handling lives in the CLI; this class is also the API for code on the device.
+ */
+import { type AwsClients, createAwsClients } from '../shared/aws/clients.ts';
+import { encodeRecord } from '../shared/contract/index.ts';
+import { TributaryError } from '../shared/errors.ts';
+import type { AgentConfig, IotCredentialsConfig } from './config.ts';
+import { AgentStoppedError, BatchRecordError, ConfigFileError } from './errors.ts';
+import { type ExportStatus, KinesisExporter } from './export/index.ts';
+import {
+  type LogRecord,
+  LogStore,
+  type ReadOptions,
+  type StreamDefinition,
+  StreamNotFoundError,
+  type StreamStats,
+} from './log/index.ts';
+
+export interface AgentOptions {
+  /** AWS clients to use instead of building them from `config.aws` (embedding, tests). Not destroyed by stop(). */
+  readonly clients?: AwsClients;
+}
+
+export interface StreamStatus {
+  readonly name: string;
+  readonly definition: StreamDefinition;
+  readonly log: StreamStats;
+  /** Undefined for streams that are not exported. */
+  readonly export: ExportStatus | undefined;
+}
+
+export interface AgentStatus {
+  readonly deviceId: string;
+  readonly state: 'running' | 'stopping' | 'stopped';
+  /** ms since the epoch */
+  readonly startedAt: number;
+  readonly streams: readonly StreamStatus[];
+}
+
+export interface StopOptions {
+  /** Wait up to this long for every exported stream's backlog to reach Kinesis; default the config's. */
+  readonly drainTimeoutMillis?: number;
+}
+
+export interface StopResult {
+  /** True when every exported stream was fully exported (always true without a drain and backlog). */
+  readonly drained: boolean;
+  /** Records still waiting per exported stream; they stay in the log for the next start. */
+  readonly backlog: Readonly<Record<string, number>>;
+}
+
+async function makeClients(config: AgentConfig): Promise<AwsClients> {
+  const { region, endpoint, credentials } = config.aws;
+  if (endpoint !== undefined)
+    return createAwsClients({ kind: 'local', region, endpoints: { kinesis: endpoint } });
+  if (credentials.source === 'default-chain') return createAwsClients({ kind: 'aws', region });
+  // Loaded only here so devices using the default chain never pay for the module.
+  const { createIotCredentialsProvider } = await import('./iot/credentials.ts');
+  const iot: IotCredentialsConfig = credentials;
+  const provider = await createIotCredentialsProvider({
+    credentialsEndpoint: iot.credentialsEndpoint,
+    thingName: iot.thingName,
+    roleAlias: iot.roleAlias,
+    certificateFile: iot.certificateFile,
+    privateKeyFile: iot.privateKeyFile,
+    ...(iot.caFile === undefined ? {} : { caFile: iot.caFile }),
+    refreshBeforeExpirySeconds: iot.refreshBeforeExpirySeconds,
+  });
+  return createAwsClients({ kind: 'aws', region, credentials: provider });
+}
+
+function sameDefinition(a: StreamDefinition, b: StreamDefinition): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof StreamDefinition>;
+  return [...keys].every((key) => a[key] === b[key]);
+}
+
+export class Agent {
+  readonly config: AgentConfig;
+  readonly #store: LogStore;
+  readonly #exporter: KinesisExporter | undefined;
+  readonly #clients: AwsClients | undefined;
+  readonly #ownsClients: boolean;
+  readonly #configured: Map<string, StreamDefinition>;
+  readonly #startedAt = Date.now();
+  #state: AgentStatus['state'] = 'running';
+  #stopping: Promise<StopResult> | undefined;
+
+  private constructor(
+    config: AgentConfig,
+    store: LogStore,
+    exporter: KinesisExporter | undefined,
+    clients: AwsClients | undefined,
+    ownsClients: boolean,
+  ) {
+    this.config = config;
+    this.#store = store;
+    this.#exporter = exporter;
+    this.#clients = clients;
+    this.#ownsClients = ownsClients;
+    this.#configured = new Map(config.streams.map((s) => [s.definition.name, s.definition]));
+  }
+
+  /**
+   * Opens the store, creates or updates the configured streams and starts exporting. Kinesis need not
+   * be reachable: the exporter backs off until it is. Streams in the store that the config no longer
+   * names are kept (readable, not appendable, not exported).
+   */
+  static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
+    const store = await LogStore.open(config.storeRoot);
+    let clients: AwsClients | undefined;
+    try {
+      const existing = new Set(store.listStreams());
+      for (const [index, { definition }] of config.streams.entries()) {
+        if (!existing.has(definition.name)) await store.createStream(definition);
+        else {
+          const stored = store.describeStream(definition.name).definition;
+          if (stored.persistence !== definition.persistence) {
+            throw new ConfigFileError(
+              config.file ?? '<config>',
+              `streams[${index}].persistence`,
+              definition.persistence,
+              `cannot change from ${stored.persistence} for an existing stream`,
+            );
+          }
+          if (!sameDefinition(stored, definition)) await store.updateStream(definition);
+        }
+      }
+      const exports = config.streams.flatMap((s) => (s.export === undefined ? [] : [s.export]));
+      let exporter: KinesisExporter | undefined;
+      if (exports.length > 0) {
+        clients = options.clients ?? (await makeClients(config));
+        const { maxBandwidthBytesPerSecond, maxBufferedBytesPerStream, maxInFlightRequests } =
+          config.exporter;
+        exporter = await KinesisExporter.start({
+          store,
+          kinesis: clients.kinesis(),
+          exports,
+          defaultPartitionKey: config.deviceId,
+          ...(maxBandwidthBytesPerSecond === undefined ? {} : { maxBandwidthBytesPerSecond }),
+          maxBufferedBytes: maxBufferedBytesPerStream,
+          maxInFlightRequests,
+        });
+      }
+      return new Agent(config, store, exporter, clients, options.clients === undefined);
+    } catch (error) {
+      if (options.clients === undefined) clients?.destroy();
+      await store.close();
+      throw error;
+    }
+  }
+
+  #assertAppendable(stream: string): StreamDefinition {
+    if (this.#state !== 'running') throw new AgentStoppedError();
+    const definition = this.#configured.get(stream);
+    if (definition === undefined) throw new StreamNotFoundError(stream);
+    return definition;
+  }
+
+  /**
+   * Validates `record` strictly against the contract, encodes it and appends it. Resolves once the
+   * record is durable per the stream's persistence and flush settings. The record's partition_key
+   * travels inside the encoded JSON, where the exporter reads it.
+   */
+  async append(stream: string, record: unknown): Promise<{ sequence: number }> {
+    const definition = this.#assertAppendable(stream);
+    const payload = encodeRecord(record, definition.maxRecordSize);
+    const { sequence } = await this.#store.append(stream, payload);
+    return { sequence };
+  }
+
+  /** All or none: every record is validated first, then the batch is appended atomically. */
+  async appendMany(
+    stream: string,
+    records: readonly unknown[],
+  ): Promise<{ firstSequence: number; count: number }> {
+    const definition = this.#assertAppendable(stream);
+    const payloads = records.map((record, index) => {
+      try {
+        return encodeRecord(record, definition.maxRecordSize);
+      } catch (error) {
+        if (error instanceof TributaryError) throw new BatchRecordError(index, error);
+        throw error;
+      }
+    });
+    const { firstSequence, count } = await this.#store.appendMany(stream, payloads);
+    return { firstSequence, count };
+  }
+
+  /** Reads acknowledged records (raw encoded contract records), any stream in the store. */
+  read(stream: string, options: ReadOptions = {}): Promise<LogRecord[]> {
+    return this.#store.read(stream, options);
+  }
+
+  /** Every stream in the store, the dead-letter streams included. */
+  streams(): string[] {
+    return this.#store.listStreams();
+  }
+
+  streamStatus(name: string): StreamStatus {
+    const { definition, ...log } = this.#store.describeStream(name);
+    let exportStatus: ExportStatus | undefined;
+    if (this.#exporter !== undefined && this.config.streams.some((s) => s.export?.logStream === name)) {
+      exportStatus = this.#exporter.statusOf(name);
+    }
+    return { name, definition, log, export: exportStatus };
+  }
+
+  status(): AgentStatus {
+    return {
+      deviceId: this.config.deviceId,
+      state: this.#state,
+      startedAt: this.#startedAt,
+      streams: this.#state === 'stopped' ? [] : this.streams().map((name) => this.streamStatus(name)),
+    };
+  }
+
+  /** Resolves once every record of `stream` up to `sequence` is in Kinesis and checkpointed. */
+  whenExported(stream: string, sequence: number): Promise<void> {
+    if (this.#exporter === undefined) return Promise.reject(new StreamNotFoundError(stream));
+    return this.#exporter.whenExported(stream, sequence);
+  }
+
+  /**
+   * Stops accepting appends, optionally waits for the exported backlog to drain, then stops the
+   * exporter (final checkpoint) and closes the log. Whatever was not exported stays in the log.
+   */
+  stop(options: StopOptions = {}): Promise<StopResult> {
+    this.#stopping ??= this.#stop(options.drainTimeoutMillis ?? this.config.shutdown.drainTimeoutMillis);
+    return this.#stopping;
+  }
+
+  async #stop(drainTimeoutMillis: number): Promise<StopResult> {
+    this.#state = 'stopping';
+    let drained = true;
+    const exporter = this.#exporter;
+    if (exporter !== undefined && drainTimeoutMillis > 0) {
+      const targets = exporter.status().map((s) => {
+        const last = this.#store.describeStream(s.logStream).nextSequence - 1;
+        return last < 0 ? Promise.resolve() : exporter.whenExported(s.logStream, last);
+      });
+      let timer: NodeJS.Timeout | undefined;
+      drained = await Promise.race([
+        Promise.all(targets).then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), drainTimeoutMillis);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    const backlog: Record<string, number> = {};
+    try {
+      await exporter?.stop();
+      for (const s of exporter?.status() ?? []) {
+        backlog[s.logStream] = s.backlog.records;
+        if (s.backlog.records > 0) drained = false;
+      }
+    } finally {
+      await this.#store.close();
+      if (this.#ownsClients) this.#clients?.destroy();
+      this.#state = 'stopped';
+    }
+    return { drained, backlog };
+  }
+}

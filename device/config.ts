@@ -1,0 +1,286 @@
+/**
+ * The agent's one config file (JSON or YAML), validated once here; everything past this module works
+ * with the typed result. Every field and default is documented in device/README.md.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, describeValue, formatPath } from '../shared/errors.ts';
+import { ConfigFileError } from './errors.ts';
+import { type ExportDefinition, parseExportDefinitions } from './export/index.ts';
+import { parseStreamDefinition, type StreamDefinition } from './log/index.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Stream manager's SERVER_PORT default. */
+export const DEFAULT_API_PORT = 8088;
+export const DEFAULT_MAX_BODY_BYTES = 8 * MiB;
+/** The local API never listens on another interface. */
+export const API_HOST = '127.0.0.1';
+
+/** The contract's device_id rule, so the id can double as the default partition key. */
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** AWS IoT credentials endpoint host, with an optional port (tests use a local server). */
+const HOST_PORT = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+/** AWS IoT thing names and role aliases. */
+const IOT_NAME = /^[A-Za-z0-9:_=,@.-]{1,128}$/;
+
+const path = z.string().min(1, 'must be a non-empty path');
+
+const credentials = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('default-chain') }),
+  z.strictObject({
+    source: z.literal('iot'),
+    credentialsEndpoint: z.string().regex(HOST_PORT, 'must be a host name, optionally with :port'),
+    thingName: z.string().regex(IOT_NAME, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -'),
+    roleAlias: z.string().regex(IOT_NAME, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -'),
+    certificateFile: path,
+    privateKeyFile: path,
+    caFile: path.optional(),
+    refreshBeforeExpirySeconds: z.number().int().min(0).max(3_000).default(300),
+  }),
+]);
+
+const schema = z.strictObject({
+  storeRoot: path,
+  deviceId: z
+    .string()
+    .regex(DEVICE_ID, 'must be 1-128 of A-Z a-z 0-9 . _ : - starting with a letter or digit'),
+  aws: z.strictObject({
+    region: z.string().regex(REGION, 'must be an AWS region like eu-west-1'),
+    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    credentials: credentials.default({ source: 'default-chain' }),
+  }),
+  api: z
+    .strictObject({
+      port: z.number().int().min(0).max(65_535).default(DEFAULT_API_PORT),
+      host: z
+        .literal(API_HOST, 'must be 127.0.0.1: the API never listens on other interfaces')
+        .default(API_HOST),
+      authTokenFile: path.optional(),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .min(64 * KiB)
+        .max(256 * MiB)
+        .default(DEFAULT_MAX_BODY_BYTES),
+    })
+    .default({ port: DEFAULT_API_PORT, host: API_HOST, maxBodyBytes: DEFAULT_MAX_BODY_BYTES }),
+  exporter: z
+    .strictObject({
+      maxBandwidthBytesPerSecond: z.number().int().min(KiB).optional(),
+      maxBufferedBytesPerStream: z
+        .number()
+        .int()
+        .min(64 * KiB)
+        .max(256 * MiB)
+        .default(4 * MiB),
+      maxInFlightRequests: z.number().int().min(1).max(64).default(4),
+    })
+    .default({ maxBufferedBytesPerStream: 4 * MiB, maxInFlightRequests: 4 }),
+  shutdown: z
+    .strictObject({ drainTimeoutMillis: z.number().int().min(0).max(3_600_000).default(0) })
+    .default({ drainTimeoutMillis: 0 }),
+  streams: z
+    .array(z.record(z.string(), z.unknown(), 'must be a stream definition object'))
+    .min(1, 'must list at least one stream'),
+});
+
+type Parsed = z.output<typeof schema>;
+
+export type CredentialsConfig = Parsed['aws']['credentials'];
+export type IotCredentialsConfig = Extract<CredentialsConfig, { source: 'iot' }>;
+
+export interface StreamConfig {
+  readonly definition: StreamDefinition;
+  readonly export?: ExportDefinition;
+}
+
+/** The validated config: defaults filled in, file paths absolute. */
+export interface AgentConfig extends Omit<Parsed, 'streams'> {
+  /** The file it came from, for messages; undefined for configs built in code. */
+  readonly file: string | undefined;
+  readonly streams: readonly StreamConfig[];
+}
+
+function valueAt(input: unknown, at: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of at) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** The `reason` a ConfigError was built with (its message is `config <path>: <reason> (got <value>)`). */
+function reasonOf(error: ConfigError): string {
+  const prefix = `config ${error.path || '<root>'}: `;
+  const suffix = ` (got ${describeValue(error.value)})`;
+  const { message } = error;
+  return message.startsWith(prefix) && message.endsWith(suffix)
+    ? message.slice(prefix.length, message.length - suffix.length)
+    : message;
+}
+
+/** Re-roots a ConfigError of a nested parser under `prefix` (e.g. `streams[1].export`). */
+function rethrowUnder(error: unknown, file: string, prefix: string, innerRoot = ''): never {
+  if (!(error instanceof ConfigError)) throw error;
+  let inner = error.path;
+  if (innerRoot !== '' && inner.startsWith(innerRoot))
+    inner = inner.slice(innerRoot.length).replace(/^\./, '');
+  const joined = inner === '' ? prefix : inner.startsWith('[') ? `${prefix}${inner}` : `${prefix}.${inner}`;
+  throw new ConfigFileError(file, joined, error.value, reasonOf(error), { cause: error });
+}
+
+function parseStreams(items: readonly Record<string, unknown>[], file: string): StreamConfig[] {
+  const out: StreamConfig[] = [];
+  const names = new Map<string, number>();
+  items.forEach((item, index) => {
+    const at = formatPath(['streams', index]);
+    const { export: exportInput, ...logInput } = item;
+    let definition: StreamDefinition;
+    try {
+      definition = parseStreamDefinition(logInput);
+    } catch (error) {
+      rethrowUnder(error, file, at);
+    }
+    if (names.has(definition.name)) {
+      throw new ConfigFileError(
+        file,
+        `${at}.name`,
+        definition.name,
+        `is already defined by streams[${names.get(definition.name)}]`,
+      );
+    }
+    names.set(definition.name, index);
+    if (exportInput === undefined) {
+      out.push({ definition });
+      return;
+    }
+    if (exportInput === null || typeof exportInput !== 'object' || Array.isArray(exportInput)) {
+      throw new ConfigFileError(file, `${at}.export`, exportInput, 'must be an export definition object');
+    }
+    if ('logStream' in exportInput) {
+      throw new ConfigFileError(
+        file,
+        `${at}.export.logStream`,
+        (exportInput as { logStream: unknown }).logStream,
+        'is implied by the stream; remove it',
+      );
+    }
+    try {
+      const [exported] = parseExportDefinitions([{ ...exportInput, logStream: definition.name }], 'export');
+      if (exported !== undefined) out.push({ definition, export: exported });
+    } catch (error) {
+      rethrowUnder(error, file, `${at}.export`, 'export[0]');
+    }
+  });
+  // Rules across exports (a dead-letter stream must not itself be exported, ...).
+  const exported = out.flatMap((s, index) =>
+    s.export === undefined ? [] : [{ index, definition: s.export }],
+  );
+  try {
+    parseExportDefinitions(exported.map((e) => e.definition));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const match = /^exports\[(\d+)\]\.?(.*)$/.exec(error.path);
+    const index = exported[Number(match?.[1])]?.index ?? 0;
+    throw new ConfigFileError(
+      file,
+      `streams[${index}].export${match?.[2] ? `.${match[2]}` : ''}`,
+      error.value,
+      reasonOf(error),
+      { cause: error },
+    );
+  }
+  return out;
+}
+
+/**
+ * Validates a config object. `file` names it in errors and anchors relative paths (storeRoot, key
+ * files, token file) at the file's directory; without it they resolve against the working directory.
+ */
+export function parseConfig(input: unknown, file?: string): AgentConfig {
+  const label = file ?? '<config>';
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at =
+      issue === undefined
+        ? []
+        : issue.code === 'unrecognized_keys'
+          ? [...issue.path, issue.keys[0] ?? '']
+          : issue.path;
+    const reason =
+      issue === undefined
+        ? 'invalid config'
+        : issue.code === 'unrecognized_keys'
+          ? 'is not a config field'
+          : issue.message;
+    throw new ConfigFileError(label, formatPath(at), valueAt(input, at), reason);
+  }
+  if (parsed.data.aws.endpoint !== undefined && parsed.data.aws.credentials.source !== 'default-chain') {
+    throw new ConfigFileError(
+      label,
+      'aws.credentials.source',
+      parsed.data.aws.credentials.source,
+      'must be default-chain when aws.endpoint points at a local cloud (it takes static local credentials)',
+    );
+  }
+  const base = file === undefined ? process.cwd() : dirname(resolve(file));
+  const abs = (p: string) => resolve(base, p);
+  const { streams, ...rest } = parsed.data;
+  const creds = rest.aws.credentials;
+  return {
+    ...rest,
+    file,
+    storeRoot: abs(rest.storeRoot),
+    aws: {
+      ...rest.aws,
+      credentials:
+        creds.source === 'iot'
+          ? {
+              ...creds,
+              certificateFile: abs(creds.certificateFile),
+              privateKeyFile: abs(creds.privateKeyFile),
+              ...(creds.caFile === undefined ? {} : { caFile: abs(creds.caFile) }),
+            }
+          : creds,
+    },
+    api: {
+      ...rest.api,
+      ...(rest.api.authTokenFile === undefined ? {} : { authTokenFile: abs(rest.api.authTokenFile) }),
+    },
+    streams: parseStreams(streams, label),
+  };
+}
+
+/** Reads and validates a config file: `.json` as JSON, anything else as YAML (a superset of JSON). */
+export async function loadConfig(file: string): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigFileError(file, '', undefined, `cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  let input: unknown;
+  try {
+    input = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigFileError(
+      file,
+      '',
+      undefined,
+      `is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return parseConfig(input, file);
+}

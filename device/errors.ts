@@ -1,0 +1,93 @@
+import { ConfigError, TributaryError } from '../shared/errors.ts';
+
+/** Base of every error the device agent, its API client and the CLI raise on purpose. */
+export class AgentError extends TributaryError {}
+
+/** A config file value failed validation; the message names the file, the path and the value. */
+export class ConfigFileError extends ConfigError {
+  readonly file: string;
+  constructor(file: string, path: string, value: unknown, reason: string, options: { cause?: unknown } = {}) {
+    super(path, value, reason, options);
+    this.file = file;
+    this.message = `${file}: ${this.message}`;
+  }
+}
+
+/** The agent is stopping or stopped; appends are refused. Retryable against the next agent. */
+export class AgentStoppedError extends AgentError {
+  constructor() {
+    super('AGENT_STOPPED', 'the agent is stopping', { retryable: true });
+  }
+}
+
+/** No agent answers at the API address (not running, wrong port). */
+export class AgentUnreachableError extends AgentError {
+  readonly url: string;
+  constructor(url: string, cause: unknown) {
+    super(
+      'AGENT_UNREACHABLE',
+      `no agent answers at ${url}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        retryable: true,
+        cause,
+      },
+    );
+    this.url = url;
+  }
+}
+
+/** The agent answered a request with an error status; `code` and `path` come from its body. */
+export class ApiRequestError extends AgentError {
+  readonly status: number;
+  readonly path: string | undefined;
+  /** Index of the refused record in a batch. */
+  readonly index: number | undefined;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: { path?: string | undefined; index?: number; retryAfterSeconds?: number | undefined } = {},
+  ) {
+    super(code, message, { retryable: status === 503 || status === 429 });
+    this.status = status;
+    this.path = details.path;
+    this.index = details.index;
+    this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+}
+
+/** The request body exceeds the API's size limit. */
+export class BodyTooLargeError extends AgentError {
+  readonly limit: number;
+  constructor(limit: number) {
+    super('BODY_TOO_LARGE', `request body exceeds ${limit} bytes`);
+    this.limit = limit;
+  }
+}
+
+/** Missing or wrong bearer token. */
+export class UnauthorizedError extends AgentError {
+  constructor() {
+    super('UNAUTHORIZED', 'missing or invalid bearer token');
+  }
+}
+
+/** Command line misuse: unknown command or flag, missing value. */
+export class UsageError extends AgentError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
+/** One record of a batch append was refused; nothing of the batch was appended. */
+export class BatchRecordError extends AgentError {
+  readonly index: number;
+  /** Path of the offending field inside the record ('' for the whole record). */
+  readonly path: string;
+  constructor(index: number, error: TributaryError) {
+    super(error.code, `record ${index}: ${error.message}`, { cause: error });
+    this.index = index;
+    this.path = 'path' in error && typeof error.path === 'string' ? error.path : '';
+  }
+}

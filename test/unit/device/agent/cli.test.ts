@@ -1,0 +1,156 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { telemetryRecord } from '../../../helpers/records.ts';
+
+const BIN = join(import.meta.dirname, '../../../../bin/tributary.mjs');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+async function tributary(args: string[], stdin?: string): Promise<Run> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin.end(stdin ?? '');
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+let dir: string;
+let agent: ChildProcess;
+let url: string;
+let tokenFile: string;
+const agentOutput: string[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tributary-cli-'));
+  tokenFile = join(dir, 'token');
+  await writeFile(tokenFile, 'cli-test-token\n');
+  const config = join(dir, 'agent.yaml');
+  await writeFile(
+    config,
+    [
+      'storeRoot: ./store',
+      'deviceId: sensor-0001',
+      'aws: { region: us-east-1 }',
+      'api: { port: 0, authTokenFile: token }',
+      'streams:',
+      '  - name: telemetry',
+      '',
+    ].join('\n'),
+  );
+  agent = spawn(process.execPath, [BIN, 'agent', 'run', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = createInterface({ input: agent.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    agentOutput.push(line);
+    const match = / API (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+    if (match?.[1] !== undefined) {
+      url = match[1];
+      break;
+    }
+  }
+  lines.on('line', (line) => agentOutput.push(line));
+});
+
+afterAll(async () => {
+  if (agent.exitCode === null) {
+    agent.kill('SIGKILL');
+    await once(agent, 'close');
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('tributary CLI', () => {
+  it('prints usage and exits 2 on a bad flag or command', async () => {
+    const flag = await tributary(['status', '--jsn']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/Unknown option '--jsn'/);
+    expect(flag.stderr).toMatch(/Usage:/);
+    expect((await tributary(['launch'])).code).toBe(2);
+    expect((await tributary(['append', '--record', '{}'])).code).toBe(2);
+  });
+
+  it('exits 3 when no agent answers', async () => {
+    const run = await tributary(['status', '--url', 'http://127.0.0.1:9']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/AGENT_UNREACHABLE/);
+  });
+
+  it('exits 2 for a broken config file, naming file, path and value', async () => {
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'storeRoot: x\ndeviceId: d\naws: { region: nowhere }\nstreams: [{ name: a }]\n');
+    const run = await tributary(['agent', 'run', '--config', bad]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${bad}: config aws.region:`);
+    expect(run.stderr).toContain('(got "nowhere")');
+  });
+
+  it('appends a record and an NDJSON file, then shows them in status', async () => {
+    const auth = ['--url', url, '--token-file', tokenFile];
+    const one = await tributary([
+      'append',
+      '--stream',
+      'telemetry',
+      '--record',
+      JSON.stringify(telemetryRecord()),
+      ...auth,
+    ]);
+    expect(one).toMatchObject({ code: 0, stdout: 'appended 1 record to telemetry (sequence 0)\n' });
+    const ndjson = join(dir, 'records.ndjson');
+    await writeFile(
+      ndjson,
+      `${[telemetryRecord(), telemetryRecord()].map((r) => JSON.stringify(r)).join('\n')}\n`,
+    );
+    const file = await tributary(['append', '--stream', 'telemetry', '--file', ndjson, ...auth]);
+    expect(file).toMatchObject({ code: 0, stdout: 'appended 2 records to telemetry (sequences 1..2)\n' });
+    const stdin = await tributary(
+      ['append', '--stream', 'telemetry', ...auth],
+      `${JSON.stringify(telemetryRecord())}\n`,
+    );
+    expect(stdin.code).toBe(0);
+
+    const invalid = await tributary([
+      'append',
+      '--stream',
+      'telemetry',
+      '--record',
+      '{"type":"telemetry"}',
+      ...auth,
+    ]);
+    expect(invalid.code).toBe(4);
+    expect(invalid.stderr).toMatch(/RECORD_INVALID/);
+    expect((await tributary(['status', '--url', url])).code).toBe(4);
+
+    const status = await tributary(['status', '--json', ...auth]);
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.stdout) as { streams: { name: string; log: { records: number } }[] };
+    expect(parsed.streams).toEqual([
+      expect.objectContaining({ name: 'telemetry', log: expect.objectContaining({ records: 4 }) }),
+    ]);
+    const text = await tributary(['streams', ...auth]);
+    expect(text.stdout).toMatch(/^telemetry\t4 records\t/);
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    agent.kill('SIGTERM');
+    const [code] = (await once(agent, 'close')) as [number | null];
+    expect(code).toBe(0);
+    expect(agentOutput.join('\n')).toMatch(/SIGTERM: stopping/);
+  });
+});

@@ -1,0 +1,180 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_API_PORT, loadConfig, parseConfig } from '../../../../device/config.ts';
+import { ConfigFileError } from '../../../../device/errors.ts';
+
+const minimal = {
+  storeRoot: '/var/lib/tributary',
+  deviceId: 'sensor-0001',
+  aws: { region: 'eu-west-1' },
+  streams: [{ name: 'telemetry', export: { kinesisStreamName: 'tributary-dev-records' } }],
+};
+
+function failure(input: unknown, file = 'agent.yaml'): ConfigFileError {
+  try {
+    parseConfig(input, file);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigFileError);
+    return error as ConfigFileError;
+  }
+  throw new Error('config was accepted');
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tributary-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('agent config', () => {
+  it('fills every default', () => {
+    const config = parseConfig(minimal);
+    expect(config.api).toEqual({ port: DEFAULT_API_PORT, host: '127.0.0.1', maxBodyBytes: 8 * 1024 * 1024 });
+    expect(config.aws.credentials).toEqual({ source: 'default-chain' });
+    expect(config.exporter).toEqual({ maxBufferedBytesPerStream: 4 * 1024 * 1024, maxInFlightRequests: 4 });
+    expect(config.shutdown).toEqual({ drainTimeoutMillis: 0 });
+    const [stream] = config.streams;
+    expect(stream?.definition).toMatchObject({
+      name: 'telemetry',
+      maxSize: 256 * 1024 * 1024,
+      persistence: 'File',
+    });
+    expect(stream?.export).toMatchObject({
+      logStream: 'telemetry',
+      kinesisStreamName: 'tributary-dev-records',
+      batchSize: 500,
+      checkpointName: 'kinesis.tributary-dev-records',
+      deadLetterStream: 'telemetry.dead-letter',
+    });
+  });
+
+  it('names the file, the path and the value of a bad export field', () => {
+    const input = {
+      ...minimal,
+      streams: [{ name: 'a' }, { name: 'b', export: { kinesisStreamName: 'k', batchSize: 0 } }],
+    };
+    const error = failure(input);
+    expect(error.path).toBe('streams[1].export.batchSize');
+    expect(error.value).toBe(0);
+    expect(error.file).toBe('agent.yaml');
+    expect(error.message).toMatch(/^agent\.yaml: config streams\[1\]\.export\.batchSize: .*\(got 0\)$/);
+  });
+
+  it('reports bad log fields, unknown keys, duplicates and cross-stream rules at their path', () => {
+    expect(failure({ ...minimal, streams: [{ name: 'a', maxSize: 10 }] }).path).toBe('streams[0].maxSize');
+    expect(failure({ ...minimal, streams: [{ name: 'a', flushOnWrit: true }] }).path).toBe(
+      'streams[0].flushOnWrit',
+    );
+    expect(failure({ ...minimal, apiPort: 1 }).path).toBe('apiPort');
+    expect(failure({ ...minimal, api: { host: '0.0.0.0' } })).toMatchObject({
+      path: 'api.host',
+      value: '0.0.0.0',
+    });
+    expect(failure({ ...minimal, streams: [{ name: 'a' }, { name: 'a' }] }).path).toBe('streams[1].name');
+    const exportsDeadLetter = {
+      ...minimal,
+      streams: [
+        { name: 'a', export: { kinesisStreamName: 'k', deadLetterStream: 'b' } },
+        { name: 'b', export: { kinesisStreamName: 'k' } },
+      ],
+    };
+    expect(failure(exportsDeadLetter)).toMatchObject({
+      path: 'streams[0].export.deadLetterStream',
+      value: 'b',
+    });
+    expect(
+      failure({ ...minimal, streams: [{ name: 'a', export: { kinesisStreamName: 'k', logStream: 'x' } }] })
+        .path,
+    ).toBe('streams[0].export.logStream');
+  });
+
+  it('validates IoT credentials and refuses them with a local endpoint', () => {
+    const iot = {
+      source: 'iot',
+      credentialsEndpoint: 'c2abc.credentials.iot.eu-west-1.amazonaws.com',
+      thingName: 'sensor-0001',
+      roleAlias: 'tributary-device',
+      certificateFile: 'certs/device.pem',
+      privateKeyFile: 'certs/device.key',
+    };
+    const config = parseConfig(
+      { ...minimal, aws: { region: 'eu-west-1', credentials: iot } },
+      '/etc/tributary/agent.yaml',
+    );
+    expect(config.aws.credentials).toMatchObject({
+      certificateFile: '/etc/tributary/certs/device.pem',
+      refreshBeforeExpirySeconds: 300,
+    });
+    expect(
+      failure({ ...minimal, aws: { region: 'eu-west-1', credentials: { ...iot, roleAlias: '' } } }).path,
+    ).toBe('aws.credentials.roleAlias');
+    expect(
+      failure({
+        ...minimal,
+        aws: { region: 'eu-west-1', endpoint: 'http://127.0.0.1:4567', credentials: iot },
+      }).path,
+    ).toBe('aws.credentials.source');
+  });
+
+  it('puts any out-of-range value of any numeric field at its own path', () => {
+    const fields = [
+      {
+        path: 'api.port',
+        set: (v: number) => ({ ...minimal, api: { port: v } }),
+        bad: fc.oneof(fc.integer({ min: 65_536 }), fc.integer({ max: -1 })),
+      },
+      {
+        path: 'streams[0].export.priority',
+        set: (v: number) => ({
+          ...minimal,
+          streams: [{ name: 'a', export: { kinesisStreamName: 'k', priority: v } }],
+        }),
+        bad: fc.oneof(
+          fc.integer({ min: 11 }),
+          fc.integer({ max: 0 }),
+          fc.double({ min: 1.01, max: 9.99, noNaN: true }),
+        ),
+      },
+      {
+        path: 'exporter.maxInFlightRequests',
+        set: (v: number) => ({ ...minimal, exporter: { maxInFlightRequests: v } }),
+        bad: fc.oneof(fc.integer({ min: 65 }), fc.integer({ max: 0 })),
+      },
+    ];
+    for (const field of fields) {
+      fc.assert(
+        fc.property(field.bad, (value) => {
+          fc.pre(!Number.isInteger(value) || value !== 0 || field.path !== 'api.port');
+          const error = failure(field.set(value));
+          expect(error.path).toBe(field.path);
+          expect(error.value).toBe(value);
+        }),
+      );
+    }
+  });
+
+  it('loads YAML and JSON files, anchoring relative paths at the file', async () => {
+    const yamlFile = join(dir, 'agent.yaml');
+    await writeFile(
+      yamlFile,
+      'storeRoot: ./store\ndeviceId: d-1\naws: { region: us-east-1 }\napi: { authTokenFile: token }\nstreams:\n  - name: s\n',
+    );
+    const config = await loadConfig(yamlFile);
+    expect(config.storeRoot).toBe(join(dir, 'store'));
+    expect(config.api.authTokenFile).toBe(join(dir, 'token'));
+    const jsonFile = join(dir, 'agent.json');
+    await writeFile(jsonFile, JSON.stringify({ ...minimal, deviceId: '-bad' }));
+    await expect(loadConfig(jsonFile)).rejects.toMatchObject({
+      file: jsonFile,
+      path: 'deviceId',
+      value: '-bad',
+    });
+    await writeFile(jsonFile, '{ not json');
+    await expect(loadConfig(jsonFile)).rejects.toThrow(/is not valid JSON/);
+  });
+});
