@@ -5,7 +5,7 @@
  *  2. Restart with a 1 GiB backlog: from spawning the agent to its first accepted export (target ≤ 2 s).
  * Run: node --import tsx bench/agent.bench.ts [seconds]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,13 +17,32 @@ import { startLocalCloud } from '../local/cloud.ts';
 import { createRecord, encodeRecord } from '../shared/contract/index.ts';
 
 const SECONDS = Number(process.argv[2] ?? 15);
+/** `... agent.bench.ts 15 device` measures only the variants whose name contains `device`. */
+const ONLY = process.argv[3];
 const RATE = 10_000;
 const BATCH = 500;
 // 4 shards: 4000 entries/s and 4 MiB/s of room for ~2.3 MB/s of aggregated records.
 const SHARDS = 4;
 const KINESIS_STREAM = 'bench-agent';
 const BACKLOG_BYTES = 1024 ** 3;
-const BIN = join(import.meta.dirname, '..', 'bin', 'tributary.mjs');
+const ROOT = join(import.meta.dirname, '..');
+
+/** The agent as developers run it (tsx loader) and as it ships to devices (one bundle, small young generation). */
+const VARIANTS = [
+  { name: 'dev (bin/tributary.mjs, tsx)', args: [join(ROOT, 'bin', 'tributary.mjs')], env: {}, config: {} },
+  {
+    name: 'device build (dist bundle, --max-semi-space-size=1 --max-old-space-size=48, MALLOC_ARENA_MAX=2)',
+    args: [
+      '--max-semi-space-size=1',
+      '--max-old-space-size=48',
+      join(ROOT, 'dist', 'device', 'tributary.mjs'),
+    ],
+    // glibc gives each libuv worker thread its own malloc arena; two are plenty for the agent.
+    env: { MALLOC_ARENA_MAX: '2' },
+    config: {},
+  },
+] as const;
+type Variant = (typeof VARIANTS)[number];
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -47,13 +66,19 @@ function record(i: number, padding = 0) {
   });
 }
 
-async function writeConfig(dir: string, endpoint: string, streams: object[]): Promise<string> {
+async function writeConfig(
+  variant: Variant,
+  dir: string,
+  endpoint: string,
+  streams: object[],
+): Promise<string> {
   const file = join(dir, 'agent.json');
   const config = {
     storeRoot: join(dir, 'store'),
     deviceId: 'bench-gateway',
     aws: { region: 'us-east-1', endpoint },
     api: { port: 0 },
+    ...variant.config,
     streams,
   };
   await writeFile(file, JSON.stringify(config));
@@ -62,12 +87,13 @@ async function writeConfig(dir: string, endpoint: string, streams: object[]): Pr
 
 /** Spawns the agent; resolves with the process and its API address once it prints it. */
 async function spawnAgent(
+  variant: Variant,
   config: string,
 ): Promise<{ child: ChildProcess; client: ApiClient; apiUpMs: number }> {
   const began = performance.now();
-  const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', config], {
+  const child = spawn(process.execPath, [...variant.args, 'agent', 'run', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { ...process.env, ...variant.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -86,11 +112,11 @@ async function stopAgent(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) await once(child, 'exit');
 }
 
-async function rssWhileExporting(dir: string, endpoint: string): Promise<void> {
-  const config = await writeConfig(dir, endpoint, [
+async function rssWhileExporting(variant: Variant, dir: string, endpoint: string): Promise<void> {
+  const config = await writeConfig(variant, dir, endpoint, [
     { name: 'telemetry', export: { kinesisStreamName: KINESIS_STREAM } },
   ]);
-  const { child, client } = await spawnAgent(config);
+  const { child, client } = await spawnAgent(variant, config);
   const pid = child.pid as number;
   const idle = await vm(pid, 'VmRSS');
   // Pre-encoded NDJSON bodies keep the producer cheap; ids repeat across rounds, which the agent does not care about.
@@ -143,13 +169,14 @@ async function rssWhileExporting(dir: string, endpoint: string): Promise<void> {
   );
 }
 
-async function restartWithBacklog(dir: string, endpoint: string): Promise<void> {
-  const stream = {
-    name: 'backlog',
-    maxSize: 2 * BACKLOG_BYTES,
-    export: { kinesisStreamName: KINESIS_STREAM },
-  };
-  const { export: _export, ...logDefinition } = stream;
+const BACKLOG_STREAM = {
+  name: 'backlog',
+  maxSize: 2 * BACKLOG_BYTES,
+  export: { kinesisStreamName: KINESIS_STREAM },
+};
+
+async function writeBacklog(dir: string): Promise<void> {
+  const { export: _export, ...logDefinition } = BACKLOG_STREAM;
   const store = await LogStore.open(join(dir, 'store'));
   await store.createStream(logDefinition);
   const payloads = Array.from({ length: 1000 }, (_, i) => encodeRecord(record(i, 700)));
@@ -160,10 +187,12 @@ async function restartWithBacklog(dir: string, endpoint: string): Promise<void> 
   console.log(
     `backlog written    ${backlog.records} records, ${(backlog.bytes / 1024 ** 3).toFixed(2)} GiB in ${((performance.now() - writeBegan) / 1000).toFixed(1)} s`,
   );
+}
 
-  const config = await writeConfig(dir, endpoint, [stream]);
+async function restartWithBacklog(variant: Variant, dir: string, endpoint: string): Promise<void> {
+  const config = await writeConfig(variant, dir, endpoint, [BACKLOG_STREAM]);
   const began = performance.now();
-  const { child, client, apiUpMs } = await spawnAgent(config);
+  const { child, client, apiUpMs } = await spawnAgent(variant, config);
   let firstExportMs: number | undefined;
   while (firstExportMs === undefined) {
     const status = await client.stream('backlog');
@@ -172,7 +201,7 @@ async function restartWithBacklog(dir: string, endpoint: string): Promise<void> 
   }
   await stopAgent(child);
   console.log(
-    `restart: API up    ${(apiUpMs / 1000).toFixed(2)} s after spawn (node + tsx + open 1 GiB store)`,
+    `restart: API up    ${(apiUpMs / 1000).toFixed(2)} s after spawn (node start + open 1 GiB store)`,
   );
   console.log(
     `restart: exporting ${(firstExportMs / 1000).toFixed(2)} s after spawn to the first accepted record (target ≤ 2 s)`,
@@ -194,9 +223,21 @@ async function main(): Promise<void> {
     console.log(
       `agent process, local cloud with per-shard limits, ${SHARDS}-shard stream, ${SECONDS} s at ${RATE} rec/s`,
     );
-    await rssWhileExporting(join(dir), cloud.endpoints.kinesis);
-    await rm(join(dir, 'store'), { recursive: true, force: true });
-    await restartWithBacklog(dir, cloud.endpoints.kinesis);
+    const build = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'build-device.ts')], {
+      stdio: 'inherit',
+    });
+    if (build.status !== 0) throw new Error('building the device bundle failed');
+    const variants = VARIANTS.filter((v) => ONLY === undefined || v.name.includes(ONLY));
+    for (const variant of variants) {
+      console.log(`\n-- ${variant.name}`);
+      await rssWhileExporting(variant, dir, cloud.endpoints.kinesis);
+      await rm(join(dir, 'store'), { recursive: true, force: true });
+    }
+    await writeBacklog(dir);
+    for (const variant of variants) {
+      console.log(`\n-- ${variant.name}`);
+      await restartWithBacklog(variant, dir, cloud.endpoints.kinesis);
+    }
   } finally {
     await cloud.stop();
     await rm(dir, { recursive: true, force: true });

@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
  * Runs every bench/*.bench.ts in its own process, one after another, so one benchmark's heap and
  * threads never colour the next one's figures. `npm run bench -- append` runs only matching files.
  */
+// Lambda runs Node 22; locally Node 20 is supported on purpose, so the SDK's upgrade notice is noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
 const files = readdirSync(benchDir)

@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, describeValue, formatPath } from '../shared/errors.ts';
 import { ConfigFileError } from './errors.ts';
@@ -270,7 +269,8 @@ export async function loadConfig(file: string): Promise<AgentConfig> {
   }
   let input: unknown;
   try {
-    input = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    // The YAML parser costs several MB of resident memory; devices configured in JSON never load it.
+    input = file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (error) {
     throw new ConfigFileError(
       file,

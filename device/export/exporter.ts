@@ -120,6 +120,9 @@ export interface ExportStatus {
   readonly bufferedBytes: number;
 }
 
+/** First request size after start-up or a failed request (see StreamExport.requestWindow). */
+const SLOW_START_REQUEST_BYTES = 64 * 1024;
+
 /** One export definition's runtime. */
 class StreamExport {
   readonly state: ExportState;
@@ -133,6 +136,12 @@ class StreamExport {
   readRetryAt = 0;
   nextRead: number;
   lostBeforeExport = 0;
+  /**
+   * Slow start: request size allowed right now. It starts small after start-up and after every
+   * failed request, so the first records go out fast and an unreliable link does not keep
+   * resending 5 MiB requests; each answered request doubles it up to the PutRecords limit.
+   */
+  requestWindow = SLOW_START_REQUEST_BYTES;
   letters: DeadLetter[] = [];
   writingLetters: Promise<void> | undefined;
   letterRetryAt = 0;
@@ -400,7 +409,11 @@ export class KinesisExporter {
         }
         // A capped link sends about what it has; one record always fits so a retry cannot starve.
         const budget = Math.max(Math.min(global, own), e.state.limits.maxRecordBytes);
-        const request = e.state.plan(now, e.map, budget);
+        let request = e.state.plan(now, e.map, Math.min(budget, e.requestWindow));
+        // A record larger than the window goes out alone rather than stalling the stream.
+        if (request === undefined && e.requestWindow < budget && e.state.inFlightRequests === 0) {
+          request = e.state.plan(now, e.map, budget);
+        }
         if (request === undefined) break;
         this.#bucket?.take(request.bytes, now);
         e.bucket?.take(request.bytes, now);
@@ -422,8 +435,12 @@ export class KinesisExporter {
       this.#options.requestTimeoutMillis,
     )
       .then(
-        (outcomes) => e.state.complete(request.id, outcomes, this.#clock()),
+        (outcomes) => {
+          e.requestWindow = Math.min(e.requestWindow * 2, PUT_RECORDS_MAX_BYTES);
+          e.state.complete(request.id, outcomes, this.#clock());
+        },
         (error: unknown) => {
+          e.requestWindow = SLOW_START_REQUEST_BYTES;
           const failure = toFailure('PutRecords', error);
           e.state.fail(request.id, failure, this.#clock());
           // The stream's MaxRecordSize may have shrunk: reload it before planning again.
