@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, describeValue, formatPath } from '../shared/errors.ts';
+import { ConfigError, describeValue, formatPath, valueAtPath } from '../shared/errors.ts';
 import { ConfigFileError } from './errors.ts';
 import { type ExportDefinition, parseExportDefinitions } from './export/index.ts';
 import { parseStreamDefinition, type StreamDefinition } from './log/index.ts';
@@ -103,15 +103,6 @@ export interface AgentConfig extends Omit<Parsed, 'streams'> {
   /** The file it came from, for messages; undefined for configs built in code. */
   readonly file: string | undefined;
   readonly streams: readonly StreamConfig[];
-}
-
-function valueAt(input: unknown, at: readonly PropertyKey[]): unknown {
-  let value = input;
-  for (const key of at) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
 }
 
 /** The `reason` a ConfigError was built with (its message is `config <path>: <reason> (got <value>)`). */
@@ -219,7 +210,7 @@ export function parseConfig(input: unknown, file?: string): AgentConfig {
         : issue.code === 'unrecognized_keys'
           ? 'is not a config field'
           : issue.message;
-    throw new ConfigFileError(label, formatPath(at), valueAt(input, at), reason);
+    throw new ConfigFileError(label, formatPath(at), valueAtPath(input, at), reason);
   }
   if (parsed.data.aws.endpoint !== undefined && parsed.data.aws.credentials.source !== 'default-chain') {
     throw new ConfigFileError(

@@ -51,3 +51,13 @@ export function formatPath(segments: readonly PropertyKey[]): string {
   }
   return out;
 }
+
+/** The value found at `path` inside `root`, or undefined where the path leaves the object tree. */
+export function valueAtPath(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}

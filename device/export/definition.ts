@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, formatPath } from '../../shared/errors.ts';
+import { ConfigError, formatPath, valueAtPath } from '../../shared/errors.ts';
 import { isValidStreamName } from '../log/index.ts';
 
 /** Kinesis stream names: 1-128 of a-z A-Z 0-9 _ . - (CreateStream API). */
@@ -71,15 +71,6 @@ export interface ExportDefinition {
   readonly checkpointName: string;
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let value = input;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
 /**
  * Validates a list of export definitions (one per log stream). Throws ConfigError naming the first
  * bad path (`exports[1].priority`) and its value.
@@ -96,7 +87,7 @@ export function parseExportDefinitions(input: unknown, root = 'exports'): Export
       const at = issue?.code === 'unrecognized_keys' ? [...path, issue.keys[0] ?? ''] : path;
       const reason =
         issue?.code === 'unrecognized_keys' ? 'is not an export definition field' : (issue?.message ?? '');
-      throw new ConfigError(formatPath([root, index, ...at]), valueAt(item, at), reason);
+      throw new ConfigError(formatPath([root, index, ...at]), valueAtPath(item, at), reason);
     }
     const d = parsed.data;
     if (seen.has(d.logStream)) {

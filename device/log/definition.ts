@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, formatPath } from '../../shared/errors.ts';
+import { ConfigError, formatPath, valueAtPath } from '../../shared/errors.ts';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE } from './format.ts';
 
 const KiB = 1024;
@@ -60,15 +60,6 @@ export function isValidStreamName(name: string): boolean {
   return STREAM_NAME.test(name) && name !== '.' && name !== '..';
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let value = input;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
 /** Validates and fills defaults. Throws ConfigError naming the first bad path and its value. */
 export function parseStreamDefinition(input: unknown): StreamDefinition {
   const parsed = schema.safeParse(input);
@@ -77,7 +68,7 @@ export function parseStreamDefinition(input: unknown): StreamDefinition {
     if (!issue) throw new ConfigError('', input, 'invalid stream definition');
     const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
     const reason = issue.code === 'unrecognized_keys' ? 'is not a stream definition field' : issue.message;
-    throw new ConfigError(formatPath(path), valueAt(input, path), reason);
+    throw new ConfigError(formatPath(path), valueAtPath(input, path), reason);
   }
   const d = parsed.data;
   const segmentSize = d.segmentSize ?? Math.min(DEFAULT_SEGMENT_SIZE, d.maxSize);

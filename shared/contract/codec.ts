@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { z } from 'zod';
-import { formatPath } from '../errors.ts';
+import { formatPath, valueAtPath } from '../errors.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../kinesis/limits.ts';
 import { type FieldIssue, RecordDecodeError, RecordTooLargeError, RecordValidationError } from './errors.ts';
 import {
@@ -22,15 +22,6 @@ export function newRecordId(): string {
   return uuidv7();
 }
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let current: unknown = root;
-  for (const segment of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<PropertyKey, unknown>)[segment];
-  }
-  return current;
-}
-
 function toIssues(input: unknown, error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => {
     // An unknown key is reported at the key itself, which is the field a user must fix.
@@ -38,7 +29,7 @@ function toIssues(input: unknown, error: z.ZodError): FieldIssue[] {
       issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
         ? [...issue.path, issue.keys[0]]
         : issue.path;
-    return { path: formatPath(path), message: issue.message, value: valueAt(input, path) };
+    return { path: formatPath(path), message: issue.message, value: valueAtPath(input, path) };
   });
 }
 
