@@ -1,17 +1,24 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TributaryError } from '../shared/errors.ts';
 import { type LocalCloud, startLocalCloud } from './cloud.ts';
+import { type LakeDelivery, startLakeDelivery } from './delivery/delivery.ts';
 import { CliUsageError } from './errors.ts';
+import { type EventSourceRunner, startEventSourceRunner } from './esm/index.ts';
 import { processTreeRss } from './process-memory.ts';
 import { formatStatusLine } from './resources/create.ts';
 
 // Lambda runs Node 22; locally Node 20 is supported on purpose, so the SDK's upgrade notice is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+const LOCAL_LAKE_INTERVAL_MS = 60_000;
+
 const USAGE = `usage: npm start -- [options]
 
 Starts the embedded local cloud on 127.0.0.1 (Kinesis with EFO and AWS-like shard limits,
-DynamoDB Local, S3, MQTT), creates the resources declared in serverless.yml and runs until Ctrl-C.
+DynamoDB Local, S3, MQTT), creates the resources declared in serverless.yml, runs the alert function
+through a local event source mapping and the Firehose-equivalent lake delivery, until Ctrl-C.
 
 options:
   --data-dir <dir>   where servers keep data and logs (default .tributary/cloud)
@@ -83,14 +90,60 @@ async function main(): Promise<void> {
     fresh: flags.fresh,
     enforceLimits: flags.limits,
   });
+  // Function checkpoints name stream positions: they only make sense while the stream's data persists.
+  const esmDir = join(cloud.dataDir, 'esm');
+  if (!cloud.persist) await rm(esmDir, { recursive: true, force: true });
+  let esm: EventSourceRunner | undefined;
+  let lake: LakeDelivery;
+  try {
+    esm = await startEventSourceRunner({ cloud, dataDir: esmDir });
+    // Firehose's smallest interval with dynamic partitioning (60 s) instead of the template's
+    // 300 s, so local data shows up in the lake while someone is watching.
+    lake = await startLakeDelivery({
+      stack: cloud.stack,
+      clients: cloud.clients,
+      dataDir: join(cloud.dataDir, 'delivery'),
+      buffering: { intervalMs: LOCAL_LAKE_INTERVAL_MS },
+    });
+  } catch (error) {
+    await esm?.stop();
+    await cloud.stop();
+    throw error;
+  }
+  const functions = esm;
+  lake.done.catch((error: unknown) => {
+    console.error(`lake delivery stopped: ${error instanceof Error ? error.message : String(error)}`);
+  });
   const rss = await processTreeRss([process.pid, ...cloud.pids]);
   console.log(describe(cloud, rss));
+  console.log(
+    `lake: ${lake.deliveryStream.logicalId} delivers Parquet to s3://${lake.bucket}/ every ${LOCAL_LAKE_INTERVAL_MS / 1000} s; query with TRIBUTARY_S3_ENDPOINT=${cloud.endpoints.s3} npm run query -- --examples`,
+  );
+  for (const mapping of functions.mappings) {
+    console.log(
+      `function ${mapping.definition.functionName} runs on ${mapping.consumerArn} (local event source mapping; on-failure: ${mapping.onFailureFile ?? 'none'})`,
+    );
+  }
+  const summary = setInterval(() => {
+    const lakeStats = lake.stats();
+    const parts = functions.mappings.map(
+      ({ definition, stats }) =>
+        `${definition.functionName}: ${stats.invocations} batches, ${stats.recordsSucceeded} records ok, ${stats.recordsGivenUp} given up, ${stats.functionErrors} errors`,
+    );
+    parts.push(
+      `lake: ${lakeStats.delivered} records in ${lakeStats.objects} objects, ${lakeStats.failed} to errors/`,
+    );
+    console.log(`[${new Date().toISOString()}] ${parts.join('; ')}`);
+  }, 30_000);
+  summary.unref();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping the local cloud...`);
+    clearInterval(summary);
+    await Promise.allSettled([functions.stop(), lake.stop()]);
     await cloud.stop();
     console.log('stopped.');
     process.exit(0);

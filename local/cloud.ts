@@ -17,6 +17,10 @@ import { PROJECT_ROOT, TRIBUTARY_DIR } from './servers/runtime.ts';
 /** The embedded cloud: real servers on loopback, the stack's resources created in them. */
 export interface LocalCloud {
   readonly region: string;
+  /** Absolute folder holding the servers' data and logs. */
+  readonly dataDir: string;
+  /** Whether Kinesis and DynamoDB state survives a restart. */
+  readonly persist: boolean;
   readonly stack: StackDefinition;
   readonly endpoints: {
     kinesis: string;
@@ -101,6 +105,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     });
     return {
       region,
+      dataDir,
+      persist,
       stack,
       endpoints: {
         kinesis: limits.endpoint,

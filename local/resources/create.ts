@@ -108,6 +108,16 @@ export async function createLocalResources(
         if (endpoints.sqs === undefined) results.set(resource.logicalId, skipped(resource, 'SQS'));
         else pending.push(run(resource, () => createQueue(clients.sqs(), resource)));
         break;
+      case 'firehose-delivery-stream':
+        // Nothing to create: local/delivery runs it (startLakeDelivery) from these same settings.
+        results.set(resource.logicalId, {
+          logicalId: resource.logicalId,
+          type: resource.type,
+          physicalName: resource.name,
+          status: 'skipped',
+          detail: `delivered by the local delivery runner: ${resource.sourceStreamName} -> s3://${resource.bucketName}/${resource.prefix}`,
+        });
+        break;
       case 'not-emulated':
         results.set(resource.logicalId, {
           logicalId: resource.logicalId,

@@ -7,6 +7,7 @@ export {
 } from './create.ts';
 export { LocalResourceError, StackDefinitionError, StackSyntaxError, StackVariableError } from './errors.ts';
 export {
+  type DeliveryStreamResource,
   type DynamoTableResource,
   type KinesisStreamResource,
   LOCAL_ACCOUNT_ID,

@@ -96,6 +96,30 @@ export interface SqsQueueResource extends BaseResource {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
+/**
+ * A Firehose delivery stream from a Kinesis stream to S3. Nothing is created for it; the local
+ * delivery runner (local/delivery) reads these settings and delivers with the same layout.
+ */
+export interface DeliveryStreamResource extends BaseResource {
+  readonly kind: 'firehose-delivery-stream';
+  readonly type: 'AWS::KinesisFirehose::DeliveryStream';
+  readonly name: string;
+  readonly sourceStreamName: string;
+  readonly bucketName: string;
+  readonly prefix: string;
+  readonly errorOutputPrefix: string;
+  readonly fileExtension: string;
+  readonly bufferSizeBytes: number;
+  readonly bufferIntervalSeconds: number;
+  /** Parquet codec when record format conversion to Parquet is on, else undefined. */
+  readonly parquetCompression: string | undefined;
+  readonly dynamicPartitioning: boolean;
+  /** The MetadataExtraction processor's JQ query, if any. */
+  readonly metadataExtractionQuery: string | undefined;
+  /** Glue table of the format conversion (database and table names), if any. */
+  readonly catalogTable: { readonly databaseName: string; readonly tableName: string } | undefined;
+}
+
 /** Any other resource type (KMS, IAM, bucket policies, ...): listed, never created locally. */
 export interface NotEmulatedResource extends BaseResource {
   readonly kind: 'not-emulated';
@@ -108,6 +132,7 @@ export type StackResource =
   | DynamoTableResource
   | S3BucketResource
   | SqsQueueResource
+  | DeliveryStreamResource
   | NotEmulatedResource;
 
 export interface StackDefinition {
@@ -140,6 +165,7 @@ const NAME_PROPERTY: Readonly<Record<string, string>> = {
   'AWS::DynamoDB::Table': 'TableName',
   'AWS::S3::Bucket': 'BucketName',
   'AWS::SQS::Queue': 'QueueName',
+  'AWS::KinesisFirehose::DeliveryStream': 'DeliveryStreamName',
 };
 
 /** SQS CloudFormation properties that are also CreateQueue attribute names. */
@@ -167,6 +193,12 @@ const APPLIED: Readonly<Record<string, ReadonlySet<string>>> = {
   ]),
   'AWS::S3::Bucket': new Set(['BucketName']),
   'AWS::SQS::Queue': new Set(['QueueName', ...QUEUE_ATTRIBUTES]),
+  'AWS::KinesisFirehose::DeliveryStream': new Set([
+    'DeliveryStreamName',
+    'DeliveryStreamType',
+    'KinesisStreamSourceConfiguration',
+    'ExtendedS3DestinationConfiguration',
+  ]),
 };
 
 const STREAM_ARN = /^arn:[^:]+:kinesis:[^:]*:\d{12}:stream\/([a-zA-Z0-9_.-]{1,128})$/;
@@ -268,6 +300,8 @@ class StackBuilder {
         };
       case 'AWS::SQS::Queue':
         return { ...base, ...this.queue(logicalId, resource.properties) };
+      case 'AWS::KinesisFirehose::DeliveryStream':
+        return { ...base, ...this.deliveryStream(logicalId, resource.properties) };
       default:
         return { ...base, kind: 'not-emulated', type: resource.type };
     }
@@ -474,6 +508,131 @@ class StackBuilder {
     };
   }
 
+  /** Only what a local delivery needs is evaluated: role ARNs, KMS and logging exist in AWS only. */
+  private deliveryStream(logicalId: string, props: Readonly<Record<string, unknown>>) {
+    const at = propertyPath(logicalId);
+    this.oneOf(at('DeliveryStreamType'), props.DeliveryStreamType, ['KinesisStreamAsSource']);
+    const sourcePath = at('KinesisStreamSourceConfiguration');
+    const source = this.record(sourcePath, props.KinesisStreamSourceConfiguration);
+    const streamArn = this.value([...sourcePath, 'KinesisStreamARN'], source.KinesisStreamARN);
+    const stream = typeof streamArn === 'string' ? STREAM_ARN.exec(streamArn) : null;
+    if (stream?.[1] === undefined) {
+      this.fail([...sourcePath, 'KinesisStreamARN'], streamArn, 'must be a Kinesis stream ARN');
+    }
+    const destPath = at('ExtendedS3DestinationConfiguration');
+    const dest = this.record(destPath, props.ExtendedS3DestinationConfiguration);
+    const bucketArn = this.string(
+      [...destPath, 'BucketARN'],
+      this.value([...destPath, 'BucketARN'], dest.BucketARN),
+    );
+    if (!bucketArn.startsWith('arn:aws:s3:::'))
+      this.fail([...destPath, 'BucketARN'], bucketArn, 'must be an S3 bucket ARN');
+    const optionalString = (key: string): string | undefined => {
+      const value = this.value([...destPath, key], dest[key]);
+      return value === undefined ? undefined : this.string([...destPath, key], value);
+    };
+    const hints =
+      dest.BufferingHints === undefined
+        ? {}
+        : this.record([...destPath, 'BufferingHints'], dest.BufferingHints);
+    const sizeMiB = this.integer([...destPath, 'BufferingHints', 'SizeInMBs'], hints.SizeInMBs ?? 5, 1, 128);
+    const interval = this.integer(
+      [...destPath, 'BufferingHints', 'IntervalInSeconds'],
+      hints.IntervalInSeconds ?? 300,
+      0,
+      900,
+    );
+
+    const conversionPath = [...destPath, 'DataFormatConversionConfiguration'];
+    const conversion =
+      dest.DataFormatConversionConfiguration === undefined
+        ? undefined
+        : this.record(conversionPath, dest.DataFormatConversionConfiguration);
+    let parquetCompression: string | undefined;
+    let catalogTable: DeliveryStreamResource['catalogTable'];
+    if (conversion !== undefined && conversion.Enabled !== false) {
+      const serializer = this.record(
+        [...conversionPath, 'OutputFormatConfiguration', 'Serializer'],
+        this.record([...conversionPath, 'OutputFormatConfiguration'], conversion.OutputFormatConfiguration)
+          .Serializer,
+      );
+      if (serializer.ParquetSerDe === undefined) {
+        this.fail(
+          [...conversionPath, 'OutputFormatConfiguration', 'Serializer'],
+          serializer,
+          'only ParquetSerDe is delivered locally',
+        );
+      }
+      const parquet = this.record(
+        [...conversionPath, 'OutputFormatConfiguration', 'Serializer', 'ParquetSerDe'],
+        serializer.ParquetSerDe,
+      );
+      parquetCompression = this.oneOf(
+        [...conversionPath, 'OutputFormatConfiguration', 'Serializer', 'ParquetSerDe', 'Compression'],
+        parquet.Compression ?? 'SNAPPY',
+        ['SNAPPY', 'GZIP', 'UNCOMPRESSED'],
+      );
+      const schemaPath = [...conversionPath, 'SchemaConfiguration'];
+      const schema = this.record(schemaPath, conversion.SchemaConfiguration);
+      catalogTable = {
+        databaseName: this.string(
+          [...schemaPath, 'DatabaseName'],
+          this.value([...schemaPath, 'DatabaseName'], schema.DatabaseName),
+        ),
+        tableName: this.string(
+          [...schemaPath, 'TableName'],
+          this.value([...schemaPath, 'TableName'], schema.TableName),
+        ),
+      };
+    }
+
+    const partitioning =
+      dest.DynamicPartitioningConfiguration === undefined
+        ? {}
+        : this.record(
+            [...destPath, 'DynamicPartitioningConfiguration'],
+            dest.DynamicPartitioningConfiguration,
+          );
+    let metadataExtractionQuery: string | undefined;
+    const processing =
+      dest.ProcessingConfiguration === undefined
+        ? {}
+        : this.record([...destPath, 'ProcessingConfiguration'], dest.ProcessingConfiguration);
+    const processors =
+      processing.Processors === undefined
+        ? []
+        : this.list([...destPath, 'ProcessingConfiguration', 'Processors'], processing.Processors);
+    processors.forEach((raw, index) => {
+      const path = [...destPath, 'ProcessingConfiguration', 'Processors', index];
+      const processor = this.record(path, raw);
+      if (processor.Type !== 'MetadataExtraction') return;
+      const parameters = this.list([...path, 'Parameters'], processor.Parameters);
+      for (const parameter of parameters) {
+        const entry = this.record([...path, 'Parameters'], parameter);
+        if (entry.ParameterName === 'MetadataExtractionQuery') {
+          metadataExtractionQuery = this.string([...path, 'Parameters'], entry.ParameterValue);
+        }
+      }
+    });
+
+    return {
+      kind: 'firehose-delivery-stream' as const,
+      type: 'AWS::KinesisFirehose::DeliveryStream' as const,
+      name: this.name(logicalId),
+      sourceStreamName: stream[1],
+      bucketName: bucketArn.slice('arn:aws:s3:::'.length),
+      prefix: optionalString('Prefix') ?? '',
+      errorOutputPrefix: optionalString('ErrorOutputPrefix') ?? '',
+      fileExtension: optionalString('FileExtension') ?? '',
+      bufferSizeBytes: sizeMiB * 1024 * 1024,
+      bufferIntervalSeconds: interval,
+      parquetCompression,
+      dynamicPartitioning: partitioning.Enabled === true,
+      metadataExtractionQuery,
+      catalogTable,
+    };
+  }
+
   /** Physical name: the template's name property, else a deterministic `<stack>-<LogicalId>`. */
   private name(logicalId: string): string {
     const known = this.names.get(logicalId);
@@ -549,10 +708,23 @@ class StackBuilder {
       case 'AWS::Kinesis::Stream':
       case 'AWS::DynamoDB::Table':
       case 'AWS::S3::Bucket':
+      case 'AWS::KinesisFirehose::DeliveryStream':
         return this.name(logicalId);
+      case 'AWS::Glue::Database':
+        return this.glueName(logicalId, 'DatabaseInput');
+      case 'AWS::Glue::Table':
+        return this.glueName(logicalId, 'TableInput');
       default:
         return this.fail(path, logicalId, `Ref of ${resource.type} is only known after deployment`);
     }
+  }
+
+  /** Glue resources are named inside their input block (`DatabaseInput.Name`, `TableInput.Name`). */
+  private glueName(logicalId: string, input: 'DatabaseInput' | 'TableInput'): string {
+    const resource = this.raw.get(logicalId) as RawResource;
+    const at = propertyPath(logicalId);
+    const block = this.record(at(input), resource.properties[input]);
+    return this.string(at(input, 'Name'), this.value(at(input, 'Name'), block.Name));
   }
 
   private getAtt(logicalId: string, attribute: string, path: Path): string {

@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { formatPath } from '../../shared/errors.ts';
 import { type StackLocation, StackVariableError } from './errors.ts';
 
 /**
  * Resolves Serverless Framework variables (`${source:address, fallback}`) the way osls does for the
- * sources this stack uses: `self`, `sls:stage`, `opt`, `aws:region`, `aws:accountId`, `env`.
- * Anything else (`ssm`, `cf`, `file(...)`, ...) is an error rather than a silently kept string.
+ * sources this stack uses: `self`, `sls:stage`, `opt`, `aws:region`, `aws:accountId`, `env`, and
+ * `file(...)` of JSON/YAML files. Anything else (`ssm`, `cf`, ...) is an error rather than a silently
+ * kept string.
  * CloudFormation's own `${AWS::Region}` / `${Resource.Attr}` inside `Fn::Sub` are not variables:
  * like osls, a variable starts only with a lowercase source type followed by `:` or `(`.
  */
@@ -297,6 +301,9 @@ export class VariableResolver {
     const unsupported = (reason: string) =>
       new StackVariableError(formatPath(path), variable.text, reason, this.location(path));
     if (typeof address !== 'string') throw unsupported('variable address must be a string');
+    if (source.type === 'file' && source.params !== undefined) {
+      return this.file(source.params, address, unsupported);
+    }
     if (source.params !== undefined) {
       throw unsupported(`variable source "${source.type}(...)" is not resolvable locally`);
     }
@@ -317,5 +324,25 @@ export class VariableResolver {
       default:
         throw unsupported(`variable source "${source.type}" is not resolvable locally`);
     }
+  }
+
+  /** `${file(./x.json)}` / `${file(./x.yml):a.b}`: relative to serverless.yml, like osls; JSON and YAML only. */
+  private file(relativePath: string, address: string, unsupported: (reason: string) => Error): unknown {
+    const path = resolvePath(dirname(this.context.file), relativePath.trim());
+    if (!/\.(json|ya?ml)$/.test(path)) throw unsupported('file(...) reads .json, .yml or .yaml files only');
+    let content: unknown;
+    try {
+      content = parseYaml(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw unsupported(
+        `file(...) cannot read ${relativePath}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    let value = content;
+    for (const segment of address === '' ? [] : address.split('.')) {
+      if (typeof value !== 'object' || value === null) return undefined;
+      value = (value as Record<string, unknown>)[segment];
+    }
+    return value;
   }
 }

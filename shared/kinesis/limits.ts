@@ -58,3 +58,10 @@ export const EFO_MAX_CONSUMERS_PER_STREAM = 20;
  */
 export const ESM_MAX_BATCH_SIZE = 10_000;
 export const ESM_MAX_PARALLELIZATION_FACTOR = 10;
+
+/**
+ * Lambda invocation payload (request) limit for synchronous invokes, which the Kinesis event source
+ * mapping uses: 6 MB. A batch stops growing before its event would exceed it.
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ */
+export const ESM_MAX_EVENT_BYTES = 6 * 1024 * 1024;

@@ -196,6 +196,12 @@ describe('osls package (offline) and cfn-lint', () => {
 
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'tributary-package-'));
+    // Function artifacts (dist/*.zip) must exist before osls packages them, as in `npm run package`.
+    await run(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'build-functions.ts')], {
+      cwd: ROOT,
+      env: process.env,
+      timeout: 90_000,
+    });
     // osls has no telemetry; SLS_DEPRECATION_DISABLE keeps notices out of CI logs. It needs no credentials.
     await run(join(ROOT, 'node_modules', '.bin', 'osls'), ['package', '--package', outDir], {
       cwd: ROOT,

@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { EntityState } from '../rules/engine.ts';
+import type { ClearedAlert, RaisedAlert } from '../rules/model.ts';
+import type { AlertStore, QuarantinedRecord, StateStore, StoredState, StreamPosition } from './types.ts';
+
+/**
+ * DynamoDB adapters. Item layouts (see serverless.yml for the tables and their access patterns):
+ *
+ * AlertsTable, alert:      pk ALERT#<alertId>, sk ALERT; status OPEN|CLEARED; openState OPEN while
+ *                          open (sparse GSI open-alerts); entityId + raisedAt (GSI by-entity-time).
+ * AlertsTable, quarantine: pk QUARANTINE#<shard>#<seq>#<subseq>, sk QUARANTINE; entityId
+ *                          `quarantine`, so GSI by-entity-time lists quarantined records by arrival.
+ * CardStateTable:          pk = entity id (`card:<token>`, `device:<id>`); version, state, applied
+ *                          position; TTL expiresAt.
+ * Every write is conditional, so a redelivered record never creates or applies anything twice.
+ */
+
+/** The part of the document client the stores use (lets tests wrap `send` to inject faults). */
+export interface DocumentSender {
+  send: DynamoDBDocumentClient['send'];
+}
+
+export interface StoreOptions {
+  /** Seconds until items expire (DynamoDB TTL). */
+  ttlSeconds: number;
+  /** Wall clock for TTLs, epoch ms. */
+  now?: () => number;
+}
+
+/** Quarantined bytes kept inline; larger records keep a prefix plus size and SHA-256 (items max 400 KB). */
+export const QUARANTINE_DATA_MAX_BYTES = 32 * 1024;
+export const QUARANTINE_ENTITY_ID = 'quarantine';
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error instanceof Error && error.name === 'ConditionalCheckFailedException')
+  );
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export class DynamoStateStore implements StateStore {
+  readonly #documents: DocumentSender;
+  readonly #table: string;
+  readonly #ttlSeconds: number;
+  readonly #now: () => number;
+
+  constructor(documents: DocumentSender, table: string, options: StoreOptions) {
+    this.#documents = documents;
+    this.#table = table;
+    this.#ttlSeconds = options.ttlSeconds;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async get(entityId: string): Promise<StoredState | undefined> {
+    const { Item: item } = await this.#documents.send(
+      new GetCommand({ TableName: this.#table, Key: { pk: entityId }, ConsistentRead: true }),
+    );
+    if (item === undefined) return undefined;
+    const applied =
+      typeof item.appliedShard === 'string'
+        ? {
+            shardId: item.appliedShard,
+            sequenceNumber: String(item.appliedSequence),
+            subSequenceNumber: Number(item.appliedSubSequence),
+          }
+        : undefined;
+    return {
+      entity: { kind: item.kind, state: JSON.parse(String(item.state)) } as EntityState,
+      version: Number(item.version),
+      applied,
+    };
+  }
+
+  async put(
+    entityId: string,
+    entity: EntityState,
+    applied: StreamPosition,
+    expectedVersion: number,
+  ): Promise<'written' | 'conflict'> {
+    try {
+      await this.#documents.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            pk: entityId,
+            kind: entity.kind,
+            version: expectedVersion + 1,
+            // A JSON string: one attribute, no per-field type mapping, and state shape can evolve.
+            state: JSON.stringify(entity.state),
+            appliedShard: applied.shardId,
+            appliedSequence: applied.sequenceNumber,
+            appliedSubSequence: applied.subSequenceNumber,
+            updatedAt: iso(this.#now()),
+            expiresAt: Math.floor(this.#now() / 1000) + this.#ttlSeconds,
+          },
+          ...(expectedVersion === 0
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: 'version = :expected',
+                ExpressionAttributeValues: { ':expected': expectedVersion },
+              }),
+        }),
+      );
+      return 'written';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'conflict';
+      throw error;
+    }
+  }
+}
+
+export class DynamoAlertStore implements AlertStore {
+  readonly #documents: DocumentSender;
+  readonly #table: string;
+  readonly #ttlSeconds: number;
+  readonly #now: () => number;
+
+  constructor(documents: DocumentSender, table: string, options: StoreOptions) {
+    this.#documents = documents;
+    this.#table = table;
+    this.#ttlSeconds = options.ttlSeconds;
+    this.#now = options.now ?? Date.now;
+  }
+
+  #expiresAt(): number {
+    return Math.floor(this.#now() / 1000) + this.#ttlSeconds;
+  }
+
+  async raise(alert: RaisedAlert): Promise<'created' | 'exists'> {
+    return this.#putNew({
+      pk: `ALERT#${alert.alertId}`,
+      sk: 'ALERT',
+      kind: 'alert',
+      alertId: alert.alertId,
+      ruleId: alert.ruleId,
+      ruleType: alert.ruleType,
+      severity: alert.severity,
+      entityId: alert.entityId,
+      raisedAt: iso(alert.raisedAt),
+      status: 'OPEN',
+      openState: 'OPEN',
+      triggerRecordIds: alert.triggerRecordIds,
+      message: alert.message,
+      details: alert.details,
+      expiresAt: this.#expiresAt(),
+    });
+  }
+
+  async clear(cleared: ClearedAlert): Promise<'cleared' | 'unchanged'> {
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: `ALERT#${cleared.alertId}`, sk: 'ALERT' },
+          UpdateExpression:
+            'SET #status = :cleared, clearedAt = :at, clearedByRecordId = :rid, clearValue = :value REMOVE openState',
+          // Open, or already closed by this very record (a replay): both converge on the same item.
+          ConditionExpression: 'attribute_exists(pk) AND (openState = :open OR clearedByRecordId = :rid)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':cleared': 'CLEARED',
+            ':open': 'OPEN',
+            ':at': iso(cleared.clearedAt),
+            ':rid': cleared.clearedByRecordId,
+            ':value': cleared.value,
+          },
+        }),
+      );
+      return 'cleared';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'unchanged';
+      throw error;
+    }
+  }
+
+  async quarantine(record: QuarantinedRecord): Promise<'created' | 'exists'> {
+    const { position, data } = record;
+    const kept = data.subarray(0, QUARANTINE_DATA_MAX_BYTES);
+    return this.#putNew({
+      pk: `QUARANTINE#${position.shardId}#${position.sequenceNumber}#${position.subSequenceNumber}`,
+      sk: 'QUARANTINE',
+      kind: 'quarantine',
+      entityId: QUARANTINE_ENTITY_ID,
+      raisedAt: iso(record.arrivedAt),
+      reasonCode: record.reasonCode,
+      reason: record.reason,
+      shardId: position.shardId,
+      sequenceNumber: position.sequenceNumber,
+      subSequenceNumber: position.subSequenceNumber,
+      partitionKey: record.partitionKey,
+      data: Buffer.from(kept).toString('base64'),
+      dataBytes: data.byteLength,
+      dataTruncated: kept.byteLength < data.byteLength,
+      dataSha256: createHash('sha256').update(data).digest('hex'),
+      expiresAt: this.#expiresAt(),
+    });
+  }
+
+  async #putNew(item: Record<string, unknown>): Promise<'created' | 'exists'> {
+    try {
+      await this.#documents.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return 'created';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'exists';
+      throw error;
+    }
+  }
+}
