@@ -1,0 +1,81 @@
+package dev.tributary.analytics;
+
+import com.amazonaws.services.kinesisanalytics.runtime.KinesisAnalyticsRuntime;
+import dev.tributary.analytics.aggregate.LateObservation;
+import dev.tributary.analytics.aggregate.WindowAggregate;
+import dev.tributary.analytics.sink.AggregateItems;
+import dev.tributary.analytics.sink.DynamoDbSettings;
+import dev.tributary.analytics.sink.DynamoDbUpsertSink;
+import dev.tributary.analytics.source.KinesisShardSource;
+import java.io.IOException;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.flink.streaming.api.CheckpointingMode;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Entry point on Managed Service for Apache Flink (and locally): Kinesis → windowed aggregates →
+ * DynamoDB AggregatesTable; late records → the same table under {@code late#...} keys; invalid
+ * records → logged with their reason and counted.
+ *
+ * <p>Configuration: Managed Flink runtime property groups (see {@link JobConfig}); locally the file
+ * named by {@code TRIBUTARY_ANALYTICS_PROPERTIES} (same JSON shape as application_properties.json), or
+ * the defaults.
+ */
+public final class AggregatesJob {
+  private static final Logger LOG = LoggerFactory.getLogger(AggregatesJob.class);
+
+  private AggregatesJob() {}
+
+  public static Map<String, Properties> loadProperties() throws IOException {
+    String local = System.getenv("TRIBUTARY_ANALYTICS_PROPERTIES");
+    if (local != null && !local.isBlank()) return KinesisAnalyticsRuntime.getApplicationProperties(local);
+    return KinesisAnalyticsRuntime.getApplicationProperties();
+  }
+
+  public static void main(String[] args) throws Exception {
+    JobConfig config = JobConfig.from(loadProperties());
+    LOG.info("starting with {}", config);
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+    // Managed Flink applies the application's CheckpointConfiguration; this is for local runs.
+    env.enableCheckpointing(config.checkpointIntervalMs(), CheckpointingMode.EXACTLY_ONCE);
+    AggregatesPipeline.configure(env);
+    DataStream<byte[]> records =
+        env.addSource(new KinesisShardSource(config)).name("kinesis " + config.streamName()).uid("kinesis-source");
+    attach(records, config, false);
+    env.execute("tributary-aggregates");
+  }
+
+  /** Wires the pipeline to the DynamoDB sinks; shared by main and the tests. */
+  public static void attach(DataStream<byte[]> records, JobConfig config, boolean watermarkPerEvent) {
+    AggregatesPipeline.Outputs out = AggregatesPipeline.build(records, config, watermarkPerEvent);
+    DynamoDbSettings table = new DynamoDbSettings(config.aggregatesTable(), config.region(), config.dynamoDbEndpoint());
+    long ttl = config.ttlSeconds();
+    out.aggregates()
+        .sinkTo(
+            new DynamoDbUpsertSink<WindowAggregate>(table, w -> AggregateItems.aggregate(w, ttl), "aggregateItemsWritten"))
+        .name("dynamodb aggregates")
+        .uid("dynamodb-aggregates");
+    out.late()
+        .sinkTo(
+            new DynamoDbUpsertSink<LateObservation>(
+                table, l -> AggregateItems.late(l.windowSize, l.observation, ttl), "lateItemsWritten"))
+        .name("dynamodb late records")
+        .uid("dynamodb-late");
+    out.invalid()
+        .map(
+            reason -> {
+              LOG.warn("invalid record quarantined: {}", reason);
+              return reason;
+            })
+        .name("log invalid records")
+        .uid("log-invalid")
+        .sinkTo(new DiscardingSink<>())
+        .name("invalid records")
+        .uid("invalid-sink");
+  }
+}

@@ -1,0 +1,43 @@
+package dev.tributary.analytics.aggregate;
+
+import java.util.Objects;
+
+/**
+ * One value of one series, cut from a contract record: {@code device#<device_id>#<metric>} for
+ * telemetry values, {@code merchant#<merchant_id>} and {@code card#<card_token>} for transaction
+ * amounts (minor units). A Flink POJO.
+ */
+public final class Observation {
+  public String entity;
+  public long eventTime;
+  public double value;
+  public String recordId;
+
+  public Observation() {}
+
+  public Observation(String entity, long eventTime, double value, String recordId) {
+    this.entity = entity;
+    this.eventTime = eventTime;
+    this.value = value;
+    this.recordId = recordId;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Observation other
+        && entity.equals(other.entity)
+        && eventTime == other.eventTime
+        && Double.compare(value, other.value) == 0
+        && Objects.equals(recordId, other.recordId);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(entity, eventTime, value, recordId);
+  }
+
+  @Override
+  public String toString() {
+    return "Observation{" + entity + " @" + eventTime + " = " + value + " (" + recordId + ")}";
+  }
+}
