@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, so no build step is needed on the device.
+// Runs the TypeScript CLIs through tsx's loader, so no build step is needed in the project. Devices run
+// the bundle from `npm run build:device` instead.
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../device/cli.ts');
-const code = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// `tributary analytics ...` controls the Managed Flink application; everything else is the device agent.
+const code =
+  argv[0] === 'analytics'
+    ? await (await import('../local/analytics/control.ts')).analyticsMain(argv.slice(1))
+    : await (await import('../device/cli.ts')).main(argv);
 // Linux writes to pipes and files synchronously, so exiting here loses no output.
 process.exit(code);
