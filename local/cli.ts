@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TributaryError } from '../shared/errors.ts';
+import { exitOnCliError } from './cli-exit.ts';
 import { type LocalCloud, startLocalCloud } from './cloud.ts';
 import { type LakeDelivery, startLakeDelivery } from './delivery/delivery.ts';
 import { CliUsageError } from './errors.ts';
@@ -152,15 +152,4 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof CliUsageError) {
-    console.error(`error: ${error.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (error instanceof TributaryError) {
-    console.error(`error [${error.code}]: ${error.message}`);
-    process.exit(1);
-  }
-  console.error('unexpected error:', error);
-  process.exit(1);
-});
+main().catch((error: unknown) => exitOnCliError(error, USAGE));

@@ -44,22 +44,25 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-export class DynamoStateStore implements StateStore {
-  readonly #documents: DocumentSender;
-  readonly #table: string;
-  readonly #ttlSeconds: number;
-  readonly #now: () => number;
+/** What both stores share: one table, the document client, item expiry. */
+abstract class DynamoTableStore {
+  protected readonly documents: DocumentSender;
+  protected readonly table: string;
+  protected readonly ttlSeconds: number;
+  protected readonly now: () => number;
 
   constructor(documents: DocumentSender, table: string, options: StoreOptions) {
-    this.#documents = documents;
-    this.#table = table;
-    this.#ttlSeconds = options.ttlSeconds;
-    this.#now = options.now ?? Date.now;
+    this.documents = documents;
+    this.table = table;
+    this.ttlSeconds = options.ttlSeconds;
+    this.now = options.now ?? Date.now;
   }
+}
 
+export class DynamoStateStore extends DynamoTableStore implements StateStore {
   async get(entityId: string): Promise<StoredState | undefined> {
-    const { Item: item } = await this.#documents.send(
-      new GetCommand({ TableName: this.#table, Key: { pk: entityId }, ConsistentRead: true }),
+    const { Item: item } = await this.documents.send(
+      new GetCommand({ TableName: this.table, Key: { pk: entityId }, ConsistentRead: true }),
     );
     if (item === undefined) return undefined;
     const applied =
@@ -84,9 +87,9 @@ export class DynamoStateStore implements StateStore {
     expectedVersion: number,
   ): Promise<'written' | 'conflict'> {
     try {
-      await this.#documents.send(
+      await this.documents.send(
         new PutCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Item: {
             pk: entityId,
             kind: entity.kind,
@@ -96,8 +99,8 @@ export class DynamoStateStore implements StateStore {
             appliedShard: applied.shardId,
             appliedSequence: applied.sequenceNumber,
             appliedSubSequence: applied.subSequenceNumber,
-            updatedAt: iso(this.#now()),
-            expiresAt: Math.floor(this.#now() / 1000) + this.#ttlSeconds,
+            updatedAt: iso(this.now()),
+            expiresAt: Math.floor(this.now() / 1000) + this.ttlSeconds,
           },
           ...(expectedVersion === 0
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -115,21 +118,9 @@ export class DynamoStateStore implements StateStore {
   }
 }
 
-export class DynamoAlertStore implements AlertStore {
-  readonly #documents: DocumentSender;
-  readonly #table: string;
-  readonly #ttlSeconds: number;
-  readonly #now: () => number;
-
-  constructor(documents: DocumentSender, table: string, options: StoreOptions) {
-    this.#documents = documents;
-    this.#table = table;
-    this.#ttlSeconds = options.ttlSeconds;
-    this.#now = options.now ?? Date.now;
-  }
-
+export class DynamoAlertStore extends DynamoTableStore implements AlertStore {
   #expiresAt(): number {
-    return Math.floor(this.#now() / 1000) + this.#ttlSeconds;
+    return Math.floor(this.now() / 1000) + this.ttlSeconds;
   }
 
   async raise(alert: RaisedAlert): Promise<'created' | 'exists'> {
@@ -154,9 +145,9 @@ export class DynamoAlertStore implements AlertStore {
 
   async clear(cleared: ClearedAlert): Promise<'cleared' | 'unchanged'> {
     try {
-      await this.#documents.send(
+      await this.documents.send(
         new UpdateCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Key: { pk: `ALERT#${cleared.alertId}`, sk: 'ALERT' },
           UpdateExpression:
             'SET #status = :cleared, clearedAt = :at, clearedByRecordId = :rid, clearValue = :value REMOVE openState',
@@ -204,9 +195,9 @@ export class DynamoAlertStore implements AlertStore {
 
   async #putNew(item: Record<string, unknown>): Promise<'created' | 'exists'> {
     try {
-      await this.#documents.send(
+      await this.documents.send(
         new PutCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Item: item,
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
