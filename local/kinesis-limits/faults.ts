@@ -1,3 +1,4 @@
+import { seededRandom } from '../../shared/seeded-random.ts';
 import { LimitsOptionError } from './errors.ts';
 
 /**
@@ -45,22 +46,10 @@ export function validateFaultPlan(plan: FaultPlan): FaultPlan {
   return { ...plan };
 }
 
-/** mulberry32: small, fast, good enough to spread injected faults; not for anything secret. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class FaultInjector {
   private plan: FaultPlan = {};
   private remainingFailures = 0;
-  private random: () => number = mulberry32(1);
+  private random: () => number = seededRandom(1);
 
   constructor(plan: FaultPlan = {}) {
     this.set(plan);
@@ -70,7 +59,7 @@ export class FaultInjector {
   set(plan: FaultPlan): void {
     this.plan = validateFaultPlan(plan);
     this.remainingFailures = plan.failNextRequests ?? 0;
-    this.random = mulberry32(plan.seed ?? 1);
+    this.random = seededRandom(plan.seed ?? 1);
   }
 
   /** The plan in force, with failNextRequests counting down as requests fail. */

@@ -12,6 +12,7 @@ import {
 import { deaggregate } from '../../../../shared/kinesis/aggregation.ts';
 import { hashKeyOf, ShardMap } from '../../../../shared/kinesis/hash.ts';
 import { HASH_KEY_MAX } from '../../../../shared/kinesis/limits.ts';
+import { seededRandom } from '../../../../shared/seeded-random.ts';
 
 function evenShards(count: number, prefix = 'shardId-'): ShardMap {
   const step = (HASH_KEY_MAX + 1n) / BigInt(count);
@@ -33,18 +34,6 @@ function pending(sequence: number, partitionKey: string, dataBytes = 40): Pendin
     hashKey: hashKeyOf(partitionKey),
     data,
     bytes: data.length + Buffer.byteLength(partitionKey),
-  };
-}
-
-/** mulberry32, so a fast-check seed drives every random choice of a simulation. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -132,9 +121,9 @@ describe('ExportState', () => {
           down: fc.double({ min: 0, max: 0.3, noNaN: true }),
         }),
         (s) => {
-          const random = seeded(s.seed);
+          const random = seededRandom(s.seed);
           const map = evenShards(s.shards);
-          const state = newState({ aggregate: s.aggregate, random: seeded(s.seed + 1) });
+          const state = newState({ aggregate: s.aggregate, random: seededRandom(s.seed + 1) });
           const records = Array.from({ length: s.count }, (_, i) => pending(i * 3, `key-${i % s.keys}`));
           const poison = new Set(s.poison.filter((p) => p < s.count).map((p) => p * 3));
           state.offer(records);
