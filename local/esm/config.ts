@@ -1,5 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { ESM_MAX_BATCH_SIZE, ESM_MAX_PARALLELIZATION_FACTOR } from '../../shared/kinesis/limits.ts';
+import {
+  ESM_MAX_BATCH_SIZE,
+  ESM_MAX_BATCHING_WINDOW_SECONDS,
+  ESM_MAX_PARALLELIZATION_FACTOR,
+  ESM_MAX_RECORD_AGE_SECONDS,
+  ESM_MAX_RETRY_ATTEMPTS,
+  ESM_MIN_RECORD_AGE_SECONDS,
+} from '../../shared/kinesis/limits.ts';
 import { StackDefinitionError } from '../resources/errors.ts';
 import { LOCAL_ACCOUNT_ID, type StackDefinition } from '../resources/stack.ts';
 import { VariableResolver } from '../resources/variables.ts';
@@ -112,9 +119,15 @@ export async function loadStreamMappings(stack: StackDefinition): Promise<Stream
       const onFailure = isRecord(destinations.onFailure)
         ? destinations.onFailure.arn
         : destinations.onFailure;
-      const retry = number('maximumRetryAttempts', DEFAULTS.maximumRetryAttempts, -1, 10_000);
-      const maxAge = number('maximumRecordAgeInSeconds', DEFAULTS.maximumRecordAgeInSeconds, -1, 604_800);
-      if (maxAge !== -1 && maxAge < 60) fail(at('maximumRecordAgeInSeconds'), maxAge, 'must be -1 or >= 60');
+      const retry = number('maximumRetryAttempts', DEFAULTS.maximumRetryAttempts, -1, ESM_MAX_RETRY_ATTEMPTS);
+      const maxAge = number(
+        'maximumRecordAgeInSeconds',
+        DEFAULTS.maximumRecordAgeInSeconds,
+        -1,
+        ESM_MAX_RECORD_AGE_SECONDS,
+      );
+      if (maxAge !== -1 && maxAge < ESM_MIN_RECORD_AGE_SECONDS)
+        fail(at('maximumRecordAgeInSeconds'), maxAge, `must be -1 or >= ${ESM_MIN_RECORD_AGE_SECONDS}`);
       if (typeof fn.handler !== 'string')
         fail(['functions', functionName, 'handler'], fn.handler, 'must be a string');
       const environment: Record<string, string> = {};
@@ -132,7 +145,12 @@ export async function loadStreamMappings(stack: StackDefinition): Promise<Stream
         environment,
         settings: {
           batchSize: number('batchSize', DEFAULTS.batchSize, 1, ESM_MAX_BATCH_SIZE),
-          batchWindowSeconds: number('batchWindow', DEFAULTS.batchWindowSeconds, 0, 300),
+          batchWindowSeconds: number(
+            'batchWindow',
+            DEFAULTS.batchWindowSeconds,
+            0,
+            ESM_MAX_BATCHING_WINDOW_SECONDS,
+          ),
           parallelizationFactor: number(
             'parallelizationFactor',
             DEFAULTS.parallelizationFactor,

@@ -1,5 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { formatPath } from '../../shared/errors.ts';
+import {
+  FIREHOSE_BUFFER_MAX_MIB,
+  FIREHOSE_BUFFER_MIN_MIB,
+  FIREHOSE_INTERVAL_MAX_SECONDS,
+  RETENTION_HOURS_DEFAULT,
+  RETENTION_HOURS_MAX,
+} from '../../shared/kinesis/limits.ts';
 import { StackDefinitionError } from './errors.ts';
 import { evaluate, type IntrinsicContext, type Path } from './intrinsics.ts';
 import { VariableResolver } from './variables.ts';
@@ -333,7 +340,12 @@ class StackBuilder {
       arn: this.arn(logicalId),
       mode,
       shardCount: shardCount as number | undefined,
-      retentionHours: this.integer(at('RetentionPeriodHours'), retention, 24, 8760),
+      retentionHours: this.integer(
+        at('RetentionPeriodHours'),
+        retention,
+        RETENTION_HOURS_DEFAULT,
+        RETENTION_HOURS_MAX,
+      ),
     };
   }
 
@@ -535,12 +547,17 @@ class StackBuilder {
       dest.BufferingHints === undefined
         ? {}
         : this.record([...destPath, 'BufferingHints'], dest.BufferingHints);
-    const sizeMiB = this.integer([...destPath, 'BufferingHints', 'SizeInMBs'], hints.SizeInMBs ?? 5, 1, 128);
+    const sizeMiB = this.integer(
+      [...destPath, 'BufferingHints', 'SizeInMBs'],
+      hints.SizeInMBs ?? 5,
+      FIREHOSE_BUFFER_MIN_MIB,
+      FIREHOSE_BUFFER_MAX_MIB,
+    );
     const interval = this.integer(
       [...destPath, 'BufferingHints', 'IntervalInSeconds'],
       hints.IntervalInSeconds ?? 300,
       0,
-      900,
+      FIREHOSE_INTERVAL_MAX_SECONDS,
     );
 
     const conversionPath = [...destPath, 'DataFormatConversionConfiguration'];

@@ -1,6 +1,7 @@
 /**
- * Kinesis Data Streams service limits, in one place. Every other module imports from here.
- * Source: https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
+ * AWS limits of the streaming path (Kinesis Data Streams, the Lambda event source mapping reading it,
+ * Firehose delivering it), in one place. Every other module imports from here.
+ * Kinesis source: https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
  */
 
 const MiB = 1024 * 1024;
@@ -60,8 +61,30 @@ export const ESM_MAX_BATCH_SIZE = 10_000;
 export const ESM_MAX_PARALLELIZATION_FACTOR = 10;
 
 /**
+ * Event source mapping retries and record age: MaximumRetryAttempts -1 (infinite) or 0..10,000;
+ * MaximumRecordAgeInSeconds -1 (infinite) or 60..604,800; MaximumBatchingWindowInSeconds 0..300.
+ * https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+ */
+export const ESM_MAX_RETRY_ATTEMPTS = 10_000;
+export const ESM_MIN_RECORD_AGE_SECONDS = 60;
+export const ESM_MAX_RECORD_AGE_SECONDS = 604_800;
+export const ESM_MAX_BATCHING_WINDOW_SECONDS = 300;
+
+/**
  * Lambda invocation payload (request) limit for synchronous invokes, which the Kinesis event source
  * mapping uses: 6 MB. A batch stops growing before its event would exceed it.
  * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
  */
 export const ESM_MAX_EVENT_BYTES = 6 * 1024 * 1024;
+
+/**
+ * Firehose buffering hints: 1–128 MiB and 0–900 s; record format conversion needs ≥ 64 MiB and
+ * dynamic partitioning ≥ 60 s.
+ * https://docs.aws.amazon.com/firehose/latest/APIReference/API_BufferingHints.html
+ * https://docs.aws.amazon.com/firehose/latest/dev/buffering.html
+ */
+export const FIREHOSE_BUFFER_MIN_MIB = 1;
+export const FIREHOSE_BUFFER_MAX_MIB = 128;
+export const FIREHOSE_INTERVAL_MAX_SECONDS = 900;
+export const FIREHOSE_MIN_CONVERSION_BUFFER_BYTES = 64 * MiB;
+export const FIREHOSE_MIN_PARTITIONING_INTERVAL_MS = 60_000;

@@ -10,10 +10,6 @@ export interface BufferingHints {
   readonly intervalMs: number;
 }
 
-/** AWS minimums for this stream's features: format conversion needs ≥ 64 MiB, dynamic partitioning ≥ 60 s. */
-export const AWS_MIN_CONVERSION_BUFFER_BYTES = 64 * 1024 * 1024;
-export const AWS_MIN_PARTITIONING_INTERVAL_MS = 60_000;
-
 export type FlushReason = 'size' | 'interval' | 'shutdown';
 
 export class DeliveryBuffer<T> {

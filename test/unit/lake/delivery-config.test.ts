@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { resolveDeliveryStream } from '../../../local/delivery/delivery.ts';
 import { loadStack, parseStack } from '../../../local/resources/stack.ts';
 import {
-  AWS_MIN_CONVERSION_BUFFER_BYTES,
-  AWS_MIN_PARTITIONING_INTERVAL_MS,
-} from '../../../shared/lake/buffer.ts';
+  FIREHOSE_MIN_CONVERSION_BUFFER_BYTES,
+  FIREHOSE_MIN_PARTITIONING_INTERVAL_MS,
+} from '../../../shared/kinesis/limits.ts';
 
 describe('the delivery stream in serverless.yml', () => {
   it('is read from the template: source stream, bucket, prefixes, buffering, Parquet, JQ partitioning', async () => {
@@ -28,8 +28,8 @@ describe('the delivery stream in serverless.yml', () => {
 
   it('respects the AWS minimums for format conversion (>= 64 MiB) and dynamic partitioning (>= 60 s)', async () => {
     const stream = resolveDeliveryStream(await loadStack('serverless.yml'));
-    expect(stream.bufferSizeBytes).toBeGreaterThanOrEqual(AWS_MIN_CONVERSION_BUFFER_BYTES);
-    expect(stream.bufferIntervalSeconds * 1000).toBeGreaterThanOrEqual(AWS_MIN_PARTITIONING_INTERVAL_MS);
+    expect(stream.bufferSizeBytes).toBeGreaterThanOrEqual(FIREHOSE_MIN_CONVERSION_BUFFER_BYTES);
+    expect(stream.bufferIntervalSeconds * 1000).toBeGreaterThanOrEqual(FIREHOSE_MIN_PARTITIONING_INTERVAL_MS);
   });
 
   it('rejects what the local runner cannot deliver, with the place in the file', () => {
