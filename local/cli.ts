@@ -77,6 +77,30 @@ function describe(cloud: LocalCloud, rssBytes: number): string {
   return lines.join('\n');
 }
 
+/** The stack's consumers on the local cloud: the alert function's event source mapping and the lake. */
+async function startPipeline(
+  cloud: LocalCloud,
+): Promise<{ functions: EventSourceRunner; lake: LakeDelivery }> {
+  // Function checkpoints name stream positions: they only make sense while the stream's data persists.
+  const esmDir = join(cloud.dataDir, 'esm');
+  if (!cloud.persist) await rm(esmDir, { recursive: true, force: true });
+  const functions = await startEventSourceRunner({ cloud, dataDir: esmDir });
+  try {
+    // Firehose's smallest interval with dynamic partitioning (60 s) instead of the template's
+    // 300 s, so local data shows up in the lake while someone is watching.
+    const lake = await startLakeDelivery({
+      stack: cloud.stack,
+      clients: cloud.clients,
+      dataDir: join(cloud.dataDir, 'delivery'),
+      buffering: { intervalMs: LOCAL_LAKE_INTERVAL_MS },
+    });
+    return { functions, lake };
+  } catch (error) {
+    await functions.stop();
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   const flags = parse(process.argv.slice(2));
   if (flags.help) {
@@ -90,27 +114,14 @@ async function main(): Promise<void> {
     fresh: flags.fresh,
     enforceLimits: flags.limits,
   });
-  // Function checkpoints name stream positions: they only make sense while the stream's data persists.
-  const esmDir = join(cloud.dataDir, 'esm');
-  if (!cloud.persist) await rm(esmDir, { recursive: true, force: true });
-  let esm: EventSourceRunner | undefined;
+  let functions: EventSourceRunner;
   let lake: LakeDelivery;
   try {
-    esm = await startEventSourceRunner({ cloud, dataDir: esmDir });
-    // Firehose's smallest interval with dynamic partitioning (60 s) instead of the template's
-    // 300 s, so local data shows up in the lake while someone is watching.
-    lake = await startLakeDelivery({
-      stack: cloud.stack,
-      clients: cloud.clients,
-      dataDir: join(cloud.dataDir, 'delivery'),
-      buffering: { intervalMs: LOCAL_LAKE_INTERVAL_MS },
-    });
+    ({ functions, lake } = await startPipeline(cloud));
   } catch (error) {
-    await esm?.stop();
     await cloud.stop();
     throw error;
   }
-  const functions = esm;
   lake.done.catch((error: unknown) => {
     console.error(`lake delivery stopped: ${error instanceof Error ? error.message : String(error)}`);
   });
