@@ -1,6 +1,6 @@
 import type { TransactionRecord } from '../../../shared/contract/index.ts';
 import type { AmountAnomalyConfig, ImpossibleTravelConfig, RulesConfig, VelocityConfig } from './config.ts';
-import { type AmountProfile, alertIdFor, type CardState, type Effects } from './model.ts';
+import { type AmountProfile, alertIdFor, type CardState, type Effects, type RaisedAlert } from './model.ts';
 
 /** Currencies profiled per card; the least recently used one is dropped beyond this. */
 export const MAX_PROFILED_CURRENCIES = 4;
@@ -19,6 +19,30 @@ export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lo
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
+/** A fraud alert on the record's card: its id derives from the rule, the card and the triggering records. */
+function raiseCardAlert(
+  effects: Effects,
+  rule: 'velocity' | 'amount_anomaly' | 'impossible_travel',
+  severity: RaisedAlert['severity'],
+  record: TransactionRecord,
+  triggerRecordIds: string[],
+  message: string,
+  details: Record<string, unknown>,
+): void {
+  const entityId = cardEntityId(record.payload.card_token);
+  effects.raised.push({
+    alertId: alertIdFor(rule, entityId, triggerRecordIds),
+    ruleId: rule,
+    ruleType: rule,
+    severity,
+    entityId,
+    raisedAt: record.event_time,
+    triggerRecordIds,
+    message,
+    details,
+  });
+}
+
 function velocityStep(config: VelocityConfig, state: CardState, record: TransactionRecord, effects: Effects) {
   const t = record.event_time;
   const from = t - config.windowMs;
@@ -32,23 +56,20 @@ function velocityStep(config: VelocityConfig, state: CardState, record: Transact
   if (inWindow.length <= config.maxTransactions || t < state.velocityQuietUntil) return;
   // One alert per burst: quiet until the window that raised it has passed.
   state.velocityQuietUntil = t + config.windowMs;
-  const entityId = cardEntityId(record.payload.card_token);
-  effects.raised.push({
-    alertId: alertIdFor('velocity', entityId, [record.id]),
-    ruleId: 'velocity',
-    ruleType: 'velocity',
-    severity: config.severity,
-    entityId,
-    raisedAt: t,
-    triggerRecordIds: [record.id],
-    message: `${inWindow.length} transactions within ${config.windowMs / 1000} s (limit ${config.maxTransactions})`,
-    details: {
+  raiseCardAlert(
+    effects,
+    'velocity',
+    config.severity,
+    record,
+    [record.id],
+    `${inWindow.length} transactions within ${config.windowMs / 1000} s (limit ${config.maxTransactions})`,
+    {
       count: inWindow.length,
       windowMs: config.windowMs,
       maxTransactions: config.maxTransactions,
       recordIds: inWindow.slice(-(config.maxTransactions + 1)).map((entry) => entry.id),
     },
-  });
+  );
 }
 
 function amountStep(
@@ -64,24 +85,21 @@ function amountStep(
     const farAboveMean = amount >= profile.mean * config.multiplier;
     const outlier = std === 0 ? amount > profile.mean : (amount - profile.mean) / std > config.zScore;
     if (farAboveMean && outlier) {
-      const entityId = cardEntityId(record.payload.card_token);
-      effects.raised.push({
-        alertId: alertIdFor('amount_anomaly', entityId, [record.id]),
-        ruleId: 'amount_anomaly',
-        ruleType: 'amount_anomaly',
-        severity: config.severity,
-        entityId,
-        raisedAt: record.event_time,
-        triggerRecordIds: [record.id],
-        message: `${amount} ${currency} (minor units) is ${(amount / Math.max(profile.mean, 1)).toFixed(1)}x the card's running mean`,
-        details: {
+      raiseCardAlert(
+        effects,
+        'amount_anomaly',
+        config.severity,
+        record,
+        [record.id],
+        `${amount} ${currency} (minor units) is ${(amount / Math.max(profile.mean, 1)).toFixed(1)}x the card's running mean`,
+        {
           amountMinor: amount,
           currency,
           profileMean: Math.round(profile.mean),
           profileStd: Math.round(std),
           profileCount: profile.count,
         },
-      });
+      );
     }
   }
   state.profiles = {
@@ -126,25 +144,21 @@ function travelStep(
     const hours = Math.max(Math.abs(t - last.t), config.minIntervalMs) / 3_600_000;
     const speed = km / hours;
     if (km >= config.minDistanceKm && speed > config.maxSpeedKmh) {
-      const entityId = cardEntityId(record.payload.card_token);
-      const ids = [last.id, record.id];
-      effects.raised.push({
-        alertId: alertIdFor('impossible_travel', entityId, ids),
-        ruleId: 'impossible_travel',
-        ruleType: 'impossible_travel',
-        severity: config.severity,
-        entityId,
-        raisedAt: t,
-        triggerRecordIds: ids,
-        message: `${Math.round(km)} km in ${Math.round(Math.abs(t - last.t) / 60_000)} min implies ${Math.round(speed)} km/h`,
-        details: {
+      raiseCardAlert(
+        effects,
+        'impossible_travel',
+        config.severity,
+        record,
+        [last.id, record.id],
+        `${Math.round(km)} km in ${Math.round(Math.abs(t - last.t) / 60_000)} min implies ${Math.round(speed)} km/h`,
+        {
           distanceKm: Math.round(km),
           elapsedMs: Math.abs(t - last.t),
           speedKmh: Math.round(speed),
           from: { lat: last.lat, lon: last.lon },
           to: { lat: location.lat, lon: location.lon },
         },
-      });
+      );
     }
   }
   if (last === undefined || t >= last.t)
