@@ -1,56 +1,106 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exitOnCliError } from './cli-exit.ts';
 import { type LocalCloud, startLocalCloud } from './cloud.ts';
-import { type LakeDelivery, startLakeDelivery } from './delivery/delivery.ts';
 import { CliUsageError } from './errors.ts';
-import { type EventSourceRunner, startEventSourceRunner } from './esm/index.ts';
+import { parseFleetOptions } from './fleet/index.ts';
+import { describePipeline, formatPipelineLine, type RunningPipeline, startPipeline } from './pipeline.ts';
 import { processTreeRss } from './process-memory.ts';
 import { formatStatusLine } from './resources/create.ts';
 
 // Lambda runs Node 22; locally Node 20 is supported on purpose, so the SDK's upgrade notice is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// EMF lines are CloudWatch's input; here they would flood the terminal. Set it to false to see them.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 const LOCAL_LAKE_INTERVAL_MS = 60_000;
+const STATUS_EVERY_MS = 10_000;
 
 const USAGE = `usage: npm start -- [options]
 
 Starts the embedded local cloud on 127.0.0.1 (Kinesis with EFO and AWS-like shard limits,
-DynamoDB Local, S3, MQTT), creates the resources declared in serverless.yml, runs the alert function
-through a local event source mapping and the Firehose-equivalent lake delivery, until Ctrl-C.
+DynamoDB Local, S3, MQTT), creates the resources declared in serverless.yml, and runs the whole
+pipeline until Ctrl-C: a device agent (gateway) with a simulated fleet appending through it, the
+alert function on its event source mapping, the Firehose-equivalent lake delivery, the Flink job and
+the dashboard.
 
 options:
-  --data-dir <dir>   where servers keep data and logs (default .tributary/cloud)
-  --persist          keep Kinesis and DynamoDB state on disk across restarts
-  --fresh            delete the data dir before starting
-  --no-limits        do not enforce per-shard write limits (1 MiB/s, 1000 records/s)
-  --stage <name>     serverless stage used to name resources (default dev)
-  -h, --help         show this help`;
+  --data-dir <dir>        where servers keep data and logs (default .tributary/cloud)
+  --persist               keep Kinesis and DynamoDB state on disk across restarts
+  --fresh                 delete the data dir before starting
+  --no-limits             do not enforce per-shard write limits (1 MiB/s, 1000 records/s)
+  --stage <name>          serverless stage used to name resources (default dev)
+  --sensors <n>           simulated sensors (default 50)
+  --terminals <n>         simulated card terminals (default 20)
+  --agents <n>            device agents (gateways) the fleet appends through (default 1)
+  --seed <n>              simulation seed (default 1)
+  --time-scale <x>        simulated seconds per second (default 1)
+  --anomaly-every <s>     simulated seconds between injected anomalies, 0 for none (default 60)
+  --no-fleet              no simulator: the agent runs for your own devices (its API URL is printed)
+  --no-analytics          do not run the Flink job (it needs a JDK 17 and Maven)
+  -h, --help              show this help`;
+
+const FLAG_NAMES = {
+  sensors: '--sensors',
+  terminals: '--terminals',
+  agents: '--agents',
+  seed: '--seed',
+  timeScale: '--time-scale',
+  anomalyIntervalMs: '--anomaly-every',
+} as const;
 
 function parse(argv: string[]) {
+  let values: ReturnType<typeof parseFlags>['values'];
   try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      allowNegative: true,
-      options: {
-        'data-dir': { type: 'string' },
-        persist: { type: 'boolean', default: false },
-        fresh: { type: 'boolean', default: false },
-        limits: { type: 'boolean', default: true },
-        stage: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-    const [command = 'start', ...rest] = positionals;
+    const parsed = parseFlags(argv);
+    const [command = 'start', ...rest] = parsed.positionals;
     if (command !== 'start') throw new CliUsageError(`unknown command ${JSON.stringify(command)}`);
     if (rest.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
-    return values;
+    values = parsed.values;
   } catch (error) {
     if (error instanceof CliUsageError) throw error;
     throw new CliUsageError(error instanceof Error ? error.message : String(error));
   }
+  const number = (flag: string | undefined) => (flag === undefined ? undefined : Number(flag));
+  const anomalySeconds = number(values['anomaly-every']);
+  const fleetInput = Object.fromEntries(
+    Object.entries({
+      sensors: values.fleet ? number(values.sensors) : 0,
+      terminals: values.fleet ? number(values.terminals) : 0,
+      agents: number(values.agents),
+      seed: number(values.seed),
+      timeScale: number(values['time-scale']),
+      anomalyIntervalMs: anomalySeconds === undefined ? undefined : anomalySeconds * 1000,
+    }).filter(([, value]) => value !== undefined),
+  );
+  try {
+    return { values, fleet: parseFleetOptions(fleetInput, FLAG_NAMES) };
+  } catch (error) {
+    throw new CliUsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    allowNegative: true,
+    options: {
+      'data-dir': { type: 'string' },
+      persist: { type: 'boolean', default: false },
+      fresh: { type: 'boolean', default: false },
+      limits: { type: 'boolean', default: true },
+      stage: { type: 'string' },
+      sensors: { type: 'string' },
+      terminals: { type: 'string' },
+      agents: { type: 'string' },
+      seed: { type: 'string' },
+      'time-scale': { type: 'string' },
+      'anomaly-every': { type: 'string' },
+      fleet: { type: 'boolean', default: true },
+      analytics: { type: 'boolean', default: true },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
 }
 
 function mib(bytes: number): string {
@@ -77,32 +127,8 @@ function describe(cloud: LocalCloud, rssBytes: number): string {
   return lines.join('\n');
 }
 
-/** The stack's consumers on the local cloud: the alert function's event source mapping and the lake. */
-async function startPipeline(
-  cloud: LocalCloud,
-): Promise<{ functions: EventSourceRunner; lake: LakeDelivery }> {
-  // Function checkpoints name stream positions: they only make sense while the stream's data persists.
-  const esmDir = join(cloud.dataDir, 'esm');
-  if (!cloud.persist) await rm(esmDir, { recursive: true, force: true });
-  const functions = await startEventSourceRunner({ cloud, dataDir: esmDir });
-  try {
-    // Firehose's smallest interval with dynamic partitioning (60 s) instead of the template's
-    // 300 s, so local data shows up in the lake while someone is watching.
-    const lake = await startLakeDelivery({
-      stack: cloud.stack,
-      clients: cloud.clients,
-      dataDir: join(cloud.dataDir, 'delivery'),
-      buffering: { intervalMs: LOCAL_LAKE_INTERVAL_MS },
-    });
-    return { functions, lake };
-  } catch (error) {
-    await functions.stop();
-    throw error;
-  }
-}
-
 async function main(): Promise<void> {
-  const flags = parse(process.argv.slice(2));
+  const { values: flags, fleet } = parse(process.argv.slice(2));
   if (flags.help) {
     console.log(USAGE);
     return;
@@ -114,47 +140,57 @@ async function main(): Promise<void> {
     fresh: flags.fresh,
     enforceLimits: flags.limits,
   });
-  let functions: EventSourceRunner;
-  let lake: LakeDelivery;
+  let pipeline: RunningPipeline;
   try {
-    ({ functions, lake } = await startPipeline(cloud));
+    pipeline = await startPipeline({
+      cloud,
+      fleet,
+      analytics: flags.analytics,
+      lakeIntervalMs: LOCAL_LAKE_INTERVAL_MS,
+      log: (message) => console.error(message),
+    });
   } catch (error) {
     await cloud.stop();
     throw error;
   }
-  lake.done.catch((error: unknown) => {
-    console.error(`lake delivery stopped: ${error instanceof Error ? error.message : String(error)}`);
-  });
-  const rss = await processTreeRss([process.pid, ...cloud.pids]);
+  const rss = await processTreeRss([
+    process.pid,
+    ...cloud.pids,
+    ...(pipeline.fleet?.agents.flatMap((agent) => (agent.pid === undefined ? [] : [agent.pid])) ?? []),
+    ...(pipeline.analytics?.pid === undefined ? [] : [pipeline.analytics.pid]),
+  ]);
   console.log(describe(cloud, rss));
-  console.log(
-    `lake: ${lake.deliveryStream.logicalId} delivers Parquet to s3://${lake.bucket}/ every ${LOCAL_LAKE_INTERVAL_MS / 1000} s; query with TRIBUTARY_S3_ENDPOINT=${cloud.endpoints.s3} npm run query -- --examples`,
-  );
-  for (const mapping of functions.mappings) {
-    console.log(
-      `function ${mapping.definition.functionName} runs on ${mapping.consumerArn} (local event source mapping; on-failure: ${mapping.onFailureFile ?? 'none'})`,
-    );
-  }
+  console.log('');
+  console.log(describePipeline(pipeline, cloud, LOCAL_LAKE_INTERVAL_MS));
+  console.log('');
+
+  const live = process.stdout.isTTY === true;
+  let last = '';
   const summary = setInterval(() => {
-    const lakeStats = lake.stats();
-    const parts = functions.mappings.map(
-      ({ definition, stats }) =>
-        `${definition.functionName}: ${stats.invocations} batches, ${stats.recordsSucceeded} records ok, ${stats.recordsGivenUp} given up, ${stats.functionErrors} errors`,
-    );
-    parts.push(
-      `lake: ${lakeStats.delivered} records in ${lakeStats.objects} objects, ${lakeStats.failed} to errors/`,
-    );
-    console.log(`[${new Date().toISOString()}] ${parts.join('; ')}`);
-  }, 30_000);
+    pipeline
+      .stats()
+      .then((stats) => {
+        const line = formatPipelineLine(stats);
+        if (live) process.stdout.write(`\r\x1b[2K${line}`);
+        else if (line !== last) console.log(`[${new Date().toISOString()}] ${line}`);
+        last = line;
+      })
+      .catch((error: unknown) =>
+        console.error(`status: ${error instanceof Error ? error.message : String(error)}`),
+      );
+  }, STATUS_EVERY_MS);
   summary.unref();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C: exit now; the exit hook still stops the servers.
+      process.exit(130);
+    }
     stopping = true;
-    console.log(`\n${signal}: stopping the local cloud...`);
     clearInterval(summary);
-    await Promise.allSettled([functions.stop(), lake.stop()]);
+    console.log(`\n${signal}: stopping the pipeline and the local cloud...`);
+    await pipeline.stop();
     await cloud.stop();
     console.log('stopped.');
     process.exit(0);

@@ -142,6 +142,7 @@ export async function startEventSourceRunner(options: EventSourceRunnerOptions):
         recordsSucceeded: 0,
         recordsGivenUp: 0,
         subscriptions: 0,
+        iteratorAgeMillis: 0,
       };
       const runtime: MappingRuntime = {
         functionName,

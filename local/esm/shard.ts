@@ -47,6 +47,8 @@ export interface MappingStats {
   recordsSucceeded: number;
   recordsGivenUp: number;
   subscriptions: number;
+  /** Lambda's IteratorAge: age of the oldest record of the latest invocation, ms. */
+  iteratorAgeMillis: number;
 }
 
 export interface MappingRuntime {
@@ -214,6 +216,7 @@ class Lane {
       }
     }
 
+    stats.iteratorAgeMillis = Date.now() - (batch.records[0]?.arrivedAt ?? Date.now());
     const outcome = await this.#invoke(batch.records);
     batch.invokes++;
     stats.invocations++;

@@ -227,6 +227,9 @@ function killAllChildren(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // Someone else handles the signal (npm start stops its pipeline, then the servers, in order): leave
+  // the servers to them; the exit hook still stops whatever is left when the process exits.
+  if (process.listenerCount(signal) > 1) return;
   killAllChildren();
   removeExitHooksIfIdle();
   // Our listener replaced the default action; restore it when nobody else handles the signal.

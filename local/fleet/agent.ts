@@ -1,0 +1,97 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { AgentStatus } from '../../device/agent.ts';
+import { ApiClient } from '../../device/api/client.ts';
+import {
+  choosePort,
+  LOOPBACK,
+  nodeChildEnv,
+  PROJECT_ROOT,
+  type RunningServer,
+  startChildServer,
+} from '../servers/runtime.ts';
+
+/** The log streams a simulated gateway keeps, by record type; transactions drain first. */
+export const FLEET_STREAMS = { telemetry: 'telemetry', transaction: 'transactions' } as const;
+
+export interface DeviceAgentOptions {
+  /** Also the agent's deviceId. */
+  readonly name: string;
+  /** The agent's store and config live in `<dataDir>/<name>`. */
+  readonly dataDir: string;
+  readonly region: string;
+  /** Kinesis endpoint of the local cloud (the limits proxy, so the agent meets AWS-like throttling). */
+  readonly kinesisEndpoint: string;
+  readonly kinesisStreamName: string;
+  readonly port?: number;
+}
+
+export interface RunningDeviceAgent {
+  readonly name: string;
+  readonly url: string;
+  readonly pid: number | undefined;
+  readonly configFile: string;
+  readonly client: ApiClient;
+  status(): Promise<AgentStatus>;
+  stop(): Promise<void>;
+}
+
+const PRELOAD = new URL('../servers/loopback-preload.cjs', import.meta.url).pathname;
+/** The `tributary` command, as `npx tributary` runs it. */
+const TRIBUTARY_BIN = join(PROJECT_ROOT, 'bin', 'tributary.mjs');
+
+/** The agent config a gateway of the simulated fleet runs with: both streams exported to the stack's stream. */
+export function gatewayConfig(opts: DeviceAgentOptions, storeRoot: string, port: number): object {
+  return {
+    storeRoot,
+    deviceId: opts.name,
+    aws: { region: opts.region, endpoint: opts.kinesisEndpoint },
+    api: { port },
+    streams: [
+      {
+        name: FLEET_STREAMS.telemetry,
+        export: { kinesisStreamName: opts.kinesisStreamName, priority: 5, batchIntervalMillis: 50 },
+      },
+      {
+        name: FLEET_STREAMS.transaction,
+        export: { kinesisStreamName: opts.kinesisStreamName, priority: 8, batchIntervalMillis: 50 },
+      },
+    ],
+  };
+}
+
+/**
+ * Runs the real device agent (`tributary agent run`) as a child process with a generated config, the
+ * way a gateway on the edge runs it; the simulator appends over its HTTP API. Its output goes to
+ * `<dataDir>/<name>/agent.log`. Like the local servers, it dies with this process (process group,
+ * parent-death watchdog) and SIGTERM stops it cleanly (final checkpoint; the backlog stays in its log).
+ */
+export async function startDeviceAgent(opts: DeviceAgentOptions): Promise<RunningDeviceAgent> {
+  const home = resolve(opts.dataDir, opts.name);
+  await mkdir(home, { recursive: true });
+  const port = await choosePort(`device agent ${opts.name}`, opts.port);
+  const configFile = join(home, 'agent.json');
+  await writeFile(configFile, `${JSON.stringify(gatewayConfig(opts, join(home, 'store'), port), null, 2)}\n`);
+  const url = `http://${LOOPBACK}:${port}`;
+  const client = new ApiClient({ url, timeoutMillis: 30_000 });
+  const server: RunningServer = await startChildServer({
+    name: `agent-${opts.name}`,
+    command: process.execPath,
+    args: ['--require', PRELOAD, TRIBUTARY_BIN, 'agent', 'run', '--config', configFile],
+    cwd: PROJECT_ROOT,
+    env: nodeChildEnv({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }),
+    logFile: join(home, 'agent.log'),
+    port,
+    endpoint: url,
+    probe: async () => (await client.status()).state === 'running',
+  });
+  return {
+    name: opts.name,
+    url,
+    pid: server.pid,
+    configFile,
+    client,
+    status: () => client.status(),
+    stop: () => server.stop(),
+  };
+}
