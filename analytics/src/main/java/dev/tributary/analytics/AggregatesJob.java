@@ -5,7 +5,9 @@ import dev.tributary.analytics.aggregate.LateObservation;
 import dev.tributary.analytics.aggregate.WindowAggregate;
 import dev.tributary.analytics.sink.AggregateItems;
 import dev.tributary.analytics.sink.DynamoDbSettings;
+import dev.tributary.analytics.local.LocalRun;
 import dev.tributary.analytics.sink.DynamoDbUpsertSink;
+import dev.tributary.analytics.source.KinesisEfoSource;
 import dev.tributary.analytics.source.KinesisShardSource;
 import java.io.IOException;
 import java.util.Map;
@@ -24,7 +26,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Configuration: Managed Flink runtime property groups (see {@link JobConfig}); locally the file
  * named by {@code TRIBUTARY_ANALYTICS_PROPERTIES} (same JSON shape as application_properties.json), or
- * the defaults.
+ * the defaults. Local runs also honour the switches of {@link LocalRun} (stats file, parent watchdog).
  */
 public final class AggregatesJob {
   private static final Logger LOG = LoggerFactory.getLogger(AggregatesJob.class);
@@ -38,14 +40,25 @@ public final class AggregatesJob {
   }
 
   public static void main(String[] args) throws Exception {
+    LocalRun.watchParent();
     JobConfig config = JobConfig.from(loadProperties());
     LOG.info("starting with {}", config);
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+    // On Managed Flink this returns the cluster's environment and the configuration is not used.
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(LocalRun.configuration());
     // Managed Flink applies the application's CheckpointConfiguration; this is for local runs.
     env.enableCheckpointing(config.checkpointIntervalMs(), CheckpointingMode.EXACTLY_ONCE);
     AggregatesPipeline.configure(env);
     DataStream<byte[]> records =
-        env.addSource(new KinesisShardSource(config)).name("kinesis " + config.streamName()).uid("kinesis-source");
+        switch (config.readerType()) {
+          case EFO ->
+              env.addSource(KinesisEfoSource.create(config))
+                  .name("kinesis efo " + config.streamName())
+                  .uid("kinesis-efo-source");
+          case POLLING ->
+              env.addSource(new KinesisShardSource(config))
+                  .name("kinesis " + config.streamName())
+                  .uid("kinesis-source");
+        };
     attach(records, config, false);
     env.execute("tributary-aggregates");
   }

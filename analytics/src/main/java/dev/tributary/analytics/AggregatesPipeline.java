@@ -114,19 +114,22 @@ public final class AggregatesPipeline {
   }
 
   /** Decodes and validates each user record; an invalid one is counted and sent to {@link #INVALID}. */
-  static final class ParseRecords extends ProcessFunction<byte[], Observation> {
+  public static final class ParseRecords extends ProcessFunction<byte[], Observation> {
     private static final long serialVersionUID = 1L;
     private transient ContractParser parser;
+    private transient Counter parsed;
     private transient Counter invalid;
 
     @Override
     public void open(OpenContext openContext) {
       parser = new ContractParser();
+      parsed = getRuntimeContext().getMetricGroup().counter("recordsParsed");
       invalid = getRuntimeContext().getMetricGroup().counter("recordsInvalid");
     }
 
     @Override
     public void processElement(byte[] data, Context ctx, Collector<Observation> out) {
+      parsed.inc();
       ContractRecord record;
       try {
         record = parser.parse(data);

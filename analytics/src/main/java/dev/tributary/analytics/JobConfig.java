@@ -11,7 +11,8 @@ import java.util.Properties;
  *
  * <pre>
  * KinesisSource:  stream.name, aws.region, aws.endpoint (local only), starting.position (TRIM_HORIZON|LATEST),
- *                 poll.interval.ms
+ *                 reader.type (EFO|POLLING, default EFO), efo.consumer.name (default analytics),
+ *                 efo.consumer.arn (default: looked up from the name), poll.interval.ms (POLLING)
  * AggregatesSink: table.name, aws.region, aws.endpoint (local only), ttl.days
  * Windows:        out.of.orderness.ms, idleness.ms, allowed.lateness.ms
  * Job:            checkpoint.interval.ms (local runs only; Managed Flink configures checkpoints itself)
@@ -22,6 +23,9 @@ public record JobConfig(
     String region,
     String kinesisEndpoint,
     String startingPosition,
+    ReaderType readerType,
+    String efoConsumerName,
+    String efoConsumerArn,
     long pollIntervalMs,
     String aggregatesTable,
     String dynamoDbEndpoint,
@@ -36,6 +40,15 @@ public record JobConfig(
   public static final String SINK_GROUP = "AggregatesSink";
   public static final String WINDOWS_GROUP = "Windows";
   public static final String JOB_GROUP = "Job";
+
+  /**
+   * How the source reads the stream: EFO = enhanced fan-out (SubscribeToShard through the stream's
+   * registered consumer, dedicated 2 MiB/s per shard), POLLING = GetRecords (shared 2 MiB/s per shard).
+   */
+  public enum ReaderType {
+    EFO,
+    POLLING
+  }
 
   public static JobConfig defaults() {
     return from(Map.of());
@@ -52,11 +65,21 @@ public record JobConfig(
       throw new IllegalArgumentException(
           SOURCE_GROUP + ".starting.position must be TRIM_HORIZON or LATEST, got " + startingPosition);
     }
+    String reader = source.getProperty("reader.type", ReaderType.EFO.name()).trim();
+    ReaderType readerType;
+    try {
+      readerType = ReaderType.valueOf(reader);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(SOURCE_GROUP + ".reader.type must be EFO or POLLING, got " + reader, e);
+    }
     return new JobConfig(
         source.getProperty("stream.name", "tributary-dev-records"),
         region,
         source.getProperty("aws.endpoint", ""),
         startingPosition,
+        readerType,
+        source.getProperty("efo.consumer.name", "analytics"),
+        source.getProperty("efo.consumer.arn", ""),
         positive(source, SOURCE_GROUP, "poll.interval.ms", 200),
         sink.getProperty("table.name", "tributary-dev-aggregates"),
         sink.getProperty("aws.endpoint", ""),

@@ -1,20 +1,31 @@
 package dev.tributary.analytics.aggregate;
 
+import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
 import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
 import org.apache.flink.util.Collector;
 
-/** Turns a window's accumulator into a {@link WindowAggregate}, counting the window's firings. */
+/**
+ * Turns a window's accumulator into a {@link WindowAggregate}, counting the window's firings (state,
+ * the item's {@code revision}) and all firings of the operator (metric {@code windowsEmitted}).
+ */
 public final class EmitWindow extends ProcessWindowFunction<WindowAccumulator, WindowAggregate, String, TimeWindow> {
   private static final long serialVersionUID = 1L;
   private static final ValueStateDescriptor<Integer> FIRINGS = new ValueStateDescriptor<>("firings", Integer.class);
 
   private final String windowSize;
+  private transient Counter emitted;
 
   public EmitWindow(String windowSize) {
     this.windowSize = windowSize;
+  }
+
+  @Override
+  public void open(OpenContext openContext) {
+    emitted = getRuntimeContext().getMetricGroup().counter("windowsEmitted");
   }
 
   @Override
@@ -24,6 +35,7 @@ public final class EmitWindow extends ProcessWindowFunction<WindowAccumulator, W
     ValueState<Integer> firings = ctx.windowState().getState(FIRINGS);
     int revision = firings.value() == null ? 1 : firings.value() + 1;
     firings.update(revision);
+    if (emitted != null) emitted.inc();
     out.collect(toAggregate(entity, windowSize, ctx.window().getStart(), ctx.window().getEnd(), acc, revision));
   }
 

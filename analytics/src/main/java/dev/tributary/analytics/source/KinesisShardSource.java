@@ -36,9 +36,9 @@ import software.amazon.awssdk.services.kinesis.model.Shard;
 import software.amazon.awssdk.services.kinesis.model.ShardIteratorType;
 
 /**
- * Reads a Kinesis stream with GetRecords polling, deaggregates KPL records and emits user record bytes.
- * Stands in for flink-connector-aws-kinesis-streams' KinesisStreamsSource (EFO), which the project's
- * Maven repository does not serve. Exactly-once w.r.t. Flink state: the last sequence number of every
+ * The POLLING reader ({@code KinesisSource.reader.type=POLLING}; the default is the EFO reader,
+ * {@link KinesisEfoSource}): reads a Kinesis stream with GetRecords polling, deaggregates KPL records
+ * and emits user record bytes. Exactly-once w.r.t. Flink state: the last sequence number of every
  * shard is checkpointed (union list state, so any parallelism can restore), and all user records of one
  * Kinesis record are emitted under the checkpoint lock, so a restore resumes AFTER_SEQUENCE_NUMBER.
  * Shards are spread over subtasks by hash; new shards (resharding) are picked up every 30 s from
