@@ -1,0 +1,524 @@
+// Tributary dashboard page: plain ES module, no framework. Reads the read API (same origin) and
+// refreshes every few seconds (`?refresh=<ms>` overrides, minimum 500). Every value from the API is
+// put into the DOM with textContent, never as HTML.
+import uPlot from '/vendor/uPlot.esm.js';
+
+const params = new URLSearchParams(location.search);
+const REFRESH_MS = Math.max(500, Number(params.get('refresh')) || 3000);
+const ENTITIES_REFRESH_MS = 30_000;
+const LATEST_WINDOWS = 120;
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  entities: [],
+  entitiesLoadedAt: 0,
+  entity: '',
+  window: '',
+  range: 'latest',
+  chart: undefined,
+  chartKey: '',
+  refreshing: false,
+};
+
+// ----------------------------------------------------------------------------------------------
+// helpers
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code;
+  }
+}
+
+async function api(path, query = {}) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== '') search.set(name, String(value));
+  }
+  const url = search.size > 0 ? `${path}?${search}` : path;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 10_000);
+  try {
+    const response = await fetch(url, { signal: controller.signal, headers: { accept: 'application/json' } });
+    const body = await response.json().catch(() => undefined);
+    if (!response.ok) throw new ApiError(response.status, body);
+    return body;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined) continue;
+    if (name === 'className') node.className = value;
+    else if (name === 'text') node.textContent = value;
+    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) {
+    if (child !== undefined && child !== null) node.append(child);
+  }
+  return node;
+}
+
+const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+const fmt = (n) => (n === undefined || n === null ? '–' : numberFormat.format(n));
+
+function duration(ms) {
+  if (ms === undefined || ms === null) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+function bytes(n) {
+  if (n === undefined || n === null) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+function timeText(value) {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return date.toLocaleString(undefined, {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+}
+
+function clock(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleTimeString();
+}
+
+function ago(ms) {
+  const seconds = Math.round((Date.now() - ms) / 1000);
+  if (seconds < 60) return `${Math.max(0, seconds)} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  return `${Math.floor(seconds / 3600)} h ago`;
+}
+
+/** Cells at or above warn/bad thresholds get a colour class. */
+function level(value, warn, bad) {
+  if (value === undefined || value === null) return undefined;
+  if (value >= bad) return 'bad';
+  if (value >= warn) return 'warn';
+  return undefined;
+}
+
+function errorText(error) {
+  if (!error) return '';
+  const when = error.at === undefined ? '' : ` (${ago(error.at)})`;
+  return `${error.code ? `${error.code}: ` : ''}${error.message}${when}`;
+}
+
+function showBanner(message) {
+  const banner = $('banner');
+  banner.hidden = message === undefined;
+  banner.textContent = message ?? '';
+}
+
+// ----------------------------------------------------------------------------------------------
+// series picker
+
+function readHash() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  state.entity = hash.get('entity') ?? '';
+  state.window = hash.get('window') ?? '';
+  state.range = hash.get('range') ?? 'latest';
+}
+
+function writeHash() {
+  const hash = new URLSearchParams({ entity: state.entity, window: state.window, range: state.range });
+  history.replaceState(null, '', `#${hash}`);
+}
+
+async function loadEntities() {
+  const all = new Map();
+  let cursor;
+  // Follow the cursor: locally the table is small; the API bounds each page's cost.
+  for (let page = 0; page < 20; page++) {
+    const result = await api('/api/entities', { cursor, limit: 1000 });
+    for (const series of result.entities) {
+      const known = all.get(series.entity);
+      if (known === undefined) all.set(series.entity, { ...series, windows: [...series.windows] });
+      else known.windows = [...new Set([...known.windows, ...series.windows])].sort();
+    }
+    cursor = result.nextCursor;
+    if (!cursor) break;
+  }
+  state.entities = [...all.values()].sort((a, b) => a.entity.localeCompare(b.entity));
+  state.entitiesLoadedAt = Date.now();
+  renderPicker();
+}
+
+function renderPicker() {
+  const select = $('entity');
+  const byKind = new Map();
+  for (const series of state.entities) {
+    if (!byKind.has(series.kind)) byKind.set(series.kind, []);
+    byKind.get(series.kind).push(series);
+  }
+  if (state.entities.length === 0) {
+    select.replaceChildren(el('option', { value: '', text: 'no series yet' }));
+  } else {
+    select.replaceChildren(
+      ...[...byKind.entries()].map(([kind, list]) =>
+        el(
+          'optgroup',
+          { label: kind },
+          ...list.map((s) => el('option', { value: s.entity, text: s.entity.slice(kind.length + 1) })),
+        ),
+      ),
+    );
+  }
+  if (!state.entities.some((s) => s.entity === state.entity)) {
+    const preferred = state.entities.find((s) => s.kind === 'device') ?? state.entities[0];
+    state.entity = preferred?.entity ?? '';
+  }
+  select.value = state.entity;
+  renderWindows();
+}
+
+function renderWindows() {
+  const select = $('window');
+  const windows = state.entities.find((s) => s.entity === state.entity)?.windows ?? [];
+  select.replaceChildren(...windows.map((w) => el('option', { value: w, text: w })));
+  if (!windows.includes(state.window)) state.window = windows.includes('1m') ? '1m' : (windows[0] ?? '');
+  select.value = state.window;
+  $('range').value = state.range;
+  writeHash();
+}
+
+// ----------------------------------------------------------------------------------------------
+// chart
+
+async function loadSeries() {
+  if (state.entity === '' || state.window === '') {
+    renderChart(undefined);
+    return;
+  }
+  const query = { entity: state.entity, window: state.window };
+  if (state.range === 'latest') {
+    Object.assign(query, { order: 'desc', limit: LATEST_WINDOWS });
+  } else {
+    const to = Date.now();
+    Object.assign(query, { from: to - Number(state.range), to, order: 'asc', limit: 1000 });
+  }
+  const page = await api('/api/series', query);
+  const points = page.order === 'desc' ? [...page.points].reverse() : page.points;
+  renderChart(points);
+}
+
+function chartOptions(width) {
+  return {
+    width,
+    height: 300,
+    cursor: { drag: { x: true, y: false } },
+    scales: { x: { time: true } },
+    axes: [{ stroke: '#6b7385' }, { stroke: '#6b7385', size: 60 }],
+    series: [
+      { label: 'window start' },
+      { label: 'min', stroke: '#9db6e8', width: 1, value: (_u, v) => fmt(v) },
+      { label: 'mean', stroke: '#2f6fde', width: 2.5, value: (_u, v) => fmt(v) },
+      { label: 'p95', stroke: '#d98b00', width: 1.5, dash: [6, 4], value: (_u, v) => fmt(v) },
+      { label: 'max', stroke: '#d64545', width: 1, value: (_u, v) => fmt(v) },
+    ],
+    bands: [{ series: [4, 1], fill: 'rgba(47, 111, 222, 0.08)' }],
+  };
+}
+
+function renderChart(points) {
+  const container = $('chart');
+  const summary = $('series-summary');
+  const key = `${state.entity}|${state.window}`;
+  if (points === undefined) {
+    state.chart?.destroy();
+    state.chart = undefined;
+    state.chartKey = '';
+    container.dataset.points = '0';
+    summary.textContent = 'No series yet: aggregates appear once the Flink job emits windows.';
+    return;
+  }
+  const data = [
+    points.map((p) => p.windowStart / 1000),
+    points.map((p) => p.min),
+    points.map((p) => p.mean),
+    points.map((p) => p.p95),
+    points.map((p) => p.max),
+  ];
+  if (state.chart === undefined || state.chartKey !== key) {
+    state.chart?.destroy();
+    container.replaceChildren();
+    state.chart = new uPlot(chartOptions(container.clientWidth || 800), data, container);
+    state.chartKey = key;
+  } else {
+    state.chart.setData(data);
+  }
+  container.dataset.points = String(points.length);
+  container.dataset.series = key;
+  const last = points.at(-1);
+  summary.textContent =
+    last === undefined
+      ? 'No windows in this range.'
+      : `${points.length} windows · latest ${timeText(last.windowStart)}: count ${fmt(last.count)}, ` +
+        `mean ${fmt(last.mean)}, min ${fmt(last.min)}, max ${fmt(last.max)}, p99 ${fmt(last.p99)}`;
+}
+
+new ResizeObserver(() => {
+  const width = $('chart').clientWidth;
+  if (state.chart !== undefined && width > 0) state.chart.setSize({ width, height: 300 });
+}).observe($('chart'));
+
+// ----------------------------------------------------------------------------------------------
+// alerts
+
+/** `device:sensor-1` → the first series of that device, if the picker has one. */
+function seriesForAlert(entityId) {
+  const [kind, ...rest] = entityId.split(':');
+  const id = rest.join(':');
+  const prefix = `${kind}#${id}`;
+  return state.entities.find((s) => s.entity === prefix || s.entity.startsWith(`${prefix}#`));
+}
+
+function detailsText(details) {
+  return Object.entries(details ?? {})
+    .map(([name, value]) => `${name}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+    .join(' · ');
+}
+
+async function loadAlerts() {
+  const page = await api('/api/alerts/open', { limit: 100 });
+  const rows = page.alerts.map((alert) => {
+    const series = seriesForAlert(alert.entityId);
+    const entity = series
+      ? el('span', {
+          className: 'link',
+          text: alert.entityId,
+          title: 'Show this entity’s series',
+          onclick: () => selectSeries(series.entity),
+        })
+      : alert.entityId;
+    return el(
+      'tr',
+      { 'data-alert-id': alert.alertId },
+      el(
+        'td',
+        { className: 'nowrap', title: alert.raisedAt },
+        el('div', { text: clock(alert.raisedAt) }),
+        el('div', { className: 'details', text: ago(Date.parse(alert.raisedAt)) }),
+      ),
+      el(
+        'td',
+        {},
+        el('span', { className: `sev sev-${alert.severity}`, text: alert.severity }),
+        el('div', { className: 'rule', text: alert.ruleId, title: alert.ruleType }),
+        el('div', { className: 'entity' }, entity),
+      ),
+      el(
+        'td',
+        { className: 'reason' },
+        el('div', { text: alert.reason }),
+        el('div', { className: 'details', text: detailsText(alert.details) }),
+      ),
+    );
+  });
+  $('alerts').tBodies[0].replaceChildren(...rows);
+  $('alerts-empty').hidden = rows.length > 0;
+  const count = $('alerts-count');
+  count.textContent = page.nextCursor ? `${rows.length}+` : String(rows.length);
+  count.classList.toggle('hot', rows.length > 0);
+}
+
+function selectSeries(entity) {
+  state.entity = entity;
+  $('entity').value = entity;
+  renderWindows();
+  refresh();
+}
+
+// ----------------------------------------------------------------------------------------------
+// health
+
+function tile(label, value, cls) {
+  return el(
+    'div',
+    { className: `tile${cls ? ` ${cls}` : ''}` },
+    el('div', { className: 'label', text: label }),
+    el('div', { className: 'value', text: value }),
+  );
+}
+
+async function loadHealth() {
+  const health = await api('/api/health');
+  const pill = $('status');
+  pill.textContent = health.status;
+  pill.className = `pill pill-${health.status}`;
+
+  const exports = health.exports ?? [];
+  const consumers = health.consumers ?? [];
+  const tiles = [];
+  const t = health.totals ?? {};
+  if (t.recordsAppended !== undefined) tiles.push(tile('Records appended', fmt(t.recordsAppended)));
+  if (t.recordsExported !== undefined) tiles.push(tile('Records exported', fmt(t.recordsExported)));
+  const worstLag = Math.max(0, ...exports.map((e) => e.lagMs ?? 0));
+  if (exports.length > 0)
+    tiles.push(tile('Worst export lag', duration(worstLag), level(worstLag, 60_000, 900_000)));
+  const worstAge = Math.max(
+    0,
+    ...consumers.map((c) => Math.max(c.iteratorAgeMs ?? 0, c.millisBehindLatest ?? 0)),
+  );
+  if (consumers.length > 0)
+    tiles.push(tile('Worst iterator age', duration(worstAge), level(worstAge, 60_000, 900_000)));
+  if (t.alertsRaised !== undefined) tiles.push(tile('Alerts raised', fmt(t.alertsRaised)));
+  const lake = health.lake;
+  if (lake !== undefined) {
+    tiles.push(tile('Lake records delivered', fmt(lake.recordsDelivered)));
+    tiles.push(
+      tile(
+        'Lake records failed',
+        fmt(lake.recordsFailed ?? 0),
+        (lake.recordsFailed ?? 0) > 0 ? 'warn' : undefined,
+      ),
+    );
+    if (lake.objects !== undefined)
+      tiles.push(
+        tile('Lake objects', [fmt(lake.objects), bytes(lake.bytesWritten)].filter(Boolean).join(' · ')),
+      );
+  }
+  const analytics = health.analytics;
+  if (analytics !== undefined) {
+    if (analytics.state !== undefined) tiles.push(tile('Flink job', analytics.state));
+    tiles.push(tile('Windows emitted', fmt(analytics.windowsEmitted ?? t.windowsEmitted)));
+    if (analytics.lateRecords !== undefined) tiles.push(tile('Late records', fmt(analytics.lateRecords)));
+  } else if (t.windowsEmitted !== undefined) {
+    tiles.push(tile('Windows emitted', fmt(t.windowsEmitted)));
+  }
+  for (const store of health.stores ?? []) {
+    tiles.push(
+      tile(
+        store.name,
+        store.ok ? `ok · ${duration(store.latencyMs)}` : 'unreachable',
+        store.ok ? undefined : 'bad',
+      ),
+    );
+  }
+  $('health-tiles').replaceChildren(...tiles);
+
+  const dash = (rows, cols) =>
+    rows.length > 0
+      ? rows
+      : [el('tr', {}, el('td', { className: 'muted', colspan: String(cols), text: 'nothing reported' }))];
+  $('health-exports').tBodies[0].replaceChildren(
+    ...dash(
+      exports.map((e) =>
+        el(
+          'tr',
+          {},
+          el('td', {
+            text: [e.device, e.logStream].filter(Boolean).join(' / ') || '–',
+            title: e.kinesisStream,
+          }),
+          el('td', { text: e.state ?? '–' }),
+          el('td', {
+            className: 'num',
+            text: [fmt(e.backlogRecords), bytes(e.backlogBytes)].filter(Boolean).join(' · '),
+          }),
+          el('td', { className: `num ${level(e.lagMs, 60_000, 900_000) ?? ''}`, text: duration(e.lagMs) }),
+          el('td', { className: 'num', text: fmt(e.throttled) }),
+          el('td', {
+            className: `num ${(e.failedEntries ?? 0) > 0 ? 'warn' : ''}`,
+            text: fmt(e.failedEntries),
+          }),
+          el('td', { className: e.lastError ? 'warn' : '', text: errorText(e.lastError) }),
+        ),
+      ),
+      7,
+    ),
+  );
+  $('health-consumers').tBodies[0].replaceChildren(
+    ...dash(
+      consumers.map((c) =>
+        el(
+          'tr',
+          {},
+          el('td', { text: c.kind ? `${c.name} (${c.kind})` : c.name }),
+          el('td', {
+            className: `num ${level(c.iteratorAgeMs, 60_000, 900_000) ?? ''}`,
+            text: duration(c.iteratorAgeMs),
+          }),
+          el('td', {
+            className: `num ${level(c.millisBehindLatest, 60_000, 900_000) ?? ''}`,
+            text: duration(c.millisBehindLatest),
+          }),
+          el('td', { className: 'num', text: fmt(c.recordsProcessed) }),
+          el('td', { className: `num ${(c.errors ?? 0) > 0 ? 'warn' : ''}`, text: fmt(c.errors) }),
+          el('td', {
+            className: `num ${(c.recordsGivenUp ?? 0) > 0 ? 'bad' : ''}`,
+            text: fmt(c.recordsGivenUp),
+          }),
+          el('td', { className: c.lastError ? 'warn' : '', text: errorText(c.lastError) }),
+        ),
+      ),
+      7,
+    ),
+  );
+  $('health-notes').replaceChildren(...(health.notes ?? []).map((note) => el('li', { text: note })));
+}
+
+// ----------------------------------------------------------------------------------------------
+// refresh loop
+
+async function refresh() {
+  if (state.refreshing) return;
+  state.refreshing = true;
+  const problems = [];
+  const attempt = async (what, run) => {
+    try {
+      await run();
+    } catch (error) {
+      problems.push(`${what}: ${error.message}`);
+    }
+  };
+  try {
+    if (state.entities.length === 0 || Date.now() - state.entitiesLoadedAt > ENTITIES_REFRESH_MS) {
+      await attempt('series list', loadEntities);
+    }
+    await Promise.all([
+      attempt('series', loadSeries),
+      attempt('alerts', loadAlerts),
+      attempt('health', loadHealth),
+    ]);
+    showBanner(problems.length > 0 ? `Could not refresh ${problems.join('; ')}` : undefined);
+    const updated = $('updated');
+    updated.textContent = `updated ${new Date().toLocaleTimeString()} · every ${REFRESH_MS / 1000} s`;
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes ?? 0) + 1);
+  } finally {
+    state.refreshing = false;
+  }
+}
+
+$('entity').addEventListener('change', (event) => selectSeries(event.target.value));
+$('window').addEventListener('change', (event) => {
+  state.window = event.target.value;
+  writeHash();
+  refresh();
+});
+$('range').addEventListener('change', (event) => {
+  state.range = event.target.value;
+  writeHash();
+  refresh();
+});
+
+readHash();
+await refresh();
+setInterval(refresh, REFRESH_MS);
