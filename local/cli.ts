@@ -37,6 +37,7 @@ options:
   --anomaly-every <s>     simulated seconds between injected anomalies, 0 for none (default 60)
   --no-fleet              no simulator: the agent runs for your own devices (its API URL is printed)
   --no-analytics          do not run the Flink job (it needs a JDK 17 and Maven)
+  --dashboard-port <n>    port of the dashboard on 127.0.0.1 (default: a free one, printed)
   -h, --help              show this help`;
 
 const FLAG_NAMES = {
@@ -72,6 +73,10 @@ function parse(argv: string[]) {
       anomalyIntervalMs: anomalySeconds === undefined ? undefined : anomalySeconds * 1000,
     }).filter(([, value]) => value !== undefined),
   );
+  const port = values['dashboard-port'];
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) <= 65_535)) {
+    throw new CliUsageError(`--dashboard-port must be a port number 0-65535 (got ${JSON.stringify(port)})`);
+  }
   try {
     return { values, fleet: parseFleetOptions(fleetInput, FLAG_NAMES) };
   } catch (error) {
@@ -96,6 +101,7 @@ function parseFlags(argv: string[]) {
       seed: { type: 'string' },
       'time-scale': { type: 'string' },
       'anomaly-every': { type: 'string' },
+      'dashboard-port': { type: 'string' },
       fleet: { type: 'boolean', default: true },
       analytics: { type: 'boolean', default: true },
       help: { type: 'boolean', short: 'h', default: false },
@@ -146,6 +152,7 @@ async function main(): Promise<void> {
       cloud,
       fleet,
       analytics: flags.analytics,
+      dashboardPort: flags['dashboard-port'] === undefined ? 0 : Number(flags['dashboard-port']),
       lakeIntervalMs: LOCAL_LAKE_INTERVAL_MS,
       log: (message) => console.error(message),
     });
@@ -168,9 +175,9 @@ async function main(): Promise<void> {
   let last = '';
   const summary = setInterval(() => {
     pipeline
-      .stats()
-      .then((stats) => {
-        const line = formatPipelineLine(stats);
+      .health()
+      .then((health) => {
+        const line = formatPipelineLine(health);
         if (live) process.stdout.write(`\r\x1b[2K${line}`);
         else if (line !== last) console.log(`[${new Date().toISOString()}] ${line}`);
         last = line;

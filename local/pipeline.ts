@@ -1,12 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { PipelineHealth } from '../functions/dashboard/health.ts';
 import {
   type AnalyticsJobOptions,
   type RunningAnalyticsJob,
   startAnalyticsJob,
 } from './analytics/launcher.ts';
 import type { LocalCloud } from './cloud.ts';
+import { type DashboardServer, startDashboardServer } from './dashboard/server.ts';
 import { type LakeDelivery, startLakeDelivery } from './delivery/delivery.ts';
 import { type EventSourceRunner, startEventSourceRunner } from './esm/index.ts';
 import { type FleetOptions, type PublishedBatch, type RunningFleet, startFleet } from './fleet/index.ts';
@@ -27,36 +29,12 @@ export interface PipelineOptions {
   readonly analytics?: boolean;
   /** Window settings for the Flink job (`Windows` property group), e.g. a longer out-of-orderness. */
   readonly analyticsWindows?: AnalyticsJobOptions['windows'];
+  /** Serve the dashboard (read API + page) on this port; 0 picks a free one; undefined: no dashboard. */
+  readonly dashboardPort?: number;
   /** Firehose buffering interval for the lake; default 60 s (Firehose's minimum with partitioning). */
   readonly lakeIntervalMs?: number;
   readonly onPublished?: (batch: PublishedBatch) => void;
   readonly log?: (message: string) => void;
-}
-
-export interface PipelineStats {
-  readonly fleet:
-    | {
-        readonly generated: number;
-        readonly published: number;
-        readonly refused: number;
-        readonly anomalies: number;
-        readonly exported: number;
-        readonly backlog: number;
-        readonly exportLagMillis: number;
-        readonly exportErrors: readonly string[];
-      }
-    | undefined;
-  readonly functions: readonly {
-    readonly functionName: string;
-    readonly invocations: number;
-    readonly recordsSucceeded: number;
-    readonly recordsGivenUp: number;
-    readonly functionErrors: number;
-    readonly iteratorAgeMillis: number;
-  }[];
-  readonly alerts: number;
-  readonly lake: { readonly delivered: number; readonly failed: number; readonly objects: number };
-  readonly analytics: { readonly running: boolean } | undefined;
 }
 
 export interface RunningPipeline {
@@ -64,10 +42,12 @@ export interface RunningPipeline {
   readonly lake: LakeDelivery;
   readonly fleet: RunningFleet | undefined;
   readonly analytics: RunningAnalyticsJob | undefined;
+  readonly dashboard: DashboardServer | undefined;
   readonly streamName: string;
   readonly alertsTable: string;
   readonly aggregatesTable: string;
-  stats(): Promise<PipelineStats>;
+  /** Every part's figures in the dashboard's health shape (also what the status line prints). */
+  health(): Promise<PipelineHealth>;
   /** Stops the fleet first (nothing new comes in), then the consumers; the cloud stays up. */
   stop(): Promise<void>;
 }
@@ -113,9 +93,15 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     stoppers.push(() => lake.stop());
     lake.done.catch((error: unknown) => log(`lake delivery stopped: ${errorText(error)}`));
     let analytics: RunningAnalyticsJob | undefined;
+    let analyticsRunning = false;
+    let stopping = false;
     if (options.analytics ?? true) {
+      analyticsRunning = true;
       analytics = await startAnalyticsJob({
         kinesisEndpoint: cloud.endpoints.kinesis,
+        // The Flink connector's EFO client speaks HTTP/2 only, which the limits proxy does not; the
+        // proxy limits writes, so reading from the emulator directly changes nothing else.
+        kinesisEfoEndpoint: cloud.endpoints.kinesisEmulator,
         dynamodbEndpoint: cloud.endpoints.dynamodb,
         region: cloud.region,
         streamName: stream.name,
@@ -124,7 +110,15 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         ...(options.analyticsWindows === undefined ? {} : { windows: options.analyticsWindows }),
       });
       const job = analytics;
-      stoppers.push(() => job.stop());
+      stoppers.push(async () => {
+        stopping = true;
+        await job.stop();
+      });
+      job.exited.then(({ code, signal }) => {
+        analyticsRunning = false;
+        if (!stopping)
+          log(`analytics: the Flink job exited (code ${code}, signal ${signal}); see ${job.logFile}`);
+      });
     }
     let fleet: RunningFleet | undefined;
     if (options.fleet !== undefined) {
@@ -159,31 +153,36 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       } while (start !== undefined);
       return count;
     };
+    const health = async (): Promise<PipelineHealth> =>
+      pipelineHealth({
+        fleet,
+        functions,
+        lake,
+        analytics,
+        analyticsRunning,
+        alertsCount: await countAlerts().catch(() => undefined),
+      });
+    let dashboard: DashboardServer | undefined;
+    if (options.dashboardPort !== undefined) {
+      dashboard = await startDashboardServer({
+        clients: cloud.clients,
+        stack: cloud.stack,
+        health,
+        port: options.dashboardPort,
+      });
+      const server = dashboard;
+      stoppers.push(() => server.stop());
+    }
     return {
       functions,
       lake,
       fleet,
       analytics,
+      dashboard,
       streamName: stream.name,
       alertsTable: alertsTable.name,
       aggregatesTable: aggregatesTable.name,
-      async stats() {
-        const lakeStats = lake.stats();
-        return {
-          fleet: fleet === undefined ? undefined : await fleetStats(fleet),
-          functions: functions.mappings.map(({ definition, stats }) => ({
-            functionName: definition.functionName,
-            invocations: stats.invocations,
-            recordsSucceeded: stats.recordsSucceeded,
-            recordsGivenUp: stats.recordsGivenUp,
-            functionErrors: stats.functionErrors,
-            iteratorAgeMillis: stats.iteratorAgeMillis,
-          })),
-          alerts: await countAlerts().catch(() => -1),
-          lake: { delivered: lakeStats.delivered, failed: lakeStats.failed, objects: lakeStats.objects },
-          analytics: analytics === undefined ? undefined : { running: true },
-        };
-      },
+      health,
       stop: stopAll,
     };
   } catch (error) {
@@ -192,38 +191,111 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
   }
 }
 
-async function fleetStats(fleet: RunningFleet): Promise<NonNullable<PipelineStats['fleet']>> {
-  const publisher = fleet.publisher.stats();
-  let exported = 0;
-  let backlog = 0;
-  let exportLagMillis = 0;
-  const exportErrors: string[] = [];
-  const statuses = await Promise.allSettled(fleet.agents.map((agent) => agent.status()));
+interface HealthSources {
+  readonly fleet: RunningFleet | undefined;
+  readonly functions: EventSourceRunner;
+  readonly lake: LakeDelivery;
+  readonly analytics: RunningAnalyticsJob | undefined;
+  readonly analyticsRunning: boolean;
+  readonly alertsCount: number | undefined;
+}
+
+async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
+  const { fleet, functions, lake, analytics } = sources;
+  const exports: NonNullable<PipelineHealth['exports']> = [];
+  const notes: string[] = [];
+  const statuses = await Promise.allSettled((fleet?.agents ?? []).map((agent) => agent.status()));
   statuses.forEach((result, index) => {
-    const name = fleet.agents[index]?.name ?? String(index);
+    const device = fleet?.agents[index]?.name ?? String(index);
     if (result.status === 'rejected') {
-      exportErrors.push(`${name}: ${errorText(result.reason)}`);
+      exports.push({ device, state: 'unreachable', lastError: { message: errorText(result.reason) } });
       return;
     }
     for (const stream of result.value.streams) {
       const status = stream.export;
       if (status === undefined) continue;
-      exported += status.counters.recordsAccepted;
-      backlog += status.backlog.records;
-      exportLagMillis = Math.max(exportLagMillis, status.lagMillis);
-      if (status.lastError !== undefined)
-        exportErrors.push(`${name}/${stream.name}: ${status.lastError.message}`);
+      exports.push({
+        device,
+        logStream: stream.name,
+        kinesisStream: status.kinesisStreamName,
+        state: status.state,
+        backlogRecords: status.backlog.records,
+        backlogBytes: status.backlog.bytes,
+        lagMs: status.lagMillis,
+        recordsAccepted: status.counters.recordsAccepted,
+        throttled: status.counters.throttled,
+        failedEntries: status.counters.failedEntries,
+        deadLettered: status.counters.deadLettered,
+        ...(status.lastError === undefined ? {} : { lastError: status.lastError }),
+      });
     }
   });
+  const consumers: NonNullable<PipelineHealth['consumers']> = functions.mappings.map(
+    ({ definition, stats }) => ({
+      name: `function ${definition.functionName}`,
+      kind: 'lambda-esm',
+      iteratorAgeMs: stats.iteratorAgeMillis,
+      invocations: stats.invocations,
+      recordsProcessed: stats.recordsSucceeded,
+      errors: stats.functionErrors,
+      retries: stats.retries,
+      recordsGivenUp: stats.recordsGivenUp,
+    }),
+  );
+  const lakeStats = lake.stats();
+  consumers.push({
+    name: `lake ${lakeStats.deliveryStream}`,
+    kind: 'firehose',
+    millisBehindLatest: Math.max(0, ...Object.values(lakeStats.millisBehindLatest)),
+    recordsProcessed: lakeStats.delivered,
+    errors: lakeStats.failed,
+  });
+  let windowsEmitted: number | undefined;
+  let analyticsHealth: PipelineHealth['analytics'];
+  if (analytics !== undefined) {
+    const stats = await analytics.stats().catch(() => undefined);
+    windowsEmitted = stats?.windowsEmitted;
+    analyticsHealth = {
+      state: sources.analyticsRunning ? 'RUNNING' : 'STOPPED',
+      ...(stats === undefined
+        ? {}
+        : {
+            windowsEmitted: stats.windowsEmitted,
+            lateRecords: stats.lateRecords,
+            invalidRecords: stats.recordsInvalid,
+          }),
+    };
+    if (stats !== undefined)
+      consumers.push({ name: 'flink aggregates', kind: 'flink', recordsProcessed: stats.recordsParsed });
+  }
+  if (fleet !== undefined) {
+    const publisher = fleet.publisher.stats();
+    notes.push(
+      `fleet: ${fleet.scenario.anomalies.length} anomalies injected; ${publisher.published} of ${publisher.generated} records appended`,
+    );
+    if (publisher.refused > 0)
+      notes.push(`fleet: ${publisher.refused} records refused by the agent (${publisher.lastError ?? ''})`);
+  }
   return {
-    generated: publisher.generated,
-    published: publisher.published,
-    refused: publisher.refused,
-    anomalies: fleet.scenario.anomalies.length,
-    exported,
-    backlog,
-    exportLagMillis,
-    exportErrors,
+    generatedAt: Date.now(),
+    exports,
+    consumers,
+    lake: {
+      recordsDelivered: lakeStats.delivered,
+      recordsFailed: lakeStats.failed,
+      objects: lakeStats.objects,
+      bytesWritten: lakeStats.bytesWritten,
+      failures: { ...lakeStats.failures },
+    },
+    ...(analyticsHealth === undefined ? {} : { analytics: analyticsHealth }),
+    totals: {
+      ...(fleet === undefined ? {} : { recordsAppended: fleet.publisher.stats().published }),
+      recordsExported: exports.reduce((n, e) => n + (e.recordsAccepted ?? 0), 0),
+      ...(sources.alertsCount === undefined ? {} : { alertsRaised: sources.alertsCount }),
+      lakeObjects: lakeStats.objects,
+      ...(windowsEmitted === undefined ? {} : { windowsEmitted }),
+    },
+    notes,
   };
 }
 
@@ -238,7 +310,9 @@ export function describePipeline(
   lakeIntervalMs: number,
 ): string {
   const lines: string[] = [];
-  const { fleet, lake, functions, analytics } = pipeline;
+  const { fleet, lake, functions, analytics, dashboard } = pipeline;
+  if (dashboard !== undefined)
+    lines.push(`dashboard   ${dashboard.url}   (read API under ${dashboard.url}/api)`);
   for (const agent of fleet?.agents ?? []) {
     lines.push(
       `device agent ${agent.name}   ${agent.url}   (tributary append --url ${agent.url} --stream telemetry|transactions; config ${agent.configFile})`,
@@ -269,23 +343,30 @@ export function describePipeline(
 }
 
 /** The live one-line summary: records in, exported, alerts, lake files, windows. */
-export function formatPipelineLine(stats: PipelineStats): string {
-  const parts: string[] = [];
-  if (stats.fleet !== undefined) {
-    const { published, exported, backlog, exportLagMillis, anomalies, refused } = stats.fleet;
-    parts.push(`in ${published}`);
-    parts.push(`exported ${exported} (backlog ${backlog}, lag ${(exportLagMillis / 1000).toFixed(1)} s)`);
-    parts.push(`anomalies ${anomalies}`);
-    if (refused > 0) parts.push(`REFUSED ${refused}`);
+export function formatPipelineLine(health: PipelineHealth): string {
+  const totals = health.totals ?? {};
+  const exports = health.exports ?? [];
+  const consumers = health.consumers ?? [];
+  const backlog = exports.reduce((n, e) => n + (e.backlogRecords ?? 0), 0);
+  const lag = Math.max(0, ...exports.map((e) => e.lagMs ?? 0));
+  const age = Math.max(0, ...consumers.map((c) => c.iteratorAgeMs ?? 0));
+  const givenUp = consumers.reduce((n, c) => n + (c.recordsGivenUp ?? 0), 0);
+  const parts = [
+    `in ${totals.recordsAppended ?? '-'}`,
+    `exported ${totals.recordsExported ?? 0} (backlog ${backlog}, lag ${seconds(lag)})`,
+    `alerts ${totals.alertsRaised ?? '?'} (iterator age ${seconds(age)}${givenUp > 0 ? `, ${givenUp} given up` : ''})`,
+    `lake ${health.lake?.recordsDelivered ?? 0} records in ${totals.lakeObjects ?? 0} files${(health.lake?.recordsFailed ?? 0) > 0 ? `, ${health.lake?.recordsFailed} to errors/` : ''}`,
+  ];
+  if (health.analytics !== undefined) {
+    parts.push(
+      `windows ${health.analytics.windowsEmitted ?? 0}${health.analytics.state === 'STOPPED' ? ' (job stopped)' : ''}`,
+    );
   }
-  const age = Math.max(0, ...stats.functions.map((f) => f.iteratorAgeMillis));
-  const given = stats.functions.reduce((n, f) => n + f.recordsGivenUp, 0);
-  parts.push(
-    `alerts ${stats.alerts < 0 ? '?' : stats.alerts} (iterator age ${(age / 1000).toFixed(1)} s${given > 0 ? `, ${given} given up` : ''})`,
-  );
-  parts.push(
-    `lake ${stats.lake.delivered} records in ${stats.lake.objects} files${stats.lake.failed > 0 ? `, ${stats.lake.failed} errors` : ''}`,
-  );
-  if (stats.analytics !== undefined) parts.push(`windows ${stats.analytics.running ? 'running' : 'stopped'}`);
+  const errors = exports.filter((e) => e.lastError !== undefined).length;
+  if (errors > 0) parts.push(`${errors} export errors`);
   return parts.join(' · ');
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
