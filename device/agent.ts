@@ -3,12 +3,20 @@
  * that have an `export` to Kinesis, and validates every record against the contract before it is
  * appended. Signal handling lives in the CLI; this class is also the API for code on the device.
  */
-import { type AwsClients, createAwsClients } from '../shared/aws/clients.ts';
+import type { AwsClients, AwsCredentialsProvider } from '../shared/aws/clients.ts';
+import { createAwsJsonClient } from '../shared/aws/json-client.ts';
 import { encodeRecord } from '../shared/contract/index.ts';
 import { TributaryError } from '../shared/errors.ts';
 import type { AgentConfig, IotCredentialsConfig } from './config.ts';
 import { AgentStoppedError, BatchRecordError, ConfigFileError } from './errors.ts';
-import { type ExportStatus, KinesisExporter } from './export/index.ts';
+import {
+  type ExportStatus,
+  httpKinesisApi,
+  KINESIS_TARGET,
+  type KinesisApi,
+  KinesisExporter,
+} from './export/index.ts';
+import type { MqttStatus, StatusPublisher } from './iot/mqtt.ts';
 import {
   type LogRecord,
   LogStore,
@@ -21,6 +29,8 @@ import {
 export interface AgentOptions {
   /** AWS clients to use instead of building them from `config.aws` (embedding, tests). Not destroyed by stop(). */
   readonly clients?: AwsClients;
+  /** Where the agent's own notices go (MQTT connection changes, publish failures); the CLI's log. */
+  readonly log?: (line: string) => void;
 }
 
 export interface StreamStatus {
@@ -37,6 +47,8 @@ export interface AgentStatus {
   /** ms since the epoch */
   readonly startedAt: number;
   readonly streams: readonly StreamStatus[];
+  /** The MQTT status publisher's connection and counters; undefined without `iot.mqtt`. */
+  readonly mqtt?: MqttStatus;
 }
 
 export interface StopOptions {
@@ -51,15 +63,28 @@ export interface StopResult {
   readonly backlog: Readonly<Record<string, number>>;
 }
 
-async function makeClients(config: AgentConfig): Promise<AwsClients> {
-  const { region, endpoint, credentials } = config.aws;
-  if (endpoint !== undefined)
-    return createAwsClients({ kind: 'local', region, endpoints: { kinesis: endpoint } });
-  if (credentials.source === 'default-chain') return createAwsClients({ kind: 'aws', region });
+export interface FlushResult {
+  /** True when every exported stream reached Kinesis up to the end its log had at the call. */
+  readonly drained: boolean;
+  /** Records still waiting per exported stream. */
+  readonly backlog: Readonly<Record<string, number>>;
+}
+
+/** Static credentials the local emulators accept; never used against AWS. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+async function credentialsFor(config: AgentConfig): Promise<AwsCredentialsProvider> {
+  const { endpoint, credentials } = config.aws;
+  if (endpoint !== undefined) return async () => LOCAL_CREDENTIALS;
+  if (credentials.source === 'default-chain') {
+    // Env, profile, SSO, web identity, ECS/EC2 metadata; memoized and refreshed before expiry.
+    const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
+    return defaultProvider();
+  }
   // Loaded only here so devices using the default chain never pay for the module.
   const { createIotCredentialsProvider } = await import('./iot/credentials.ts');
   const iot: IotCredentialsConfig = credentials;
-  const provider = await createIotCredentialsProvider({
+  return createIotCredentialsProvider({
     credentialsEndpoint: iot.credentialsEndpoint,
     thingName: iot.thingName,
     roleAlias: iot.roleAlias,
@@ -68,7 +93,19 @@ async function makeClients(config: AgentConfig): Promise<AwsClients> {
     ...(iot.caFile === undefined ? {} : { caFile: iot.caFile }),
     refreshBeforeExpirySeconds: iot.refreshBeforeExpirySeconds,
   });
-  return createAwsClients({ kind: 'aws', region, credentials: provider });
+}
+
+/** The agent's own Kinesis connection: the slim signed HTTP client, not the SDK (see export/kinesis.ts). */
+async function makeKinesis(config: AgentConfig): Promise<{ api: KinesisApi; destroy(): void }> {
+  const client = createAwsJsonClient({
+    service: 'kinesis',
+    targetPrefix: KINESIS_TARGET,
+    region: config.aws.region,
+    ...(config.aws.endpoint === undefined ? {} : { endpoint: config.aws.endpoint }),
+    credentials: await credentialsFor(config),
+    maxSockets: config.exporter.maxInFlightRequests * config.streams.length,
+  });
+  return { api: httpKinesisApi(client), destroy: () => client.destroy() };
 }
 
 function sameDefinition(a: StreamDefinition, b: StreamDefinition): boolean {
@@ -80,25 +117,24 @@ export class Agent {
   readonly config: AgentConfig;
   readonly #store: LogStore;
   readonly #exporter: KinesisExporter | undefined;
-  readonly #clients: AwsClients | undefined;
-  readonly #ownsClients: boolean;
+  /** Frees the agent's own Kinesis connection; undefined when the caller brought the clients. */
+  readonly #destroyKinesis: (() => void) | undefined;
   readonly #configured: Map<string, StreamDefinition>;
   readonly #startedAt = Date.now();
   #state: AgentStatus['state'] = 'running';
   #stopping: Promise<StopResult> | undefined;
+  #mqtt: StatusPublisher | undefined;
 
   private constructor(
     config: AgentConfig,
     store: LogStore,
     exporter: KinesisExporter | undefined,
-    clients: AwsClients | undefined,
-    ownsClients: boolean,
+    destroyKinesis: (() => void) | undefined,
   ) {
     this.config = config;
     this.#store = store;
     this.#exporter = exporter;
-    this.#clients = clients;
-    this.#ownsClients = ownsClients;
+    this.#destroyKinesis = destroyKinesis;
     this.#configured = new Map(config.streams.map((s) => [s.definition.name, s.definition]));
   }
 
@@ -109,7 +145,7 @@ export class Agent {
    */
   static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
     const store = await LogStore.open(config.storeRoot);
-    let clients: AwsClients | undefined;
+    let own: { api: KinesisApi; destroy(): void } | undefined;
     try {
       const existing = new Set(store.listStreams());
       for (const [index, { definition }] of config.streams.entries()) {
@@ -130,12 +166,12 @@ export class Agent {
       const exports = config.streams.flatMap((s) => (s.export === undefined ? [] : [s.export]));
       let exporter: KinesisExporter | undefined;
       if (exports.length > 0) {
-        clients = options.clients ?? (await makeClients(config));
+        if (options.clients === undefined) own = await makeKinesis(config);
         const { maxBandwidthBytesPerSecond, maxBufferedBytesPerStream, maxInFlightRequests } =
           config.exporter;
         exporter = await KinesisExporter.start({
           store,
-          kinesis: clients.kinesis(),
+          kinesis: own?.api ?? (options.clients as AwsClients).kinesis(),
           exports,
           defaultPartitionKey: config.deviceId,
           ...(maxBandwidthBytesPerSecond === undefined ? {} : { maxBandwidthBytesPerSecond }),
@@ -143,9 +179,24 @@ export class Agent {
           maxInFlightRequests,
         });
       }
-      return new Agent(config, store, exporter, clients, options.clients === undefined);
+      const agent = new Agent(config, store, exporter, own?.destroy);
+      if (config.mqtt !== undefined) {
+        try {
+          // Loaded only when configured: the SDK's native aws-crt costs ~20 MB of resident memory.
+          const { startStatusPublisher } = await import('./iot/mqtt.ts');
+          agent.#mqtt = await startStatusPublisher({
+            config: config.mqtt,
+            agent,
+            log: options.log ?? (() => {}),
+          });
+        } catch (error) {
+          await agent.stop({ drainTimeoutMillis: 0 });
+          throw error;
+        }
+      }
+      return agent;
     } catch (error) {
-      if (options.clients === undefined) clients?.destroy();
+      own?.destroy();
       await store.close();
       throw error;
     }
@@ -213,6 +264,7 @@ export class Agent {
       state: this.#state,
       startedAt: this.#startedAt,
       streams: this.#state === 'stopped' ? [] : this.streams().map((name) => this.streamStatus(name)),
+      ...(this.#mqtt === undefined ? {} : { mqtt: this.#mqtt.status() }),
     };
   }
 
@@ -220,6 +272,38 @@ export class Agent {
   whenExported(stream: string, sequence: number): Promise<void> {
     if (this.#exporter === undefined) return Promise.reject(new StreamNotFoundError(stream));
     return this.#exporter.whenExported(stream, sequence);
+  }
+
+  /**
+   * Sends every exported stream's backlog now, ignoring batch thresholds, and waits up to
+   * `timeoutMillis` for it to reach Kinesis (up to the end each log has now).
+   */
+  async flush(timeoutMillis: number): Promise<FlushResult> {
+    const exporter = this.#exporter;
+    if (this.#state !== 'running') throw new AgentStoppedError();
+    if (exporter === undefined) return { drained: true, backlog: {} };
+    exporter.flush();
+    const drained = await this.#waitExported(exporter, timeoutMillis);
+    const backlog: Record<string, number> = {};
+    for (const s of exporter.status()) backlog[s.logStream] = s.backlog.records;
+    return { drained, backlog };
+  }
+
+  /** Waits up to `timeoutMillis` for every export to reach the end its log has now. */
+  async #waitExported(exporter: KinesisExporter, timeoutMillis: number): Promise<boolean> {
+    const targets = exporter.status().map((s) => {
+      const last = this.#store.describeStream(s.logStream).nextSequence - 1;
+      return last < 0 ? Promise.resolve() : exporter.whenExported(s.logStream, last);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.all(targets).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMillis);
+      }),
+    ]);
+    clearTimeout(timer);
+    return drained;
   }
 
   /**
@@ -236,18 +320,7 @@ export class Agent {
     let drained = true;
     const exporter = this.#exporter;
     if (exporter !== undefined && drainTimeoutMillis > 0) {
-      const targets = exporter.status().map((s) => {
-        const last = this.#store.describeStream(s.logStream).nextSequence - 1;
-        return last < 0 ? Promise.resolve() : exporter.whenExported(s.logStream, last);
-      });
-      let timer: NodeJS.Timeout | undefined;
-      drained = await Promise.race([
-        Promise.all(targets).then(() => true),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), drainTimeoutMillis);
-        }),
-      ]);
-      clearTimeout(timer);
+      drained = await this.#waitExported(exporter, drainTimeoutMillis);
     }
     const backlog: Record<string, number> = {};
     try {
@@ -257,8 +330,10 @@ export class Agent {
         if (s.backlog.records > 0) drained = false;
       }
     } finally {
+      // Last word on the status topic (retained) before the store closes; never blocks the stop for long.
+      await this.#mqtt?.stop();
       await this.#store.close();
-      if (this.#ownsClients) this.#clients?.destroy();
+      this.#destroyKinesis?.();
       this.#state = 'stopped';
     }
     return { drained, backlog };

@@ -268,9 +268,13 @@ async function agentRun(args: string[], io: Io): Promise<number> {
   const config = await loadConfig(values.config);
   const token =
     config.api.authTokenFile === undefined ? undefined : await loadAuthToken(config.api.authTokenFile);
+  // A closed terminal or log pipe must not stop ingestion.
+  io.out.on('error', () => {});
+  const tty = io.out.isTTY === true;
+  const log = (line: string) => io.out.write(`${tty ? '\r\x1b[K' : `${new Date().toISOString()} `}${line}\n`);
   // Loaded here so the client commands do not pay for the AWS SDK.
   const { Agent } = await import('./agent.ts');
-  const agent = await Agent.start(config);
+  const agent = await Agent.start(config, { log });
   let api: Awaited<ReturnType<typeof startApiServer>>;
   try {
     api = await startApiServer({
@@ -283,10 +287,6 @@ async function agentRun(args: string[], io: Io): Promise<number> {
     await agent.stop({ drainTimeoutMillis: 0 });
     throw error;
   }
-  // A closed terminal or log pipe must not stop ingestion.
-  io.out.on('error', () => {});
-  const tty = io.out.isTTY === true;
-  const log = (line: string) => io.out.write(`${tty ? '\r\x1b[K' : `${new Date().toISOString()} `}${line}\n`);
   const exported = config.streams.flatMap((s) =>
     s.export === undefined ? [] : [`${s.definition.name} → ${s.export.kinesisStreamName}`],
   );
@@ -296,6 +296,8 @@ async function agentRun(args: string[], io: Io): Promise<number> {
   log(
     `streams: ${config.streams.map((s) => s.definition.name).join(', ')}; exporting ${exported.join(', ') || 'nothing'}`,
   );
+  const mqtt = agent.status().mqtt;
+  if (mqtt !== undefined) log(`status over MQTT: ${mqtt.endpoint}, topic ${mqtt.statusTopic}`);
 
   const progress = new Progress();
   const lastErrors = new Map<string, number>();

@@ -28,6 +28,35 @@ const HOST_PORT = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 const IOT_NAME = /^[A-Za-z0-9:_=,@.-]{1,128}$/;
 
 const path = z.string().min(1, 'must be a non-empty path');
+/** Topic levels without MQTT wildcards or a leading `$` (reserved for broker topics). */
+const TOPIC_PREFIX = /^[A-Za-z0-9_.:-][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+){0,3}$/;
+/** AWS IoT client ids: up to 128 bytes. */
+const CLIENT_ID = /^[A-Za-z0-9:_=,@.-]{1,128}$/;
+/** Hosts a plain-TCP (no TLS) broker may have: this device only. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3})$/;
+
+export const DEFAULT_MQTT_TOPIC_PREFIX = 'tributary';
+export const DEFAULT_MQTT_STATUS_INTERVAL_MILLIS = 60_000;
+
+const mqtt = z.strictObject({
+  endpoint: z.string().regex(HOST_PORT, 'must be a host name, optionally with :port'),
+  clientId: z.string().regex(CLIENT_ID, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -').optional(),
+  thingName: z.string().regex(IOT_NAME, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -').optional(),
+  tls: z.boolean().default(true),
+  certificateFile: path.optional(),
+  privateKeyFile: path.optional(),
+  caFile: path.optional(),
+  topicPrefix: z
+    .string()
+    .regex(TOPIC_PREFIX, 'must be 1-4 topic levels of A-Z a-z 0-9 _ . : - (no wildcards, no leading $ or /)')
+    .default(DEFAULT_MQTT_TOPIC_PREFIX),
+  statusIntervalMillis: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(86_400_000)
+    .default(DEFAULT_MQTT_STATUS_INTERVAL_MILLIS),
+});
 
 const credentials = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('default-chain') }),
@@ -83,6 +112,7 @@ const schema = z.strictObject({
   shutdown: z
     .strictObject({ drainTimeoutMillis: z.number().int().min(0).max(3_600_000).default(0) })
     .default({ drainTimeoutMillis: 0 }),
+  iot: z.strictObject({ mqtt: mqtt.optional() }).optional(),
   streams: z
     .array(z.record(z.string(), z.unknown(), 'must be a stream definition object'))
     .min(1, 'must list at least one stream'),
@@ -98,11 +128,80 @@ export interface StreamConfig {
   readonly export?: ExportDefinition;
 }
 
+/** `iot.mqtt` resolved: host and port split, thing name, client id and key files filled in. */
+export interface MqttConfig {
+  readonly host: string;
+  readonly port: number;
+  /** mTLS (AWS IoT Core) when true; plain TCP, loopback brokers only, when false. */
+  readonly tls: boolean;
+  readonly thingName: string;
+  readonly clientId: string;
+  readonly certificateFile: string | undefined;
+  readonly privateKeyFile: string | undefined;
+  readonly caFile: string | undefined;
+  readonly topicPrefix: string;
+  readonly statusIntervalMillis: number;
+}
+
 /** The validated config: defaults filled in, file paths absolute. */
-export interface AgentConfig extends Omit<Parsed, 'streams'> {
+export interface AgentConfig extends Omit<Parsed, 'streams' | 'iot'> {
   /** The file it came from, for messages; undefined for configs built in code. */
   readonly file: string | undefined;
+  /** Status publishing over MQTT; undefined when `iot.mqtt` is not configured. */
+  readonly mqtt: MqttConfig | undefined;
   readonly streams: readonly StreamConfig[];
+}
+
+/**
+ * Fills in `iot.mqtt`: the thing name and key files default to the IoT credentials' (one device
+ * identity), plain TCP is refused off this device, and TLS needs a certificate and key.
+ */
+function resolveMqtt(parsed: Parsed, label: string, abs: (p: string) => string): MqttConfig | undefined {
+  const input = parsed.iot?.mqtt;
+  if (input === undefined) return undefined;
+  const creds = parsed.aws.credentials.source === 'iot' ? parsed.aws.credentials : undefined;
+  const [host = '', portText] = input.endpoint.split(':');
+  const port = portText === undefined ? (input.tls ? 8883 : 1883) : Number(portText);
+  if (!(port >= 1 && port <= 65_535)) {
+    throw new ConfigFileError(label, 'iot.mqtt.endpoint', input.endpoint, 'has a port outside 1-65535');
+  }
+  const fail = (key: string, value: unknown, reason: string): never => {
+    throw new ConfigFileError(label, `iot.mqtt.${key}`, value, reason);
+  };
+  if (!input.tls) {
+    if (!LOOPBACK_HOST.test(host)) {
+      fail('tls', false, `may be false only for a broker on this device (127.0.0.1, localhost), not ${host}`);
+    }
+    for (const key of ['certificateFile', 'privateKeyFile', 'caFile'] as const) {
+      if (input[key] !== undefined) fail(key, input[key], 'is used only with tls: true');
+    }
+  }
+  const certificateFile = input.tls ? (input.certificateFile ?? creds?.certificateFile) : undefined;
+  const privateKeyFile = input.tls ? (input.privateKeyFile ?? creds?.privateKeyFile) : undefined;
+  if (input.tls && certificateFile === undefined) {
+    fail(
+      'certificateFile',
+      undefined,
+      'is required with tls (AWS IoT Core authenticates the device certificate)',
+    );
+  }
+  if (input.tls && privateKeyFile === undefined) {
+    fail('privateKeyFile', undefined, 'is required with tls (the key of the device certificate)');
+  }
+  const caFile = input.tls ? (input.caFile ?? creds?.caFile) : undefined;
+  const thingName = input.thingName ?? creds?.thingName ?? parsed.deviceId;
+  return {
+    host,
+    port,
+    tls: input.tls,
+    thingName,
+    clientId: input.clientId ?? thingName,
+    certificateFile: certificateFile === undefined ? undefined : abs(certificateFile),
+    privateKeyFile: privateKeyFile === undefined ? undefined : abs(privateKeyFile),
+    caFile: caFile === undefined ? undefined : abs(caFile),
+    topicPrefix: input.topicPrefix,
+    statusIntervalMillis: input.statusIntervalMillis,
+  };
 }
 
 /** The `reason` a ConfigError was built with (its message is `config <path>: <reason> (got <value>)`). */
@@ -222,11 +321,12 @@ export function parseConfig(input: unknown, file?: string): AgentConfig {
   }
   const base = file === undefined ? process.cwd() : dirname(resolve(file));
   const abs = (p: string) => resolve(base, p);
-  const { streams, ...rest } = parsed.data;
+  const { streams, iot: _iot, ...rest } = parsed.data;
   const creds = rest.aws.credentials;
   return {
     ...rest,
     file,
+    mqtt: resolveMqtt(parsed.data, label, abs),
     storeRoot: abs(rest.storeRoot),
     aws: {
       ...rest.aws,

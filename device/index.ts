@@ -3,6 +3,7 @@ export {
   Agent,
   type AgentOptions,
   type AgentStatus,
+  type FlushResult,
   type StopOptions,
   type StopResult,
   type StreamStatus,
@@ -12,4 +13,5 @@ export { type ApiServer, type AppendResponse, type ErrorBody, startApiServer } f
 export { type AgentConfig, loadConfig, parseConfig, type StreamConfig } from './config.ts';
 export * from './errors.ts';
 export type { ExportStatus } from './export/index.ts';
+export type { MqttStatus } from './iot/mqtt.ts';
 export type { LogRecord, ReadOptions, StreamDefinition } from './log/index.ts';

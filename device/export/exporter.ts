@@ -24,7 +24,7 @@ import {
 import { CorruptRecordError, type LogRecord, type LogStore, StreamNotFoundError } from '../log/index.ts';
 import { type ExportDefinition, parseExportDefinitions } from './definition.ts';
 import { ExporterStoppedError, ExportNotFoundError, KinesisCallError } from './errors.ts';
-import { classifyFailure, listShards, maxRecordBytes, putRecords, sameShards } from './kinesis.ts';
+import { classifyFailure, type KinesisApi, sameShards } from './kinesis.ts';
 import { TokenBucket } from './pacing.ts';
 import type { PendingRecord, PlanLimits } from './planner.ts';
 import { partitionKeyOf, partitionKeyProblem, type RouteFunction } from './routing.ts';
@@ -70,8 +70,8 @@ const optionsSchema = z.object({
 
 export interface KinesisExporterOptions {
   readonly store: LogStore;
-  /** From `createAwsClients(...).kinesis()`. */
-  readonly kinesis: KinesisClient;
+  /** The agent's slim `httpKinesisApi(...)`, or an SDK v3 client (from `createAwsClients(...).kinesis()`). */
+  readonly kinesis: KinesisApi | KinesisClient;
   /** Export definitions (validated here; see definition.ts). */
   readonly exports: unknown;
   /** Key for payloads without a `partition_key` (the device id, usually). */
@@ -170,7 +170,7 @@ type ResolvedOptions = z.output<typeof optionsSchema>;
 
 export class KinesisExporter {
   readonly #store: LogStore;
-  readonly #client: KinesisClient;
+  readonly #client: KinesisApi;
   readonly #options: ResolvedOptions;
   readonly #route: RouteFunction | undefined;
   readonly #clock: () => number;
@@ -187,9 +187,14 @@ export class KinesisExporter {
   #wakeUp: (() => void) | undefined;
   #loop: Promise<void> | undefined;
 
-  private constructor(options: KinesisExporterOptions, resolved: ResolvedOptions, exports: StreamExport[]) {
+  private constructor(
+    options: KinesisExporterOptions,
+    client: KinesisApi,
+    resolved: ResolvedOptions,
+    exports: StreamExport[],
+  ) {
     this.#store = options.store;
-    this.#client = options.kinesis;
+    this.#client = client;
     this.#options = resolved;
     this.#route = options.route;
     this.#clock = options.clock ?? Date.now;
@@ -267,7 +272,12 @@ export class KinesisExporter {
       });
       exports.push(new StreamExport(definition, state, committed, nextRead, clock()));
     }
-    const exporter = new KinesisExporter(options, resolved, exports);
+    const client =
+      'send' in options.kinesis
+        ? // Only callers that bring an SDK client load the SDK.
+          await (await import('./kinesis-sdk.ts')).sdkKinesisApi(options.kinesis)
+        : options.kinesis;
+    const exporter = new KinesisExporter(options, client, resolved, exports);
     exporter.#loop = exporter.#run();
     return exporter;
   }
@@ -287,6 +297,17 @@ export class KinesisExporter {
     if (e.committed !== undefined && e.committed >= sequence) return Promise.resolve();
     if (this.#stopping) return Promise.reject(new ExporterStoppedError());
     return new Promise((resolve, reject) => e.waiters.push({ sequence, resolve, reject }));
+  }
+
+  /**
+   * Sends what `logStream` (every export without it) holds up to the end of its log now, without
+   * waiting for batchSize or batchIntervalMillis. Pacing and bandwidth caps still apply.
+   */
+  flush(logStream?: string): void {
+    for (const e of logStream === undefined ? this.#exports : [this.#export(logStream)]) {
+      e.state.flush(this.#store.describeStream(e.definition.logStream).nextSequence - 1);
+    }
+    this.#wake();
   }
 
   /**
@@ -428,12 +449,8 @@ export class KinesisExporter {
 
   #send(e: StreamExport, request: PlannedRequest): void {
     const { kinesisStreamName } = e.definition;
-    const send = putRecords(
-      this.#client,
-      kinesisStreamName,
-      request.entries,
-      this.#options.requestTimeoutMillis,
-    )
+    const send = this.#client
+      .putRecords(kinesisStreamName, request.entries, this.#options.requestTimeoutMillis)
       .then(
         (outcomes) => {
           e.requestWindow = Math.min(e.requestWindow * 2, PUT_RECORDS_MAX_BYTES);
@@ -463,10 +480,10 @@ export class KinesisExporter {
     e.refreshing = (async () => {
       try {
         if (e.describeDue) {
-          const bytes = await maxRecordBytes(this.#client, kinesisStreamName);
+          const bytes = await this.#client.maxRecordBytes(kinesisStreamName);
           e.state.setLimits(planLimits(bytes ?? DEFAULT_MAX_RECORD_BYTES));
         }
-        const map = await listShards(this.#client, kinesisStreamName);
+        const map = await this.#client.listShards(kinesisStreamName);
         const changed = !sameShards(map, e.map);
         e.map = map;
         e.describeDue = false;

@@ -6,7 +6,13 @@ export {
   KinesisExporter,
   type KinesisExporterOptions,
 } from './exporter.ts';
-export { classifyFailure } from './kinesis.ts';
+export {
+  classifyFailure,
+  httpKinesisApi,
+  KINESIS_TARGET,
+  type KinesisApi,
+  putRecordsBody,
+} from './kinesis.ts';
 export { fullJitterDelay, type RetryPolicy, ShardPacer, TokenBucket, type WriteLimits } from './pacing.ts';
 export {
   keyLane,

@@ -1,20 +1,31 @@
 /**
- * The thin edge towards Kinesis: the three calls the exporter makes and the reduction of SDK errors
- * to a FailureKind. Everything else stays in the pure core.
+ * The thin edge towards Kinesis: the three calls the exporter makes (KinesisApi) and the reduction
+ * of failures to a FailureKind. Everything else stays in the pure core.
+ *
+ * The agent's own implementation is `httpKinesisApi`: it writes the PutRecords JSON straight into one
+ * Buffer (each entry's base64 once, no request object, no JSON string of the whole body) and sends it
+ * with the slim signed client from shared/aws/json-client.ts. An SDK v3 KinesisClient still works
+ * through kinesis-sdk.ts.
  */
-import {
-  DescribeStreamSummaryCommand,
-  type KinesisClient,
-  ListShardsCommand,
-  PutRecordsCommand,
-  type PutRecordsCommandOutput,
-  type PutRecordsRequestEntry,
-  type Shard,
-} from '@aws-sdk/client-kinesis';
+import type { AwsJsonClient } from '../../shared/aws/json-client.ts';
 import { ShardMap } from '../../shared/kinesis/hash.ts';
 import { type FailureKind, KinesisCallError } from './errors.ts';
 import type { PlannedEntry } from './planner.ts';
 import type { EntryOutcome } from './state.ts';
+
+/** What the exporter needs from Kinesis. Every method throws KinesisCallError on failure. */
+export interface KinesisApi {
+  /** One PutRecords request; per-entry outcomes in request order. */
+  putRecords(
+    streamName: string,
+    entries: readonly PlannedEntry[],
+    timeoutMillis: number,
+  ): Promise<EntryOutcome[]>;
+  /** Open shards of the stream (all ListShards pages). */
+  listShards(streamName: string): Promise<ShardMap>;
+  /** The stream's MaxRecordSize in bytes, when DescribeStreamSummary reports one. */
+  maxRecordBytes(streamName: string): Promise<number | undefined>;
+}
 
 const INVALID = new Set(['ValidationException', 'InvalidArgumentException', 'SerializationException']);
 const THROTTLED = new Set([
@@ -37,10 +48,12 @@ const DENIED = new Set([
 
 /**
  * What a failed call means for the exporter. Anything unknown, network errors and 5xx included,
- * counts as `unavailable`: retried with backoff, the backlog stays in the log.
+ * counts as `unavailable`: retried with backoff, the backlog stays in the log. Reads SDK v3 errors
+ * and shared/aws AwsServiceErrors alike (exception name, `$metadata.httpStatusCode`, errno `code`).
  */
 export function classifyFailure(operation: string, error: unknown): KinesisCallError {
-  const name = error instanceof Error ? error.name : 'Error';
+  const type = (error as { type?: unknown } | undefined)?.type;
+  const name = typeof type === 'string' ? type : error instanceof Error ? error.name : 'Error';
   const message = error instanceof Error ? error.message : String(error);
   const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
     ?.httpStatusCode;
@@ -51,77 +64,135 @@ export function classifyFailure(operation: string, error: unknown): KinesisCallE
   else if (INVALID.has(name)) kind = 'invalid';
   else if (THROTTLED.has(name)) kind = 'throttled';
   else if (DENIED.has(name)) kind = 'denied';
-  if (kind === 'unavailable' && typeof errno === 'string') code = errno;
+  if (kind === 'unavailable' && typeof errno === 'string' && typeof type !== 'string') code = errno;
   else if (kind === 'unavailable' && status !== undefined && status >= 500) code = `${name} (HTTP ${status})`;
   return new KinesisCallError(operation, kind, code, message, error);
 }
 
-/** Sends one PutRecords request; per-entry outcomes in request order, or throws KinesisCallError. */
-export async function putRecords(
-  client: KinesisClient,
-  streamName: string,
-  entries: readonly PlannedEntry[],
-  timeoutMillis: number,
-): Promise<EntryOutcome[]> {
-  const records: PutRecordsRequestEntry[] = entries.map((entry) => ({
-    Data: entry.data,
-    PartitionKey: entry.partitionKey,
-    ...(entry.explicitHashKey === undefined ? {} : { ExplicitHashKey: entry.explicitHashKey }),
-  }));
-  let output: PutRecordsCommandOutput;
-  try {
-    output = await client.send(new PutRecordsCommand({ StreamName: streamName, Records: records }), {
-      abortSignal: AbortSignal.timeout(timeoutMillis),
-    });
-  } catch (error) {
-    throw classifyFailure('PutRecords', error);
-  }
-  const results = output.Records ?? [];
-  return entries.map((_, i): EntryOutcome => {
+interface ResultEntry {
+  readonly SequenceNumber?: string | null | undefined;
+  readonly ShardId?: string | null | undefined;
+  readonly ErrorCode?: string | null | undefined;
+  readonly ErrorMessage?: string | null | undefined;
+}
+
+/** Per-entry outcomes from PutRecords' `Records` (same order as the request). */
+export function outcomesOf(count: number, results: readonly ResultEntry[]): EntryOutcome[] {
+  const outcomes: EntryOutcome[] = [];
+  for (let i = 0; i < count; i++) {
     const result = results[i];
     if (result?.ErrorCode == null && result?.ShardId != null && result.SequenceNumber != null) {
-      return { ok: true, shardId: result.ShardId, sequenceNumber: result.SequenceNumber };
+      outcomes.push({ ok: true, shardId: result.ShardId, sequenceNumber: result.SequenceNumber });
+    } else {
+      outcomes.push({
+        ok: false,
+        code: result?.ErrorCode ?? 'MissingResult',
+        message: result?.ErrorMessage ?? 'PutRecords returned no result for this entry',
+      });
     }
-    return {
-      ok: false,
-      code: result?.ErrorCode ?? 'MissingResult',
-      message: result?.ErrorMessage ?? 'PutRecords returned no result for this entry',
-    };
+  }
+  return outcomes;
+}
+
+/**
+ * The PutRecords request body, written once into a Buffer of its exact size:
+ * `{"StreamName":…,"Records":[{"Data":"<base64>","PartitionKey":…,"ExplicitHashKey":…},…]}`.
+ */
+export function putRecordsBody(streamName: string, entries: readonly PlannedEntry[]): Buffer {
+  const head = `{"StreamName":${JSON.stringify(streamName)},"Records":[`;
+  const tails = entries.map(
+    (entry) =>
+      `","PartitionKey":${JSON.stringify(entry.partitionKey)}${
+        entry.explicitHashKey === undefined
+          ? ''
+          : `,"ExplicitHashKey":${JSON.stringify(entry.explicitHashKey)}`
+      }}`,
+  );
+  const DATA = '{"Data":"';
+  let size = Buffer.byteLength(head) + 2 + Math.max(0, entries.length - 1);
+  entries.forEach((entry, i) => {
+    size += DATA.length + 4 * Math.ceil(entry.data.byteLength / 3) + Buffer.byteLength(tails[i] as string);
   });
-}
-
-/** Open shards of the stream (all ListShards pages). */
-export async function listShards(client: KinesisClient, streamName: string): Promise<ShardMap> {
-  const shards: Shard[] = [];
-  let nextToken: string | undefined;
-  try {
-    do {
-      const page = await client.send(
-        new ListShardsCommand(
-          nextToken === undefined ? { StreamName: streamName } : { NextToken: nextToken },
-        ),
-      );
-      shards.push(...(page.Shards ?? []));
-      nextToken = page.NextToken ?? undefined;
-    } while (nextToken !== undefined);
-  } catch (error) {
-    throw classifyFailure('ListShards', error);
-  }
-  return ShardMap.fromShards(shards);
-}
-
-/** The stream's MaxRecordSize in bytes, when DescribeStreamSummary reports one. */
-export async function maxRecordBytes(client: KinesisClient, streamName: string): Promise<number | undefined> {
-  try {
-    const { StreamDescriptionSummary } = await client.send(
-      new DescribeStreamSummaryCommand({ StreamName: streamName }),
+  const body = Buffer.allocUnsafe(size);
+  let at = body.write(head, 0);
+  entries.forEach((entry, i) => {
+    if (i > 0) at = body.writeUInt8(0x2c, at); // ,
+    at += body.write(DATA, at, 'latin1');
+    const { data } = entry;
+    at += body.write(
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+      at,
+      'latin1',
     );
-    const kib = StreamDescriptionSummary?.MaxRecordSizeInKiB;
-    return typeof kib === 'number' && kib > 0 ? kib * 1024 : undefined;
+    at += body.write(tails[i] as string, at);
+  });
+  at += body.write(']}', at, 'latin1');
+  return at === size ? body : body.subarray(0, at);
+}
+
+async function callJson(
+  client: AwsJsonClient,
+  operation: string,
+  body: Uint8Array | string,
+  timeoutMillis?: number,
+) {
+  try {
+    return await client.call(
+      operation,
+      body,
+      timeoutMillis === undefined ? {} : { signal: AbortSignal.timeout(timeoutMillis) },
+    );
   } catch (error) {
-    throw classifyFailure('DescribeStreamSummary', error);
+    throw classifyFailure(operation, error);
   }
 }
+
+/** The agent's KinesisApi: `client` is `createAwsJsonClient({ service: 'kinesis', targetPrefix: KINESIS_TARGET, … })`. */
+export function httpKinesisApi(client: AwsJsonClient): KinesisApi {
+  return {
+    async putRecords(streamName, entries, timeoutMillis) {
+      const output = (await callJson(
+        client,
+        'PutRecords',
+        putRecordsBody(streamName, entries),
+        timeoutMillis,
+      )) as {
+        Records?: ResultEntry[] | null;
+      };
+      return outcomesOf(entries.length, output.Records ?? []);
+    },
+
+    async listShards(streamName) {
+      const shards: Parameters<typeof ShardMap.fromShards>[0][number][] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = (await callJson(
+          client,
+          'ListShards',
+          JSON.stringify(nextToken === undefined ? { StreamName: streamName } : { NextToken: nextToken }),
+        )) as { Shards?: Parameters<typeof ShardMap.fromShards>[0] | null; NextToken?: string | null };
+        shards.push(...(page.Shards ?? []));
+        nextToken = page.NextToken ?? undefined;
+      } while (nextToken !== undefined);
+      return ShardMap.fromShards(shards);
+    },
+
+    async maxRecordBytes(streamName) {
+      const output = (await callJson(
+        client,
+        'DescribeStreamSummary',
+        JSON.stringify({ StreamName: streamName }),
+      )) as {
+        StreamDescriptionSummary?: { MaxRecordSizeInKiB?: number | null } | null;
+      };
+      const kib = output.StreamDescriptionSummary?.MaxRecordSizeInKiB;
+      return typeof kib === 'number' && kib > 0 ? kib * 1024 : undefined;
+    },
+  };
+}
+
+/** Kinesis' X-Amz-Target prefix (API version 2013-12-02). */
+export const KINESIS_TARGET = 'Kinesis_20131202';
 
 /** Same open shards with the same hash ranges. */
 export function sameShards(a: ShardMap, b: ShardMap): boolean {

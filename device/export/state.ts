@@ -197,6 +197,8 @@ export class ExportState {
   #unroutable = false;
   #budgetBlocked: ReadonlySet<string> = new Set();
   #limits: PlanLimits;
+  /** Records up to this sequence go out without waiting for batchSize/batchIntervalMillis. */
+  #flushThrough = -1;
 
   constructor(private readonly options: ExportStateOptions) {
     this.#limits = options.limits;
@@ -516,12 +518,18 @@ export class ExportState {
     this.#pending = kept;
   }
 
+  /** Sends everything up to `sequence` as soon as pacing allows, ignoring the batch thresholds. */
+  flush(sequence: number): void {
+    this.#flushThrough = Math.max(this.#flushThrough, sequence);
+  }
+
   #eligible(now: number): boolean {
     const oldest = this.#pending[0];
     if (oldest === undefined) return false;
     const { batchIntervalMillis, batchSize, maxBufferedBytes } = this.options;
     return (
       batchIntervalMillis === 0 ||
+      oldest.sequence <= this.#flushThrough ||
       this.#pending.length >= batchSize ||
       this.bufferedBytes >= maxBufferedBytes ||
       now - oldest.timestamp >= batchIntervalMillis

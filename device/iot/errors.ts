@@ -1,11 +1,14 @@
-import { TributaryError } from '../../shared/errors.ts';
+import { describeValue, TributaryError } from '../../shared/errors.ts';
+
+/** Base of every error the AWS IoT side of the agent (credentials provider, MQTT status) raises on purpose. */
+export class IotError extends TributaryError {}
 
 /**
  * The AWS IoT credentials provider refused or failed a request. `status` is the HTTP status (0 when
  * no response came back). Throttling, 5xx and network failures are retryable; the rest need a fix
  * on the device or in AWS IoT (certificate, policy, role alias).
  */
-export class IotCredentialsError extends TributaryError {
+export class IotCredentialsError extends IotError {
   readonly status: number;
   constructor(
     code: string,
@@ -50,5 +53,75 @@ export class IotCredentialsThrottledError extends IotCredentialsError {
 export class IotCredentialsUnavailableError extends IotCredentialsError {
   constructor(status: number, message: string, cause?: unknown) {
     super('IOT_CREDENTIALS_UNAVAILABLE', status, message, { retryable: true, cause });
+  }
+}
+
+/** Base of the MQTT status publisher's errors. */
+export class MqttError extends IotError {}
+
+/** `iot.mqtt` is configured but aws-iot-device-sdk-v2 (and its native aws-crt) cannot be loaded. */
+export class MqttSdkUnavailableError extends MqttError {
+  constructor(cause: unknown) {
+    super(
+      'MQTT_SDK_UNAVAILABLE',
+      `iot.mqtt needs aws-iot-device-sdk-v2 installed beside the agent (npm install aws-iot-device-sdk-v2): ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** The MQTT client could not be set up (unreadable certificate or key, bad TLS material). */
+export class MqttSetupError extends MqttError {
+  constructor(message: string, cause: unknown) {
+    super('MQTT_SETUP_FAILED', message, { cause });
+  }
+}
+
+/** A status publish failed (not connected, broker refused, timeout); counted, never fatal. */
+export class MqttPublishError extends MqttError {
+  constructor(topic: string, reason: string, cause?: unknown) {
+    super('MQTT_PUBLISH_FAILED', `publish to ${topic} failed: ${reason}`, { retryable: true, cause });
+  }
+}
+
+/** A request on the commands topic was refused; the error is the answer on the response topic. */
+export class MqttCommandError extends MqttError {}
+
+/** The command payload is not a JSON object. */
+export class MqttCommandMalformedError extends MqttCommandError {
+  constructor(reason: string) {
+    super('COMMAND_MALFORMED', `command is not a JSON object: ${reason}`);
+  }
+}
+
+/** The `command` field names no command this agent knows. */
+export class MqttCommandUnknownError extends MqttCommandError {
+  constructor(command: unknown, known: readonly string[]) {
+    super('COMMAND_UNKNOWN', `unknown command ${describeValue(command)}; known: ${known.join(', ')}`);
+  }
+}
+
+/** A field of a known command has a bad value. */
+export class MqttCommandInvalidError extends MqttCommandError {
+  readonly path: string;
+  constructor(path: string, value: unknown, reason: string) {
+    super('COMMAND_INVALID', `command ${path}: ${reason} (got ${describeValue(value)})`);
+    this.path = path;
+  }
+}
+
+/** A valid command failed while running (e.g. the agent is stopping); `code` is the cause's. */
+export class MqttCommandFailedError extends MqttCommandError {
+  constructor(cause: unknown) {
+    const code = cause instanceof TributaryError ? cause.code : 'COMMAND_FAILED';
+    const retryable = cause instanceof TributaryError && cause.retryable;
+    super(code, cause instanceof Error ? cause.message : String(cause), { retryable, cause });
+  }
+}
+
+/** Too many commands are being answered at once; retryable. */
+export class MqttCommandBusyError extends MqttCommandError {
+  constructor(limit: number) {
+    super('COMMAND_BUSY', `${limit} commands are already in progress; retry later`, { retryable: true });
   }
 }

@@ -178,3 +178,81 @@ describe('agent config', () => {
     await expect(loadConfig(jsonFile)).rejects.toThrow(/is not valid JSON/);
   });
 });
+
+describe('agent config iot.mqtt', () => {
+  const iotCredentials = {
+    source: 'iot',
+    credentialsEndpoint: 'c2abc.credentials.iot.eu-west-1.amazonaws.com',
+    thingName: 'gateway-0042',
+    roleAlias: 'tributary-device',
+    certificateFile: 'certs/device.pem.crt',
+    privateKeyFile: 'certs/private.pem.key',
+  };
+
+  it('is off unless configured', () => {
+    expect(parseConfig(minimal).mqtt).toBeUndefined();
+  });
+
+  it('takes the thing name and key files of the IoT credentials, TLS on 8883 by default', () => {
+    const config = parseConfig(
+      {
+        ...minimal,
+        aws: { region: 'eu-west-1', credentials: iotCredentials },
+        iot: { mqtt: { endpoint: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com' } },
+      },
+      '/etc/tributary/agent.yaml',
+    );
+    expect(config.mqtt).toEqual({
+      host: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com',
+      port: 8883,
+      tls: true,
+      thingName: 'gateway-0042',
+      clientId: 'gateway-0042',
+      certificateFile: '/etc/tributary/certs/device.pem.crt',
+      privateKeyFile: '/etc/tributary/certs/private.pem.key',
+      caFile: undefined,
+      topicPrefix: 'tributary',
+      statusIntervalMillis: 60_000,
+    });
+  });
+
+  it('allows plain TCP only to a broker on this device', () => {
+    const local = parseConfig({
+      ...minimal,
+      iot: { mqtt: { endpoint: '127.0.0.1', tls: false, clientId: 'c-1' } },
+    });
+    expect(local.mqtt).toMatchObject({
+      host: '127.0.0.1',
+      port: 1883,
+      tls: false,
+      thingName: 'sensor-0001',
+      clientId: 'c-1',
+    });
+    const remote = failure({
+      ...minimal,
+      iot: { mqtt: { endpoint: 'broker.example.com:1883', tls: false } },
+    });
+    expect(remote).toMatchObject({ path: 'iot.mqtt.tls', value: false });
+    expect(remote.message).toMatch(
+      /agent\.yaml: config iot\.mqtt\.tls: may be false only for a broker on this device/,
+    );
+  });
+
+  it('names the path and value of a bad iot.mqtt field', () => {
+    const cases: [Record<string, unknown>, string, unknown][] = [
+      [{ endpoint: 'iot.example.com' }, 'iot.mqtt.certificateFile', undefined],
+      [{ endpoint: 'iot.example.com', certificateFile: 'c.pem' }, 'iot.mqtt.privateKeyFile', undefined],
+      [{ endpoint: 'iot.example.com:0', tls: false }, 'iot.mqtt.endpoint', 'iot.example.com:0'],
+      [{ endpoint: 'http://iot.example.com' }, 'iot.mqtt.endpoint', 'http://iot.example.com'],
+      [{ endpoint: '127.0.0.1', tls: false, caFile: 'ca.pem' }, 'iot.mqtt.caFile', 'ca.pem'],
+      [{ endpoint: '127.0.0.1', tls: false, topicPrefix: 'fleet/#' }, 'iot.mqtt.topicPrefix', 'fleet/#'],
+      [{ endpoint: '127.0.0.1', tls: false, topicPrefix: '$aws/x' }, 'iot.mqtt.topicPrefix', '$aws/x'],
+      [{ endpoint: '127.0.0.1', tls: false, statusIntervalMillis: 10 }, 'iot.mqtt.statusIntervalMillis', 10],
+      [{ endpoint: '127.0.0.1', tls: false, qos: 2 }, 'iot.mqtt.qos', 2],
+    ];
+    for (const [mqtt, path, value] of cases) {
+      const error = failure({ ...minimal, iot: { mqtt } });
+      expect({ path: error.path, value: error.value }).toEqual({ path, value });
+    }
+  });
+});
