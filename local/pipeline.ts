@@ -312,7 +312,7 @@ export function describePipeline(
   const lines: string[] = [];
   const { fleet, lake, functions, analytics, dashboard } = pipeline;
   if (dashboard !== undefined)
-    lines.push(`dashboard   ${dashboard.url}   (read API under ${dashboard.url}/api)`);
+    lines.push(`dashboard   ${dashboard.url}   (read API: ${new URL('api', dashboard.url).href})`);
   for (const agent of fleet?.agents ?? []) {
     lines.push(
       `device agent ${agent.name}   ${agent.url}   (tributary append --url ${agent.url} --stream telemetry|transactions; config ${agent.configFile})`,

@@ -9,6 +9,8 @@ import type { FleetScenario } from './scenario.ts';
 /** Records per append request: the CLI's batch size, well under the agent's body limit. */
 const APPEND_BATCH_RECORDS = 500;
 const TICK_MS = 250;
+/** Simulated time generated per step at most. */
+const MAX_STEP_MS = 2_000;
 const MAX_RETRY_DELAY_MS = 5_000;
 
 export interface PublisherTarget {
@@ -54,8 +56,9 @@ export interface PublisherOptions {
  */
 export class FleetPublisher {
   readonly #options: PublisherOptions;
-  readonly #wallStart = Date.now();
-  readonly #simStart: number;
+  #wallStart = Date.now();
+  #simStart: number;
+  #timeScale: number;
   #stopped = false;
   #generated = 0;
   #published = 0;
@@ -67,6 +70,7 @@ export class FleetPublisher {
   constructor(options: PublisherOptions) {
     this.#options = options;
     this.#simStart = options.scenario.now;
+    this.#timeScale = options.timeScale;
     this.done = this.#run();
   }
 
@@ -89,9 +93,16 @@ export class FleetPublisher {
     await this.done;
   }
 
+  /** Changes the pace from now on (benchmarks step the offered load this way). */
+  setTimeScale(timeScale: number): void {
+    this.#simStart = this.#clock();
+    this.#wallStart = Date.now();
+    this.#timeScale = timeScale;
+  }
+
   #clock(): number {
-    const { scenario, timeScale } = this.#options;
-    const target = this.#simStart + (Date.now() - this.#wallStart) * timeScale;
+    const { scenario } = this.#options;
+    const target = this.#simStart + (Date.now() - this.#wallStart) * this.#timeScale;
     const end = scenario.options.endTime;
     return end === undefined ? target : Math.min(target, end);
   }
@@ -99,12 +110,14 @@ export class FleetPublisher {
   async #run(): Promise<void> {
     const { scenario } = this.#options;
     while (!this.#stopped) {
-      const records = scenario.advanceTo(this.#clock());
+      // A fleet running behind its clock catches up in bounded steps: memory stays flat.
+      const target = Math.min(this.#clock(), scenario.now + MAX_STEP_MS);
+      const records = scenario.advanceTo(target);
       this.#generated += records.length;
       if (records.length > 0) await this.#publish(records);
       const end = scenario.options.endTime;
       if (end !== undefined && scenario.now >= end) return;
-      await sleep(TICK_MS);
+      if (this.#clock() - scenario.now < MAX_STEP_MS) await sleep(TICK_MS);
     }
   }
 

@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
@@ -8,6 +8,7 @@ import { openLake, syncLake } from '../../local/delivery/lake-query.ts';
 import { parseFleetOptions } from '../../local/fleet/index.ts';
 import { type RunningPipeline, startPipeline } from '../../local/pipeline.ts';
 import type { TelemetryRecord, TributaryRecord } from '../../shared/contract/index.ts';
+import { launchChromium } from '../helpers/dashboard.ts';
 
 /**
  * The whole local pipeline, end to end: a seeded fleet publishes through a real device agent for a
@@ -67,6 +68,7 @@ beforeAll(async () => {
     }),
     analyticsWindows: { 'out.of.orderness.ms': String(OUT_OF_ORDERNESS_MS) },
     lakeIntervalMs: 2_000,
+    dashboardPort: 0,
     onPublished: (batch) => published.push(...batch.records),
     log: process.env.TRIBUTARY_KEEP_TEST_DATA === undefined ? () => {} : (m) => console.error(m),
   });
@@ -171,5 +173,40 @@ describe('the whole pipeline', () => {
         expect(item.max).toBe(want.max);
       }
     });
+  }, 120_000);
+
+  it("shows the fleet's anomalies and the Flink series on the dashboard page (headless Chromium)", async () => {
+    const url = pipeline.dashboard?.url;
+    if (url === undefined) throw new Error('no dashboard');
+    const open = (await scanAll(pipeline.alertsTable)).filter(
+      (item) => item.sk === 'ALERT' && item.status === 'OPEN',
+    );
+    expect(open.length).toBeGreaterThan(0);
+    const overheated = pipeline.fleet?.scenario.anomalies.find((a) => a.kind === 'overheating');
+    const series = `device#${overheated?.deviceId}#temperature`;
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.goto(`${url}?refresh=1000#entity=${encodeURIComponent(series)}&window=1m`);
+      await expect
+        .poll(async () => Number(await page.locator('#chart').getAttribute('data-points')), {
+          timeout: 30_000,
+        })
+        .toBeGreaterThan(3);
+      for (const alert of open) {
+        const row = page.locator(`#alerts tr[data-alert-id="${String(alert.alertId)}"]`);
+        await row.waitFor({ timeout: 30_000 });
+        expect(await row.textContent()).toContain(String(alert.ruleId));
+      }
+      expect(await page.locator('#health-exports tbody').textContent()).toContain('gateway-01');
+      const artifact = resolve('.tributary/artifacts/pipeline-dashboard.png');
+      await page.screenshot({ path: artifact, fullPage: true });
+      console.log(`dashboard screenshot of the end-to-end run: ${artifact}`);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   }, 120_000);
 });
