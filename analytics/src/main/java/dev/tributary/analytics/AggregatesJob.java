@@ -1,12 +1,8 @@
 package dev.tributary.analytics;
 
 import com.amazonaws.services.kinesisanalytics.runtime.KinesisAnalyticsRuntime;
-import dev.tributary.analytics.aggregate.LateObservation;
-import dev.tributary.analytics.aggregate.WindowAggregate;
-import dev.tributary.analytics.sink.AggregateItems;
-import dev.tributary.analytics.sink.DynamoDbSettings;
 import dev.tributary.analytics.local.LocalRun;
-import dev.tributary.analytics.sink.DynamoDbUpsertSink;
+import dev.tributary.analytics.sink.AggregatesTableSink;
 import dev.tributary.analytics.source.KinesisEfoSource;
 import dev.tributary.analytics.source.KinesisShardSource;
 import java.io.IOException;
@@ -63,20 +59,15 @@ public final class AggregatesJob {
     env.execute("tributary-aggregates");
   }
 
-  /** Wires the pipeline to the DynamoDB sinks; shared by main and the tests. */
+  /** Wires the pipeline to the DynamoDB sinks (Flink's DynamoDB connector); shared by main and the tests. */
   public static void attach(DataStream<byte[]> records, JobConfig config, boolean watermarkPerEvent) {
     AggregatesPipeline.Outputs out = AggregatesPipeline.build(records, config, watermarkPerEvent);
-    DynamoDbSettings table = new DynamoDbSettings(config.aggregatesTable(), config.region(), config.dynamoDbEndpoint());
-    long ttl = config.ttlSeconds();
     out.aggregates()
-        .sinkTo(
-            new DynamoDbUpsertSink<WindowAggregate>(table, w -> AggregateItems.aggregate(w, ttl), "aggregateItemsWritten"))
+        .sinkTo(AggregatesTableSink.aggregates(config))
         .name("dynamodb aggregates")
         .uid("dynamodb-aggregates");
     out.late()
-        .sinkTo(
-            new DynamoDbUpsertSink<LateObservation>(
-                table, l -> AggregateItems.late(l.windowSize, l.observation, ttl), "lateItemsWritten"))
+        .sinkTo(AggregatesTableSink.late(config))
         .name("dynamodb late records")
         .uid("dynamodb-late");
     out.invalid()

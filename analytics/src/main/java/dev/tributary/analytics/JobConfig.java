@@ -13,7 +13,7 @@ import java.util.Properties;
  * KinesisSource:  stream.name, aws.region, aws.endpoint (local only), starting.position (TRIM_HORIZON|LATEST),
  *                 reader.type (EFO|POLLING, default EFO), efo.consumer.name (default analytics),
  *                 efo.consumer.arn (default: looked up from the name), poll.interval.ms (POLLING)
- * AggregatesSink: table.name, aws.region, aws.endpoint (local only), ttl.days
+ * AggregatesSink: table.name, aws.region (default: KinesisSource's), aws.endpoint (local only), ttl.days
  * Windows:        out.of.orderness.ms, idleness.ms, allowed.lateness.ms
  * Job:            checkpoint.interval.ms (local runs only; Managed Flink configures checkpoints itself)
  * </pre>
@@ -28,6 +28,7 @@ public record JobConfig(
     String efoConsumerArn,
     long pollIntervalMs,
     String aggregatesTable,
+    String dynamoDbRegion,
     String dynamoDbEndpoint,
     long ttlSeconds,
     Duration outOfOrderness,
@@ -82,6 +83,7 @@ public record JobConfig(
         source.getProperty("efo.consumer.arn", ""),
         positive(source, SOURCE_GROUP, "poll.interval.ms", 200),
         sink.getProperty("table.name", "tributary-dev-aggregates"),
+        sink.getProperty("aws.region", region),
         sink.getProperty("aws.endpoint", ""),
         positive(sink, SINK_GROUP, "ttl.days", 30) * 86_400L,
         Duration.ofMillis(positive(windows, WINDOWS_GROUP, "out.of.orderness.ms", 5_000)),

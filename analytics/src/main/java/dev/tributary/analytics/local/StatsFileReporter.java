@@ -28,7 +28,7 @@ import org.apache.flink.metrics.reporter.Scheduled;
  * Counters restart from 0 when the job restarts (Flink re-registers its metrics).
  */
 public final class StatsFileReporter implements MetricReporter, Scheduled {
-  /** The counters the job registers (see AggregatesPipeline, EmitWindow, AggregatesJob, the sources). */
+  /** The counters the job registers (see AggregatesPipeline, EmitWindow, sink/AggregatesTableSink, the sources). */
   public static final List<String> COUNTERS =
       List.of(
           "recordsParsed",

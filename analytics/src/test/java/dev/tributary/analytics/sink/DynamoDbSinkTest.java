@@ -35,9 +35,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 
 /**
- * The job's sinks against the real DynamoDB Local: items have the table's keys, a replay of the same
- * input leaves the table unchanged, and a failure + restart from a checkpoint ends with exactly the
- * items of a run without failure (no double counting).
+ * The job's sinks (Flink's DynamoDB connector, {@link AggregatesTableSink}) against the real
+ * DynamoDB Local: items have the table's keys, a replay of the same input leaves the table
+ * unchanged, and a failure + restart from a checkpoint ends with exactly the items of a run without
+ * failure (no double counting).
  */
 class DynamoDbSinkTest {
   @RegisterExtension
