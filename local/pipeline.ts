@@ -236,7 +236,7 @@ async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
       kind: 'lambda-esm',
       iteratorAgeMs: stats.iteratorAgeMillis,
       invocations: stats.invocations,
-      recordsProcessed: stats.recordsSucceeded,
+      recordsProcessed: stats.userRecordsSucceeded,
       errors: stats.functionErrors,
       retries: stats.retries,
       recordsGivenUp: stats.recordsGivenUp,

@@ -140,6 +140,7 @@ export async function startEventSourceRunner(options: EventSourceRunnerOptions):
         bisections: 0,
         retries: 0,
         recordsSucceeded: 0,
+        userRecordsSucceeded: 0,
         recordsGivenUp: 0,
         subscriptions: 0,
         iteratorAgeMillis: 0,

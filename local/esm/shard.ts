@@ -7,6 +7,7 @@ import {
   type SubscribeToShardEventStream,
 } from '@aws-sdk/client-kinesis';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import { deaggregate, isAggregated } from '../../shared/kinesis/aggregation.ts';
 import { ESM_MAX_EVENT_BYTES } from '../../shared/kinesis/limits.ts';
 import type { FileCheckpointStore } from './checkpoints.ts';
 import { SHARD_END } from './checkpoints.ts';
@@ -45,6 +46,8 @@ export interface MappingStats {
   bisections: number;
   retries: number;
   recordsSucceeded: number;
+  /** User records inside the succeeded Kinesis records (KPL aggregates counted by content). */
+  userRecordsSucceeded: number;
   recordsGivenUp: number;
   subscriptions: number;
   /** Lambda's IteratorAge: age of the oldest record of the latest invocation, ms. */
@@ -109,6 +112,22 @@ class Progress {
     }
     return moved;
   }
+}
+
+/** How many user records the Kinesis records carry; a damaged aggregate counts as one. */
+function userRecords(records: readonly ShardRecord[]): number {
+  let count = 0;
+  for (const { data, partitionKey } of records) {
+    if (!isAggregated(data)) count++;
+    else {
+      try {
+        count += deaggregate(data, { partitionKey }).length;
+      } catch {
+        count++;
+      }
+    }
+  }
+  return count;
 }
 
 class Lane {
@@ -222,6 +241,7 @@ class Lane {
     stats.invocations++;
     if (outcome.kind === 'ok') {
       stats.recordsSucceeded += batch.records.length;
+      stats.userRecordsSucceeded += userRecords(batch.records);
       await this.#shard.complete(batch.records);
       return;
     }
@@ -229,6 +249,7 @@ class Lane {
       stats.partialFailures++;
       const done = batch.records.slice(0, outcome.index);
       stats.recordsSucceeded += done.length;
+      stats.userRecordsSucceeded += userRecords(done);
       await this.#shard.complete(done);
       await this.#retry({ ...batch, records: batch.records.slice(outcome.index) });
       return;
