@@ -31,14 +31,21 @@ const ROOT = join(import.meta.dirname, '..');
 const VARIANTS = [
   { name: 'dev (bin/tributary.mjs, tsx)', args: [join(ROOT, 'bin', 'tributary.mjs')], env: {}, config: {} },
   {
-    name: 'device build (dist bundle, --max-semi-space-size=1 --max-old-space-size=48, MALLOC_ARENA_MAX=2)',
+    name: 'device build (dist bundle, the launch line of device/README.md)',
     args: [
       '--max-semi-space-size=1',
       '--max-old-space-size=48',
+      '--optimize-for-size',
       join(ROOT, 'dist', 'device', 'tributary.mjs'),
     ],
-    // glibc gives each libuv worker thread its own malloc arena; two are plenty for the agent.
-    env: { MALLOC_ARENA_MAX: '2' },
+    env: {
+      // glibc gives each libuv worker thread its own malloc arena; two are plenty for the agent.
+      MALLOC_ARENA_MAX: '2',
+      // A fixed mmap threshold and a low trim threshold hand freed buffers (read chunks, request
+      // bodies) and start-up garbage back to the kernel instead of keeping them in the malloc heap.
+      MALLOC_MMAP_THRESHOLD_: '131072',
+      MALLOC_TRIM_THRESHOLD_: '131072',
+    },
     config: {},
   },
 ] as const;

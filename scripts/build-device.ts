@@ -6,7 +6,7 @@ import { build } from 'esbuild';
 /**
  * Bundles the device agent and CLI into one ESM file for edge hardware: no tsx loader and no
  * node_modules tree on the device, which keeps the agent's resident memory small.
- * Run on the device: node --max-semi-space-size=1 tributary.mjs agent run --config agent.yaml
+ * Run on the device with the launch line of device/README.md ("On the device").
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'device', 'tributary.mjs');

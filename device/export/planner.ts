@@ -10,7 +10,7 @@
  * Once a lane is passed over in a plan (busy, full, out of budget) every later record of that lane
  * is passed over too, so a small late record never jumps a big early one.
  */
-import { AggregationBuilder } from '../../shared/kinesis/aggregation.ts';
+import { AggregationBuilder, deaggregate } from '../../shared/kinesis/aggregation.ts';
 import { InvalidUserRecordError } from '../../shared/kinesis/errors.ts';
 import type { ShardMap } from '../../shared/kinesis/hash.ts';
 
@@ -30,6 +30,12 @@ export interface PendingRecord {
   readonly solo?: boolean | undefined;
 }
 
+/**
+ * A user record inside a planned entry. Its bytes live only in the entry's `data` (the exporter drops
+ * the raw copy once the entry is built, see ExportState); `recordsOf` gets them back from there.
+ */
+export type EntryRecord = Omit<PendingRecord, 'data'>;
+
 /** One PutRecords entry and the user records it carries. */
 export interface PlannedEntry {
   readonly lane: string;
@@ -40,7 +46,7 @@ export interface PlannedEntry {
   readonly data: Uint8Array;
   readonly bytes: number;
   /** In sequence order. */
-  readonly records: readonly PendingRecord[];
+  readonly records: readonly EntryRecord[];
   readonly solo: boolean;
 }
 
@@ -92,6 +98,35 @@ export interface Plan {
   readonly unroutable: boolean;
   /** Shards passed over for lack of pacing budget (worth waking up for when it frees). */
   readonly budgetBlocked: ReadonlySet<string>;
+}
+
+/** The entry's records without their bytes: what an exporter keeps while the entry is outstanding. */
+export function slimEntry(entry: PlannedEntry): PlannedEntry {
+  return {
+    ...entry,
+    records: entry.records.map(({ data: _data, ...rest }: EntryRecord & { data?: unknown }) => rest),
+  };
+}
+
+/**
+ * The entry's user records with their bytes, recovered from the entry's data (views into it, the
+ * exact bytes that were planned), in order: for re-planning an entry that will not be resent as is.
+ */
+export function recordsOf(entry: PlannedEntry): PendingRecord[] {
+  const unpacked = deaggregate(entry.data, {
+    partitionKey: entry.partitionKey,
+    explicitHashKey: entry.explicitHashKey,
+  });
+  if (unpacked.length !== entry.records.length) {
+    throw new Error(`entry holds ${unpacked.length} user records, ${entry.records.length} expected`);
+  }
+  return entry.records.map((record, i) => {
+    const user = unpacked[i] as (typeof unpacked)[number];
+    if (user.partitionKey !== record.partitionKey) {
+      throw new Error(`entry record ${i} has key ${user.partitionKey}, ${record.partitionKey} expected`);
+    }
+    return { ...record, data: user.data };
+  });
 }
 
 /** Lane of a record without aggregation. */

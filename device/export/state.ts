@@ -15,6 +15,8 @@ import {
   type PlannedEntry,
   planBatch,
   type RejectReason,
+  recordsOf,
+  slimEntry,
 } from './planner.ts';
 
 export const THROTTLED_CODE = 'ProvisionedThroughputExceededException';
@@ -275,7 +277,7 @@ export class ExportState {
     this.#lastRefreshAt = now;
     if (!changed) return;
     const records: PendingRecord[] = [];
-    for (const outstanding of this.#lanes.values()) records.push(...outstanding.entry.records);
+    for (const outstanding of this.#lanes.values()) records.push(...recordsOf(outstanding.entry));
     this.#lanes.clear();
     this.#outstandingBytes = 0;
     this.#requeue(records);
@@ -287,7 +289,7 @@ export class ExportState {
     for (const [lane, outstanding] of this.#lanes) {
       if (outstanding.inFlight || outstanding.entry.bytes <= limits.maxRecordBytes) continue;
       this.#dropLane(lane, outstanding);
-      this.#requeue(outstanding.entry.records);
+      this.#requeue(recordsOf(outstanding.entry));
     }
   }
 
@@ -335,17 +337,23 @@ export class ExportState {
 
     const id = this.#nextRequestId++;
     const sent: Outstanding[] = [];
+    const entries: PlannedEntry[] = [];
     let bytes = 0;
     let records = 0;
-    for (const entry of plan.entries) {
+    for (const planned of plan.entries) {
+      let entry = planned;
       let outstanding = this.#lanes.get(entry.lane);
       if (outstanding === undefined || outstanding.entry !== entry) {
+        // Memory: the entry's data holds the records' bytes; keeping the records' own bytes too (views
+        // that pin whole log read chunks) would hold every outstanding record twice.
+        entry = slimEntry(planned);
         outstanding = { entry, attempts: 0, notBefore: now, inFlight: false, pacerToken: undefined };
         this.#lanes.set(entry.lane, outstanding);
         this.#outstandingBytes += entry.records.reduce((sum, r) => sum + r.bytes, 0);
       } else {
         this.counters.retried++;
       }
+      entries.push(entry);
       outstanding.attempts++;
       outstanding.inFlight = true;
       outstanding.pacerToken = this.#pacer(entry.shardId).record(now, entry.bytes, 1);
@@ -357,7 +365,7 @@ export class ExportState {
     this.counters.requestsSent++;
     this.counters.entriesSent += sent.length;
     this.counters.recordsSent += records;
-    return { id, entries: plan.entries, bytes, records };
+    return { id, entries, bytes, records };
   }
 
   /** Earliest time `plan` may return something without new input, or undefined if only input can help. */
@@ -479,13 +487,14 @@ export class ExportState {
     if (outstanding === undefined) return;
     const { entry } = outstanding;
     this.#dropLane(entry.lane, outstanding);
-    const [only] = entry.records;
+    const records = recordsOf(entry);
+    const [only] = records;
     // Alone in its request, one user record: that record is what Kinesis refuses.
-    if (entry.records.length === 1 && only !== undefined) {
+    if (records.length === 1 && only !== undefined) {
       this.#deadLetters.push(letterOf(only, 'REJECTED_BY_KINESIS', `${failure.code}: ${failure.message}`));
       return;
     }
-    this.#requeue(entry.records.map((record) => ({ ...record, solo: true })));
+    this.#requeue(records.map((record) => ({ ...record, solo: true })));
   }
 
   #take(id: number): Outstanding[] {

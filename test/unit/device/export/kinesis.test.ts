@@ -54,6 +54,17 @@ describe('PutRecords body', () => {
     const body = putRecordsBody('s', [entry(backing.subarray(2, 7), 'k')]);
     expect(JSON.parse(body.toString()).Records[0].Data).toBe(Buffer.from('HELLO').toString('base64'));
   });
+
+  it('encodes large entries (base64 written in slices) exactly', () => {
+    const sizes = [48 * 1024 - 1, 48 * 1024, 48 * 1024 + 1, 96 * 1024 + 2, 1024 * 1024 - 7];
+    const backing = Buffer.alloc(1024 * 1024 + 10);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 7919 + (i >> 8)) & 0xff;
+    const entries = sizes.map((size, i) => entry(backing.subarray(i + 1, i + 1 + size), `k${i}`));
+    const records = JSON.parse(putRecordsBody('s', entries).toString()).Records as { Data: string }[];
+    expect(records.map((r) => r.Data)).toEqual(
+      sizes.map((size, i) => backing.subarray(i + 1, i + 1 + size).toString('base64')),
+    );
+  });
 });
 
 const bytes = (data: string | ArrayBuffer | ArrayBufferView) =>

@@ -6,6 +6,8 @@ import {
   type PlanInput,
   type PlanLimits,
   planBatch,
+  recordsOf,
+  slimEntry,
 } from '../../../../device/export/planner.ts';
 import { deaggregate } from '../../../../shared/kinesis/aggregation.ts';
 import { hashKeyOf, ShardMap } from '../../../../shared/kinesis/hash.ts';
@@ -167,8 +169,18 @@ describe('planBatch', () => {
             partitionKey: entry.partitionKey,
             explicitHashKey: entry.explicitHashKey,
           });
+          const offered = new Map(input.pending.map((r) => [r.sequence, r.data]));
           expect(unpacked.map((u) => Buffer.from(u.data).toString('hex'))).toEqual(
-            entry.records.map((r) => Buffer.from(r.data).toString('hex')),
+            entry.records.map((r) => Buffer.from(offered.get(r.sequence) ?? []).toString('hex')),
+          );
+          // recordsOf gets the same records back from the entry's bytes alone.
+          expect(
+            recordsOf(slimEntry(entry)).map((r) => [r.sequence, Buffer.from(r.data).toString('hex')]),
+          ).toEqual(
+            entry.records.map((r) => [
+              r.sequence,
+              Buffer.from(offered.get(r.sequence) ?? []).toString('hex'),
+            ]),
           );
           expect(unpacked.map((u) => u.partitionKey)).toEqual(entry.records.map((r) => r.partitionKey));
           // The lane's pending records, minus the rejected ones, start with exactly this entry's records.

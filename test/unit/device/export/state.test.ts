@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fullJitterDelay, ShardPacer, TokenBucket } from '../../../../device/export/pacing.ts';
-import type { PendingRecord, PlanLimits } from '../../../../device/export/planner.ts';
+import type { EntryRecord, PendingRecord, PlanLimits } from '../../../../device/export/planner.ts';
 import {
   type EntryOutcome,
   ExportState,
@@ -130,7 +130,8 @@ describe('ExportState', () => {
           let now = 0;
           const inFlight: PlannedRequest[] = [];
           const inFlightLanes = new Set<string>();
-          const accepted: PendingRecord[] = [];
+          const accepted: EntryRecord[] = [];
+          const offered = new Map(records.map((r) => [r.sequence, r.data]));
           const deadLettered = new Set<number>();
           let checkpoint = -1;
           for (let step = 0; step < 20_000; step++) {
@@ -168,8 +169,9 @@ describe('ExportState', () => {
                 if (r < s.throttle + s.internal)
                   return { ok: false, code: 'InternalFailure', message: 'oops' };
                 const unpacked = deaggregate(entry.data, { partitionKey: entry.partitionKey });
+                // The entry carries exactly the bytes that were offered for its records.
                 expect(unpacked.map((u) => Buffer.from(u.data).toString())).toEqual(
-                  entry.records.map((rec) => Buffer.from(rec.data).toString()),
+                  entry.records.map((rec) => Buffer.from(offered.get(rec.sequence) ?? []).toString()),
                 );
                 accepted.push(...entry.records);
                 return { ok: true, shardId: entry.shardId, sequenceNumber: String(accepted.length) };
@@ -268,8 +270,19 @@ describe('ExportState', () => {
     const replanned = state.plan(20_000, after);
     expect(replanned?.entries.map((e) => e.shardId).sort()).toEqual(['new-0', 'new-1']);
     expect(replanned?.records).toBe(20);
+    const offered = new Map(
+      [...records, ...Array.from({ length: 20 }, (_, i) => pending(20 + i, `k${i}`))].map((r) => [
+        r.sequence,
+        Buffer.from(r.data).toString('hex'),
+      ]),
+    );
     for (const entry of replanned?.entries ?? []) {
       for (const record of entry.records) expect(after.shardFor(record.hashKey)?.shardId).toBe(entry.shardId);
+      // Taken back out of the old aggregates: the very bytes that were offered, in order.
+      const unpacked = deaggregate(entry.data, { partitionKey: entry.partitionKey });
+      expect(unpacked.map((u) => Buffer.from(u.data).toString('hex'))).toEqual(
+        entry.records.map((r) => offered.get(r.sequence)),
+      );
     }
   });
 
@@ -306,9 +319,14 @@ describe('ExportState', () => {
     state.setLimits({ ...LIMITS, maxRecordBytes: 2048, maxAggregateBytes: 2048 });
     const replanned = state.plan(0, map);
     expect(replanned?.entries.flatMap((e) => e.records.map((r) => r.sequence))).toEqual([2]);
-    expect(state.takeDeadLetters().map((l) => [l.sequence, l.reason])).toEqual([
+    const letters = state.takeDeadLetters();
+    expect(letters.map((l) => [l.sequence, l.reason])).toEqual([
       [0, 'TOO_LARGE'],
       [1, 'TOO_LARGE'],
     ]);
+    // The dead letters carry the records' own bytes, recovered from the entry that held them.
+    expect(letters.map((l) => Buffer.from(l.payload).toString('hex'))).toEqual(
+      [pending(0, 'a', 3000), pending(1, 'a', 3000)].map((r) => Buffer.from(r.data).toString('hex')),
+    );
   });
 });
