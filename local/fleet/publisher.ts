@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient } from '../../device/api/client.ts';
-import { AgentUnreachableError, ApiRequestError } from '../../device/errors.ts';
+import { ApiRequestError } from '../../device/errors.ts';
 import type { TributaryRecord } from '../../shared/contract/index.ts';
 import { FLEET_STREAMS } from './agent.ts';
 import { FleetRecordRefusedError } from './errors.ts';
@@ -157,8 +157,9 @@ export class FleetPublisher {
           return;
         }
         this.#report(error as Error);
-        // Stopping gives up only on an agent that does not answer at all; a busy one is waited for.
-        if (this.#stopped && error instanceof AgentUnreachableError) return;
+        // Once stopping, unacknowledged records are left unpublished (they count as generated only):
+        // a full or unreachable agent must not hold the shutdown.
+        if (this.#stopped) return;
         this.#retries++;
         const hinted = error instanceof ApiRequestError ? error.retryAfterSeconds : undefined;
         await sleep(hinted === undefined ? Math.min(MAX_RETRY_DELAY_MS, 100 * 2 ** attempt) : hinted * 1000);
