@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { AnalyticsError } from './analytics/errors.ts';
 import { exitOnCliError } from './cli-exit.ts';
 import { type LocalCloud, startLocalCloud } from './cloud.ts';
 import { CliUsageError } from './errors.ts';
@@ -158,6 +159,9 @@ async function main(): Promise<void> {
     });
   } catch (error) {
     await cloud.stop();
+    if (error instanceof AnalyticsError) {
+      console.error('the Flink job could not start; `npm start -- --no-analytics` runs everything else.');
+    }
     throw error;
   }
   const rss = await processTreeRss([

@@ -97,6 +97,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     let stopping = false;
     if (options.analytics ?? true) {
       analyticsRunning = true;
+      log('analytics: building the Flink job with Maven (the first run downloads its dependencies)...');
       analytics = await startAnalyticsJob({
         kinesisEndpoint: cloud.endpoints.kinesis,
         // The Flink connector's EFO client speaks HTTP/2 only, which the limits proxy does not; the
