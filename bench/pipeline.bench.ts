@@ -8,7 +8,8 @@ import {
   type RunningFleet,
   startFleet,
 } from '../local/fleet/index.ts';
-import { type RunningPipeline, startPipeline } from '../local/pipeline.ts';
+import { agentExports, type RunningPipeline, startPipeline } from '../local/pipeline.ts';
+import { stackResource } from '../local/resources/stack.ts';
 
 /**
  * The whole local pipeline on this machine: a simulated fleet appending through the real device agent,
@@ -64,23 +65,18 @@ interface Counts {
 
 /** The baseline: the same fleet and agent, nothing reading the stream. */
 async function fleetOnly(cloud: LocalCloud): Promise<Measured> {
-  const stream = cloud.stack.resources.find(
-    (r) => r.kind === 'kinesis-stream' && r.logicalId === 'RecordsStream',
-  );
+  const stream = stackResource(cloud.stack, 'kinesis-stream', 'RecordsStream');
   const fleet = await startFleet({
     fleet: parseFleetOptions(FLAT_OUT),
     dataDir: join(cloud.dataDir, 'fleet'),
     region: cloud.region,
     kinesisEndpoint: cloud.endpoints.kinesis,
-    kinesisStreamName: stream?.kind === 'kinesis-stream' ? stream.name : '',
+    kinesisStreamName: stream.name,
   });
   return {
     fleet,
     counts: async () => {
-      const statuses = await Promise.all(fleet.agents.map((agent) => agent.status()));
-      const exported = statuses
-        .flatMap((status) => status.streams)
-        .reduce((n, stream) => n + (stream.export?.counters.recordsAccepted ?? 0), 0);
+      const exported = (await agentExports(fleet)).reduce((n, e) => n + (e.recordsAccepted ?? 0), 0);
       return { appended: fleet.publisher.stats().published, exported, alerted: 0, lake: 0, flink: 0 };
     },
     stop: () => fleet.stop(),

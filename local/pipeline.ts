@@ -12,7 +12,7 @@ import { type DashboardServer, startDashboardServer } from './dashboard/server.t
 import { type LakeDelivery, startLakeDelivery } from './delivery/delivery.ts';
 import { type EventSourceRunner, startEventSourceRunner } from './esm/index.ts';
 import { type FleetOptions, type PublishedBatch, type RunningFleet, startFleet } from './fleet/index.ts';
-import type { StackResource } from './resources/stack.ts';
+import { stackResource } from './resources/stack.ts';
 
 /**
  * The stack's moving parts on a running local cloud: the device agents and the simulated fleet
@@ -54,22 +54,12 @@ export interface RunningPipeline {
 
 const DEFAULT_LAKE_INTERVAL_MS = 60_000;
 
-function stackResource<K extends StackResource['kind']>(
-  cloud: LocalCloud,
-  kind: K,
-  logicalId: string,
-): Extract<StackResource, { kind: K }> {
-  const found = cloud.stack.resources.find((r) => r.kind === kind && r.logicalId === logicalId);
-  if (found === undefined) throw new Error(`${cloud.stack.file} declares no ${kind} ${logicalId}`);
-  return found as Extract<StackResource, { kind: K }>;
-}
-
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
   const { cloud } = options;
   const log = options.log ?? ((message: string) => console.error(message));
-  const stream = stackResource(cloud, 'kinesis-stream', 'RecordsStream');
-  const alertsTable = stackResource(cloud, 'dynamodb-table', 'AlertsTable');
-  const aggregatesTable = stackResource(cloud, 'dynamodb-table', 'AggregatesTable');
+  const stream = stackResource(cloud.stack, 'kinesis-stream', 'RecordsStream');
+  const alertsTable = stackResource(cloud.stack, 'dynamodb-table', 'AlertsTable');
+  const aggregatesTable = stackResource(cloud.stack, 'dynamodb-table', 'AggregatesTable');
   const stoppers: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stoppers.reverse()) await stop().catch((error: unknown) => log(String(error)));
@@ -201,10 +191,11 @@ interface HealthSources {
   readonly alertsCount: number | undefined;
 }
 
-async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
-  const { fleet, functions, lake, analytics } = sources;
+/** Every agent's exported streams, as the health document lists them (an unreachable agent included). */
+export async function agentExports(
+  fleet: RunningFleet | undefined,
+): Promise<NonNullable<PipelineHealth['exports']>> {
   const exports: NonNullable<PipelineHealth['exports']> = [];
-  const notes: string[] = [];
   const statuses = await Promise.allSettled((fleet?.agents ?? []).map((agent) => agent.status()));
   statuses.forEach((result, index) => {
     const device = fleet?.agents[index]?.name ?? String(index);
@@ -231,6 +222,13 @@ async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
       });
     }
   });
+  return exports;
+}
+
+async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
+  const { fleet, functions, lake, analytics } = sources;
+  const exports = await agentExports(fleet);
+  const notes: string[] = [];
   const consumers: NonNullable<PipelineHealth['consumers']> = functions.mappings.map(
     ({ definition, stats }) => ({
       name: `function ${definition.functionName}`,
@@ -269,10 +267,10 @@ async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
     if (stats !== undefined)
       consumers.push({ name: 'flink aggregates', kind: 'flink', recordsProcessed: stats.recordsParsed });
   }
-  if (fleet !== undefined) {
-    const publisher = fleet.publisher.stats();
+  const publisher = fleet?.publisher.stats();
+  if (fleet !== undefined && publisher !== undefined) {
     notes.push(
-      `fleet: ${fleet.scenario.anomalies.length} anomalies injected; ${publisher.published} of ${publisher.generated} records appended`,
+      `fleet: ${fleet.scenario.anomalies.length} anomalies injected; ${publisher.published} of ${publisher.generated} records appended, ${publisher.retries} appends retried`,
     );
     if (publisher.refused > 0)
       notes.push(`fleet: ${publisher.refused} records refused by the agent (${publisher.lastError ?? ''})`);
@@ -290,7 +288,7 @@ async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
     },
     ...(analyticsHealth === undefined ? {} : { analytics: analyticsHealth }),
     totals: {
-      ...(fleet === undefined ? {} : { recordsAppended: fleet.publisher.stats().published }),
+      ...(publisher === undefined ? {} : { recordsAppended: publisher.published }),
       recordsExported: exports.reduce((n, e) => n + (e.recordsAccepted ?? 0), 0),
       ...(sources.alertsCount === undefined ? {} : { alertsRaised: sources.alertsCount }),
       lakeObjects: lakeStats.objects,

@@ -17,8 +17,8 @@ import type { HealthProvider } from '../../functions/dashboard/health.ts';
 import { DashboardReader } from '../../functions/dashboard/reader.ts';
 import { createDashboardRouter, type DashboardRequest } from '../../functions/dashboard/router.ts';
 import type { AwsClients } from '../../shared/aws/clients.ts';
-import { LocalCloudError, PortInUseError } from '../errors.ts';
-import type { DynamoTableResource, StackDefinition } from '../resources/stack.ts';
+import { PortInUseError } from '../errors.ts';
+import { type StackDefinition, stackResource } from '../resources/stack.ts';
 
 export type { HealthProvider, PipelineHealth } from '../../functions/dashboard/health.ts';
 
@@ -46,24 +46,6 @@ export interface DashboardServer {
 const HOST = '127.0.0.1';
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const require = createRequire(import.meta.url);
-
-/** A table the dashboard needs is not in serverless.yml. */
-export class DashboardTableMissingError extends LocalCloudError {
-  constructor(logicalId: string) {
-    super(
-      'LOCAL_DASHBOARD_TABLE_MISSING',
-      `serverless.yml has no DynamoDB table ${logicalId}; the dashboard reads AlertsTable and AggregatesTable`,
-    );
-  }
-}
-
-function tableName(stack: StackDefinition, logicalId: string): string {
-  const table = stack.resources.find(
-    (r): r is DynamoTableResource => r.logicalId === logicalId && r.kind === 'dynamodb-table',
-  );
-  if (table === undefined) throw new DashboardTableMissingError(logicalId);
-  return table.name;
-}
 
 interface StaticFile {
   type: string;
@@ -112,8 +94,8 @@ function sendText(res: ServerResponse, status: number, text: string): void {
 
 export async function startDashboardServer(options: DashboardServerOptions): Promise<DashboardServer> {
   const reader = new DashboardReader(options.clients.dynamodb(), {
-    alertsTable: tableName(options.stack, 'AlertsTable'),
-    aggregatesTable: tableName(options.stack, 'AggregatesTable'),
+    alertsTable: stackResource(options.stack, 'dynamodb-table', 'AlertsTable').name,
+    aggregatesTable: stackResource(options.stack, 'dynamodb-table', 'AggregatesTable').name,
   });
   const onError =
     options.onError ??

@@ -41,7 +41,7 @@ const PRELOAD = new URL('../servers/loopback-preload.cjs', import.meta.url).path
 const TRIBUTARY_BIN = join(PROJECT_ROOT, 'bin', 'tributary.mjs');
 
 /** The agent config a gateway of the simulated fleet runs with: both streams exported to the stack's stream. */
-export function gatewayConfig(opts: DeviceAgentOptions, storeRoot: string, port: number): object {
+function gatewayConfig(opts: DeviceAgentOptions, storeRoot: string, port: number): object {
   return {
     storeRoot,
     deviceId: opts.name,

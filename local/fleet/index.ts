@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { bundledRules } from '../../functions/alerts/rules/bundled.ts';
 import { type RunningDeviceAgent, startDeviceAgent } from './agent.ts';
 import type { FleetOptions } from './config.ts';
-import { FleetPublisher, type PublishedBatch, type FleetPublisher as Publisher } from './publisher.ts';
+import { FleetPublisher, type PublishedBatch } from './publisher.ts';
 import { FleetScenario } from './scenario.ts';
 
 export { FLEET_STREAMS, type RunningDeviceAgent, startDeviceAgent } from './agent.ts';
@@ -25,7 +24,7 @@ export interface StartFleetOptions {
 export interface RunningFleet {
   readonly agents: readonly RunningDeviceAgent[];
   readonly scenario: FleetScenario;
-  readonly publisher: Publisher;
+  readonly publisher: FleetPublisher;
   /** Stops the simulator, then the agents (their unexported backlog stays in their logs). */
   stop(): Promise<void>;
 }
@@ -86,9 +85,4 @@ export async function startFleet(options: StartFleetOptions): Promise<RunningFle
       await Promise.allSettled(agents.map((agent) => agent.stop()));
     },
   };
-}
-
-/** Where `npm start` keeps the fleet's agents inside its data folder. */
-export function fleetDataDir(cloudDataDir: string): string {
-  return join(cloudDataDir, 'fleet');
 }

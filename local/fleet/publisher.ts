@@ -31,9 +31,6 @@ export interface PublisherStats {
   readonly published: number;
   readonly refused: number;
   readonly retries: number;
-  /** Simulated time published so far, and how far it trails the simulated clock (ms). */
-  readonly simulatedTime: number;
-  readonly behindMillis: number;
   readonly lastError: string | undefined;
 }
 
@@ -75,14 +72,11 @@ export class FleetPublisher {
   }
 
   stats(): PublisherStats {
-    const { scenario } = this.#options;
     return {
       generated: this.#generated,
       published: this.#published,
       refused: this.#refused,
       retries: this.#retries,
-      simulatedTime: scenario.now,
-      behindMillis: Math.max(0, this.#clock() - scenario.now),
       lastError: this.#lastError,
     };
   }

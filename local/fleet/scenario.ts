@@ -303,10 +303,9 @@ export class FleetScenario {
     const count = maxTransactions + 2;
     const step = Math.floor(windowMs / 5 / count);
     const completesAt = at + step * (count - 1);
-    if (this.#terminals.length === 0 || (endTime !== undefined && completesAt > endTime)) return undefined;
-    const terminal = this.#pick(this.#terminals);
-    const card = this.#reserveCard(terminal.city, at);
-    if (card === undefined) return undefined;
+    const target = this.#cardAnomalyTarget(at, completesAt, endTime);
+    if (target === undefined) return undefined;
+    const { terminal, card } = target;
     for (let i = 0; i < count; i++) {
       this.#scheduled.push({ at: at + i * step, make: (t) => this.#transaction(terminal, card, t) });
     }
@@ -324,10 +323,9 @@ export class FleetScenario {
     const { minIntervalMs } = this.#rules.fraud.impossibleTravel;
     const gap = Math.max(minIntervalMs, 5 * 60_000);
     const completesAt = at + gap;
-    if (this.#terminals.length === 0 || (endTime !== undefined && completesAt > endTime)) return undefined;
-    const terminal = this.#pick(this.#terminals);
-    const card = this.#reserveCard(terminal.city, at);
-    if (card === undefined) return undefined;
+    const target = this.#cardAnomalyTarget(at, completesAt, endTime);
+    if (target === undefined) return undefined;
+    const { terminal, card } = target;
     const far = this.#pick(FAR_CITIES);
     const farTerminal: Terminal = {
       deviceId: `terminal-${far.country.toLowerCase()}-${pad(this.#anomalyCount)}`,
@@ -349,6 +347,18 @@ export class FleetScenario {
       expectedAlert: { ruleId: 'impossible_travel', entityId: cardEntityId(card.token) },
       deviceId: farTerminal.deviceId,
     };
+  }
+
+  /** A terminal and a card of its city, reserved for an anomaly that completes before the run ends. */
+  #cardAnomalyTarget(
+    at: number,
+    completesAt: number,
+    endTime: number | undefined,
+  ): { terminal: Terminal; card: Card } | undefined {
+    if (this.#terminals.length === 0 || (endTime !== undefined && completesAt > endTime)) return undefined;
+    const terminal = this.#pick(this.#terminals);
+    const card = this.#reserveCard(terminal.city, at);
+    return card === undefined ? undefined : { terminal, card };
   }
 
   #reserveCard(city: number, at: number): Card | undefined {

@@ -19,4 +19,5 @@ export {
   type StackDefinition,
   type StackResource,
   type StreamConsumerResource,
+  stackResource,
 } from './stack.ts';

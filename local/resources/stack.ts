@@ -157,6 +157,25 @@ export interface StackDefinition {
 }
 
 /** Reads serverless.yml, resolves its variables and returns the typed resource list. No side effects. */
+/** The stack's resource of this kind and logical id; StackDefinitionError (STACK_RESOURCE_MISSING) when absent. */
+export function stackResource<K extends StackResource['kind']>(
+  stack: StackDefinition,
+  kind: K,
+  logicalId: string,
+): Extract<StackResource, { kind: K }> {
+  const found = stack.resources.find((r) => r.kind === kind && r.logicalId === logicalId);
+  if (found === undefined) {
+    throw new StackDefinitionError(
+      `resources.Resources.${logicalId}`,
+      undefined,
+      `the local pipeline needs a ${kind} with this logical id`,
+      { file: stack.file },
+      { code: 'STACK_RESOURCE_MISSING' },
+    );
+  }
+  return found as Extract<StackResource, { kind: K }>;
+}
+
 export async function loadStack(path: string, options: LoadStackOptions = {}): Promise<StackDefinition> {
   return parseStack(await readFile(path, 'utf8'), path, options);
 }

@@ -10,7 +10,7 @@ import {
   startAnalyticsJob,
 } from '../../local/analytics/launcher.ts';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
-import type { StackResource } from '../../local/resources/stack.ts';
+import { type StackResource, stackResource } from '../../local/resources/stack.ts';
 import { PROJECT_ROOT } from '../../local/servers/runtime.ts';
 import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
@@ -41,13 +41,8 @@ let cloud: LocalCloud;
 let job: RunningAnalyticsJob | undefined;
 const dataDir = `.tributary/test-analytics-${process.pid}`;
 
-function resource<K extends StackResource['kind']>(
-  kind: K,
-  logicalId: string,
-): Extract<StackResource, { kind: K }> {
-  const found = cloud.stack.resources.find((r) => r.kind === kind && r.logicalId === logicalId);
-  if (found === undefined) throw new Error(`no ${kind} ${logicalId} in the stack`);
-  return found as Extract<StackResource, { kind: K }>;
+function resource<K extends StackResource['kind']>(kind: K, logicalId: string) {
+  return stackResource(cloud.stack, kind, logicalId);
 }
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { openLake, syncLake } from '../../local/delivery/lake-query.ts';
 import { parseFleetOptions } from '../../local/fleet/index.ts';
@@ -25,17 +25,9 @@ let cloud: LocalCloud;
 let pipeline: RunningPipeline;
 const published: TributaryRecord[] = [];
 
-async function eventually<T>(what: string, timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: error });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-}
+/** Retries an assertion every 500 ms until it holds (vi.waitFor), for the pipeline's eventual results. */
+const eventually = (timeout: number, assertion: () => Promise<void>) =>
+  vi.waitFor(assertion, { timeout, interval: 500 });
 
 async function scanAll(table: string): Promise<Record<string, unknown>[]> {
   const documents = cloud.clients.documents();
@@ -93,7 +85,7 @@ describe('the whole pipeline', () => {
     expect(published.length).toBe(stats.published);
     expect(published.length).toBeGreaterThan(3_000);
     expect(new Set(published.map((r) => r.id)).size).toBe(published.length);
-    await eventually('the agent to export everything', 60_000, async () => {
+    await eventually(60_000, async () => {
       const health = await pipeline.health();
       expect(health.exports?.map((e) => e.backlogRecords)).toEqual([0, 0]);
       expect(health.totals?.recordsExported).toBe(published.length);
@@ -111,14 +103,14 @@ describe('the whole pipeline', () => {
         .filter((item) => item.sk === 'ALERT')
         .map((item) => `${String(item.ruleId)} ${String(item.entityId)}`)
         .sort();
-    await eventually('the alerts', 60_000, async () => expect(await alerts()).toEqual(expected));
+    await eventually(60_000, async () => expect(await alerts()).toEqual(expected));
     // Replays and retries must not add any: give the consumers a moment more, then look again.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(await alerts()).toEqual(expected);
   }, 90_000);
 
   it('delivers every published record to the Parquet lake', async () => {
-    await eventually('the lake delivery to catch up', 60_000, async () => {
+    await eventually(60_000, async () => {
       expect(pipeline.lake.stats().delivered).toBeGreaterThanOrEqual(published.length);
     });
     const dir = join(work, 'lake');
@@ -156,7 +148,7 @@ describe('the whole pipeline', () => {
       (key) => Number(key.split(' ')[1]) + WINDOW_MS <= closedBefore,
     );
     expect(mustExist.length).toBeGreaterThan(12 * 2 * 4);
-    await eventually('the closed windows', 90_000, async () => {
+    await eventually(90_000, async () => {
       const items = (await scanAll(pipeline.aggregatesTable)).filter(
         (item) => String(item.pk).startsWith('device#') && item.windowSize === '1m',
       );

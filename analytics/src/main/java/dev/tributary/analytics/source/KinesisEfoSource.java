@@ -1,7 +1,6 @@
 package dev.tributary.analytics.source;
 
 import dev.tributary.analytics.JobConfig;
-import java.net.URI;
 import java.util.Properties;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -11,12 +10,7 @@ import org.apache.flink.streaming.connectors.kinesis.config.ConsumerConfigConsta
 import org.apache.flink.streaming.connectors.kinesis.serialization.KinesisDeserializationSchema;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.kinesis.KinesisClient;
-import software.amazon.awssdk.services.kinesis.KinesisClientBuilder;
 
 /**
  * The EFO reader: Apache Flink's Kinesis connector ({@code flink-connector-kinesis}, {@link
@@ -65,15 +59,7 @@ public final class KinesisEfoSource {
 
   /** DescribeStreamSummary + DescribeStreamConsumer: the ARN of the stack's consumer by its name. */
   static String lookUpConsumerArn(JobConfig config) {
-    KinesisClientBuilder builder = KinesisClient.builder().region(Region.of(config.region()));
-    if (!config.kinesisEndpoint().isBlank()) {
-      builder
-          .endpointOverride(URI.create(config.kinesisEndpoint()))
-          .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("local", "local")));
-    } else {
-      builder.credentialsProvider(DefaultCredentialsProvider.create());
-    }
-    try (KinesisClient client = builder.build()) {
+    try (KinesisClient client = KinesisClients.create(config)) {
       String streamArn =
           client.describeStreamSummary(b -> b.streamName(config.streamName())).streamDescriptionSummary().streamARN();
       return client

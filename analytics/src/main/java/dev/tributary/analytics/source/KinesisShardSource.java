@@ -2,7 +2,6 @@ package dev.tributary.analytics.source;
 
 import dev.tributary.analytics.JobConfig;
 import dev.tributary.analytics.kpl.KplDeaggregator;
-import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -20,12 +19,7 @@ import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.source.RichParallelSourceFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.kinesis.KinesisClient;
-import software.amazon.awssdk.services.kinesis.KinesisClientBuilder;
 import software.amazon.awssdk.services.kinesis.model.ExpiredIteratorException;
 import software.amazon.awssdk.services.kinesis.model.GetRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.ListShardsRequest;
@@ -81,17 +75,7 @@ public final class KinesisShardSource extends RichParallelSourceFunction<byte[]>
     for (Map.Entry<String, String> e : offsets.entrySet()) offsetsState.add(Tuple2.of(e.getKey(), e.getValue()));
   }
 
-  private KinesisClient client() {
-    KinesisClientBuilder builder = KinesisClient.builder().region(Region.of(config.region()));
-    if (!config.kinesisEndpoint().isBlank()) {
-      builder
-          .endpointOverride(URI.create(config.kinesisEndpoint()))
-          .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("local", "local")));
-    } else {
-      builder.credentialsProvider(DefaultCredentialsProvider.create());
-    }
-    return builder.build();
-  }
+
 
   private boolean mine(String shardId) {
     int parallelism = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
@@ -135,7 +119,7 @@ public final class KinesisShardSource extends RichParallelSourceFunction<byte[]>
 
   @Override
   public void run(SourceContext<byte[]> ctx) throws Exception {
-    client = client();
+    client = KinesisClients.create(config);
     received = getRuntimeContext().getMetricGroup().counter("kinesisRecordsReceived");
     iterators = new LinkedHashMap<>();
     Map<String, Boolean> finished = new HashMap<>();
