@@ -83,8 +83,23 @@ function buildSchemas(object: ObjectFactory) {
     value: z.number().refine(Number.isFinite, { message: 'must be a finite number' }),
     unit: z.string().min(1).max(32),
     tags: z
-      .record(z.string().min(1).max(64), z.string().max(256))
-      .refine((tags) => Object.keys(tags).length <= 32, { message: 'at most 32 tags' })
+      .preprocess(
+        (tags, ctx) => {
+          // zod (like most JavaScript decoders) drops a "__proto__" key without a word: refuse it instead.
+          if (tags !== null && typeof tags === 'object' && Object.hasOwn(tags, '__proto__')) {
+            ctx.addIssue({
+              code: 'custom',
+              message: '"__proto__" is reserved',
+              path: ['__proto__'],
+              input: tags,
+            });
+          }
+          return tags;
+        },
+        z
+          .record(z.string().min(1).max(64), z.string().max(256))
+          .refine((tags) => Object.keys(tags).length <= 32, { message: 'at most 32 tags' }),
+      )
       .optional(),
   });
 

@@ -65,10 +65,14 @@ export const telemetryRecordArb: fc.Arbitrary<TelemetryRecord> = fc.record({
       // JSON has no negative zero: -0 encodes as 0, so generate the value JSON can carry.
       value: fc.double({ noNaN: true, noDefaultInfinity: true }).map((v) => v + 0),
       unit: fc.string({ minLength: 1, maxLength: 32 }),
-      tags: fc.dictionary(fc.string({ minLength: 1, maxLength: 64 }), fc.string({ maxLength: 256 }), {
-        maxKeys: 32,
-        noNullPrototype: true,
-      }),
+      tags: fc.dictionary(
+        fc.string({ minLength: 1, maxLength: 64 }).filter((key) => key !== '__proto__'),
+        fc.string({ maxLength: 256 }),
+        {
+          maxKeys: 32,
+          noNullPrototype: true,
+        },
+      ),
     },
     { requiredKeys: ['metric', 'value', 'unit'] },
   ),

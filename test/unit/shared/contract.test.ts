@@ -86,6 +86,12 @@ describe('record contract', () => {
     expect(decoded).not.toHaveProperty('firmware');
   });
 
+  it('rejects a "__proto__" tag, which a JavaScript decoder would silently drop', () => {
+    const json = JSON.stringify(telemetryRecord()).replace('"tags":{', '"tags":{"__proto__":"x",');
+    const error = validationError(() => decodeRecord(new TextEncoder().encode(json), 'strict'));
+    expect(error.path).toMatch(/^payload\.tags/);
+  });
+
   it('rejects an unknown record type at the discriminator', () => {
     const error = validationError(() => validateRecord({ ...telemetryRecord(), type: 'audio' }));
     expect(error.path).toBe('type');
