@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { z } from 'zod';
 import { ConfigError, describeValue, formatPath, valueAtPath } from '../shared/errors.ts';
+import * as z from '../shared/zod.ts';
 import { ConfigFileError } from './errors.ts';
 import { type ExportDefinition, parseExportDefinitions } from './export/index.ts';
 import { parseStreamDefinition, type StreamDefinition } from './log/index.ts';
@@ -27,7 +27,7 @@ const HOST_PORT = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 /** AWS IoT thing names and role aliases. */
 const IOT_NAME = /^[A-Za-z0-9:_=,@.-]{1,128}$/;
 
-const path = z.string().min(1, 'must be a non-empty path');
+const path = z.string().check(z.minLength(1, 'must be a non-empty path'));
 /** Topic levels without MQTT wildcards or a leading `$` (reserved for broker topics). */
 const TOPIC_PREFIX = /^[A-Za-z0-9_.:-][A-Za-z0-9_.:-]*(\/[A-Za-z0-9_.:-]+){0,3}$/;
 /** AWS IoT client ids: up to 128 bytes. */
@@ -38,37 +38,45 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3})$/;
 export const DEFAULT_MQTT_TOPIC_PREFIX = 'tributary';
 export const DEFAULT_MQTT_STATUS_INTERVAL_MILLIS = 60_000;
 
+const iotName = () => z.string().check(z.regex(IOT_NAME, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -'));
+const hostPort = () => z.string().check(z.regex(HOST_PORT, 'must be a host name, optionally with :port'));
+
 const mqtt = z.strictObject({
-  endpoint: z.string().regex(HOST_PORT, 'must be a host name, optionally with :port'),
-  clientId: z.string().regex(CLIENT_ID, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -').optional(),
-  thingName: z.string().regex(IOT_NAME, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -').optional(),
-  tls: z.boolean().default(true),
-  certificateFile: path.optional(),
-  privateKeyFile: path.optional(),
-  caFile: path.optional(),
-  topicPrefix: z
-    .string()
-    .regex(TOPIC_PREFIX, 'must be 1-4 topic levels of A-Z a-z 0-9 _ . : - (no wildcards, no leading $ or /)')
-    .default(DEFAULT_MQTT_TOPIC_PREFIX),
-  statusIntervalMillis: z
-    .number()
-    .int()
-    .min(1_000)
-    .max(86_400_000)
-    .default(DEFAULT_MQTT_STATUS_INTERVAL_MILLIS),
+  endpoint: hostPort(),
+  clientId: z.optional(z.string().check(z.regex(CLIENT_ID, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -'))),
+  thingName: z.optional(iotName()),
+  tls: z._default(z.boolean(), true),
+  certificateFile: z.optional(path),
+  privateKeyFile: z.optional(path),
+  caFile: z.optional(path),
+  topicPrefix: z._default(
+    z
+      .string()
+      .check(
+        z.regex(
+          TOPIC_PREFIX,
+          'must be 1-4 topic levels of A-Z a-z 0-9 _ . : - (no wildcards, no leading $ or /)',
+        ),
+      ),
+    DEFAULT_MQTT_TOPIC_PREFIX,
+  ),
+  statusIntervalMillis: z._default(
+    z.int().check(z.gte(1_000), z.lte(86_400_000)),
+    DEFAULT_MQTT_STATUS_INTERVAL_MILLIS,
+  ),
 });
 
 const credentials = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('default-chain') }),
   z.strictObject({
     source: z.literal('iot'),
-    credentialsEndpoint: z.string().regex(HOST_PORT, 'must be a host name, optionally with :port'),
-    thingName: z.string().regex(IOT_NAME, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -'),
-    roleAlias: z.string().regex(IOT_NAME, 'must be 1-128 of A-Z a-z 0-9 : _ = , @ . -'),
+    credentialsEndpoint: hostPort(),
+    thingName: iotName(),
+    roleAlias: iotName(),
     certificateFile: path,
     privateKeyFile: path,
-    caFile: path.optional(),
-    refreshBeforeExpirySeconds: z.number().int().min(0).max(3_000).default(300),
+    caFile: z.optional(path),
+    refreshBeforeExpirySeconds: z._default(z.int().check(z.gte(0), z.lte(3_000)), 300),
   }),
 ]);
 
@@ -76,46 +84,42 @@ const schema = z.strictObject({
   storeRoot: path,
   deviceId: z
     .string()
-    .regex(DEVICE_ID, 'must be 1-128 of A-Z a-z 0-9 . _ : - starting with a letter or digit'),
+    .check(z.regex(DEVICE_ID, 'must be 1-128 of A-Z a-z 0-9 . _ : - starting with a letter or digit')),
   aws: z.strictObject({
-    region: z.string().regex(REGION, 'must be an AWS region like eu-west-1'),
-    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    credentials: credentials.default({ source: 'default-chain' }),
+    region: z.string().check(z.regex(REGION, 'must be an AWS region like eu-west-1')),
+    endpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+    credentials: z._default(credentials, { source: 'default-chain' }),
   }),
-  api: z
-    .strictObject({
-      port: z.number().int().min(0).max(65_535).default(DEFAULT_API_PORT),
-      host: z
-        .literal(API_HOST, 'must be 127.0.0.1: the API never listens on other interfaces')
-        .default(API_HOST),
-      authTokenFile: path.optional(),
-      maxBodyBytes: z
-        .number()
-        .int()
-        .min(64 * KiB)
-        .max(256 * MiB)
-        .default(DEFAULT_MAX_BODY_BYTES),
-    })
-    .default({ port: DEFAULT_API_PORT, host: API_HOST, maxBodyBytes: DEFAULT_MAX_BODY_BYTES }),
-  exporter: z
-    .strictObject({
-      maxBandwidthBytesPerSecond: z.number().int().min(KiB).optional(),
-      maxBufferedBytesPerStream: z
-        .number()
-        .int()
-        .min(64 * KiB)
-        .max(256 * MiB)
-        .default(4 * MiB),
-      maxInFlightRequests: z.number().int().min(1).max(64).default(4),
-    })
-    .default({ maxBufferedBytesPerStream: 4 * MiB, maxInFlightRequests: 4 }),
-  shutdown: z
-    .strictObject({ drainTimeoutMillis: z.number().int().min(0).max(3_600_000).default(0) })
-    .default({ drainTimeoutMillis: 0 }),
-  iot: z.strictObject({ mqtt: mqtt.optional() }).optional(),
+  api: z._default(
+    z.strictObject({
+      port: z._default(z.int().check(z.gte(0), z.lte(65_535)), DEFAULT_API_PORT),
+      host: z._default(
+        z.literal(API_HOST, 'must be 127.0.0.1: the API never listens on other interfaces'),
+        API_HOST,
+      ),
+      authTokenFile: z.optional(path),
+      maxBodyBytes: z._default(z.int().check(z.gte(64 * KiB), z.lte(256 * MiB)), DEFAULT_MAX_BODY_BYTES),
+    }),
+    { port: DEFAULT_API_PORT, host: API_HOST, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+  ),
+  exporter: z._default(
+    z.strictObject({
+      maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(KiB))),
+      maxBufferedBytesPerStream: z._default(z.int().check(z.gte(64 * KiB), z.lte(256 * MiB)), 4 * MiB),
+      maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), 4),
+    }),
+    { maxBufferedBytesPerStream: 4 * MiB, maxInFlightRequests: 4 },
+  ),
+  shutdown: z._default(
+    z.strictObject({
+      drainTimeoutMillis: z._default(z.int().check(z.gte(0), z.lte(3_600_000)), 0),
+    }),
+    { drainTimeoutMillis: 0 },
+  ),
+  iot: z.optional(z.strictObject({ mqtt: z.optional(mqtt) })),
   streams: z
     .array(z.record(z.string(), z.unknown(), 'must be a stream definition object'))
-    .min(1, 'must list at least one stream'),
+    .check(z.minLength(1, 'must list at least one stream')),
 });
 
 type Parsed = z.output<typeof schema>;

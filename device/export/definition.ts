@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { ConfigError, formatPath, valueAtPath } from '../../shared/errors.ts';
+import * as z from '../../shared/zod.ts';
 import { isValidStreamName } from '../log/index.ts';
 
 /** Kinesis stream names: 1-128 of a-z A-Z 0-9 _ . - (CreateStream API). */
@@ -11,49 +11,55 @@ const DAY_MILLIS = 86_400_000;
 const schema = z
   .strictObject({
     /** The device log stream to export. */
-    logStream: z.string().refine(isValidStreamName, 'must be a valid log stream name'),
-    kinesisStreamName: z.string().regex(KINESIS_STREAM_NAME, 'must be 1-128 of a-z A-Z 0-9 _ . -'),
+    logStream: z.string().check(z.refine(isValidStreamName, 'must be a valid log stream name')),
+    kinesisStreamName: z.string().check(z.regex(KINESIS_STREAM_NAME, 'must be 1-128 of a-z A-Z 0-9 _ . -')),
     /**
      * Greengrass-like: pending records become eligible for upload once this many are waiting, or
      * once the oldest has waited batchIntervalMillis. Not a cap: an eligible backlog is sent in
      * requests as large as the Kinesis limits allow.
      */
-    batchSize: z.number().int().min(1).max(100_000).default(500),
+    batchSize: z._default(z.int().check(z.gte(1), z.lte(100_000)), 500),
     /** 0: eligible at once (Greengrass' behaviour when unset). */
-    batchIntervalMillis: z.number().int().min(0).max(DAY_MILLIS).default(0),
+    batchIntervalMillis: z._default(z.int().check(z.gte(0), z.lte(DAY_MILLIS)), 0),
     /** 1-10, HIGHER drains first when streams compete for bandwidth (Greengrass uses lower-first). */
-    priority: z.number().int().min(1).max(10).default(5),
+    priority: z._default(z.int().check(z.gte(1), z.lte(10)), 5),
     /** Token bucket for metered links: data + partition key bytes per second. No cap when absent. */
-    bandwidthBytesPerSecond: z.number().int().min(1024).optional(),
+    bandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
     /** KPL aggregation: many user records per Kinesis record, packed per shard. */
-    aggregation: z.boolean().default(true),
+    aggregation: z._default(z.boolean(), true),
     /** First log sequence to export when no checkpoint exists yet; default: the oldest kept. */
-    startSequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    startSequence: z.optional(z.int().check(z.gte(0), z.lte(Number.MAX_SAFE_INTEGER))),
     /** Log stream receiving records Kinesis can never accept; default `<logStream>.dead-letter`. */
-    deadLetterStream: z.string().refine(isValidStreamName, 'must be a valid log stream name').optional(),
+    deadLetterStream: z.optional(
+      z.string().check(z.refine(isValidStreamName, 'must be a valid log stream name')),
+    ),
     /** Consumer name of the checkpoint in the log; default `kinesis.<kinesisStreamName>`. */
-    checkpointName: z.string().regex(CHECKPOINT_NAME, 'must be 1-128 of A-Z a-z 0-9 _ - .').optional(),
+    checkpointName: z.optional(
+      z.string().check(z.regex(CHECKPOINT_NAME, 'must be 1-128 of A-Z a-z 0-9 _ - .')),
+    ),
   })
-  .superRefine((d, ctx) => {
-    if (d.checkpointName === undefined && !CHECKPOINT_NAME.test(`kinesis.${d.kinesisStreamName}`)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['checkpointName'],
-        message: 'is required when kinesis.<kinesisStreamName> exceeds 128 characters',
-      });
-    }
-    const deadLetter = d.deadLetterStream ?? `${d.logStream}.dead-letter`;
-    if (!isValidStreamName(deadLetter)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['deadLetterStream'],
-        message: 'is required when <logStream>.dead-letter is not a valid stream name',
-      });
-    }
-    if (deadLetter === d.logStream) {
-      ctx.addIssue({ code: 'custom', path: ['deadLetterStream'], message: 'must differ from logStream' });
-    }
-  });
+  .check(
+    z.superRefine((d, ctx) => {
+      if (d.checkpointName === undefined && !CHECKPOINT_NAME.test(`kinesis.${d.kinesisStreamName}`)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checkpointName'],
+          message: 'is required when kinesis.<kinesisStreamName> exceeds 128 characters',
+        });
+      }
+      const deadLetter = d.deadLetterStream ?? `${d.logStream}.dead-letter`;
+      if (!isValidStreamName(deadLetter)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['deadLetterStream'],
+          message: 'is required when <logStream>.dead-letter is not a valid stream name',
+        });
+      }
+      if (deadLetter === d.logStream) {
+        ctx.addIssue({ code: 'custom', path: ['deadLetterStream'], message: 'must differ from logStream' });
+      }
+    }),
+  );
 
 export type ExportDefinitionInput = z.input<typeof schema>;
 

@@ -9,7 +9,6 @@
  * restart, records accepted but not yet checkpointed are sent again (same id, same bytes).
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { z } from 'zod';
 import { ConfigError, formatPath } from '../../shared/errors.ts';
 import { AggregationBuilder } from '../../shared/kinesis/aggregation.ts';
 import { hashKeyOf, ShardMap } from '../../shared/kinesis/hash.ts';
@@ -21,6 +20,7 @@ import {
   SHARD_WRITE_BYTES_PER_SECOND,
   SHARD_WRITE_RECORDS_PER_SECOND,
 } from '../../shared/kinesis/limits.ts';
+import * as z from '../../shared/zod.ts';
 import { CorruptRecordError, type LogRecord, type LogStore, StreamNotFoundError } from '../log/index.ts';
 import { type ExportDefinition, parseExportDefinitions } from './definition.ts';
 import { ExporterStoppedError, ExportNotFoundError, KinesisCallError } from './errors.ts';
@@ -39,33 +39,31 @@ import {
 
 const MiB = 1024 * 1024;
 
+const backoff = (baseMillis: number, capMillis: number) =>
+  z._default(
+    z.strictObject({ baseMillis: z.number().check(z.gte(1)), capMillis: z.number().check(z.gte(1)) }),
+    { baseMillis, capMillis },
+  );
+
 const optionsSchema = z.object({
-  defaultPartitionKey: z.string().min(1).optional(),
-  maxBandwidthBytesPerSecond: z.number().int().min(1024).optional(),
-  maxBufferedBytes: z
-    .number()
-    .int()
-    .min(64 * 1024)
-    .max(256 * MiB)
-    .default(4 * MiB),
-  maxInFlightRequests: z.number().int().min(1).max(64).default(4),
-  retry: z
-    .strictObject({ baseMillis: z.number().min(1), capMillis: z.number().min(1) })
-    .default({ baseMillis: 100, capMillis: 5_000 }),
-  offline: z
-    .strictObject({ baseMillis: z.number().min(1), capMillis: z.number().min(1) })
-    .default({ baseMillis: 250, capMillis: 30_000 }),
-  requestTimeoutMillis: z.number().int().min(100).default(30_000),
-  shardWriteLimits: z
-    .strictObject({ bytesPerSecond: z.number().positive(), recordsPerSecond: z.number().positive() })
-    .default({
-      bytesPerSecond: SHARD_WRITE_BYTES_PER_SECOND,
-      recordsPerSecond: SHARD_WRITE_RECORDS_PER_SECOND,
+  defaultPartitionKey: z.optional(z.string().check(z.minLength(1))),
+  maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
+  maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), 4 * MiB),
+  maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), 4),
+  retry: backoff(100, 5_000),
+  offline: backoff(250, 30_000),
+  requestTimeoutMillis: z._default(z.int().check(z.gte(100)), 30_000),
+  shardWriteLimits: z._default(
+    z.strictObject({
+      bytesPerSecond: z.number().check(z.positive()),
+      recordsPerSecond: z.number().check(z.positive()),
     }),
+    { bytesPerSecond: SHARD_WRITE_BYTES_PER_SECOND, recordsPerSecond: SHARD_WRITE_RECORDS_PER_SECOND },
+  ),
   /** Extra pacing window beyond Kinesis' one second, for the gap between our send and the server's admission. */
-  pacingSlackMillis: z.number().int().min(0).max(1000).default(25),
+  pacingSlackMillis: z._default(z.int().check(z.gte(0), z.lte(1000)), 25),
   /** Shortest time between two shard-map refreshes. */
-  refreshIntervalMillis: z.number().int().min(0).default(1_000),
+  refreshIntervalMillis: z._default(z.int().check(z.gte(0)), 1_000),
 });
 
 export interface KinesisExporterOptions {

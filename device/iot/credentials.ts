@@ -14,8 +14,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
-import { z } from 'zod';
 import type { AwsCredentialsProvider } from '../../shared/aws/clients.ts';
+import * as z from '../../shared/zod.ts';
 import {
   IotCredentialsError,
   IotCredentialsForbiddenError,
@@ -50,9 +50,9 @@ export interface IotCredentials {
 
 const responseSchema = z.object({
   credentials: z.object({
-    accessKeyId: z.string().min(1),
-    secretAccessKey: z.string().min(1),
-    sessionToken: z.string().min(1),
+    accessKeyId: z.string().check(z.minLength(1)),
+    secretAccessKey: z.string().check(z.minLength(1)),
+    sessionToken: z.string().check(z.minLength(1)),
     expiration: z.iso.datetime({ offset: true }),
   }),
 });

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { ConfigError, formatPath, valueAtPath } from '../../shared/errors.ts';
+import * as z from '../../shared/zod.ts';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE } from './format.ts';
 
 const KiB = 1024;
@@ -18,18 +18,18 @@ export const MAX_SEGMENT_SIZE = 2 * 1024 * MiB;
 const STREAM_NAME = /^[A-Za-z0-9 ,._-]{1,255}$/;
 
 const schema = z.strictObject({
-  name: z
-    .string()
-    .regex(STREAM_NAME, 'must be 1-255 letters, digits, spaces, commas, periods, hyphens or underscores')
-    .refine((name) => name !== '.' && name !== '..', 'must not be "." or ".."'),
-  maxSize: z.number().int().min(KiB).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_SIZE),
-  segmentSize: z.number().int().min(KiB).max(MAX_SEGMENT_SIZE).optional(),
-  timeToLiveMillis: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
-  strategyOnFull: z.enum(['RejectNewData', 'OverwriteOldestData']).default('RejectNewData'),
-  persistence: z.enum(['File', 'Memory']).default('File'),
-  flushOnWrite: z.boolean().default(false),
-  groupCommitMillis: z.number().int().min(0).max(10_000).default(DEFAULT_GROUP_COMMIT_MILLIS),
-  maxRecordSize: z.number().int().min(1).optional(),
+  name: z.string().check(
+    z.regex(STREAM_NAME, 'must be 1-255 letters, digits, spaces, commas, periods, hyphens or underscores'),
+    z.refine((name) => name !== '.' && name !== '..', 'must not be "." or ".."'),
+  ),
+  maxSize: z._default(z.int().check(z.gte(KiB), z.lte(Number.MAX_SAFE_INTEGER)), DEFAULT_MAX_SIZE),
+  segmentSize: z.optional(z.int().check(z.gte(KiB), z.lte(MAX_SEGMENT_SIZE))),
+  timeToLiveMillis: z.optional(z.int().check(z.positive(), z.lte(Number.MAX_SAFE_INTEGER))),
+  strategyOnFull: z._default(z.enum(['RejectNewData', 'OverwriteOldestData']), 'RejectNewData'),
+  persistence: z._default(z.enum(['File', 'Memory']), 'File'),
+  flushOnWrite: z._default(z.boolean(), false),
+  groupCommitMillis: z._default(z.int().check(z.gte(0), z.lte(10_000)), DEFAULT_GROUP_COMMIT_MILLIS),
+  maxRecordSize: z.optional(z.int().check(z.gte(1))),
 });
 
 /** What callers pass to createStream/updateStream; everything but `name` has a default. */

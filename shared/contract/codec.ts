@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7';
-import type { z } from 'zod';
 import { formatPath, valueAtPath } from '../errors.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../kinesis/limits.ts';
+import type * as z from '../zod.ts';
 import { type FieldIssue, RecordDecodeError, RecordTooLargeError, RecordValidationError } from './errors.ts';
 import {
   compatibleSchemas,
@@ -14,7 +14,6 @@ import {
 
 export type ValidationMode = 'strict' | 'compatible';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** A new record id: UUIDv7, time-ordered and unique per producer without coordination. */
@@ -22,7 +21,7 @@ export function newRecordId(): string {
   return uuidv7();
 }
 
-function toIssues(input: unknown, error: z.ZodError): FieldIssue[] {
+function toIssues(input: unknown, error: z.core.$ZodError): FieldIssue[] {
   return error.issues.map((issue) => {
     // An unknown key is reported at the key itself, which is the field a user must fix.
     const path =
@@ -55,7 +54,9 @@ export function kinesisRecordSize(data: Uint8Array, partitionKey: string): numbe
  */
 export function encodeRecord(record: unknown, maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES): Uint8Array {
   const valid = validateRecord(record, 'strict');
-  const data = encoder.encode(JSON.stringify(valid));
+  // Buffer.from carves small records out of Node's shared 8 KiB pool: one allocation per ~30 records
+  // instead of one ArrayBuffer each (TextEncoder), which matters at 10k appends/s on a device.
+  const data = Buffer.from(JSON.stringify(valid), 'utf8');
   const size = kinesisRecordSize(data, valid.partition_key);
   if (size > maxRecordBytes) throw new RecordTooLargeError(size, maxRecordBytes);
   return data;

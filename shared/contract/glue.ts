@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { TributaryError } from '../errors.ts';
+import * as z from '../zod.ts';
 import { strictSchemas } from './schema.ts';
 
 /**

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { PARTITION_KEY_MAX_CHARS, PARTITION_KEY_MIN_CHARS } from '../kinesis/limits.ts';
+import * as z from '../zod.ts';
 
 /**
  * The record contract: the one definition every stage reads. Wire names are snake_case so the JSON
@@ -22,7 +22,13 @@ const COUNTRY = /^[A-Z]{2}$/;
 export const EVENT_TIME_MIN_MS = 946_684_800_000;
 export const EVENT_TIME_MAX_MS = 4_102_444_800_000;
 
-const CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
+let currencies: ReadonlySet<string> | undefined;
+
+/** ICU's ISO 4217 list, loaded on the first transaction: telemetry-only devices never page it in. */
+function isCurrency(code: string): boolean {
+  currencies ??= new Set(Intl.supportedValuesOf('currency'));
+  return currencies.has(code);
+}
 
 /** A 12–19 digit string that passes Luhn looks like a raw card number (PAN); the contract carries tokens only. */
 function looksLikePan(value: string): boolean {
@@ -50,81 +56,85 @@ function buildSchemas(object: ObjectFactory) {
   const envelope = {
     id: z
       .string()
-      .regex(UUID_V7, 'must be a lowercase UUIDv7')
-      .describe('Producer-assigned unique record id'),
-    schema_version: z
-      .number()
-      .int()
-      .refine((v) => (SUPPORTED_SCHEMA_VERSIONS as readonly number[]).includes(v), {
+      .check(
+        z.regex(UUID_V7, 'must be a lowercase UUIDv7'),
+        z.describe('Producer-assigned unique record id'),
+      ),
+    schema_version: z.int().check(
+      z.refine((v) => (SUPPORTED_SCHEMA_VERSIONS as readonly number[]).includes(v), {
         message: `must be one of ${SUPPORTED_SCHEMA_VERSIONS.join(', ')}`,
-      })
-      .meta({ glueType: 'int' })
-      .describe('Contract version the producer wrote'),
+      }),
+      z.meta({ glueType: 'int', description: 'Contract version the producer wrote' }),
+    ),
     device_id: z
       .string()
-      .regex(DEVICE_ID, 'must be 1-128 chars of A-Z a-z 0-9 . _ : - starting alphanumeric'),
-    partition_key: z
-      .string()
-      .min(PARTITION_KEY_MIN_CHARS)
-      .refine((v) => [...v].length <= PARTITION_KEY_MAX_CHARS, {
+      .check(z.regex(DEVICE_ID, 'must be 1-128 chars of A-Z a-z 0-9 . _ : - starting alphanumeric')),
+    partition_key: z.string().check(
+      z.minLength(PARTITION_KEY_MIN_CHARS),
+      z.refine((v) => [...v].length <= PARTITION_KEY_MAX_CHARS, {
         message: `must be at most ${PARTITION_KEY_MAX_CHARS} Unicode characters`,
-      })
-      .describe('Kinesis partition key; defaults to device_id'),
+      }),
+      z.describe('Kinesis partition key; defaults to device_id'),
+    ),
     event_time: z
-      .number()
       .int()
-      .min(EVENT_TIME_MIN_MS)
-      .max(EVENT_TIME_MAX_MS)
-      .describe('Event time, epoch milliseconds UTC'),
+      .check(
+        z.gte(EVENT_TIME_MIN_MS),
+        z.lte(EVENT_TIME_MAX_MS),
+        z.describe('Event time, epoch milliseconds UTC'),
+      ),
   };
 
+  const tags = z
+    .record(z.string().check(z.minLength(1), z.maxLength(64)), z.string().check(z.maxLength(256)))
+    .check(z.refine((tags) => Object.keys(tags).length <= 32, { message: 'at most 32 tags' }));
+
   const telemetryPayload = object({
-    metric: z.string().regex(METRIC, 'must match [a-z][a-z0-9_.]{0,127}'),
-    value: z.number().refine(Number.isFinite, { message: 'must be a finite number' }),
-    unit: z.string().min(1).max(32),
-    tags: z
-      .preprocess(
-        (tags, ctx) => {
+    metric: z.string().check(z.regex(METRIC, 'must match [a-z][a-z0-9_.]{0,127}')),
+    value: z.number().check(z.refine(Number.isFinite, { message: 'must be a finite number' })),
+    unit: z.string().check(z.minLength(1), z.maxLength(32)),
+    tags: z.optional(
+      z.pipe(
+        z.transform((input: unknown, ctx) => {
           // zod (like most JavaScript decoders) drops a "__proto__" key without a word: refuse it instead.
-          if (tags !== null && typeof tags === 'object' && Object.hasOwn(tags, '__proto__')) {
-            ctx.addIssue({
+          if (input !== null && typeof input === 'object' && Object.hasOwn(input, '__proto__')) {
+            ctx.issues.push({
               code: 'custom',
               message: '"__proto__" is reserved',
               path: ['__proto__'],
-              input: tags,
+              input,
             });
           }
-          return tags;
-        },
-        z
-          .record(z.string().min(1).max(64), z.string().max(256))
-          .refine((tags) => Object.keys(tags).length <= 32, { message: 'at most 32 tags' }),
-      )
-      .optional(),
+          return input;
+        }),
+        tags,
+      ),
+    ),
   });
 
   const location = object({
-    lat: z.number().min(-90).max(90),
-    lon: z.number().min(-180).max(180),
-    country: z.string().regex(COUNTRY, 'must be an ISO 3166-1 alpha-2 code').optional(),
+    lat: z.number().check(z.gte(-90), z.lte(90)),
+    lon: z.number().check(z.gte(-180), z.lte(180)),
+    country: z.optional(z.string().check(z.regex(COUNTRY, 'must be an ISO 3166-1 alpha-2 code'))),
   });
 
   const transactionPayload = object({
-    card_token: z
-      .string()
-      .min(8)
-      .max(64)
-      .refine((v) => !looksLikePan(v), { message: 'looks like a raw card number; send a token' }),
-    merchant_id: z.string().min(1).max(64),
-    merchant_category: z.string().regex(MERCHANT_CATEGORY_CODE, 'must be a 4-digit MCC').optional(),
+    card_token: z.string().check(
+      z.minLength(8),
+      z.maxLength(64),
+      z.refine((v) => !looksLikePan(v), { message: 'looks like a raw card number; send a token' }),
+    ),
+    merchant_id: z.string().check(z.minLength(1), z.maxLength(64)),
+    merchant_category: z.optional(z.string().check(z.regex(MERCHANT_CATEGORY_CODE, 'must be a 4-digit MCC'))),
     amount_minor: z
-      .number()
       .int()
-      .min(0)
-      .max(Number.MAX_SAFE_INTEGER)
-      .describe('Amount in the currency minor unit (cents)'),
-    currency: z.string().refine((v) => CURRENCIES.has(v), { message: 'must be an ISO 4217 currency code' }),
-    location: location.optional(),
+      .check(
+        z.gte(0),
+        z.lte(Number.MAX_SAFE_INTEGER),
+        z.describe('Amount in the currency minor unit (cents)'),
+      ),
+    currency: z.string().check(z.refine(isCurrency, { message: 'must be an ISO 4217 currency code' })),
+    location: z.optional(location),
     channel: z.enum(['card_present', 'contactless', 'online', 'atm']),
   });
 
