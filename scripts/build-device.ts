@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -9,20 +9,18 @@ import { build } from 'esbuild';
  * Run on the device with the launch line of device/README.md ("On the device").
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outfile = join(root, 'dist', 'device', 'tributary.mjs');
+const outdir = join(root, 'dist', 'device');
 
-await mkdir(dirname(outfile), { recursive: true });
+await rm(outdir, { recursive: true, force: true });
+await mkdir(outdir, { recursive: true });
 await build({
-  stdin: {
-    contents: [
-      "import { main } from './device/cli.ts';",
-      'process.exit(await main(process.argv.slice(2)));',
-    ].join('\n'),
-    resolveDir: root,
-    sourcefile: 'tributary-entry.ts',
-    loader: 'ts',
-  },
-  outfile,
+  entryPoints: [{ in: join(root, 'device', 'main.ts'), out: 'tributary' }],
+  outdir,
+  // What is imported lazily (YAML parser, the default credential chain, IoT credentials) goes to
+  // chunks beside tributary.mjs that a device loads only when its config needs them.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -44,5 +42,9 @@ await build({
   },
   logLevel: 'warning',
 });
+const outfile = join(outdir, 'tributary.mjs');
+const chunks = (await readdir(join(outdir, 'chunks'))).filter((name) => name.endsWith('.mjs'));
 const { size } = await stat(outfile);
-console.log(`built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB)`);
+console.log(
+  `built ${outfile} (${(size / 1024 / 1024).toFixed(2)} MiB) and ${chunks.length} lazily loaded chunks`,
+);
