@@ -78,7 +78,7 @@ async function credentialsFor(config: AgentConfig): Promise<AwsCredentialsProvid
   if (endpoint !== undefined) return async () => LOCAL_CREDENTIALS;
   if (credentials.source === 'default-chain') {
     // Env, profile, SSO, web identity, ECS/EC2 metadata; memoized and refreshed before expiry.
-    const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
+    const { defaultProvider } = await import('./credential-chain.ts');
     return defaultProvider();
   }
   // Loaded only here so devices using the default chain never pay for the module.

@@ -365,7 +365,7 @@ export async function loadConfig(file: string): Promise<AgentConfig> {
   let input: unknown;
   try {
     // The YAML parser costs several MB of resident memory; devices configured in JSON never load it.
-    input = file.endsWith('.json') ? JSON.parse(text) : (await import('yaml')).parse(text);
+    input = file.endsWith('.json') ? JSON.parse(text) : (await import('./yaml.ts')).parse(text);
   } catch (error) {
     throw new ConfigFileError(
       file,

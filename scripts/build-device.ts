@@ -1,5 +1,5 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -7,13 +7,14 @@ import { build } from 'esbuild';
  * Bundles the device agent and CLI into one ESM file for edge hardware: no tsx loader and no
  * node_modules tree on the device, which keeps the agent's resident memory small.
  * Run on the device with the launch line of device/README.md ("On the device").
+ * Usage: build-device.ts [outdir], default dist/device.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist', 'device');
+const outdir = resolve(process.argv[2] ?? join(root, 'dist', 'device'));
 
 await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
-await build({
+const result = await build({
   entryPoints: [{ in: join(root, 'device', 'main.ts'), out: 'tributary' }],
   outdir,
   // What is imported lazily (YAML parser, the default credential chain, IoT credentials) goes to
@@ -41,7 +42,19 @@ await build({
     js: "import { createRequire as __tributaryRequire } from 'node:module'; const require = __tributaryRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  metafile: true,
 });
+// A CommonJS package imported with import() becomes a chunk that exports only `default`, so its
+// named exports would be undefined at run time. Such imports go through a module of ours that
+// re-exports the names (device/yaml.ts, device/credential-chain.ts).
+const defaultOnly = Object.values(result.metafile.outputs)
+  .filter((output) => output.entryPoint !== undefined && output.exports.join() === 'default')
+  .map((output) => output.entryPoint);
+if (defaultOnly.length > 0) {
+  throw new Error(
+    `import() these through an ESM module that re-exports their names: ${defaultOnly.join(', ')}`,
+  );
+}
 const outfile = join(outdir, 'tributary.mjs');
 const chunks = (await readdir(join(outdir, 'chunks'))).filter((name) => name.endsWith('.mjs'));
 const { size } = await stat(outfile);

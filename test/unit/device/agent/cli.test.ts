@@ -7,76 +7,102 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { telemetryRecord } from '../../../helpers/records.ts';
 
-const BIN = join(import.meta.dirname, '../../../../bin/tributary.mjs');
+const ROOT = join(import.meta.dirname, '../../../..');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** The CLI as developers run it (tsx), and as devices run it: the bundle of `npm run build:device`. */
+const LAUNCHERS = [
+  { name: 'tsx launcher', prepare: async (_dir: string) => join(ROOT, 'bin', 'tributary.mjs') },
+  {
+    name: 'device bundle',
+    // Built outside the project, so nothing can be resolved from node_modules: the YAML config
+    // below must come from the bundle's own lazily loaded chunk.
+    prepare: async (dir: string) => {
+      const out = join(dir, 'bundle');
+      const build = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'scripts', 'build-device.ts'), out],
+        {
+          stdio: 'inherit',
+        },
+      );
+      const [code] = (await once(build, 'close')) as [number | null];
+      if (code !== 0) throw new Error(`build-device.ts exited with ${code}`);
+      return join(out, 'tributary.mjs');
+    },
+  },
+];
 
-async function tributary(args: string[], stdin?: string): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin.end(stdin ?? '');
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
-}
+describe.each(LAUNCHERS)('tributary CLI ($name)', ({ prepare }) => {
+  let BIN: string;
 
-let dir: string;
-let agent: ChildProcess;
-let url: string;
-let tokenFile: string;
-const agentOutput: string[] = [];
+  interface Run {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+  }
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-cli-'));
-  tokenFile = join(dir, 'token');
-  await writeFile(tokenFile, 'cli-test-token\n');
-  const config = join(dir, 'agent.yaml');
-  await writeFile(
-    config,
-    [
-      'storeRoot: ./store',
-      'deviceId: sensor-0001',
-      'aws: { region: us-east-1 }',
-      'api: { port: 0, authTokenFile: token }',
-      'streams:',
-      '  - name: telemetry',
-      '',
-    ].join('\n'),
-  );
-  agent = spawn(process.execPath, [BIN, 'agent', 'run', '--config', config], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines = createInterface({ input: agent.stdout as NodeJS.ReadableStream });
-  for await (const line of lines) {
-    agentOutput.push(line);
-    const match = / API (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-    if (match?.[1] !== undefined) {
-      url = match[1];
-      break;
+  async function tributary(args: string[], stdin?: string): Promise<Run> {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdin.end(stdin ?? '');
+    const [code] = (await once(child, 'close')) as [number | null];
+    return { code, stdout, stderr };
+  }
+
+  let dir: string;
+  let agent: ChildProcess;
+  let url: string;
+  let tokenFile: string;
+  const agentOutput: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tributary-cli-'));
+    BIN = await prepare(dir);
+    tokenFile = join(dir, 'token');
+    await writeFile(tokenFile, 'cli-test-token\n');
+    const config = join(dir, 'agent.yaml');
+    await writeFile(
+      config,
+      [
+        'storeRoot: ./store',
+        'deviceId: sensor-0001',
+        'aws: { region: us-east-1 }',
+        'api: { port: 0, authTokenFile: token }',
+        'streams:',
+        '  - name: telemetry',
+        '',
+      ].join('\n'),
+    );
+    agent = spawn(process.execPath, [BIN, 'agent', 'run', '--config', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines = createInterface({ input: agent.stdout as NodeJS.ReadableStream });
+    for await (const line of lines) {
+      agentOutput.push(line);
+      const match = / API (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      if (match?.[1] !== undefined) {
+        url = match[1];
+        break;
+      }
     }
-  }
-  lines.on('line', (line) => agentOutput.push(line));
-});
+    lines.on('line', (line) => agentOutput.push(line));
+  });
 
-afterAll(async () => {
-  if (agent.exitCode === null) {
-    agent.kill('SIGKILL');
-    await once(agent, 'close');
-  }
-  await rm(dir, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    if (agent.exitCode === null) {
+      agent.kill('SIGKILL');
+      await once(agent, 'close');
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
 
-describe('tributary CLI', () => {
   it('prints usage and exits 2 on a bad flag or command', async () => {
     const flag = await tributary(['status', '--jsn']);
     expect(flag.code).toBe(2);
