@@ -105,10 +105,10 @@ const schema = z.strictObject({
   exporter: z._default(
     z.strictObject({
       maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(KiB))),
-      maxBufferedBytesPerStream: z._default(z.int().check(z.gte(64 * KiB), z.lte(256 * MiB)), 4 * MiB),
+      maxBufferedBytesPerStream: z._default(z.int().check(z.gte(64 * KiB), z.lte(256 * MiB)), 1 * MiB),
       maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), 4),
     }),
-    { maxBufferedBytesPerStream: 4 * MiB, maxInFlightRequests: 4 },
+    { maxBufferedBytesPerStream: 1 * MiB, maxInFlightRequests: 4 },
   ),
   shutdown: z._default(
     z.strictObject({

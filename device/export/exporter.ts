@@ -48,7 +48,7 @@ const backoff = (baseMillis: number, capMillis: number) =>
 const optionsSchema = z.object({
   defaultPartitionKey: z.optional(z.string().check(z.minLength(1))),
   maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
-  maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), 4 * MiB),
+  maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), 1 * MiB),
   maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), 4),
   retry: backoff(100, 5_000),
   offline: backoff(250, 30_000),
@@ -78,7 +78,7 @@ export interface KinesisExporterOptions {
   readonly route?: RouteFunction;
   /** Cap for all exports together (Greengrass' EXPORTER_MAX_BANDWIDTH); priorities decide who goes first. */
   readonly maxBandwidthBytesPerSecond?: number;
-  /** Read-but-unaccepted bytes per export; the backlog stays in the log. Default 4 MiB. */
+  /** Read-but-unaccepted bytes per export; the backlog stays in the log. Default 1 MiB. */
   readonly maxBufferedBytes?: number;
   readonly maxInFlightRequests?: number;
   /** Backoff of failed entries (throttles, InternalFailure). */

@@ -36,7 +36,7 @@ describe('agent config', () => {
     const config = parseConfig(minimal);
     expect(config.api).toEqual({ port: DEFAULT_API_PORT, host: '127.0.0.1', maxBodyBytes: 8 * 1024 * 1024 });
     expect(config.aws.credentials).toEqual({ source: 'default-chain' });
-    expect(config.exporter).toEqual({ maxBufferedBytesPerStream: 4 * 1024 * 1024, maxInFlightRequests: 4 });
+    expect(config.exporter).toEqual({ maxBufferedBytesPerStream: 1024 * 1024, maxInFlightRequests: 4 });
     expect(config.shutdown).toEqual({ drainTimeoutMillis: 0 });
     const [stream] = config.streams;
     expect(stream?.definition).toMatchObject({
