@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  compatibleSchemas,
   createRecord,
   decodeRecord,
   encodeRecord,
@@ -8,8 +9,10 @@ import {
   RecordDecodeError,
   RecordTooLargeError,
   RecordValidationError,
+  strictSchemas,
   validateRecord,
 } from '../../../shared/contract/index.ts';
+import { formatPath } from '../../../shared/errors.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../../shared/kinesis/limits.ts';
 import { recordArb, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
 
@@ -29,6 +32,64 @@ describe('record contract', () => {
       fc.property(recordArb, (record) => {
         expect(decodeRecord(encodeRecord(record), 'strict')).toEqual(record);
       }),
+    );
+  });
+
+  it('validates exactly as the zod runtime parser does (validateRecord runs compiled schemas)', () => {
+    const keys = [
+      'id',
+      'schema_version',
+      'type',
+      'device_id',
+      'partition_key',
+      'event_time',
+      'payload',
+      'extra',
+    ];
+    const payloadKeys = [
+      'metric',
+      'value',
+      'unit',
+      'tags',
+      'card_token',
+      'amount_minor',
+      'currency',
+      'location',
+    ];
+    const mutated = fc
+      .tuple(
+        recordArb,
+        fc.constantFrom(...keys.map((key) => [key]), ...payloadKeys.map((key) => ['payload', key])),
+        fc.oneof(fc.jsonValue(), fc.constant(undefined)),
+        fc.boolean(),
+      )
+      .map(([record, path, value, mutate]) => {
+        const copy = JSON.parse(JSON.stringify(record)) as Record<string, Record<string, unknown>>;
+        if (!mutate) return copy;
+        const [key, inner] = path as [string, string | undefined];
+        if (inner === undefined) (copy as Record<string, unknown>)[key] = value;
+        else if (typeof copy[key] === 'object' && copy[key] !== null) copy[key][inner] = value;
+        return copy;
+      });
+    fc.assert(
+      fc.property(mutated, fc.constantFrom('strict', 'compatible' as const), (input, mode) => {
+        const runtime = (mode === 'strict' ? strictSchemas : compatibleSchemas).record.safeParse(input);
+        let compiled: unknown;
+        try {
+          compiled = validateRecord(input, mode);
+        } catch (error) {
+          if (!(error instanceof RecordValidationError)) throw error;
+          expect(runtime.success).toBe(false);
+          const first = runtime.error?.issues[0];
+          expect(error.issues[0]?.message).toBe(first?.message);
+          expect(error.path.startsWith(formatPath(first?.path ?? []))).toBe(true);
+          return;
+        }
+        expect(runtime.success).toBe(true);
+        // Same values and the same key order: the order decides the encoded bytes.
+        expect(JSON.stringify(compiled)).toBe(JSON.stringify(runtime.data));
+      }),
+      { numRuns: 500 },
     );
   });
 
