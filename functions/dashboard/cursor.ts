@@ -58,6 +58,10 @@ export function decodeCursor<T extends CursorKey>(cursor: string, scope: string,
       'belongs to another query; repeat the query that returned it, same parameters',
     );
   }
+  // zod drops a "__proto__" key without a word; no key this API issues has one, so refuse it.
+  if (k !== null && typeof k === 'object' && Object.hasOwn(k, '__proto__')) {
+    throw new InvalidCursorError('key does not match this query');
+  }
   const parsed = keySchema.safeParse(k);
   if (!parsed.success) throw new InvalidCursorError('key does not match this query');
   return parsed.data;
