@@ -117,8 +117,15 @@ const schema = z.strictObject({
     { drainTimeoutMillis: 0 },
   ),
   iot: z.optional(z.strictObject({ mqtt: z.optional(mqtt) })),
+  // Passed through unparsed (z.record would drop a "__proto__" key without a word); each stream is
+  // validated field by field in parseStreams.
   streams: z
-    .array(z.record(z.string(), z.unknown(), 'must be a stream definition object'))
+    .array(
+      z.custom<Record<string, unknown>>(
+        (item) => item !== null && typeof item === 'object' && !Array.isArray(item),
+        'must be a stream definition object',
+      ),
+    )
     .check(z.minLength(1, 'must list at least one stream')),
 });
 

@@ -70,6 +70,13 @@ describe('agent config', () => {
     expect(failure({ ...minimal, streams: [{ name: 'a', flushOnWrit: true }] }).path).toBe(
       'streams[0].flushOnWrit',
     );
+    // JSON.parse makes "__proto__" an own key; it is refused like any unknown key, not dropped.
+    const proto = JSON.parse('{"name":"a","__proto__":{"maxSize":1}}') as Record<string, unknown>;
+    expect(failure({ ...minimal, streams: [proto] }).path).toBe('streams[0].__proto__');
+    const protoExport = JSON.parse('{"kinesisStreamName":"k","__proto__":{"priority":1}}') as object;
+    expect(failure({ ...minimal, streams: [{ name: 'a', export: protoExport }] }).path).toBe(
+      'streams[0].export.__proto__',
+    );
     expect(failure({ ...minimal, apiPort: 1 }).path).toBe('apiPort');
     expect(failure({ ...minimal, api: { host: '0.0.0.0' } })).toMatchObject({
       path: 'api.host',
