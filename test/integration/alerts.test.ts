@@ -270,7 +270,11 @@ describe('alerts through the local event source runner (EFO)', () => {
       return BigInt(sequence) <= BigInt(checkpoints[shardId] ?? '0');
     });
     expect(redelivered).toEqual([]);
-    expect(new Set(seen).size).toBe(second.entries.length);
+    // Every record of the second run arrived. Records of earlier tests may follow them: the first
+    // run only waited for its own records, so a shard it had not finished continues after its
+    // checkpoint, which is delivery, not redelivery.
+    const secondIds = more.map((entry) => `${entry.ShardId}:${entry.SequenceNumber}`);
+    expect(secondIds.filter((eventId) => !seen.includes(eventId))).toEqual([]);
     await expectScenarioAlerts(second);
   });
 
