@@ -35,6 +35,7 @@ import {
 } from '../../../functions/dashboard/requests.ts';
 import { createDashboardRouter, errorResponse } from '../../../functions/dashboard/router.ts';
 import { aggregateItem } from '../../helpers/dashboard.ts';
+import { thrown } from '../../helpers/thrown.ts';
 
 const anyKey = z.record(z.string(), z.unknown());
 // "__proto__" is refused rather than round-tripped; see the test of its own below.
@@ -46,15 +47,6 @@ const attrKey = fc.dictionary(
   ),
   { minKeys: 1, maxKeys: 4 },
 );
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('cursors', () => {
   it('round-trip any key for the same query', () => {

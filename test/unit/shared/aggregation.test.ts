@@ -30,6 +30,7 @@ import {
   referenceDeaggregate,
   userRecords,
 } from '../../helpers/aggregated.ts';
+import { thrown } from '../../helpers/thrown.ts';
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 const hex = (data: Uint8Array): string => Buffer.from(data).toString('hex');
@@ -400,7 +401,7 @@ describe('deaggregate', () => {
       fc.property(recordsArb(), fc.nat(), (records, at) => {
         const data = buildAll(records).data;
         const length = KPL_MAGIC.length + (at % (data.length - KPL_MAGIC.length));
-        const error = captureError(() =>
+        const error = thrown(() =>
           deaggregate(data.subarray(0, length), { partitionKey: 'pk', sequenceNumber: '1' }),
         );
         expect(error).toBeInstanceOf(AggregationCorruptError);
@@ -489,12 +490,3 @@ describe('deaggregate', () => {
     expect(isAggregated(Buffer.from('{"a":1}'))).toBe(false);
   });
 });
-
-function captureError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
