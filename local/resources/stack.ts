@@ -156,7 +156,6 @@ export interface StackDefinition {
   readonly resources: readonly StackResource[];
 }
 
-/** Reads serverless.yml, resolves its variables and returns the typed resource list. No side effects. */
 /** The stack's resource of this kind and logical id; StackDefinitionError (STACK_RESOURCE_MISSING) when absent. */
 export function stackResource<K extends StackResource['kind']>(
   stack: StackDefinition,
@@ -176,6 +175,7 @@ export function stackResource<K extends StackResource['kind']>(
   return found as Extract<StackResource, { kind: K }>;
 }
 
+/** Reads serverless.yml, resolves its variables and returns the typed resource list. No side effects. */
 export async function loadStack(path: string, options: LoadStackOptions = {}): Promise<StackDefinition> {
   return parseStack(await readFile(path, 'utf8'), path, options);
 }

@@ -22,6 +22,7 @@ import {
   type StreamHandler,
   startEventSourceRunner,
 } from '../../local/esm/index.ts';
+import { stackResource } from '../../local/resources/stack.ts';
 import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
 import type { UserRecord } from '../../shared/kinesis/aggregation.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
@@ -39,11 +40,10 @@ const runners: EventSourceRunner[] = [];
 
 beforeAll(async () => {
   cloud = await startLocalCloud({ dataDir: join(root, 'cloud'), fresh: true });
-  const name = (logicalId: string) =>
-    cloud.resources.find((r) => r.logicalId === logicalId)?.physicalName ?? '';
-  alertsTable = name('AlertsTable');
-  stateTable = name('CardStateTable');
-  streamName = name('RecordsStream');
+  const table = (logicalId: string) => stackResource(cloud.stack, 'dynamodb-table', logicalId).name;
+  alertsTable = table('AlertsTable');
+  stateTable = table('CardStateTable');
+  streamName = stackResource(cloud.stack, 'kinesis-stream', 'RecordsStream').name;
 });
 
 // One runner at a time: each test's runner is the only consumer of the alerts mapping.

@@ -13,6 +13,7 @@ import type { AlertView, EntitiesPage, SeriesPage } from '../../functions/dashbo
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { type DashboardServer, startDashboardServer } from '../../local/dashboard/server.ts';
 import { lambdaContext } from '../../local/esm/event.ts';
+import { stackResource } from '../../local/resources/stack.ts';
 import { aggregateItem, functionUrlEvent, lateItem, launchChromium } from '../helpers/dashboard.ts';
 
 /**
@@ -133,8 +134,7 @@ const cleared = raised(
 
 beforeAll(async () => {
   cloud = await startLocalCloud({ dataDir: join(root, 'cloud'), fresh: true });
-  const name = (logicalId: string) =>
-    cloud.resources.find((r) => r.logicalId === logicalId)?.physicalName ?? '';
+  const name = (logicalId: string) => stackResource(cloud.stack, 'dynamodb-table', logicalId).name;
   alertsTable = name('AlertsTable');
   aggregatesTable = name('AggregatesTable');
   alerts = new DynamoAlertStore(cloud.clients.documents(), alertsTable, {
