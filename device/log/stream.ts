@@ -27,6 +27,12 @@ import type { LogDir, LogFile } from './io.ts';
 
 /** Frames are encoded into slabs of this size; a batch is written as slices of them with one writev. */
 const SLAB_SIZE = 256 * 1024;
+/**
+ * Written slabs kept for reuse. A slab outlives the young generation (its batch waits for the
+ * fsync), so a dropped one would come back only with the next full GC: under steady appends the
+ * process would carry tens of MB of dead slabs.
+ */
+const SPARE_SLABS = 2;
 /** Recovery reads the active segment in chunks of this size: memory stays bounded whatever the segment size. */
 const SCAN_CHUNK = 1024 * 1024;
 /** Reads fetch at most this much per syscall (more only for a single bigger record). */
@@ -114,6 +120,8 @@ type Op =
 
 interface Batch {
   readonly ops: Op[];
+  /** Full slabs whose last bytes this batch writes: reusable once it has executed. */
+  readonly filledSlabs: Buffer[];
   closed: boolean;
   endSequence: number;
   readonly done: Promise<void>;
@@ -202,7 +210,9 @@ export class LogStream {
   private totalBytes = 0;
   private writer: LogFile | undefined;
   private queue: Batch[] = [];
-  private slab = Buffer.allocUnsafe(SLAB_SIZE);
+  /** Allocated on the first append. */
+  private slab: Buffer = Buffer.alloc(0);
+  private readonly spareSlabs: Buffer[] = [];
   private slabStart = 0;
   private slabPos = 0;
   private flushing = false;
@@ -262,7 +272,7 @@ export class LogStream {
       if (base !== undefined) found.push(newSegment(base, entry.size));
     }
     found.sort((a, b) => a.base - b.base);
-    this.slab = Buffer.allocUnsafe(SLAB_SIZE);
+    this.slab = Buffer.alloc(0);
     this.slabStart = 0;
     this.slabPos = 0;
     this.queue = [];
@@ -338,17 +348,26 @@ export class LogStream {
 
   // ---------------------------------------------------------------- appends
 
-  async append(payload: Uint8Array): Promise<AppendResult> {
-    const planned = this.enqueue([payload]);
-    await planned.done;
-    return { sequence: planned.first, droppedRecords: planned.dropped };
+  // Not async: the payloads are copied into the slab before these return, and an async frame
+  // would keep them reachable until the fsync.
+  append(payload: Uint8Array): Promise<AppendResult> {
+    try {
+      const { first, dropped, done } = this.enqueue([payload]);
+      return done.then(() => ({ sequence: first, droppedRecords: dropped }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  async appendMany(payloads: readonly Uint8Array[]): Promise<AppendManyResult> {
-    if (payloads.length === 0) return { firstSequence: this.nextSeq, count: 0, droppedRecords: 0 };
-    const planned = this.enqueue(payloads);
-    await planned.done;
-    return { firstSequence: planned.first, count: payloads.length, droppedRecords: planned.dropped };
+  appendMany(payloads: readonly Uint8Array[]): Promise<AppendManyResult> {
+    const count = payloads.length;
+    if (count === 0) return Promise.resolve({ firstSequence: this.nextSeq, count: 0, droppedRecords: 0 });
+    try {
+      const { first, dropped, done } = this.enqueue(payloads);
+      return done.then(() => ({ firstSequence: first, count, droppedRecords: dropped }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private assertWritable(): void {
@@ -413,7 +432,13 @@ export class LogStream {
   private openBatch(): Batch {
     const last = this.queue.at(-1);
     if (last !== undefined && !last.closed) return last;
-    const batch: Batch = { ops: [], closed: false, endSequence: this.nextSeq, ...deferred() };
+    const batch: Batch = {
+      ops: [],
+      filledSlabs: [],
+      closed: false,
+      endSequence: this.nextSeq,
+      ...deferred(),
+    };
     this.queue.push(batch);
     return batch;
   }
@@ -442,8 +467,13 @@ export class LogStream {
     }
     if (this.slab.length - this.slabPos < length) {
       this.cutSlab(batch);
-      // Never reuse a slab: earlier slices of it may still be waiting for their writev.
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, length));
+      // Slices of the full slab may still wait for their writev: it is reused only after this
+      // batch, the last to write from it, has executed (batches execute in order).
+      if (this.slab.length === SLAB_SIZE) batch.filledSlabs.push(this.slab);
+      this.slab =
+        length <= SLAB_SIZE
+          ? (this.spareSlabs.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE))
+          : Buffer.allocUnsafeSlow(length);
       this.slabStart = this.slabPos = 0;
     }
     noteFrame(segment, this.nextSeq, segment.size);
@@ -518,6 +548,9 @@ export class LogStream {
         }
         this.lastSyncAt = performance.now();
         await this.execute(batch);
+        for (const slab of batch.filledSlabs) {
+          if (this.spareSlabs.length < SPARE_SLABS) this.spareSlabs.push(slab);
+        }
         this.queue.shift();
         this.durableNext = batch.endSequence;
         batch.resolve();
