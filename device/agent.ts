@@ -221,22 +221,29 @@ export class Agent {
     return { sequence };
   }
 
-  /** All or none: every record is validated first, then the batch is appended atomically. */
-  async appendMany(
-    stream: string,
-    records: readonly unknown[],
-  ): Promise<{ firstSequence: number; count: number }> {
-    const definition = this.#assertAppendable(stream);
-    const payloads = records.map((record, index) => {
-      try {
-        return encodeRecord(record, definition.maxRecordSize);
-      } catch (error) {
-        if (error instanceof TributaryError) throw new BatchRecordError(index, error);
-        throw error;
+  /**
+   * All or none: every record is validated and encoded first, then the batch is appended
+   * atomically. `records` is consumed before this returns (one record at a time, so a lazily
+   * parsed source keeps only one parsed record alive); nothing holds it while the append waits.
+   */
+  appendMany(stream: string, records: Iterable<unknown>): Promise<{ firstSequence: number; count: number }> {
+    const payloads: Uint8Array[] = [];
+    try {
+      const definition = this.#assertAppendable(stream);
+      for (const record of records) {
+        try {
+          payloads.push(encodeRecord(record, definition.maxRecordSize));
+        } catch (error) {
+          if (error instanceof TributaryError) throw new BatchRecordError(payloads.length, error);
+          throw error;
+        }
       }
-    });
-    const { firstSequence, count } = await this.#store.appendMany(stream, payloads);
-    return { firstSequence, count };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#store
+      .appendMany(stream, payloads)
+      .then(({ firstSequence, count }) => ({ firstSequence, count }));
   }
 
   /** Reads acknowledged records (raw encoded contract records), any stream in the store. */

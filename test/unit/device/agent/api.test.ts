@@ -80,6 +80,26 @@ describe('local API', () => {
     expect(agent.streamStatus('telemetry').log.nextSequence).toBe(before);
   });
 
+  it('reads NDJSON line by line: blank lines skipped, a bad line named by its record index', async () => {
+    const ndjson = { 'content-type': 'application/x-ndjson' };
+    const lines = [JSON.stringify(telemetryRecord()), '', JSON.stringify(telemetryRecord()), '\r'];
+    const ok = await post('/v1/streams/telemetry/records', `${lines.join('\n')}\n`, ndjson);
+    expect(ok).toMatchObject({ status: 202, body: { count: 2 } });
+    const before = agent.streamStatus('telemetry').log.nextSequence;
+    const broken = await post(
+      '/v1/streams/telemetry/records',
+      [lines[0], '', lines[2], '{"id":'].join('\n'),
+      ndjson,
+    );
+    expect(broken).toMatchObject({ status: 400, body: { code: 'RECORD_MALFORMED', index: 2 } });
+    const empty = await post('/v1/streams/telemetry/records', '\n \n', ndjson);
+    expect(empty).toMatchObject({
+      status: 400,
+      body: { code: 'RECORD_MALFORMED', message: 'the NDJSON body holds no record' },
+    });
+    expect(agent.streamStatus('telemetry').log.nextSequence).toBe(before);
+  });
+
   it('answers 400 with code, path and message for an invalid record or bad JSON', async () => {
     const typo = post(
       '/v1/streams/telemetry/records',
@@ -112,7 +132,7 @@ describe('local API', () => {
     const names = (await client.streams()).map((s) => s.name);
     expect(names).toEqual(['small records', 'telemetry', 'tiny']);
     const telemetry = await client.stream('telemetry');
-    expect(telemetry.log.records).toBe(4);
+    expect(telemetry.log.records).toBe(6);
     expect(telemetry.export).toBeUndefined();
     expect(await client.status()).toMatchObject({ deviceId: 'sensor-0001', state: 'running' });
     await expect(client.append('nope', [telemetryRecord()])).rejects.toMatchObject({
