@@ -1,13 +1,15 @@
 /**
  * The device agent as a separate process (bin/tributary.mjs agent run) against the local cloud:
  *  1. RSS of the agent process alone (/proc/<pid>/status VmRSS) while apps append 10k records/s
- *     through its HTTP API and it exports them (target ≤ 64 MB; stream manager needs ≥ 70 MB).
+ *     through its HTTP API and it exports them (target ≤ 64 MB; stream manager needs ≥ 70 MB), and
+ *     while Kinesis is unreachable and it only buffers them; CPU time per record.
  *  2. Restart with a 1 GiB backlog: from spawning the agent to its first accepted export (target ≤ 2 s).
  * Run: node --import tsx bench/agent.bench.ts [seconds]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
@@ -63,6 +65,22 @@ function kbField(text: string, field: string): number {
 async function rssSplit(pid: number): Promise<{ rss: number; anonymous: number }> {
   const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
   return { rss: kbField(rollup, 'Rss'), anonymous: kbField(rollup, 'Anonymous') };
+}
+
+/** User + system CPU seconds the process has used so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
 }
 
 async function vm(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -129,13 +147,23 @@ async function stopAgent(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) await once(child, 'exit');
 }
 
-async function rssWhileExporting(variant: Variant, dir: string, endpoint: string): Promise<void> {
+/**
+ * RSS while apps append 10k records/s. Online, the agent exports them and the run ends when the
+ * backlog is drained; offline (Kinesis unreachable) it only buffers them in its log.
+ */
+async function rssWhileAppending(
+  variant: Variant,
+  dir: string,
+  endpoint: string,
+  online: boolean,
+): Promise<void> {
   const config = await writeConfig(variant, dir, endpoint, [
     { name: 'telemetry', export: { kinesisStreamName: KINESIS_STREAM } },
   ]);
   const { child, client } = await spawnAgent(variant, config);
   const pid = child.pid as number;
   const idle = await vm(pid, 'VmRSS');
+  const idleCpu = await cpuSeconds(pid);
   // Pre-encoded NDJSON bodies keep the producer cheap; ids repeat across rounds, which the agent does not care about.
   const bodies = Array.from({ length: 20 }, (_, b) =>
     Array.from({ length: BATCH }, (_, i) => JSON.stringify(record(b * BATCH + i))).join('\n'),
@@ -165,13 +193,18 @@ async function rssWhileExporting(variant: Variant, dir: string, endpoint: string
   }
   const appendSeconds = (performance.now() - began) / 1000;
   let status = await client.stream('telemetry');
-  while ((status.export?.backlog.records ?? 0) > 0 && performance.now() - began < (SECONDS + 60) * 1000) {
+  while (
+    online &&
+    (status.export?.backlog.records ?? 0) > 0 &&
+    performance.now() - began < (SECONDS + 60) * 1000
+  ) {
     await sleep(100);
     status = await client.stream('telemetry');
   }
   const exportSeconds = (performance.now() - began) / 1000;
   clearInterval(sampler);
   const hwm = await vm(pid, 'VmHWM');
+  const cpu = (await cpuSeconds(pid)) - idleCpu;
   await stopAgent(child);
   const sorted = [...samples].sort((a, b) => a - b);
   const accepted = status.export?.counters.recordsAccepted ?? 0;
@@ -180,6 +213,9 @@ async function rssWhileExporting(variant: Variant, dir: string, endpoint: string
   );
   console.log(
     `records exported   ${accepted} by ${exportSeconds.toFixed(1)} s (backlog left ${status.export?.backlog.records ?? '?'}, ${status.export?.counters.requestsSent ?? 0} PutRecords)`,
+  );
+  console.log(
+    `agent CPU          ${cpu.toFixed(1)} s over ${exportSeconds.toFixed(1)} s (${((cpu / sent) * 1e6).toFixed(0)} µs per record appended and exported)`,
   );
   console.log(`agent RSS idle     ${mb(idle)}`);
   console.log(
@@ -254,7 +290,10 @@ async function main(): Promise<void> {
     const variants = VARIANTS.filter((v) => ONLY === undefined || v.name.includes(ONLY));
     for (const variant of variants) {
       console.log(`\n-- ${variant.name}`);
-      await rssWhileExporting(variant, dir, cloud.endpoints.kinesis);
+      await rssWhileAppending(variant, dir, cloud.endpoints.kinesis, true);
+      await rm(join(dir, 'store'), { recursive: true, force: true });
+      console.log(`\n-- ${variant.name}, offline: Kinesis unreachable, records only buffered in the log`);
+      await rssWhileAppending(variant, dir, `http://127.0.0.1:${await closedPort()}`, false);
       await rm(join(dir, 'store'), { recursive: true, force: true });
     }
     await writeBacklog(dir);

@@ -12,6 +12,7 @@ import { ApiClient } from './api/client.ts';
 import { loadAuthToken, startApiServer } from './api/server.ts';
 import { API_HOST, DEFAULT_API_PORT, loadConfig } from './config.ts';
 import { AgentUnreachableError, ApiRequestError, UsageError } from './errors.ts';
+import { fullGc, startCollector } from './memory.ts';
 
 export const EXIT = { ok: 0, runtime: 1, usage: 2, unreachable: 3, refused: 4, busy: 5 } as const;
 
@@ -35,6 +36,8 @@ Exit codes: 0 ok, 1 runtime error, 2 usage or config error, 3 agent not reachabl
 /** Records per request when appending a file; each request is all or none. */
 const APPEND_BATCH_RECORDS = 500;
 const APPEND_BATCH_BYTES = 1024 * 1024;
+/** A full GC per half second in which records flowed (see memory.ts). */
+const COLLECT_INTERVAL_MILLIS = 500;
 
 interface Io {
   readonly out: NodeJS.WritableStream & { isTTY?: boolean };
@@ -318,6 +321,14 @@ async function agentRun(args: string[], io: Io): Promise<number> {
     ticks++;
   };
   const timer = setInterval(report, 1_000);
+  const collector = startCollector({
+    collect: fullGc(),
+    activity: () =>
+      agent
+        .status()
+        .streams.reduce((sum, s) => sum + s.log.nextSequence + (s.export?.counters.recordsSent ?? 0), 0),
+    intervalMillis: COLLECT_INTERVAL_MILLIS,
+  });
 
   const signalled = new Promise<string>((resolve) => {
     let count = 0;
@@ -339,6 +350,7 @@ async function agentRun(args: string[], io: Io): Promise<number> {
   await api.close();
   const result = await agent.stop({ drainTimeoutMillis: drain });
   clearInterval(timer);
+  collector.stop();
   if (tty) io.out.write('\r\x1b[K');
   const left = Object.entries(result.backlog).filter(([, n]) => n > 0);
   log(

@@ -11,9 +11,15 @@ const ROOT = join(import.meta.dirname, '../../../..');
 
 /** The CLI as developers run it (tsx), and as devices run it: the bundle of `npm run build:device`. */
 const LAUNCHERS = [
-  { name: 'tsx launcher', prepare: async (_dir: string) => join(ROOT, 'bin', 'tributary.mjs') },
+  {
+    name: 'tsx launcher',
+    nodeArgs: [],
+    prepare: async (_dir: string) => join(ROOT, 'bin', 'tributary.mjs'),
+  },
   {
     name: 'device bundle',
+    // The launch line of device/README.md.
+    nodeArgs: ['--max-semi-space-size=1', '--max-old-space-size=48', '--optimize-for-size'],
     // Built outside the project, so nothing can be resolved from node_modules: the YAML config
     // below must come from the bundle's own lazily loaded chunk.
     prepare: async (dir: string) => {
@@ -32,7 +38,7 @@ const LAUNCHERS = [
   },
 ];
 
-describe.each(LAUNCHERS)('tributary CLI ($name)', ({ prepare }) => {
+describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
   let BIN: string;
 
   interface Run {
@@ -42,7 +48,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ prepare }) => {
   }
 
   async function tributary(args: string[], stdin?: string): Promise<Run> {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -80,7 +86,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ prepare }) => {
         '',
       ].join('\n'),
     );
-    agent = spawn(process.execPath, [BIN, 'agent', 'run', '--config', config], {
+    agent = spawn(process.execPath, [...nodeArgs, BIN, 'agent', 'run', '--config', config], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = createInterface({ input: agent.stdout as NodeJS.ReadableStream });
