@@ -7,8 +7,7 @@
  * with the slim signed client from shared/aws/json-client.ts. An SDK v3 KinesisClient still works
  * through kinesis-sdk.ts.
  */
-import type { AwsJsonClient, CallOptions } from '../../shared/aws/json-client.ts';
-import { BufferPool } from '../../shared/buffer-pool.ts';
+import type { AwsJsonClient } from '../../shared/aws/json-client.ts';
 import { ShardMap } from '../../shared/kinesis/hash.ts';
 import { type FailureKind, KinesisCallError } from './errors.ts';
 import type { PlannedEntry } from './planner.ts';
@@ -102,11 +101,7 @@ const BASE64_SLICE = 48 * 1024;
  * The PutRecords request body, written once into a Buffer of its exact size:
  * `{"StreamName":…,"Records":[{"Data":"<base64>","PartitionKey":…,"ExplicitHashKey":…},…]}`.
  */
-export function putRecordsBody(
-  streamName: string,
-  entries: readonly PlannedEntry[],
-  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
-): Buffer {
+export function putRecordsBody(streamName: string, entries: readonly PlannedEntry[]): Buffer {
   const head = `{"StreamName":${JSON.stringify(streamName)},"Records":[`;
   const tails = entries.map(
     (entry) =>
@@ -121,7 +116,7 @@ export function putRecordsBody(
   entries.forEach((entry, i) => {
     size += DATA.length + 4 * Math.ceil(entry.data.byteLength / 3) + Buffer.byteLength(tails[i] as string);
   });
-  const body = allocate(size);
+  const body = Buffer.allocUnsafe(size);
   let at = body.write(head, 0);
   entries.forEach((entry, i) => {
     if (i > 0) at = body.writeUInt8(0x2c, at); // ,
@@ -142,10 +137,14 @@ async function callJson(
   client: AwsJsonClient,
   operation: string,
   body: Uint8Array | string,
-  options: CallOptions = {},
+  timeoutMillis?: number,
 ) {
   try {
-    return await client.call(operation, body, options);
+    return await client.call(
+      operation,
+      body,
+      timeoutMillis === undefined ? {} : { signal: AbortSignal.timeout(timeoutMillis) },
+    );
   } catch (error) {
     throw classifyFailure(operation, error);
   }
@@ -153,16 +152,14 @@ async function callJson(
 
 /** The agent's KinesisApi: `client` is `createAwsJsonClient({ service: 'kinesis', targetPrefix: KINESIS_TARGET, … })`. */
 export function httpKinesisApi(client: AwsJsonClient): KinesisApi {
-  // Bodies of the requests in flight, reused once written (with 4 in flight the pool keeps
-  // the memory of about as many bodies as the read-ahead fills).
-  const bodies = new BufferPool({ minBytes: 64 * 1024, maxFreeBytes: 4 * 1024 * 1024 });
   return {
     async putRecords(streamName, entries, timeoutMillis) {
-      const body = putRecordsBody(streamName, entries, (size) => bodies.acquire(size));
-      const output = (await callJson(client, 'PutRecords', body, {
-        signal: AbortSignal.timeout(timeoutMillis),
-        onBodyFlushed: () => bodies.release(body),
-      })) as {
+      const output = (await callJson(
+        client,
+        'PutRecords',
+        putRecordsBody(streamName, entries),
+        timeoutMillis,
+      )) as {
         Records?: ResultEntry[] | null;
       };
       return outcomesOf(entries.length, output.Records ?? []);

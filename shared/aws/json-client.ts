@@ -26,18 +26,9 @@ export interface AwsJsonClientOptions {
   readonly clock?: () => number;
 }
 
-export interface CallOptions {
-  readonly signal?: AbortSignal;
-  /**
-   * Called once the whole body has been handed to the socket; from then on the caller may reuse
-   * the body's memory. Not called when the request fails before that.
-   */
-  readonly onBodyFlushed?: () => void;
-}
-
 export interface AwsJsonClient {
   /** POSTs `body` (the JSON request) to `operation`; resolves with the parsed JSON answer. */
-  call(operation: string, body: Uint8Array | string, options?: CallOptions): Promise<unknown>;
+  call(operation: string, body: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<unknown>;
   destroy(): void;
 }
 
@@ -72,7 +63,7 @@ function post(
   headers: Record<string, string>,
   agent: HttpAgent,
   body: Uint8Array,
-  { signal, onBodyFlushed }: CallOptions,
+  signal: AbortSignal | undefined,
 ): Promise<{ res: IncomingMessage; text: string }> {
   const req = send({
     protocol: url.protocol,
@@ -93,7 +84,6 @@ function post(
     });
     req.on('error', reject);
   });
-  if (onBodyFlushed !== undefined) req.once('finish', onBodyFlushed);
   req.end(body);
   return answered;
 }
@@ -109,7 +99,11 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
   /** Server time minus ours, learnt from clock-skew errors (as the SDK does). */
   let offsetMillis = 0;
 
-  const call = async (operation: string, body: Uint8Array | string, callOptions: CallOptions = {}) => {
+  const call = async (
+    operation: string,
+    body: Uint8Array | string,
+    { signal }: { signal?: AbortSignal } = {},
+  ) => {
     const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const credentials = await options.credentials();
     const headers = signRequest({
@@ -127,7 +121,7 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
       credentials,
       date: new Date(clock() + offsetMillis),
     });
-    const response = await post(send, url, path, headers, agent, payload, callOptions);
+    const response = await post(send, url, path, headers, agent, payload, signal);
     const status = response.res.statusCode ?? 0;
     let parsed: unknown;
     try {
