@@ -230,11 +230,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: ApiSer
     parts.length === 4
   ) {
     only('POST');
-    const ndjson = isNdjson(req);
     const result = await appendBody(
       agent,
       name,
-      ndjson,
+      isNdjson(req),
       (await readBody(req, options.maxBodyBytes)).toString('utf8'),
     );
     const response: AppendResponse = { stream: name, ...result };

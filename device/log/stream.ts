@@ -29,8 +29,8 @@ import type { LogDir, LogFile } from './io.ts';
 const SLAB_SIZE = 256 * 1024;
 /**
  * Written slabs kept for reuse. A slab outlives the young generation (its batch waits for the
- * fsync), so a dropped one would come back only with the next full GC: under steady appends the
- * process would carry tens of MB of dead slabs.
+ * fsync), so a dropped one would come back only with the next full GC, and under steady appends
+ * several dead ones would wait for it.
  */
 const SPARE_SLABS = 2;
 /** Recovery reads the active segment in chunks of this size: memory stays bounded whatever the segment size. */
