@@ -7,7 +7,12 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, describeValue, formatPath, valueAtPath } from '../shared/errors.ts';
 import * as z from '../shared/zod.ts';
 import { ConfigFileError } from './errors.ts';
-import { type ExportDefinition, parseExportDefinitions } from './export/index.ts';
+import {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_IN_FLIGHT_REQUESTS,
+  type ExportDefinition,
+  parseExportDefinitions,
+} from './export/index.ts';
 import { parseStreamDefinition, type StreamDefinition } from './log/index.ts';
 
 const KiB = 1024;
@@ -105,10 +110,16 @@ const schema = z.strictObject({
   exporter: z._default(
     z.strictObject({
       maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(KiB))),
-      maxBufferedBytesPerStream: z._default(z.int().check(z.gte(64 * KiB), z.lte(256 * MiB)), 1 * MiB),
-      maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), 4),
+      maxBufferedBytesPerStream: z._default(
+        z.int().check(z.gte(64 * KiB), z.lte(256 * MiB)),
+        DEFAULT_MAX_BUFFERED_BYTES,
+      ),
+      maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), DEFAULT_MAX_IN_FLIGHT_REQUESTS),
     }),
-    { maxBufferedBytesPerStream: 1 * MiB, maxInFlightRequests: 4 },
+    {
+      maxBufferedBytesPerStream: DEFAULT_MAX_BUFFERED_BYTES,
+      maxInFlightRequests: DEFAULT_MAX_IN_FLIGHT_REQUESTS,
+    },
   ),
   shutdown: z._default(
     z.strictObject({

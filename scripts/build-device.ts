@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 /**
- * Bundles the device agent and CLI into one ESM file for edge hardware: no tsx loader and no
- * node_modules tree on the device, which keeps the agent's resident memory small.
+ * Bundles the device agent and CLI into one ESM entry file plus lazily loaded chunks for edge
+ * hardware: no tsx loader and no node_modules tree on the device, which keeps the agent's resident memory small.
  * Run on the device with the launch line of device/README.md ("On the device").
  * Usage: build-device.ts [outdir], default dist/device.
  */

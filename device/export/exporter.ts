@@ -38,6 +38,9 @@ import {
 } from './state.ts';
 
 const MiB = 1024 * 1024;
+/** Read-but-unaccepted bytes held per export (the agent config's exporter.maxBufferedBytesPerStream). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1 * MiB;
+export const DEFAULT_MAX_IN_FLIGHT_REQUESTS = 4;
 
 const backoff = (baseMillis: number, capMillis: number) =>
   z._default(
@@ -48,8 +51,8 @@ const backoff = (baseMillis: number, capMillis: number) =>
 const optionsSchema = z.object({
   defaultPartitionKey: z.optional(z.string().check(z.minLength(1))),
   maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
-  maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), 1 * MiB),
-  maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), 4),
+  maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), DEFAULT_MAX_BUFFERED_BYTES),
+  maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), DEFAULT_MAX_IN_FLIGHT_REQUESTS),
   retry: backoff(100, 5_000),
   offline: backoff(250, 30_000),
   requestTimeoutMillis: z._default(z.int().check(z.gte(100)), 30_000),

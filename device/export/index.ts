@@ -1,6 +1,8 @@
 export { type ExportDefinition, type ExportDefinitionInput, parseExportDefinitions } from './definition.ts';
 export * from './errors.ts';
 export {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_IN_FLIGHT_REQUESTS,
   type ExportStatus,
   encodeDeadLetter,
   KinesisExporter,
