@@ -29,6 +29,12 @@ function isSpace(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
+function skipSpace(data: Uint8Array, from: number): number {
+  let i = from;
+  while (isSpace(data[i])) i++;
+  return i;
+}
+
 /** Index just past the closing quote of the string starting at `start` (a quote), or -1. */
 function stringEnd(data: Uint8Array, start: number): number {
   for (let i = start + 1; i < data.length; i++) {
@@ -94,35 +100,28 @@ function isKey(data: Uint8Array, start: number, end: number): boolean {
  * wins), or undefined when the payload is not a JSON object or has no string partition_key.
  */
 export function partitionKeyOf(data: Uint8Array): string | undefined {
-  let i = 0;
-  const skip = () => {
-    while (isSpace(data[i])) i++;
-  };
-  skip();
+  // Runs once per exported record: no closures, no allocation but the key itself.
+  let i = skipSpace(data, 0);
   if (data[i] !== OPEN_BRACE) return undefined;
-  i++;
+  i = skipSpace(data, i + 1);
   let found: string | undefined;
-  skip();
   if (data[i] === CLOSE_BRACE) return undefined;
   for (;;) {
-    skip();
+    i = skipSpace(data, i);
     if (data[i] !== QUOTE) return undefined;
     const keyStart = i;
     const keyEnd = stringEnd(data, i);
     if (keyEnd < 0) return undefined;
-    i = keyEnd;
-    skip();
+    i = skipSpace(data, keyEnd);
     if (data[i] !== COLON) return undefined;
-    i++;
-    skip();
+    i = skipSpace(data, i + 1);
     const valueStart = i;
     const end = valueEnd(data, i);
     if (end < 0) return undefined;
     if (isKey(data, keyStart, keyEnd)) {
       found = data[valueStart] === QUOTE ? decodeString(data, valueStart, end) : undefined;
     }
-    i = end;
-    skip();
+    i = skipSpace(data, end);
     if (data[i] === COMMA) {
       i++;
       continue;

@@ -46,6 +46,20 @@ function looksLikePan(value: string): boolean {
   return sum % 10 === 0;
 }
 
+/** Unicode code points in `text`; `[...text]` would build an array for every record validated. */
+function codePointCount(text: string): number {
+  let count = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const unit = text.charCodeAt(i);
+    const next = text.charCodeAt(i + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      count--;
+      i++;
+    }
+  }
+  return count;
+}
+
 type ObjectFactory = typeof z.strictObject;
 
 /**
@@ -71,7 +85,7 @@ function buildSchemas(object: ObjectFactory) {
       .check(z.regex(DEVICE_ID, 'must be 1-128 chars of A-Z a-z 0-9 . _ : - starting alphanumeric')),
     partition_key: z.string().check(
       z.minLength(PARTITION_KEY_MIN_CHARS),
-      z.refine((v) => [...v].length <= PARTITION_KEY_MAX_CHARS, {
+      z.refine((v) => v.length <= PARTITION_KEY_MAX_CHARS || codePointCount(v) <= PARTITION_KEY_MAX_CHARS, {
         message: `must be at most ${PARTITION_KEY_MAX_CHARS} Unicode characters`,
       }),
       z.describe('Kinesis partition key; defaults to device_id'),

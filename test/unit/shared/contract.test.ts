@@ -126,6 +126,25 @@ describe('record contract', () => {
     expect(error.message).toContain(path);
   });
 
+  it('counts a partition key in Unicode code points, surrogate pairs as one', () => {
+    // Astral characters (two UTF-16 units each), lone surrogates and plain text around the 256 limit.
+    const unit = fc.constantFrom('a', 'é', '😀', '\uD800', '\uDC00', '𝄞');
+    fc.assert(
+      fc.property(fc.array(unit, { minLength: 250, maxLength: 262 }), (parts) => {
+        const key = parts.join('');
+        const valid = (() => {
+          try {
+            validateRecord({ ...telemetryRecord(), partition_key: key });
+            return true;
+          } catch {
+            return false;
+          }
+        })();
+        expect(valid).toBe([...key].length <= 256);
+      }),
+    );
+  });
+
   it('rejects a raw card number and a bad currency in transactions', () => {
     const base = transactionRecord();
     const pan = validationError(() =>
