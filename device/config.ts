@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_IN_FLIGHT_REQUESTS,
   type ExportDefinition,
+  exporterLimitFields,
   parseExportDefinitions,
 } from './export/index.ts';
 import { parseStreamDefinition, type StreamDefinition } from './log/index.ts';
@@ -109,12 +110,9 @@ const schema = z.strictObject({
   ),
   exporter: z._default(
     z.strictObject({
-      maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(KiB))),
-      maxBufferedBytesPerStream: z._default(
-        z.int().check(z.gte(64 * KiB), z.lte(256 * MiB)),
-        DEFAULT_MAX_BUFFERED_BYTES,
-      ),
-      maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), DEFAULT_MAX_IN_FLIGHT_REQUESTS),
+      maxBandwidthBytesPerSecond: exporterLimitFields.maxBandwidthBytesPerSecond,
+      maxBufferedBytesPerStream: exporterLimitFields.maxBufferedBytes,
+      maxInFlightRequests: exporterLimitFields.maxInFlightRequests,
     }),
     {
       maxBufferedBytesPerStream: DEFAULT_MAX_BUFFERED_BYTES,

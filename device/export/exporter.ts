@@ -48,11 +48,16 @@ const backoff = (baseMillis: number, capMillis: number) =>
     { baseMillis, capMillis },
   );
 
-const optionsSchema = z.object({
-  defaultPartitionKey: z.optional(z.string().check(z.minLength(1))),
+/** The exporter's limits; the agent config's `exporter` section uses the same fields. */
+export const exporterLimitFields = {
   maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
   maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), DEFAULT_MAX_BUFFERED_BYTES),
   maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), DEFAULT_MAX_IN_FLIGHT_REQUESTS),
+};
+
+const optionsSchema = z.object({
+  defaultPartitionKey: z.optional(z.string().check(z.minLength(1))),
+  ...exporterLimitFields,
   retry: backoff(100, 5_000),
   offline: backoff(250, 30_000),
   requestTimeoutMillis: z._default(z.int().check(z.gte(100)), 30_000),

@@ -5,6 +5,7 @@ export {
   DEFAULT_MAX_IN_FLIGHT_REQUESTS,
   type ExportStatus,
   encodeDeadLetter,
+  exporterLimitFields,
   KinesisExporter,
   type KinesisExporterOptions,
 } from './exporter.ts';

@@ -351,12 +351,10 @@ export class LogStream {
   // Not async: the payloads are copied into the slab before these return, and an async frame
   // would keep them reachable until the fsync.
   append(payload: Uint8Array): Promise<AppendResult> {
-    try {
-      const { first, dropped, done } = this.enqueue([payload]);
-      return done.then(() => ({ sequence: first, droppedRecords: dropped }));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.appendMany([payload]).then(({ firstSequence, droppedRecords }) => ({
+      sequence: firstSequence,
+      droppedRecords,
+    }));
   }
 
   appendMany(payloads: readonly Uint8Array[]): Promise<AppendManyResult> {
