@@ -6,9 +6,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveDeliveryStream } from '../../../local/delivery/delivery.ts';
 import { loadStack, parseStack } from '../../../local/resources/stack.ts';
+import { parseStackYaml } from '../../../local/resources/yaml.ts';
 import { PROJECT_ROOT } from '../../../local/servers/runtime.ts';
 import { GLUE_COLUMNS_FILE, glueColumnsJson } from '../../../scripts/glue-columns.ts';
-import { glueColumns } from '../../../shared/contract/index.ts';
+import {
+  EVENT_TIME_MAX_MS,
+  EVENT_TIME_MIN_MS,
+  glueColumns,
+  RECORD_TYPES,
+} from '../../../shared/contract/index.ts';
 import { glueColumnsTemplate, partitionValues } from '../../../shared/lake/table.ts';
 import { recordArb } from '../../helpers/records.ts';
 
@@ -61,5 +67,27 @@ describe('partitioning', () => {
       .split('\n')
       .map((line) => JSON.parse(line));
     expect(fromJq).toEqual(records.map((r) => partitionValues(r)));
+  });
+});
+
+describe('partition projection of the records table', () => {
+  it('covers every event date the contract accepts, and no other', async () => {
+    const template = parseStackYaml(await readFile('serverless.yml', 'utf8'), 'serverless.yml').value as {
+      resources: {
+        Resources: { RecordsTable: { Properties: { TableInput: { Parameters: Record<string, string> } } } };
+      };
+    };
+    const parameters = template.resources.Resources.RecordsTable.Properties.TableInput.Parameters;
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    expect(parameters['projection.dt.format']).toBe('yyyy-MM-dd');
+    expect(parameters['projection.dt.range']).toBe(`${day(EVENT_TIME_MIN_MS)},${day(EVENT_TIME_MAX_MS)}`);
+    // Both ends are partitions a valid record can land in (the contract's bounds are inclusive).
+    expect(partitionValues({ type: 'telemetry', event_time: EVENT_TIME_MIN_MS }).dt).toBe(
+      day(EVENT_TIME_MIN_MS),
+    );
+    expect(partitionValues({ type: 'telemetry', event_time: EVENT_TIME_MAX_MS }).dt).toBe(
+      day(EVENT_TIME_MAX_MS),
+    );
+    expect(parameters['projection.record_type.values']?.split(',')).toEqual(RECORD_TYPES);
   });
 });
