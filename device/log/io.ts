@@ -24,6 +24,8 @@ export interface DirEntry {
 }
 
 export interface LogDir {
+  /** For error messages. */
+  readonly path: string;
   list(): Promise<DirEntry[]>;
   /** Creates a new, empty file; fails if it exists. */
   create(name: string): Promise<LogFile>;
@@ -174,6 +176,7 @@ class MemoryFile implements LogFile {
 
 /** RAM-backed directory. Open files keep their content after remove(), as on POSIX. */
 export class MemoryDir implements LogDir {
+  readonly path = '<memory>';
   private readonly files = new Map<string, { data: Buffer; length: number }>();
 
   async list(): Promise<DirEntry[]> {

@@ -4,7 +4,7 @@
  *   <root>/LOCK                                  pid + boot id of the owning process
  *   <root>/streams/<name>/stream.json            definition (atomic replace)
  *   <root>/streams/<name>/segments/<seq20>.seg   the log (File persistence)
- *   <root>/streams/<name>/consumers/<c>.json     committed sequence per consumer (atomic replace)
+ *   <root>/streams/<name>/consumers/<c>.ckpt     committed sequence per consumer (slot file, in place)
  *   <root>/streams/<name>/sequence.json          Memory persistence: sequence high-water mark
  *   <root>/.tmp, <root>/.trash                   staging for atomic stream create/delete
  */
@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../shared/errors.ts';
+import { CHECKPOINT_SUFFIX, CheckpointFile } from './checkpoint.ts';
 import { parseStreamDefinition, type StreamDefinition, type StreamDefinitionInput } from './definition.ts';
 import {
   InvalidSequenceError,
@@ -22,7 +23,7 @@ import {
   StreamExistsError,
   StreamNotFoundError,
 } from './errors.ts';
-import { FsDir, isCode, MemoryDir, syncDir, writeFileAtomic } from './io.ts';
+import { FsDir, isCode, type LogDir, MemoryDir, syncDir, writeFileAtomic } from './io.ts';
 import {
   type AppendManyResult,
   type AppendResult,
@@ -39,6 +40,11 @@ export interface LogStoreOptions {
   readonly retentionIntervalMillis?: number;
   /** Receives errors of background retention. Default: process.emitWarning. */
   readonly onBackgroundError?: (error: unknown) => void;
+  /**
+   * The file operations of segments and checkpoints for a directory path; real files by default.
+   * Tests pass implementations that fail writes or fsyncs, run out of space or lose power.
+   */
+  readonly openDir?: (path: string) => LogDir;
 }
 
 export interface StreamDescription extends StreamStats {
@@ -58,8 +64,10 @@ interface Entry {
   readonly stream: LogStream;
   readonly dir: string;
   readonly checkpoints: Map<string, number>;
-  /** Serialises commits per consumer so a slow older write cannot land after a newer one. */
-  readonly commitChains: Map<string, Promise<void>>;
+  /** Checkpoint files, opened (created on first commit) once per consumer; File persistence only. */
+  readonly checkpointFiles: Map<string, Promise<CheckpointFile>>;
+  /** Consumers whose checkpoint is still a version-1 `<c>.json` (migrated at open, or at the next commit). */
+  readonly legacy: Set<string>;
 }
 
 function bootId(): string {
@@ -115,11 +123,35 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
+/** A small JSON file through the LogDir seam (version-1 checkpoints). */
+async function readDirJson(dir: LogDir, name: string): Promise<unknown> {
+  const file = await dir.open(name, 'read');
+  if (file === undefined) return {};
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const text = buf.subarray(0, await file.read(buf, 0, buf.length)).toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new LogFormatError(`${dir.path}/${name}`, `not JSON: ${String(error)}`);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+async function closeCheckpoints(entry: Entry): Promise<void> {
+  const files = await Promise.allSettled(entry.checkpointFiles.values());
+  entry.checkpointFiles.clear();
+  for (const file of files) if (file.status === 'fulfilled') await file.value.close();
+}
+
 export class LogStore {
   private readonly streams = new Map<string, Entry>();
   private adminChain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly clock: () => number;
+  private readonly openDir: (path: string) => LogDir;
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRunning: Promise<void> | undefined;
 
@@ -128,6 +160,7 @@ export class LogStore {
     options: LogStoreOptions,
   ) {
     this.clock = options.clock ?? Date.now;
+    this.openDir = options.openDir ?? ((path) => new FsDir(path));
   }
 
   /**
@@ -171,33 +204,86 @@ export class LogStore {
       throw new LogFormatError(join(dir, 'stream.json'), `names stream ${JSON.stringify(definition.name)}`);
     }
     const checkpoints = new Map<string, number>();
+    const legacy = new Set<string>();
     if (definition.persistence === 'File') {
-      for (const file of await readdir(join(dir, 'consumers'))) {
-        if (file.startsWith('.')) await rm(join(dir, 'consumers', file), { force: true });
-        else if (file.endsWith('.json')) {
-          const value = (await readJson(join(dir, 'consumers', file))) as { sequence?: unknown };
-          if (typeof value.sequence === 'number') checkpoints.set(file.slice(0, -5), value.sequence);
+      const consumers = this.openDir(join(dir, 'consumers'));
+      const names = (await consumers.list()).map((e) => e.name).sort();
+      for (const file of names) {
+        if (file.startsWith('.')) await consumers.remove(file);
+        else if (file.endsWith(CHECKPOINT_SUFFIX)) {
+          const value = await CheckpointFile.read(consumers, file);
+          if (value !== undefined) checkpoints.set(file.slice(0, -CHECKPOINT_SUFFIX.length), value.sequence);
+        }
+      }
+      for (const file of names) {
+        const consumer = file.slice(0, -'.json'.length);
+        if (!file.endsWith('.json') || file.startsWith('.')) continue;
+        // A valid .ckpt beside it was created from it (crash before the .json was removed) or is newer.
+        if (checkpoints.has(consumer)) await consumers.remove(file);
+        else {
+          const value = (await readDirJson(consumers, file)) as { sequence?: unknown };
+          if (typeof value.sequence === 'number') checkpoints.set(consumer, value.sequence);
+          legacy.add(consumer);
         }
       }
     }
-    await this.attach(definition, dir, checkpoints);
+    const entry = await this.attach(definition, dir, checkpoints, legacy);
+    for (const consumer of [...legacy]) {
+      try {
+        await this.checkpointFile(entry, consumer);
+      } catch (error) {
+        // A full disk: the .json keeps the checkpoint until a commit finds room for the slot file.
+        if (!isCode(error, 'ENOSPC')) throw error;
+      }
+    }
   }
 
   private async attach(
     definition: StreamDefinition,
     dir: string,
     checkpoints: Map<string, number>,
-  ): Promise<void> {
+    legacy = new Set<string>(),
+  ): Promise<Entry> {
     const clock = this.clock;
     const stream =
       definition.persistence === 'File'
-        ? await LogStream.open(definition, new FsDir(join(dir, 'segments')), { clock, initialSequence: 0 })
+        ? await LogStream.open(definition, this.openDir(join(dir, 'segments')), { clock, initialSequence: 0 })
         : await LogStream.open(definition, new MemoryDir(), {
             clock,
             initialSequence: await this.readReservation(dir),
             reserveSequences: (upTo) => writeFileAtomic(dir, 'sequence.json', JSON.stringify({ next: upTo })),
           });
-    this.streams.set(definition.name, { stream, dir, checkpoints, commitChains: new Map() });
+    const entry: Entry = { stream, dir, checkpoints, checkpointFiles: new Map(), legacy };
+    this.streams.set(definition.name, entry);
+    return entry;
+  }
+
+  /**
+   * The consumer's open slot file, created on first use; a version-1 `.json` checkpoint is carried
+   * over into it and then removed.
+   */
+  private checkpointFile(entry: Entry, consumer: string): Promise<CheckpointFile> {
+    let opening = entry.checkpointFiles.get(consumer);
+    if (opening === undefined) {
+      const dir = this.openDir(join(entry.dir, 'consumers'));
+      const sequence = entry.checkpoints.get(consumer);
+      opening = (async () => {
+        const file = await CheckpointFile.open(
+          dir,
+          `${consumer}${CHECKPOINT_SUFFIX}`,
+          sequence === undefined ? undefined : { sequence, committedAt: this.clock() },
+        );
+        if (entry.legacy.delete(consumer)) {
+          await dir.remove(`${consumer}.json`);
+          await dir.sync();
+        }
+        return file;
+      })();
+      entry.checkpointFiles.set(consumer, opening);
+      // A failed open (no space for the new file) is retried by the next commit.
+      opening.catch(() => entry.checkpointFiles.delete(consumer));
+    }
+    return opening;
   }
 
   /** Memory streams restart after every sequence they may have handed out, so ids are never reused. */
@@ -274,6 +360,7 @@ export class LogStore {
       const entry = this.entry(name);
       this.streams.delete(name);
       await entry.stream.close();
+      await closeCheckpoints(entry);
       const trash = join(this.rootDir, '.trash', randomBytes(8).toString('hex'));
       await rename(entry.dir, trash);
       await syncDir(join(this.rootDir, 'streams'));
@@ -341,8 +428,9 @@ export class LogStore {
   }
 
   /**
-   * Durably records that `consumer` has processed `stream` up to and including `sequence`
-   * (temp file + fsync + rename + directory fsync; in RAM for Memory streams).
+   * Durably records that `consumer` has processed `stream` up to and including `sequence`: one
+   * in-place slot write and fdatasync (in RAM for Memory streams). Commits issued while a write is
+   * in flight are coalesced: the newest is written next, and all of them resolve when it is durable.
    */
   async commit(name: string, consumer: string, sequence: number): Promise<void> {
     const entry = this.entry(name);
@@ -361,16 +449,9 @@ export class LogStore {
       entry.checkpoints.set(consumer, sequence);
       return;
     }
-    const previous = entry.commitChains.get(consumer) ?? Promise.resolve();
-    const write = previous.then(async () => {
-      const content = JSON.stringify({ sequence, committedAt: this.clock() });
-      await writeFileAtomic(join(entry.dir, 'consumers'), `${consumer}.json`, `${content}\n`);
-      entry.checkpoints.set(consumer, sequence);
-    });
-    const settled = write.catch(() => {});
-    entry.commitChains.set(consumer, settled);
-    await write;
-    if (entry.commitChains.get(consumer) === settled) entry.commitChains.delete(consumer);
+    const file = await this.checkpointFile(entry, consumer);
+    await file.commit({ sequence, committedAt: this.clock() });
+    entry.checkpoints.set(consumer, sequence);
   }
 
   /** The last sequence `consumer` committed, or undefined if it never did. */
@@ -399,9 +480,10 @@ export class LogStore {
     await this.adminChain;
     await this.retentionRunning?.catch(() => {});
     const errors: unknown[] = [];
-    for (const { stream } of this.streams.values()) {
+    for (const entry of this.streams.values()) {
       try {
-        await stream.close();
+        await entry.stream.close();
+        await closeCheckpoints(entry);
       } catch (error) {
         errors.push(error);
       }

@@ -171,7 +171,7 @@ describe('LogStore', () => {
     expect(texts(await store.read('s', { fromSequence: 58 }))).toEqual(['r58', 'r59']);
     expect((await store.append('s', bytes('r60'))).sequence).toBe(60);
     const files = await readdir(join(root, 'streams', 's', 'consumers'));
-    expect(files).toEqual(['exporter.json']);
+    expect(files).toEqual(['exporter.ckpt']);
   });
 
   it('refuses a second open of the same directory', async () => {
