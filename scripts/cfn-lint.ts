@@ -1,6 +1,8 @@
 /**
  * Lints the CloudFormation templates `osls package` wrote (default: .serverless/*update-stack.json)
- * with the project venv's cfn-lint. Any error or warning fails: exit code is cfn-lint's own.
+ * with the project venv's cfn-lint plus the serverless rules (PyPI cfn-lint-serverless: tracing, log
+ * retention, DLQs, ...). Any error or warning fails: exit code is cfn-lint's own. A finding that does
+ * not apply is justified next to the resource in serverless.yml (Metadata cfn-lint ignore_checks).
  *
  *   npm run package && npm run cfn-lint              # or: node --import tsx scripts/cfn-lint.ts [template...]
  */
@@ -11,13 +13,19 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const cfnLint = join(root, '.venv', 'bin', 'cfn-lint');
+const venvPython = join(root, '.venv', 'bin', 'python3');
+/** cfn-lint-serverless's rule module, appended to cfn-lint's own rules. */
+const SERVERLESS_RULES_MODULE = 'cfn_lint_serverless.rules';
 const templates = process.argv.slice(2);
 if (templates.length === 0)
   templates.push(join(root, '.serverless', 'cloudformation-template-update-stack.json'));
 
-if (!existsSync(cfnLint)) {
+const rulesInstalled =
+  existsSync(cfnLint) &&
+  spawnSync(venvPython, ['-c', `import ${SERVERLESS_RULES_MODULE}`], { stdio: 'ignore' }).status === 0;
+if (!rulesInstalled) {
   console.error(
-    `cfn-lint: ${relative(process.cwd(), cfnLint)} not found; create it with\n` +
+    `cfn-lint: ${relative(process.cwd(), cfnLint)} or its serverless rules not installed; install both with\n` +
       '  python3 -m venv .venv && .venv/bin/pip install -r scripts/cfn-lint-requirements.txt',
   );
   process.exit(2);
@@ -30,7 +38,11 @@ if (missing.length > 0) {
   process.exit(2);
 }
 
-const result = spawnSync(cfnLint, ['--format', 'parseable', '--', ...templates], { stdio: 'inherit' });
+const result = spawnSync(
+  cfnLint,
+  ['--format', 'parseable', '--append-rules', SERVERLESS_RULES_MODULE, '--', ...templates],
+  { stdio: 'inherit' },
+);
 if (result.error !== undefined) {
   console.error(`cfn-lint: could not run ${cfnLint}: ${result.error.message}`);
   process.exit(2);
