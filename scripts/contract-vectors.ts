@@ -127,8 +127,10 @@ function variants(): VectorInput[] {
   tel('device_id with space', 'device_id', 'a b');
   tel('device_id empty', 'device_id', '');
   tel('partition_key empty', 'partition_key', '');
-  tel('partition_key 256 code points (astral)', 'partition_key', '😀'.repeat(256));
+  tel('partition_key 256 UTF-16 units (astral)', 'partition_key', '😀'.repeat(128));
+  tel('partition_key 200 astral code points (400 UTF-16 units)', 'partition_key', '😀'.repeat(200));
   tel('partition_key 257 code points', 'partition_key', 'k'.repeat(257));
+  tel('partition_key lone surrogate', 'partition_key', 'key\uD800');
   tel('partition_key unicode', 'partition_key', 'clé-Ω');
   tel('event_time min', 'event_time', EVENT_TIME_MIN_MS);
   tel('event_time max', 'event_time', EVENT_TIME_MAX_MS);

@@ -1,3 +1,5 @@
+import { maskPans, PAN_WINDOW_CHARS } from './pan.ts';
+
 /**
  * Base of every error Tributary raises on purpose. `code` is stable and machine-readable,
  * `retryable` tells a caller whether the same call may succeed later, `cause` keeps the original.
@@ -8,7 +10,8 @@ export class TributaryError extends Error {
   readonly retryable: boolean;
 
   constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Whatever a message quotes (a field, a line of input), no card number leaves in it.
+    super(maskPans(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
@@ -27,19 +30,60 @@ export class ConfigError extends TributaryError {
   }
 }
 
-/** Short, safe rendering of an offending value for error messages. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  if (typeof value === 'function') return 'a function';
-  try {
-    const json = JSON.stringify(value);
-    if (json === undefined) return String(value);
-    return json.length > 80 ? `${json.slice(0, 77)}...` : json;
-  } catch {
-    return Object.prototype.toString.call(value);
+/** Strings up to this many characters are quoted whole; longer ones by size and a preview. */
+const QUOTE_MAX_CHARS = 64;
+const PREVIEW_CHARS = 32;
+/** Keys counted before an object is described as "more than"; counting is all that is done. */
+const COUNT_KEYS_MAX = 10_000;
+
+function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Own enumerable keys of `value`, counted up to a bound without building the key array. */
+function countKeys(value: object): { count: number; more: boolean } {
+  let count = 0;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (++count > COUNT_KEYS_MAX) return { count: COUNT_KEYS_MAX, more: true };
   }
+  return { count, more: false };
+}
+
+/**
+ * Short, safe rendering of an offending value for error messages: short scalars are quoted, anything
+ * else is described by type and size (`array of 1,048,576 items`, `string of 8,388,608
+ * characters starting "aaaa…"`). Never serialises a value whole, so a hostile value cannot blow up the message,
+ * and card numbers are masked.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'undefined':
+      return 'undefined';
+    case 'boolean':
+      return String(value);
+    case 'number':
+      return maskPans(String(value));
+    case 'bigint':
+      return maskPans(`${value}n`);
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    case 'string': {
+      if (value.length <= QUOTE_MAX_CHARS) return maskPans(JSON.stringify(value));
+      // Masked before it is cut, so a card number across the cut cannot leave half unmasked.
+      const head = maskPans(value.slice(0, PREVIEW_CHARS + 2 * PAN_WINDOW_CHARS)).slice(0, PREVIEW_CHARS);
+      return `string of ${formatCount(value.length)} characters starting ${JSON.stringify(`${head}…`)}`;
+    }
+  }
+  // Only objects and null are left.
+  if (value === null || typeof value !== 'object') return 'null';
+  if (Array.isArray(value))
+    return `array of ${formatCount(value.length)} item${value.length === 1 ? '' : 's'}`;
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name} of ${formatCount(value.byteLength)} bytes`;
+  const { count, more } = countKeys(value);
+  return `object with ${more ? 'more than ' : ''}${formatCount(count)} key${count === 1 ? '' : 's'}`;
 }
 
 /** Renders a path like `payload.tags.room` / `records[3].id` from zod-style segments. */

@@ -668,7 +668,16 @@ export class KinesisExporter {
   }
 
   #pumpLetters(e: StreamExport, now: number): void {
-    e.letters.push(...e.state.takeDeadLetters());
+    const taken = e.state.takeDeadLetters();
+    e.letters.push(...taken);
+    // A dead-lettered record shows in the status as the last error, not only in a counter.
+    const last = taken.at(-1);
+    if (last !== undefined)
+      e.state.lastError = {
+        code: last.reason,
+        message: `sequence ${last.sequence} dead-lettered: ${last.detail}`,
+        at: now,
+      };
     if (e.writingLetters !== undefined || e.letters.length === 0 || e.letterRetryAt > now) return;
     const letters = e.letters.splice(0);
     const { definition } = e;

@@ -4,7 +4,7 @@
  * running JSON.parse on every record, `partitionKeyOf` scans the top level of the JSON object and
  * decodes only the `partition_key` string. Nested objects and other values are skipped unparsed.
  */
-import { PARTITION_KEY_MAX_CHARS, PARTITION_KEY_MIN_CHARS } from '../../shared/kinesis/limits.ts';
+export { partitionKeyProblem } from '../../shared/kinesis/partition-key.ts';
 
 export interface Route {
   partitionKey: string;
@@ -128,17 +128,4 @@ export function partitionKeyOf(data: Uint8Array): string | undefined {
     }
     return data[i] === CLOSE_BRACE ? found : undefined;
   }
-}
-
-/** A lone surrogate has no UTF-8 form; Kinesis would see U+FFFD instead of the key. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** Why Kinesis would refuse this partition key, or undefined when it is fine. */
-export function partitionKeyProblem(key: string): string | undefined {
-  // Kinesis counts UTF-16 code units, like Java's String.length().
-  if (key.length < PARTITION_KEY_MIN_CHARS || key.length > PARTITION_KEY_MAX_CHARS) {
-    return `partition key must be ${PARTITION_KEY_MIN_CHARS}-${PARTITION_KEY_MAX_CHARS} characters, got ${key.length}`;
-  }
-  if (LONE_SURROGATE.test(key)) return 'partition key contains a lone UTF-16 surrogate';
-  return undefined;
 }

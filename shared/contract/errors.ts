@@ -1,4 +1,5 @@
 import { describeValue, TributaryError } from '../errors.ts';
+import { maskPans } from '../pan.ts';
 
 /** Base of every contract error: bad bytes, bad shape, bad size. None is retryable: the data is wrong. */
 export class ContractError extends TributaryError {
@@ -17,6 +18,21 @@ export interface FieldIssue {
   value: unknown;
 }
 
+/**
+ * What an error keeps of an offending value: scalars with card numbers masked, containers only as
+ * their description (`array of 3 items`), so logging the error object cannot leak a nested PAN nor
+ * hold a huge value.
+ */
+function safeValue(value: unknown): unknown {
+  if (typeof value === 'string') return maskPans(value);
+  if (typeof value === 'number') {
+    const text = String(value);
+    return maskPans(text) === text ? value : maskPans(text);
+  }
+  if (value !== null && typeof value === 'object') return describeValue(value);
+  return value;
+}
+
 /** The record parsed but does not satisfy the contract; `issues` lists every field at fault. */
 export class RecordValidationError extends ContractError {
   readonly issues: readonly FieldIssue[];
@@ -30,8 +46,8 @@ export class RecordValidationError extends ContractError {
       first.path,
       `record ${first.path || '<root>'}: ${first.message} (got ${describeValue(first.value)})${more}`,
     );
-    this.issues = issues;
-    this.value = first.value;
+    this.issues = issues.map((issue) => ({ ...issue, value: safeValue(issue.value) }));
+    this.value = safeValue(first.value);
   }
 }
 

@@ -1,4 +1,5 @@
-import { PARTITION_KEY_MAX_CHARS, PARTITION_KEY_MIN_CHARS } from '../kinesis/limits.ts';
+import { partitionKeyProblem } from '../kinesis/partition-key.ts';
+import { looksLikePan } from '../pan.ts';
 import * as z from '../zod.ts';
 
 /**
@@ -30,36 +31,6 @@ function isCurrency(code: string): boolean {
   return currencies.has(code);
 }
 
-/** A 12–19 digit string that passes Luhn looks like a raw card number (PAN); the contract carries tokens only. */
-function looksLikePan(value: string): boolean {
-  const digits = value.replace(/[\s-]/g, '');
-  if (!/^[0-9]{12,19}$/.test(digits)) return false;
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let digit = digits.charCodeAt(digits.length - 1 - i) - 48;
-    if (i % 2 === 1) {
-      digit *= 2;
-      if (digit > 9) digit -= 9;
-    }
-    sum += digit;
-  }
-  return sum % 10 === 0;
-}
-
-/** Unicode code points in `text`; `[...text]` would build an array for every record validated. */
-function codePointCount(text: string): number {
-  let count = text.length;
-  for (let i = 0; i < text.length - 1; i++) {
-    const unit = text.charCodeAt(i);
-    const next = text.charCodeAt(i + 1);
-    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-      count--;
-      i++;
-    }
-  }
-  return count;
-}
-
 type ObjectFactory = typeof z.strictObject;
 
 /**
@@ -84,11 +55,11 @@ function buildSchemas(object: ObjectFactory) {
       .string()
       .check(z.regex(DEVICE_ID, 'must be 1-128 chars of A-Z a-z 0-9 . _ : - starting alphanumeric')),
     partition_key: z.string().check(
-      z.minLength(PARTITION_KEY_MIN_CHARS),
-      z.refine((v) => v.length <= PARTITION_KEY_MAX_CHARS || codePointCount(v) <= PARTITION_KEY_MAX_CHARS, {
-        message: `must be at most ${PARTITION_KEY_MAX_CHARS} Unicode characters`,
+      z.superRefine((v, ctx) => {
+        const problem = partitionKeyProblem(v);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: v });
       }),
-      z.describe('Kinesis partition key; defaults to device_id'),
+      z.describe('Kinesis partition key (1-256 UTF-16 code units, no lone surrogate); defaults to device_id'),
     ),
     event_time: z
       .int()

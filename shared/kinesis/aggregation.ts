@@ -19,7 +19,8 @@ import {
   InvalidUserRecordError,
   RecordTooLargeError,
 } from './errors.ts';
-import { HASH_KEY_MAX, PARTITION_KEY_MAX_CHARS, PARTITION_KEY_MIN_CHARS } from './limits.ts';
+import { HASH_KEY_MAX } from './limits.ts';
+import { partitionKeyProblem } from './partition-key.ts';
 
 /** The four bytes every KPL aggregated record starts with. */
 export const KPL_MAGIC: Readonly<Uint8Array> = Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2);
@@ -350,7 +351,6 @@ export function deaggregate(data: Uint8Array, enclosing: EnclosingRecord): Deagg
 }
 
 const EXPLICIT_HASH_KEY = /^(?:0|[1-9][0-9]{0,38})$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function isExplicitHashKey(value: string): boolean {
@@ -358,15 +358,8 @@ function isExplicitHashKey(value: string): boolean {
 }
 
 function assertPartitionKey(key: string): void {
-  // Kinesis and the KPL count UTF-16 code units (Java String length).
-  if (key.length < PARTITION_KEY_MIN_CHARS || key.length > PARTITION_KEY_MAX_CHARS) {
-    throw new InvalidUserRecordError(
-      `partition key must be ${PARTITION_KEY_MIN_CHARS}-${PARTITION_KEY_MAX_CHARS} characters, got ${key.length}`,
-    );
-  }
-  // A lone surrogate has no UTF-8 form; encoding would silently turn it into U+FFFD.
-  if (LONE_SURROGATE.test(key))
-    throw new InvalidUserRecordError('partition key contains a lone UTF-16 surrogate');
+  const problem = partitionKeyProblem(key);
+  if (problem !== undefined) throw new InvalidUserRecordError(problem);
 }
 
 function assertExplicitHashKey(hashKey: string): void {

@@ -14,6 +14,7 @@ import {
 } from '../../../shared/contract/index.ts';
 import { formatPath } from '../../../shared/errors.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../../shared/kinesis/limits.ts';
+import { partitionKeyProblem } from '../../../shared/kinesis/partition-key.ts';
 import { recordArb, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
 
 function validationError(fn: () => unknown): RecordValidationError {
@@ -126,7 +127,7 @@ describe('record contract', () => {
     expect(error.message).toContain(path);
   });
 
-  it('counts a partition key in Unicode code points, surrogate pairs as one', () => {
+  it('takes a partition key of 1-256 UTF-16 code units without lone surrogates, as the exporter does', () => {
     // Astral characters (two UTF-16 units each), lone surrogates and plain text around the 256 limit.
     const unit = fc.constantFrom('a', 'é', '😀', '\uD800', '\uDC00', '𝄞');
     fc.assert(
@@ -140,9 +141,21 @@ describe('record contract', () => {
             return false;
           }
         })();
-        expect(valid).toBe([...key].length <= 256);
+        // Kinesis's count (UTF-16 units) and a key that survives UTF-8 unchanged.
+        const exportable = key.length <= 256 && Buffer.from(key, 'utf8').toString('utf8') === key;
+        expect(valid).toBe(exportable);
+        expect(partitionKeyProblem(key) === undefined).toBe(exportable);
       }),
     );
+  });
+
+  it('refuses 200 emoji (400 UTF-16 units) and a lone surrogate at append, naming the rule', () => {
+    for (const key of ['😀'.repeat(200), 'key\uD800', '\uDC00']) {
+      const error = validationError(() => validateRecord({ ...telemetryRecord(), partition_key: key }));
+      expect(error.path).toBe('partition_key');
+      expect(error.message).toMatch(/UTF-16 code units|lone UTF-16 surrogate/);
+    }
+    expect(() => validateRecord({ ...telemetryRecord(), partition_key: '😀'.repeat(128) })).not.toThrow();
   });
 
   it('rejects a raw card number and a bad currency in transactions', () => {
@@ -151,6 +164,11 @@ describe('record contract', () => {
       validateRecord({ ...base, payload: { ...base.payload, card_token: '4111111111111111' } }),
     );
     expect(pan.path).toBe('payload.card_token');
+    // The message names the rule but never carries the number.
+    expect(pan.message).toContain('looks like a raw card number');
+    expect(pan.message).not.toContain('4111111111111111');
+    expect(pan.message).toContain('"411111******1111"');
+    expect(pan.issues[0]?.value).toBe('411111******1111');
     const currency = validationError(() =>
       validateRecord({ ...base, payload: { ...base.payload, currency: 'EURO' } }),
     );

@@ -110,8 +110,9 @@ public final class ContractParser {
     String deviceId = string(root, "device_id", "device_id");
     if (!DEVICE_ID.matcher(deviceId).matches()) throw invalid("device_id", "bad device id");
     String partitionKey = string(root, "partition_key", "partition_key");
-    if (partitionKey.isEmpty() || partitionKey.codePointCount(0, partitionKey.length()) > 256) {
-      throw invalid("partition_key", "must be 1-256 Unicode characters");
+    // Same rule as shared/kinesis/partition-key.ts: 1-256 UTF-16 units (Kinesis counts Java chars), no lone surrogate.
+    if (partitionKey.isEmpty() || partitionKey.length() > 256 || hasLoneSurrogate(partitionKey)) {
+      throw invalid("partition_key", "must be 1-256 UTF-16 code units without a lone surrogate");
     }
     double eventTime = number(root, "event_time", "event_time");
     if (!isSafeInteger(eventTime) || eventTime < EVENT_TIME_MIN_MS || eventTime > EVENT_TIME_MAX_MS) {
@@ -193,6 +194,18 @@ public final class ContractParser {
     return new ContractRecord.Transaction(
         id, version, deviceId, partitionKey, eventTime, cardToken, merchantId, mcc, (long) amount, currency, location,
         channel);
+  }
+
+  static boolean hasLoneSurrogate(String value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < value.length() && Character.isLowSurrogate(value.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Same rule as the TypeScript contract: 12-19 digits (spaces/dashes ignored) passing Luhn. */
