@@ -126,8 +126,12 @@ export interface ExportStatus {
   readonly bufferedBytes: number;
 }
 
-/** First request size after start-up or a failed request (see StreamExport.requestWindow). */
-const SLOW_START_REQUEST_BYTES = 64 * 1024;
+/**
+ * First request size after start-up or a failed request (see StreamExport.requestWindow). Small:
+ * what a crash loop sends again is what was in flight when the process died, and right after a
+ * start that is the first requests.
+ */
+const SLOW_START_REQUEST_BYTES = 16 * 1024;
 /** Partition keys whose check and hash are kept; past it the cache starts over. */
 const KEY_CACHE_SIZE = 4096;
 
@@ -495,11 +499,13 @@ export class KinesisExporter {
     const { kinesisStreamName } = e.definition;
     e.refreshing = (async () => {
       try {
-        if (e.describeDue) {
-          const bytes = await this.#client.maxRecordBytes(kinesisStreamName);
-          e.state.setLimits(planLimits(bytes ?? DEFAULT_MAX_RECORD_BYTES));
-        }
-        const map = await this.#client.listShards(kinesisStreamName);
+        // Both at once: after a restart every round trip before the first checkpoint is time in
+        // which a crash makes the records sent meanwhile go out again.
+        const [bytes, map] = await Promise.all([
+          e.describeDue ? this.#client.maxRecordBytes(kinesisStreamName) : undefined,
+          this.#client.listShards(kinesisStreamName),
+        ]);
+        if (e.describeDue) e.state.setLimits(planLimits(bytes ?? DEFAULT_MAX_RECORD_BYTES));
         const changed = !sameShards(map, e.map);
         e.map = map;
         e.describeDue = false;
