@@ -31,6 +31,17 @@ export class JavaMissingError extends LocalCloudError {
   }
 }
 
+/** moto's server (PyPI moto[server]) is not installed in the project venv. */
+export class MotoMissingError extends LocalCloudError {
+  constructor(venv: string, options: { cause?: unknown } = {}) {
+    super(
+      'LOCAL_MOTO_MISSING',
+      `no moto server in ${venv}: python3 -m venv .venv && .venv/bin/pip install -r scripts/cfn-lint-requirements.txt`,
+      options,
+    );
+  }
+}
+
 /**
  * The loopback shim for a native server cannot be built because no C compiler is installed.
  * Setting TRIBUTARY_ALLOW_WILDCARD_BIND=1 skips the shim and lets the server listen on all interfaces.

@@ -21,6 +21,7 @@ function httpCall(
   method: string,
   headers: Record<string, string>,
   body: string,
+  path = '/',
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -28,7 +29,7 @@ function httpCall(
         host: '127.0.0.1',
         port,
         method,
-        path: '/',
+        path,
         headers: { ...headers, 'content-length': Buffer.byteLength(body) },
         agent: false,
         timeout: PROBE_TIMEOUT_MS,
@@ -71,6 +72,18 @@ export function kinesisReady(port: number): Promise<boolean> {
 /** DynamoDB ListTables answers 200 with a TableNames list. */
 export function dynamoDbReady(port: number): Promise<boolean> {
   return jsonRpcProbe(port, 'DynamoDB_20120810.ListTables', 'application/x-amz-json-1.0', 'dynamodb');
+}
+
+/** moto: IoT ListThings (GET /things) answers 200 with a things list. */
+export async function motoReady(port: number): Promise<boolean> {
+  const { status, body } = await httpCall(
+    port,
+    'GET',
+    { 'x-amz-date': '20240101T000000Z', authorization: dummyAuthorization('iot') },
+    '',
+    '/things',
+  );
+  return status === 200 && body.includes('things');
 }
 
 /** S3 ListBuckets (anonymous GET /) answers with a ListAllMyBucketsResult document. */

@@ -20,7 +20,15 @@ export type AwsEnvironment =
   | {
       kind: 'local';
       region: string;
-      endpoints: { kinesis?: string; dynamodb?: string; s3?: string; sqs?: string };
+      endpoints: {
+        kinesis?: string;
+        dynamodb?: string;
+        s3?: string;
+        sqs?: string;
+        /** AWS IoT control plane and CloudFormation (moto in tests; see control-clients.ts). */
+        iot?: string;
+        cloudformation?: string;
+      };
     };
 
 export interface AwsClients {
@@ -59,24 +67,7 @@ export function createAwsClients(env: AwsEnvironment): AwsClients {
     return client;
   };
 
-  const base = (service: keyof Extract<AwsEnvironment, { kind: 'local' }>['endpoints']) => {
-    if (env.kind === 'aws') {
-      return env.credentials === undefined
-        ? { region: env.region }
-        : { region: env.region, credentials: env.credentials };
-    }
-    const endpoint = env.endpoints[service];
-    return {
-      region: env.region,
-      credentials: LOCAL_CREDENTIALS,
-      ...(endpoint === undefined ? {} : { endpoint }),
-      requestHandler: new NodeHttpHandler({
-        httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
-        connectionTimeout: 5_000,
-      }),
-      maxAttempts: 3,
-    };
-  };
+  const base = (service: AwsService) => clientConfig(env, service);
 
   return {
     kinesis: () => cached('kinesis', () => new KinesisClient(base('kinesis'))),
@@ -94,5 +85,30 @@ export function createAwsClients(env: AwsEnvironment): AwsClients {
       for (const client of cache.values()) client.destroy();
       cache.clear();
     },
+  };
+}
+
+export type AwsService = keyof Extract<AwsEnvironment, { kind: 'local' }>['endpoints'];
+
+/**
+ * Constructor options of a client for `service`: on AWS the region (and the given credentials); locally
+ * the emulator's endpoint, static credentials and NodeHttpHandler.
+ */
+export function clientConfig(env: AwsEnvironment, service: AwsService) {
+  if (env.kind === 'aws') {
+    return env.credentials === undefined
+      ? { region: env.region }
+      : { region: env.region, credentials: env.credentials };
+  }
+  const endpoint = env.endpoints[service];
+  return {
+    region: env.region,
+    credentials: LOCAL_CREDENTIALS,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
+      connectionTimeout: 5_000,
+    }),
+    maxAttempts: 3,
   };
 }
