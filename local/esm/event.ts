@@ -1,4 +1,9 @@
-import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type {
+  Context,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+  KinesisStreamRecordPayload,
+} from 'aws-lambda';
 
 /**
  * Lambda's Kinesis event, built from records read with SubscribeToShard. Field for field what the
@@ -23,7 +28,16 @@ export interface EventSource {
   invokeIdentityArn: string;
 }
 
-export function kinesisEventRecord(record: ShardRecord, source: EventSource): KinesisStreamRecord {
+/** The payload as Lambda sends it: @types/aws-lambda lacks `encryptionType`, which KMS streams' records carry. */
+export interface KinesisEventPayload extends KinesisStreamRecordPayload {
+  encryptionType?: 'KMS';
+}
+
+export interface KinesisEventRecord extends KinesisStreamRecord {
+  kinesis: KinesisEventPayload;
+}
+
+export function kinesisEventRecord(record: ShardRecord, source: EventSource): KinesisEventRecord {
   return {
     kinesis: {
       kinesisSchemaVersion: '1.0',
@@ -32,6 +46,8 @@ export function kinesisEventRecord(record: ShardRecord, source: EventSource): Ki
       data: Buffer.from(record.data).toString('base64'),
       // Seconds with millisecond precision, as Lambda sends it.
       approximateArrivalTimestamp: record.arrivedAt / 1000,
+      // Present on every record of a KMS-encrypted stream, absent on an unencrypted one.
+      ...(record.encryptionType === 'KMS' ? { encryptionType: 'KMS' as const } : {}),
     },
     eventSource: 'aws:kinesis',
     eventVersion: '1.0',
@@ -58,8 +74,8 @@ export function eventRecordBytes(record: ShardRecord, source: EventSource): numb
     source.invokeIdentityArn.length +
     source.streamArn.length +
     source.region.length +
-    // Keys, fixed values and punctuation of one record object.
-    300
+    // Keys, fixed values and punctuation of one record object (encryptionType included).
+    330
   );
 }
 

@@ -15,6 +15,7 @@ import {
   IncreaseStreamRetentionPeriodCommand,
   type KinesisClient,
   RegisterStreamConsumerCommand,
+  StartStreamEncryptionCommand,
 } from '@aws-sdk/client-kinesis';
 import {
   type BucketLocationConstraint,
@@ -221,6 +222,8 @@ async function waitFor<T>(
   }
 }
 
+const LOCAL_STREAM_KEY = 'alias/aws/kinesis';
+
 async function createStream(
   kinesis: KinesisClient,
   stream: KinesisStreamResource,
@@ -264,6 +267,26 @@ async function createStream(
     );
     notes.push(`retention ${retention} h -> ${stream.retentionHours} h`);
     await waitFor(stream, 'ACTIVE after retention change', timeoutMs, async () => {
+      const { StreamDescriptionSummary: s } = await kinesis.send(
+        new DescribeStreamSummaryCommand({ StreamName: stream.name }),
+      );
+      return s?.StreamStatus === 'ACTIVE' ? true : undefined;
+    });
+  }
+  if (stream.encryption === 'KMS' && summary.EncryptionType !== 'KMS') {
+    // Records then carry EncryptionType KMS, as the stack's stream's do. The emulator has no KMS:
+    // the key is a name only (the AWS-managed Kinesis key's alias).
+    await attempt(stream, 'StartStreamEncryption', () =>
+      kinesis.send(
+        new StartStreamEncryptionCommand({
+          StreamName: stream.name,
+          EncryptionType: 'KMS',
+          KeyId: LOCAL_STREAM_KEY,
+        }),
+      ),
+    );
+    notes.push('KMS-encrypted');
+    await waitFor(stream, 'ACTIVE after encryption', timeoutMs, async () => {
       const { StreamDescriptionSummary: s } = await kinesis.send(
         new DescribeStreamSummaryCommand({ StreamName: stream.name }),
       );

@@ -39,6 +39,8 @@ export interface KinesisStreamResource extends BaseResource {
   /** Set for PROVISIONED streams only. */
   readonly shardCount: number | undefined;
   readonly retentionHours: number;
+  /** StreamEncryption.EncryptionType; locally the stream is encrypted too, so records say 'KMS' as on AWS. */
+  readonly encryption: 'KMS' | 'NONE';
 }
 
 export interface StreamConsumerResource extends BaseResource {
@@ -206,7 +208,13 @@ const QUEUE_ATTRIBUTES = [
 ] as const;
 
 const APPLIED: Readonly<Record<string, ReadonlySet<string>>> = {
-  'AWS::Kinesis::Stream': new Set(['Name', 'ShardCount', 'RetentionPeriodHours', 'StreamModeDetails']),
+  'AWS::Kinesis::Stream': new Set([
+    'Name',
+    'ShardCount',
+    'RetentionPeriodHours',
+    'StreamModeDetails',
+    'StreamEncryption',
+  ]),
   'AWS::Kinesis::StreamConsumer': new Set(['ConsumerName', 'StreamARN']),
   'AWS::DynamoDB::Table': new Set([
     'TableName',
@@ -352,6 +360,19 @@ class StackBuilder {
       this.integer(at('ShardCount'), shardCount, 1, 100_000);
     }
     const retention = this.value(at('RetentionPeriodHours'), props.RetentionPeriodHours) ?? 24;
+    // Only the type: the key (a KMS key of the stack) does not exist locally, and the emulator
+    // accepts any.
+    const encryption: 'KMS' | 'NONE' =
+      props.StreamEncryption === undefined
+        ? 'NONE'
+        : this.oneOf(
+            at('StreamEncryption', 'EncryptionType'),
+            this.value(
+              at('StreamEncryption', 'EncryptionType'),
+              this.record(at('StreamEncryption'), props.StreamEncryption).EncryptionType,
+            ),
+            ['KMS'],
+          );
     return {
       kind: 'kinesis-stream' as const,
       type: 'AWS::Kinesis::Stream' as const,
@@ -365,6 +386,7 @@ class StackBuilder {
         RETENTION_HOURS_DEFAULT,
         RETENTION_HOURS_MAX,
       ),
+      encryption,
     };
   }
 

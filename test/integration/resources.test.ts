@@ -87,7 +87,7 @@ describe('local resources from serverless.yml', () => {
     expect(first.AlertsDlq).toMatchObject({ status: 'skipped', detail: 'no local SQS' });
     expect(first.DataKey).toMatchObject({ status: 'not-emulated', detail: 'KMS is not emulated locally' });
     expect(first.LakeBucketPolicy?.status).toBe('not-emulated');
-    expect(first.RecordsStream?.detail).toContain('ignored locally: StreamEncryption');
+    expect(first.RecordsStream?.detail).toContain('KMS-encrypted');
 
     const second = await createLocalResources(stack, clients, endpoints);
     for (const status of second) {
@@ -106,6 +106,8 @@ describe('local resources from serverless.yml', () => {
       StreamStatus: 'ACTIVE',
       OpenShardCount: (stack.custom.stream as { shardCount: number }).shardCount,
       RetentionPeriodHours: 24,
+      // As the template's StreamEncryption: records read from it then say EncryptionType KMS.
+      EncryptionType: 'KMS',
     });
     const { Consumers } = await kinesis.send(
       new ListStreamConsumersCommand({ StreamARN: summary?.StreamARN }),

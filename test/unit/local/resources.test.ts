@@ -91,7 +91,8 @@ describe('loadStack on the real serverless.yml', () => {
       mode: 'PROVISIONED',
       shardCount: 2,
       retentionHours: 24,
-      ignoredLocally: ['StreamEncryption'],
+      encryption: 'KMS',
+      ignoredLocally: [],
     });
     for (const [id, name] of [
       ['AlertsConsumer', 'alerts'],
@@ -315,6 +316,20 @@ describe('resource validation', () => {
         parseStack(stackYaml('S:\n  Type: AWS::Kinesis::Stream\n  Properties:\n    ShardCount: "two"'), 'x'),
       ).value,
     ).toBe('two');
+  });
+
+  it('reads StreamEncryption: KMS, NONE when absent, and names a bad type', () => {
+    const withEncryption = (encryption: string) =>
+      parseStack(
+        stackYaml(`S:\n  Type: AWS::Kinesis::Stream\n  Properties:\n    ShardCount: 1${encryption}`),
+        'inline.yml',
+      );
+    const kms = withEncryption('\n    StreamEncryption: { EncryptionType: KMS, KeyId: alias/k }');
+    expect(resource(kms, 'S', 'kinesis-stream')).toMatchObject({ encryption: 'KMS', ignoredLocally: [] });
+    expect(resource(withEncryption(''), 'S', 'kinesis-stream')).toMatchObject({ encryption: 'NONE' });
+    const error = errorOf(() => withEncryption('\n    StreamEncryption: { EncryptionType: AES }'));
+    expect(error.value).toBe('AES');
+    expect(error.message).toMatch(/StreamEncryption\.EncryptionType/);
   });
 
   it('reads a valid table', () => {
