@@ -28,6 +28,7 @@ import {
   offlineMessage,
   okResponse,
   parseCommand,
+  responseTopicFor,
   type StatusReason,
   statusMessage,
   type Topics,
@@ -327,7 +328,7 @@ export class StatusPublisher {
     if (message.topicName !== this.#topics.commands) return;
     this.#commands++;
     const payload = toBytes(message.payload);
-    const replyTo = validResponseTopic(message.responseTopic) ?? this.#topics.responses;
+    const replyTo = responseTopicFor(this.#topics, message.responseTopic);
     const correlationData = message.correlationData;
     const answer = (response: CommandResponse) =>
       this.#publish(replyTo, response, correlationData === undefined ? {} : { correlationData });
@@ -383,12 +384,6 @@ function toBytes(payload: Mqtt5Ns.Payload | undefined): Uint8Array {
   if (ArrayBuffer.isView(payload))
     return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
   return Buffer.from(JSON.stringify(payload), 'utf8');
-}
-
-/** A response topic a client may name: a plain topic, no wildcards, not a broker `$` topic. */
-function validResponseTopic(topic: string | undefined): string | undefined {
-  if (topic === undefined || topic === '' || topic.length > 256) return undefined;
-  return /[#+]/.test(topic) || topic.startsWith('$') ? undefined : topic;
 }
 
 /** Loads the SDK, builds the client and starts connecting in the background. */

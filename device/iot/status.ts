@@ -32,6 +32,20 @@ export function topicsFor(prefix: string, thingName: string): Topics {
   return { status: `${base}/status`, commands: `${base}/commands`, responses: `${base}/responses` };
 }
 
+/** Longest response topic a request may name. */
+const MAX_RESPONSE_TOPIC_LENGTH = 256;
+
+/**
+ * Where an answer goes: the request's MQTT 5 response topic when it lies under this thing's
+ * `responses` topic (`<prefix>/<thing>/responses/…`, the only place the device policy lets the agent
+ * publish answers), else `responses` itself. No wildcards, at most 256 characters.
+ */
+export function responseTopicFor(topics: Topics, requested: string | undefined): string {
+  if (requested === undefined || requested.length > MAX_RESPONSE_TOPIC_LENGTH) return topics.responses;
+  const under = requested.startsWith(`${topics.responses}/`) && requested.length > topics.responses.length + 1;
+  return under && !/[#+]/.test(requested) ? requested : topics.responses;
+}
+
 export type Health = 'ok' | 'degraded' | 'offline';
 export type StatusReason =
   | 'connected'

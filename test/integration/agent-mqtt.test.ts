@@ -174,9 +174,9 @@ describe('agent status over MQTT 5 (aws-iot-device-sdk-v2)', () => {
       // status-now, answered on the MQTT 5 response topic with the correlation data echoed.
       await command(
         { command: 'status-now', id: 'req-1' },
-        { responseTopic: 'replies/fleet-view', correlationData: Buffer.from('corr-1') },
+        { responseTopic: `${RESPONSES}/fleet-view`, correlationData: Buffer.from('corr-1') },
       );
-      const answer = await next((m) => m.topic === 'replies/fleet-view' && m.body.id === 'req-1');
+      const answer = await next((m) => m.topic === `${RESPONSES}/fleet-view` && m.body.id === 'req-1');
       expect(answer.body).toMatchObject({ ok: true, command: 'status-now', result: { state: 'running' } });
       expect(answer.packet.properties?.correlationData?.toString()).toBe('corr-1');
       await next((m) => m.topic === STATUS && m.body.reason === 'command');

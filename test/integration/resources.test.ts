@@ -25,6 +25,13 @@ import {
 import { type DynamoTableResource, loadStack, type StackDefinition } from '../../local/resources/stack.ts';
 import { type RunningServer, startDynamoDb, startKinesis, startS3 } from '../../local/servers/index.ts';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
+import {
+  agentIotRequests,
+  grantedActions,
+  type IotPolicyDocument,
+  iotAllows,
+  resolveTemplateValue,
+} from '../helpers/iot-policy.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -252,6 +259,50 @@ describe('osls package (offline) and cfn-lint', () => {
     for (const [id, resource] of Object.entries(compiled.Resources)) {
       if (resource.Type === 'AWS::KMS::Key') continue; // in a key policy, Resource '*' means "this key"
       expect(wildcardAllows(resource), id).toEqual([]);
+    }
+  });
+
+  it('the packaged DevicePolicy allows what the agent does for its own thing and nothing for another', async () => {
+    const compiled = JSON.parse(await readFile(template, 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    };
+    const context = {
+      partition: 'aws',
+      region: 'eu-west-1',
+      accountId: '123456789012',
+      resources: compiled.Resources,
+    };
+    const policy = resolveTemplateValue(
+      compiled.Resources.DevicePolicy?.Properties?.PolicyDocument,
+      context,
+    ) as IotPolicyDocument;
+    const roleAliasArn = resolveTemplateValue(
+      { 'Fn::GetAtt': ['DeviceRoleAlias', 'RoleAliasArn'] },
+      context,
+    ) as string;
+    const own = await agentIotRequests('gw-0042', context, roleAliasArn);
+    const self = { clientId: 'gw-0042', thingName: 'gw-0042' };
+    const other = { clientId: 'gw-0043', thingName: 'gw-0043' };
+    for (const { action, resource } of own) {
+      expect(iotAllows([policy], action, resource, self), `${action} ${resource}`).toBe(true);
+      // Another device's certificate: nothing of gw-0042's, only the shared role alias.
+      const shared = action === 'iot:AssumeRoleWithCertificate';
+      expect(iotAllows([policy], action, resource, other), `other: ${action} ${resource}`).toBe(shared);
+    }
+    // Nothing beyond: no action the agent does not use, no other topic, no wildcard subscription.
+    expect(grantedActions(policy).sort()).toEqual([...new Set(own.map((r) => r.action))].sort());
+    const arn = (kind: string, name: string) => `arn:aws:iot:eu-west-1:123456789012:${kind}/${name}`;
+    for (const [action, resource] of [
+      ['iot:Publish', arn('topic', 'tributary/gw-0042/commands')],
+      ['iot:Publish', arn('topic', 'tributary/gw-0043/status')],
+      ['iot:RetainPublish', arn('topic', 'tributary/gw-0042/responses')],
+      ['iot:Subscribe', arn('topicfilter', 'tributary/#')],
+      ['iot:Subscribe', arn('topicfilter', 'tributary/+/commands')],
+      ['iot:Receive', arn('topic', 'tributary/gw-0042/status')],
+      ['iot:Connect', arn('client', 'gw-0043')],
+      ['iot:UpdateThingShadow', arn('thing', 'gw-0042')],
+    ] as const) {
+      expect(iotAllows([policy], action, resource, self), `${action} ${resource}`).toBe(false);
     }
   });
 

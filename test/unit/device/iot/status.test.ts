@@ -10,6 +10,7 @@ import {
   healthOf,
   offlineMessage,
   parseCommand,
+  responseTopicFor,
   statusMessage,
   topicsFor,
 } from '../../../../device/iot/status.ts';
@@ -48,6 +49,23 @@ describe('MQTT status messages', () => {
       commands: 'fleet/site-1/gw-1/commands',
       responses: 'fleet/site-1/gw-1/responses',
     });
+  });
+
+  it("answers on a request's response topic only under the thing's own responses topic", () => {
+    const topics = topicsFor('fleet', 'gw-1');
+    expect(responseTopicFor(topics, 'fleet/gw-1/responses/view-7')).toBe('fleet/gw-1/responses/view-7');
+    for (const other of [
+      undefined,
+      'replies/view-7',
+      'fleet/gw-2/responses/x',
+      'fleet/gw-1/responses/',
+      'fleet/gw-1/responsesX',
+      'fleet/gw-1/responses/#',
+      'fleet/gw-1/responses/+/x',
+      `fleet/gw-1/responses/${'x'.repeat(250)}`,
+    ]) {
+      expect(responseTopicFor(topics, other), String(other)).toBe('fleet/gw-1/responses');
+    }
   });
 
   it('reports the exported streams only, with their export figures', () => {
