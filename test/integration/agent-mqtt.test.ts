@@ -54,7 +54,7 @@ beforeAll(async () => {
   fleet.on('message', (topic, payload, packet) => {
     messages.push({ topic, body: JSON.parse(payload.toString('utf8')) as Record<string, unknown>, packet });
   });
-  await fleet.subscribeAsync([STATUS, RESPONSES, 'replies/#'], { qos: 1 });
+  await fleet.subscribeAsync([STATUS, RESPONSES, `${RESPONSES}/#`], { qos: 1 });
 }, 60_000);
 
 afterAll(async () => {
