@@ -1,0 +1,152 @@
+/**
+ * SIGKILL loop: clients append through the API without pause while the agent is killed at a random
+ * moment, cycle after cycle; a last clean run drains the backlog. Counts acknowledged records, those
+ * lost (acked, never in Kinesis), extra copies in Kinesis, and crashes.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort } from '../../local/servers/index.ts';
+import { seededRandom } from '../../shared/seeded-random.ts';
+import {
+  AgentProcess,
+  AgentStartError,
+  Appender,
+  type ChaosKinesis,
+  DUPLICATE_LIMIT,
+  type LaunchLine,
+  percent,
+  type ScenarioResult,
+  sleep,
+  streamState,
+  tally,
+  waitDrained,
+  writeAgentConfig,
+  writeTokenFile,
+} from './harness.ts';
+
+export interface KillLoopOptions {
+  readonly bundle: string;
+  readonly launch: LaunchLine;
+  readonly kinesis: ChaosKinesis;
+  readonly dir: string;
+  readonly kills: number;
+  /** Each cycle lives this long (uniform) after its API came up, before the SIGKILL. */
+  readonly minLifeMillis?: number;
+  readonly maxLifeMillis?: number;
+  readonly seed?: number;
+  readonly log: (line: string) => void;
+}
+
+const STREAM = 'telemetry';
+/** Consecutive failed starts after which the loop gives up (a store that no longer opens). */
+const MAX_FAILED_STARTS = 3;
+const DRAIN_TIMEOUT_MILLIS = 300_000;
+
+export async function killLoop(options: KillLoopOptions): Promise<ScenarioResult> {
+  const { bundle, launch, kinesis, kills, log } = options;
+  const scenario = `SIGKILL loop (${kills} kills)`;
+  const dir = join(options.dir, 'kill-loop');
+  await mkdir(dir, { recursive: true });
+  const kinesisStream = `chaos-kill-${Date.now()}`;
+  await kinesis.createStream(kinesisStream, 2);
+  const tokenFile = join(dir, 'api-token');
+  const token = await writeTokenFile(tokenFile);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const config = await writeAgentConfig(dir, {
+    storeRoot: join(dir, 'store'),
+    port,
+    tokenFile,
+    kinesisEndpoint: kinesis.endpoint,
+    streams: [{ name: STREAM, export: { kinesisStreamName: kinesisStream } }],
+  });
+  const random = seededRandom(options.seed ?? 17);
+  const minLife = options.minLifeMillis ?? 150;
+  const maxLife = options.maxLifeMillis ?? 600;
+  const findings: string[] = [];
+  let crashes = 0;
+  let peak = 0;
+  let failedStarts = 0;
+  const appender = new Appender(() => url, {
+    token,
+    stream: STREAM,
+    workers: 3,
+    keysPerWorker: 8,
+    batch: 25,
+  });
+  appender.start();
+  try {
+    for (let cycle = 0; cycle < kills; cycle++) {
+      let agent: AgentProcess;
+      try {
+        agent = await AgentProcess.start(bundle, config, launch);
+        failedStarts = 0;
+      } catch (error) {
+        if (!(error instanceof AgentStartError)) throw error;
+        crashes++;
+        findings.push(`cycle ${cycle}: ${error.message}`);
+        if (++failedStarts >= MAX_FAILED_STARTS) {
+          findings.push(`gave up after ${MAX_FAILED_STARTS} failed starts in a row`);
+          break;
+        }
+        continue;
+      }
+      await sleep(minLife + random() * (maxLife - minLife));
+      peak = Math.max(peak, await agent.peakRss());
+      if (agent.unexpectedExit !== undefined) {
+        crashes++;
+        findings.push(`cycle ${cycle}: agent died on its own (${agent.unexpectedExit}): ${agent.tail()}`);
+      } else {
+        agent.kill('SIGKILL');
+      }
+      await agent.exited;
+      if ((cycle + 1) % 25 === 0)
+        log(`  ${cycle + 1}/${kills} kills, ${appender.ledger.acked.size} records acked`);
+    }
+  } finally {
+    await appender.stop();
+  }
+
+  // A last clean run drains what the kills left behind; then Kinesis is read back.
+  let drained = false;
+  try {
+    const agent = await AgentProcess.start(bundle, config, launch);
+    drained = await waitDrained(agent.url, token, STREAM, DRAIN_TIMEOUT_MILLIS);
+    if (!drained) {
+      const state = await streamState(agent.url, token, STREAM);
+      findings.push(`final run: backlog ${state.backlog} not drained (${state.lastError ?? 'no error'})`);
+    }
+    peak = Math.max(peak, await agent.peakRss());
+    const code = await agent.stop();
+    if (code !== 0) {
+      crashes++;
+      findings.push(`final run: clean stop exited ${code}: ${agent.tail()}`);
+    }
+  } catch (error) {
+    if (!(error instanceof AgentStartError)) throw error;
+    crashes++;
+    findings.push(`final run: ${error.message}`);
+  }
+  const counted = tally(appender.ledger, await kinesis.copies(kinesisStream));
+  log(
+    `  answers: ${[...appender.statuses].map(([label, n]) => `${label} ×${n}`).join(', ')}; most copies of one id: ${counted.mostCopies}`,
+  );
+  if (counted.lost > 0) findings.push(`${counted.lost} acknowledged records never reached Kinesis`);
+  if (counted.keysOutOfOrder > 0)
+    findings.push(`${counted.keysOutOfOrder} keys reached Kinesis out of order`);
+  if (counted.duplicated > DUPLICATE_LIMIT * counted.acked)
+    findings.push(
+      `extra copies ${percent(counted.duplicated, counted.acked)} of acked (target ≤ ${DUPLICATE_LIMIT * 100}%; one id ${counted.mostCopies} times)`,
+    );
+  if (counted.strangers > 0) findings.push(`${counted.strangers} records in Kinesis the clients never sent`);
+  return {
+    scenario,
+    acked: counted.acked,
+    lost: counted.lost,
+    duplicated: counted.duplicated,
+    crashes,
+    peakRssBytes: peak,
+    outcome: findings.length === 0 && drained ? 'pass' : 'FAIL',
+    findings,
+  };
+}
