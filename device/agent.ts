@@ -339,9 +339,10 @@ export class Agent {
     } finally {
       // Last word on the status topic (retained) before the store closes; never blocks the stop for long.
       await this.#mqtt?.stop();
+      // status() reads the store: a caller's timer (the CLI's progress line) may ask while it closes.
+      this.#state = 'stopped';
       await this.#store.close();
       this.#destroyKinesis?.();
-      this.#state = 'stopped';
     }
     return { drained, backlog };
   }
