@@ -1,7 +1,8 @@
 /**
  * The chaos suite against the device bundle (issue 17): a SIGKILL loop, a hostile-input corpus, a
  * full disk, a Kinesis outage and a throttling storm. Prints one table; exits 1 when a scenario fails.
- * Usage: npm run chaos [-- --kills N] [--only kill,hostile,disk,outage,throttle] [--keep]
+ * Usage: npm run chaos [-- --kills N] [--only kill,hostile,disk,outage,throttle] [--cases <regex>] [--keep]
+ * (`--cases` picks hostile cases by name; `--keep` keeps the stores and logs.)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
   options: {
     kills: { type: 'string', default: '200' },
     only: { type: 'string' },
+    cases: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -63,7 +65,8 @@ try {
     results.push(result);
   };
   await run('kill', () => killLoop({ ...common, kills }));
-  await run('hostile', () => hostileCorpus(common));
+  const cases = values.cases === undefined ? undefined : new RegExp(values.cases, 'i');
+  await run('hostile', () => hostileCorpus({ ...common, only: (name) => cases?.test(name) ?? true }));
   await run('disk', () => diskFull(common));
   await run('outage', () => outage(common));
   await run('throttle', () => throttleStorm(common));

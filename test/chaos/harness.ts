@@ -323,18 +323,25 @@ export class ChaosKinesis {
     public proxy: KinesisLimits,
     readonly port: number,
     private readonly client: KinesisClient,
+    /** Whether stop() stops the emulator too (false for a proxy of its own over a shared one). */
+    private readonly ownsEmulator: boolean,
   ) {}
 
-  static async start(): Promise<ChaosKinesis> {
-    const emulator = await startKinesis();
+  static async start(emulator?: RunningServer): Promise<ChaosKinesis> {
+    const upstream = emulator ?? (await startKinesis());
     const port = await freePort();
-    const proxy = await startKinesisLimits({ upstream: emulator.endpoint, port });
+    const proxy = await startKinesisLimits({ upstream: upstream.endpoint, port });
     const client = createAwsClients({
       kind: 'local',
       region: REGION,
       endpoints: { kinesis: proxy.endpoint },
     }).kinesis();
-    return new ChaosKinesis(emulator, proxy, port, client);
+    return new ChaosKinesis(upstream, proxy, port, client, emulator === undefined);
+  }
+
+  /** The same emulator behind a proxy of its own, so an outage or storm there leaves others alone. */
+  separateProxy(): Promise<ChaosKinesis> {
+    return ChaosKinesis.start(this.emulator);
   }
 
   /** What agents are configured with; stays the same across proxy restarts. */
@@ -402,7 +409,7 @@ export class ChaosKinesis {
   async stop(): Promise<void> {
     if (this.reachable) await this.proxy.stop();
     this.client.destroy();
-    await this.emulator.stop();
+    if (this.ownsEmulator) await this.emulator.stop();
   }
 }
 
