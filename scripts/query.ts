@@ -18,12 +18,15 @@ const USAGE = `usage: npm run query -- [options] "SQL"
 
 Runs SQL with DuckDB over the Parquet lake. Tables:
   records      one row per delivered record: the contract's columns plus record_type, dt, hour
-  lake_errors  Firehose error documents of records that failed conversion (when there are any)
+  lake_errors  one row per Firehose error document (errors/processing-failed/: records the lake
+               processor refused; errors/format-conversion-failed/) with the reason; empty when
+               nothing failed
 
 source (one of):
   --s3-endpoint <url>  local S3 endpoint printed by \`npm start\` (or env TRIBUTARY_S3_ENDPOINT);
                        the lake bucket is mirrored into --cache-dir first
-  --dir <dir>          query a directory as is (e.g. \`aws s3 sync s3://<lake bucket>/ <dir>\`)
+  --dir <dir>          query a directory as is (e.g. \`aws s3 sync s3://<lake bucket>/ <dir>\` of the
+                       deployed lake: the same tables and answers as locally)
 
 options:
   --bucket <name>      lake bucket (default: the delivery stream's bucket in serverless.yml)

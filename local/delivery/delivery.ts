@@ -10,23 +10,33 @@ import {
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { transformRecords } from '../../functions/lake-processor/processor.ts';
 import type { AwsClients } from '../../shared/aws/clients.ts';
-import { BatchPlanner, type DeliveryTarget, type SourceRecord } from '../../shared/lake/batch.ts';
+import {
+  BatchPlanner,
+  type DeliveryTarget,
+  type RecordProcessor,
+  type SourceRecord,
+} from '../../shared/lake/batch.ts';
 import { type BufferingHints, DeliveryBuffer, type FlushReason } from '../../shared/lake/buffer.ts';
 import { assertPrefix } from '../../shared/lake/layout.ts';
 import type { ParquetCompression } from '../../shared/lake/parquet.ts';
-import type { DeliveryStreamResource, StackDefinition } from '../resources/stack.ts';
+import type { DeliveryStreamResource, FunctionDefinition, StackDefinition } from '../resources/stack.ts';
 import { CheckpointStore } from './checkpoint.ts';
 import { DeliveryConfigError } from './errors.ts';
 
 /**
  * The local Firehose: a KinesisStreamAsSource delivery stream from serverless.yml, run against the
  * local Kinesis and S3. Like Firehose it reads every shard with its own GetRecords poller (shared
- * throughput, no EFO consumer), deaggregates KPL records, buffers by size and time, converts to
- * Parquet with the Glue schema derived from the contract, and writes objects with Firehose's key
- * layout; records that fail conversion go to the error prefix with their reason. Checkpoints make
- * restarts exactly-once at the object level (see checkpoint.ts).
+ * throughput, no EFO consumer), deaggregates KPL records, buffers by size and time, runs the lake
+ * processor's core on them (the code the stack deploys as the stream's Lambda processor), converts
+ * what it passes to Parquet with the Glue schema derived from the contract, and writes objects with
+ * Firehose's key layout; records the processor refuses go to the processing-failed error prefix as
+ * Firehose writes them. Checkpoints make restarts exactly-once at the object level (see checkpoint.ts).
  */
+
+/** The processor the local delivery runs: the stream's Lambda processor must be this function. */
+export const LAKE_PROCESSOR_HANDLER = 'functions/lake-processor/handler.handler';
 
 export interface LakeDeliveryOptions {
   readonly stack: StackDefinition;
@@ -119,7 +129,30 @@ export function resolveDeliveryStream(stack: StackDefinition, logicalId?: string
   }
   assertPrefix(stream.prefix, 'data');
   assertPrefix(stream.errorOutputPrefix, 'error');
+  lakeProcessorOf(stack, stream);
   return stream;
+}
+
+/** The function the delivery stream's Lambda processor points at; it must run functions/lake-processor. */
+export function lakeProcessorOf(stack: StackDefinition, stream: DeliveryStreamResource): FunctionDefinition {
+  const logicalId = stream.processor?.functionLogicalId;
+  if (logicalId === undefined) {
+    throw new DeliveryConfigError(
+      `${stream.logicalId}: no Lambda processor; the lake's contract check and partition keys come from ${LAKE_PROCESSOR_HANDLER}`,
+    );
+  }
+  const fn = stack.functions.find((f) => f.logicalId === logicalId);
+  if (fn === undefined) {
+    throw new DeliveryConfigError(
+      `${stream.logicalId}: its processor ${logicalId} is not a function of ${stack.file}`,
+    );
+  }
+  if (fn.handler !== LAKE_PROCESSOR_HANDLER) {
+    throw new DeliveryConfigError(
+      `${stream.logicalId}: its processor runs ${fn.handler}; the local delivery runs ${LAKE_PROCESSOR_HANDLER}`,
+    );
+  }
+  return fn;
 }
 
 export async function startLakeDelivery(options: LakeDeliveryOptions): Promise<LakeDelivery> {
@@ -149,7 +182,11 @@ export async function startLakeDelivery(options: LakeDeliveryOptions): Promise<L
       region: options.stack.region,
     },
   };
-  const runner = new DeliveryRunner(stream, kinesis, s3, checkpoints, new BatchPlanner(target), {
+  const processor: RecordProcessor = {
+    lambdaArn: lakeProcessorOf(options.stack, stream).arn,
+    transform: transformRecords,
+  };
+  const runner = new DeliveryRunner(stream, kinesis, s3, checkpoints, new BatchPlanner(target, processor), {
     sizeBytes: options.buffering?.sizeBytes ?? stream.bufferSizeBytes,
     intervalMs: options.buffering?.intervalMs ?? stream.bufferIntervalSeconds * 1000,
     pollIntervalMs: options.pollIntervalMs ?? 1000,

@@ -1,7 +1,9 @@
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { verdictOf } from '../../functions/lake-processor/processor.ts';
+import { ERROR_OUTPUT_TYPES, type ErrorOutputType } from '../../shared/lake/layout.ts';
 import { PARTITION_KEYS } from '../../shared/lake/table.ts';
 import { LakeQueryError } from './errors.ts';
 
@@ -9,8 +11,13 @@ import { LakeQueryError } from './errors.ts';
  * DuckDB over the lake: the bucket's objects are mirrored into a local directory (same keys), then
  * read with hive partitioning, so `record_type`, `dt` and `hour` are columns as in Athena. Views:
  *   records      every delivered row (data/**\/*.parquet); partition columns are strings, as in Glue
- *   lake_errors  Firehose error documents (errors/**), when there are any
+ *   lake_errors  one row per Firehose error document under errors/ (empty when there are none), both
+ *                output types in one shape, with the reason: for a processing-failed record the lake
+ *                processor's verdict on its rawData (Firehose's document carries no reason from the
+ *                function), for a format-conversion-failed one Firehose's own message
  * `from_unixtime(x)` is defined as in Athena, so `from_unixtime(event_time / 1000e0)` runs on both.
+ * The same directory layout comes from the local bucket and from `aws s3 sync` of the real one, so
+ * both give the same answers.
  */
 
 export interface SyncResult {
@@ -105,11 +112,11 @@ export async function openLake(dir: string): Promise<LakeSession> {
           `CREATE VIEW records AS SELECT NULL::VARCHAR AS ${PARTITION_KEYS.join(', NULL::VARCHAR AS ')} WHERE false`
         : `CREATE VIEW records AS SELECT * FROM read_parquet(${dataGlob}, hive_partitioning = true, hive_types = {${hiveTypes}}, union_by_name = true)`,
     );
-    if (errorFiles > 0) {
-      await connection.run(
-        `CREATE VIEW lake_errors AS SELECT * FROM read_json(${quote(join(dir, 'errors', '**', '*'))}, format = 'newline_delimited', filename = true)`,
-      );
-    }
+    await loadErrors(
+      connection,
+      dir,
+      files.filter((f) => f.startsWith(join(dir, 'errors'))),
+    );
   } catch (error) {
     connection.closeSync();
     instance.closeSync();
@@ -127,6 +134,117 @@ export async function openLake(dir: string): Promise<LakeSession> {
       instance.closeSync();
     },
   };
+}
+
+/** lake_errors columns, in table order. */
+const ERROR_COLUMNS = [
+  ['error_output_type', 'VARCHAR'],
+  ['error_code', 'VARCHAR'],
+  ['error_message', 'VARCHAR'],
+  ['reason_code', 'VARCHAR'],
+  ['field', 'VARCHAR'],
+  ['reason', 'VARCHAR'],
+  ['arrival_timestamp', 'BIGINT'],
+  ['attempt_ending_timestamp', 'BIGINT'],
+  ['attempts_made', 'INTEGER'],
+  ['raw_data', 'VARCHAR'],
+  ['lambda_arn', 'VARCHAR'],
+  ['file', 'VARCHAR'],
+] as const;
+
+export interface LakeErrorRow {
+  error_output_type: ErrorOutputType;
+  error_code: string;
+  error_message: string;
+  reason_code: string;
+  /** Dotted path of the offending field; '' for the whole record or when unknown. */
+  field: string;
+  reason: string;
+  arrival_timestamp: number;
+  attempt_ending_timestamp: number;
+  attempts_made: number;
+  raw_data: string;
+  lambda_arn: string | null;
+  /** Object key under the lake. */
+  file: string;
+}
+
+/** One error document (a line of an object under errors/<type>/) as a lake_errors row. */
+export function lakeErrorRow(
+  type: ErrorOutputType,
+  file: string,
+  document: Record<string, unknown>,
+): LakeErrorRow {
+  const text = (key: string) => (typeof document[key] === 'string' ? (document[key] as string) : '');
+  const number = (key: string) => (typeof document[key] === 'number' ? (document[key] as number) : 0);
+  const code = text(type === 'processing-failed' ? 'errorCode' : 'lastErrorCode');
+  const message = text(type === 'processing-failed' ? 'errorMessage' : 'lastErrorMessage');
+  const rawData = text('rawData');
+  const verdict = type === 'processing-failed' ? verdictOf(rawData) : undefined;
+  const rejection = verdict?.valid === false ? verdict.rejection : undefined;
+  return {
+    error_output_type: type,
+    error_code: code,
+    error_message: message,
+    // A record the contract accepts failed for another reason (a function error, a timeout): Firehose's.
+    reason_code: rejection?.code ?? code,
+    field: rejection?.path ?? '',
+    reason: rejection?.reason ?? message,
+    arrival_timestamp: number('arrivalTimestamp'),
+    attempt_ending_timestamp: number('attemptEndingTimestamp'),
+    attempts_made: number('attemptsMade'),
+    raw_data: rawData,
+    lambda_arn: typeof document.lambdaArn === 'string' ? document.lambdaArn : null,
+    file,
+  };
+}
+
+async function loadErrors(
+  connection: DuckDBConnection,
+  dir: string,
+  files: readonly string[],
+): Promise<void> {
+  await connection.run(`CREATE TABLE lake_errors (${ERROR_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')})`);
+  const appender = await connection.createAppender('lake_errors');
+  try {
+    for (const path of files) {
+      const key = relative(dir, path).split(sep).join('/');
+      const type = ERROR_OUTPUT_TYPES.find((t) => key.startsWith(`errors/${t}/`));
+      // Other error output types (S3 delivery failures...) are not written by this stack.
+      if (type === undefined) continue;
+      const lines = (await readFile(path, 'utf8')).split('\n');
+      for (const [index, line] of lines.entries()) {
+        if (line.trim() === '') continue;
+        let document: unknown;
+        try {
+          document = JSON.parse(line);
+        } catch (cause) {
+          throw new LakeQueryError(
+            'LAKE_QUERY_FAILED',
+            `${key}:${index + 1}: not a Firehose error document`,
+            {
+              cause,
+            },
+          );
+        }
+        if (document === null || typeof document !== 'object') {
+          throw new LakeQueryError('LAKE_QUERY_FAILED', `${key}:${index + 1}: not a Firehose error document`);
+        }
+        const row = lakeErrorRow(type, key, document as Record<string, unknown>);
+        for (const [name, columnType] of ERROR_COLUMNS) {
+          const value = row[name];
+          if (value === null) appender.appendNull();
+          else if (columnType === 'VARCHAR') appender.appendVarchar(String(value));
+          else if (columnType === 'BIGINT') appender.appendBigInt(BigInt(value));
+          else appender.appendInteger(Number(value));
+        }
+        appender.endRow();
+      }
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
 }
 
 async function run(connection: DuckDBConnection, sql: string): Promise<QueryResult> {
@@ -175,8 +293,13 @@ GROUP BY 1, 2, 3 ORDER BY device_id, metric`,
 FROM records`,
   },
   {
-    title: 'Quarantined records by reason (lake_errors exists once something failed)',
-    sql: `SELECT lastErrorCode, count(*) AS records, min(lastErrorMessage) AS example
-FROM lake_errors GROUP BY 1 ORDER BY records DESC`,
+    title: 'Refused or unconvertible records by reason (lake_errors; empty when nothing failed)',
+    sql: `SELECT error_output_type, reason_code, field, count(*) AS records, min(reason) AS example
+FROM lake_errors GROUP BY 1, 2, 3 ORDER BY records DESC`,
+  },
+  {
+    title: 'Latest refused records, newest first',
+    sql: `SELECT to_timestamp(arrival_timestamp / 1000e0) AS arrived, reason, file
+FROM lake_errors ORDER BY arrival_timestamp DESC LIMIT 20`,
   },
 ];

@@ -4,6 +4,11 @@ import {
   FIREHOSE_BUFFER_MAX_MIB,
   FIREHOSE_BUFFER_MIN_MIB,
   FIREHOSE_INTERVAL_MAX_SECONDS,
+  FIREHOSE_PROCESSOR_BUFFER_DEFAULT_MB,
+  FIREHOSE_PROCESSOR_BUFFER_MAX_MB,
+  FIREHOSE_PROCESSOR_BUFFER_MIN_MB,
+  FIREHOSE_PROCESSOR_INTERVAL_DEFAULT_SECONDS,
+  FIREHOSE_PROCESSOR_RETRIES_DEFAULT,
   RETENTION_HOURS_DEFAULT,
   RETENTION_HOURS_MAX,
 } from '../../shared/kinesis/limits.ts';
@@ -123,10 +128,32 @@ export interface DeliveryStreamResource extends BaseResource {
   /** Parquet codec when record format conversion to Parquet is on, else undefined. */
   readonly parquetCompression: string | undefined;
   readonly dynamicPartitioning: boolean;
-  /** The MetadataExtraction processor's JQ query, if any. */
-  readonly metadataExtractionQuery: string | undefined;
+  /** The Lambda data-transformation processor, if any. */
+  readonly processor: LambdaProcessor | undefined;
   /** Glue table of the format conversion (database and table names), if any. */
   readonly catalogTable: { readonly databaseName: string; readonly tableName: string } | undefined;
+}
+
+/** A Firehose `Lambda` processor: which function of the service, and how Firehose batches its invocations. */
+export interface LambdaProcessor {
+  /** Logical id the LambdaArn's `!GetAtt <id>.Arn` names (osls: `<FunctionName>LambdaFunction`). */
+  readonly functionLogicalId: string;
+  readonly bufferSizeMB: number;
+  readonly bufferIntervalSeconds: number;
+  readonly retries: number;
+}
+
+/** A function of the service (serverless.yml `functions:`), as osls names it. */
+export interface FunctionDefinition {
+  /** Key under `functions:`, e.g. `lakeProcessor`. */
+  readonly key: string;
+  /** `<Key with a capital first letter, - as Dash, _ as Underscore>LambdaFunction`, as osls names it. */
+  readonly logicalId: string;
+  /** `<service>-<stage>-<key>` unless the function sets `name`. */
+  readonly name: string;
+  readonly arn: string;
+  /** serverless handler string, e.g. `functions/lake-processor/handler.handler`. */
+  readonly handler: string;
 }
 
 /** Any other resource type (KMS, IAM, bucket policies, ...): listed, never created locally. */
@@ -156,6 +183,8 @@ export interface StackDefinition {
   readonly custom: Readonly<Record<string, unknown>>;
   /** Resources in template order. */
   readonly resources: readonly StackResource[];
+  /** Functions in template order. */
+  readonly functions: readonly FunctionDefinition[];
 }
 
 /** The stack's resource of this kind and logical id; StackDefinitionError (STACK_RESOURCE_MISSING) when absent. */
@@ -309,7 +338,28 @@ class StackBuilder {
       stackName: this.stackName,
       custom,
       resources: [...this.raw.keys()].map((logicalId) => this.typed(logicalId)),
+      functions: this.functions(service),
     };
+  }
+
+  private functions(service: string): FunctionDefinition[] {
+    const functions = this.resolver.resolve(['functions']) ?? {};
+    if (!isRecord(functions))
+      this.fail(['functions'], functions, 'must be a map of function names to functions');
+    return Object.entries(functions).map(([key, raw]) => {
+      const path = ['functions', key];
+      const fn = this.record(path, raw);
+      const name =
+        fn.name === undefined ? `${service}-${this.stage}-${key}` : this.string([...path, 'name'], fn.name);
+      const normalized = key.replaceAll('-', 'Dash').replaceAll('_', 'Underscore');
+      return {
+        key,
+        logicalId: `${normalized.charAt(0).toUpperCase()}${normalized.slice(1)}LambdaFunction`,
+        name,
+        arn: `arn:aws:lambda:${this.region}:${LOCAL_ACCOUNT_ID}:function:${name}`,
+        handler: this.string([...path, 'handler'], fn.handler),
+      };
+    });
   }
 
   private typed(logicalId: string): StackResource {
@@ -651,26 +701,26 @@ class StackBuilder {
             [...destPath, 'DynamicPartitioningConfiguration'],
             dest.DynamicPartitioningConfiguration,
           );
-    let metadataExtractionQuery: string | undefined;
     const processing =
       dest.ProcessingConfiguration === undefined
         ? {}
         : this.record([...destPath, 'ProcessingConfiguration'], dest.ProcessingConfiguration);
     const processors =
-      processing.Processors === undefined
+      processing.Enabled === false || processing.Processors === undefined
         ? []
         : this.list([...destPath, 'ProcessingConfiguration', 'Processors'], processing.Processors);
+    let processor: LambdaProcessor | undefined;
     processors.forEach((raw, index) => {
       const path = [...destPath, 'ProcessingConfiguration', 'Processors', index];
-      const processor = this.record(path, raw);
-      if (processor.Type !== 'MetadataExtraction') return;
-      const parameters = this.list([...path, 'Parameters'], processor.Parameters);
-      for (const parameter of parameters) {
-        const entry = this.record([...path, 'Parameters'], parameter);
-        if (entry.ParameterName === 'MetadataExtractionQuery') {
-          metadataExtractionQuery = this.string([...path, 'Parameters'], entry.ParameterValue);
-        }
+      const entry = this.record(path, raw);
+      if (entry.Type !== 'Lambda' || processor !== undefined) {
+        this.fail(
+          [...path, 'Type'],
+          entry.Type,
+          'the local delivery runs exactly one processor, of type Lambda',
+        );
       }
+      processor = this.lambdaProcessor([...path, 'Parameters'], entry.Parameters);
     });
 
     return {
@@ -686,8 +736,73 @@ class StackBuilder {
       bufferIntervalSeconds: interval,
       parquetCompression,
       dynamicPartitioning: partitioning.Enabled === true,
-      metadataExtractionQuery,
+      processor,
       catalogTable,
+    };
+  }
+
+  /**
+   * A Lambda processor's parameters. LambdaArn is read as written (`!GetAtt <Function>LambdaFunction.Arn`):
+   * osls adds the function resources when it packages, so they are not in `resources:`.
+   */
+  private lambdaProcessor(path: Path, raw: unknown): LambdaProcessor {
+    const parameters = new Map<string, { value: unknown; index: number }>();
+    this.list(path, raw).forEach((item, index) => {
+      const entry = this.record([...path, index], item);
+      parameters.set(this.string([...path, index, 'ParameterName'], entry.ParameterName), {
+        value: entry.ParameterValue,
+        index,
+      });
+    });
+    const arn = parameters.get('LambdaArn');
+    const getAtt = isRecord(arn?.value) ? arn.value['Fn::GetAtt'] : undefined;
+    const target = Array.isArray(getAtt) ? getAtt : typeof getAtt === 'string' ? getAtt.split('.') : [];
+    if (arn === undefined || target.length !== 2 || target[1] !== 'Arn' || typeof target[0] !== 'string') {
+      return this.fail(
+        [...path, arn?.index ?? 0, 'ParameterValue'],
+        arn?.value,
+        'LambdaArn must be !GetAtt <Function>LambdaFunction.Arn of a function of this service',
+      );
+    }
+    const number = (name: string, fallback: number, min: number, max: number, integer: boolean): number => {
+      const parameter = parameters.get(name);
+      if (parameter === undefined) return fallback;
+      const at = [...path, parameter.index, 'ParameterValue'];
+      const value = this.value(at, parameter.value);
+      // CloudFormation types ParameterValue as a string; a bare number would fail cfn-lint.
+      const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+      if (!(parsed >= min && parsed <= max) || (integer && !Number.isInteger(parsed))) {
+        return this.fail(
+          at,
+          value,
+          `must be a string holding ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`,
+        );
+      }
+      return parsed;
+    };
+    return {
+      functionLogicalId: target[0],
+      bufferSizeMB: number(
+        'BufferSizeInMBs',
+        FIREHOSE_PROCESSOR_BUFFER_DEFAULT_MB,
+        FIREHOSE_PROCESSOR_BUFFER_MIN_MB,
+        FIREHOSE_PROCESSOR_BUFFER_MAX_MB,
+        false,
+      ),
+      bufferIntervalSeconds: number(
+        'BufferIntervalInSeconds',
+        FIREHOSE_PROCESSOR_INTERVAL_DEFAULT_SECONDS,
+        0,
+        FIREHOSE_INTERVAL_MAX_SECONDS,
+        true,
+      ),
+      retries: number(
+        'NumberOfRetries',
+        FIREHOSE_PROCESSOR_RETRIES_DEFAULT,
+        0,
+        Number.MAX_SAFE_INTEGER,
+        true,
+      ),
     };
   }
 

@@ -88,3 +88,15 @@ export const FIREHOSE_BUFFER_MAX_MIB = 128;
 export const FIREHOSE_INTERVAL_MAX_SECONDS = 900;
 export const FIREHOSE_MIN_CONVERSION_BUFFER_BYTES = 64 * MiB;
 export const FIREHOSE_MIN_PARTITIONING_INTERVAL_MS = 60_000;
+
+/**
+ * Firehose's Lambda processor batches (ProcessorParameter BufferSizeInMBs 0.2-3, default 1;
+ * BufferIntervalInSeconds 0-900, default 60; NumberOfRetries default 3):
+ * https://docs.aws.amazon.com/firehose/latest/APIReference/API_ProcessorParameter.html
+ * https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html
+ */
+export const FIREHOSE_PROCESSOR_BUFFER_MIN_MB = 0.2;
+export const FIREHOSE_PROCESSOR_BUFFER_MAX_MB = 3;
+export const FIREHOSE_PROCESSOR_BUFFER_DEFAULT_MB = 1;
+export const FIREHOSE_PROCESSOR_INTERVAL_DEFAULT_SECONDS = 60;
+export const FIREHOSE_PROCESSOR_RETRIES_DEFAULT = 3;

@@ -1,18 +1,17 @@
-import { decodeRecord } from '../contract/codec.ts';
-import { RecordValidationError } from '../contract/errors.ts';
 import type { TributaryRecord } from '../contract/schema.ts';
 import { TributaryError } from '../errors.ts';
 import { deaggregate } from '../kinesis/aggregation.ts';
 import { type ErrorOutputType, evaluatePrefix, type ObjectSource, objectKey } from './layout.ts';
 import { type ParquetCompression, ParquetEncoder } from './parquet.ts';
-import { partitionValues } from './table.ts';
+import type { PartitionValues } from './table.ts';
 
 /**
- * One buffer flush of a delivery stream, turned into S3 objects: deaggregate (Firehose does for
- * KPL records read from a Kinesis source), decode + validate with the contract, partition by the
- * data prefix, encode Parquet; records that fail go to the error prefix as Firehose's error JSON
- * documents, with the contract's reason. Pure apart from hashing: the same records always give
- * the same keys and the same bytes.
+ * One buffer flush of a delivery stream, turned into S3 objects as Firehose does it: deaggregate KPL
+ * records (Firehose does so before the Lambda processor sees them), hand the user records to the
+ * processor, partition what comes back `Ok` by the keys it returned, encode Parquet; records it
+ * returns `ProcessingFailed` go to the error prefix as Firehose's processing-failed documents, and
+ * `Ok` data that cannot be converted as format-conversion-failed documents. Pure apart from hashing
+ * and the processor: the same records always give the same keys and the same bytes.
  */
 
 /** A Kinesis record as GetRecords returned it. */
@@ -31,8 +30,34 @@ export interface DeliveryTarget {
   readonly errorOutputPrefix: string;
   readonly fileExtension: string;
   readonly compression: ParquetCompression;
-  /** Goes into every error document's dataCatalogTable, as Firehose writes it. */
+  /** Goes into every format-conversion error document's dataCatalogTable, as Firehose writes it. */
   readonly catalog: { catalogId: string; databaseName: string; tableName: string; region: string };
+}
+
+/** One record of a Firehose transformation event, as far as a processor reads it. */
+export interface ProcessorInput {
+  readonly recordId: string;
+  /** Base64. */
+  readonly data: string;
+}
+
+/** A processor's answer for one record (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-status-model.html). */
+export interface ProcessorResult {
+  readonly recordId: string;
+  readonly result: 'Ok' | 'Dropped' | 'ProcessingFailed';
+  /** Base64. */
+  readonly data?: string | undefined;
+  readonly metadata?: { readonly partitionKeys: Readonly<Record<string, string>> } | undefined;
+}
+
+/** The delivery stream's Lambda processor: its ARN (for error documents) and the code it runs. */
+export interface RecordProcessor {
+  readonly lambdaArn: string;
+  readonly transform: (records: readonly ProcessorInput[]) => {
+    readonly records: readonly ProcessorResult[];
+    /** Why records were refused, where the processor says (Firehose only sees the status). */
+    readonly rejected?: readonly { readonly recordId: string; readonly code: string }[];
+  };
 }
 
 export interface PlannedObject {
@@ -47,12 +72,23 @@ export interface PlannedBatch {
   readonly objects: readonly PlannedObject[];
   readonly delivered: number;
   readonly failed: number;
-  /** Failure counts by error code (RECORD_INVALID, RECORD_MALFORMED, AGGREGATION_CORRUPT). */
+  /** Failure counts by code: the processor's reason where it gives one, else Firehose's error code. */
   readonly failures: Readonly<Record<string, number>>;
 }
 
+/** Firehose's document for a record the processor failed (one JSON object per line). */
+export interface ProcessingFailedDocument {
+  attemptsMade: number;
+  arrivalTimestamp: number;
+  errorCode: string;
+  errorMessage: string;
+  attemptEndingTimestamp: number;
+  rawData: string;
+  lambdaArn: string;
+}
+
 /** Firehose's document for a record that failed conversion (one JSON object per line). */
-export interface ErrorDocument {
+export interface FormatConversionFailedDocument {
   attemptsMade: number;
   arrivalTimestamp: number;
   lastErrorCode: string;
@@ -70,19 +106,36 @@ export interface ErrorDocument {
   };
 }
 
+export type ErrorDocument = ProcessingFailedDocument | FormatConversionFailedDocument;
+
+/**
+ * What Firehose writes for a record returned as ProcessingFailed. Not in the AWS docs (they name the
+ * fields only); these are the values deployed streams are reported to write. The function's reason
+ * is not among them: it is in the function's log, and `npm run query` derives it from rawData.
+ */
+export const PROCESSING_FAILED_STATUS = {
+  errorCode: 'Lambda.ProcessingFailedStatus',
+  errorMessage: 'ProcessingFailed status set for record',
+} as const;
+
 interface Group<T> {
   prefix: string;
   arrivalMs: number;
   items: T[];
 }
 
-const ERROR_TYPE: ErrorOutputType = 'format-conversion-failed';
+interface Pending {
+  readonly source: SourceRecord;
+  readonly data: Uint8Array;
+  readonly subSequenceNumber: number;
+}
 
 export class BatchPlanner {
   readonly #encoder: ParquetEncoder;
 
   constructor(
     readonly target: DeliveryTarget,
+    readonly processor: RecordProcessor,
     encoder: ParquetEncoder = new ParquetEncoder(),
   ) {
     this.#encoder = encoder;
@@ -105,55 +158,92 @@ export class BatchPlanner {
     let delivered = 0;
     let failed = 0;
 
-    const fail = (record: SourceRecord, raw: Uint8Array, subSequenceNumber: number, error: unknown) => {
-      const code = error instanceof TributaryError ? error.code : 'UNKNOWN';
+    const fail = (pending: Pending, type: ErrorOutputType, code: string, document: ErrorDocument) => {
       failures[code] = (failures[code] ?? 0) + 1;
       failed += 1;
-      const prefix = evaluatePrefix(this.target.errorOutputPrefix, {
-        arrivalMs: record.approximateArrivalMs,
-        errorOutputType: ERROR_TYPE,
-      });
-      add(errors, prefix, record.approximateArrivalMs, {
-        attemptsMade: 1,
-        arrivalTimestamp: record.approximateArrivalMs,
-        lastErrorCode: code,
-        lastErrorMessage: errorMessage(error),
-        attemptEndingTimestamp: attemptEndingMs,
-        rawData: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64'),
-        sequenceNumber: record.sequenceNumber,
-        subSequenceNumber,
-        dataCatalogTable: { ...this.target.catalog, versionId: 'LATEST' },
-      });
+      const arrivalMs = pending.source.approximateArrivalMs;
+      add(
+        errors,
+        evaluatePrefix(this.target.errorOutputPrefix, { arrivalMs, errorOutputType: type }),
+        arrivalMs,
+        document,
+      );
     };
+    const rawData = (bytes: Uint8Array) =>
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
+    const pending: Pending[] = [];
     for (const record of records) {
-      let users: ReturnType<typeof deaggregate>;
       try {
-        users = deaggregate(record.data, {
+        for (const user of deaggregate(record.data, {
           partitionKey: record.partitionKey,
           explicitHashKey: record.explicitHashKey,
           sequenceNumber: record.sequenceNumber,
+        })) {
+          pending.push({ source: record, data: user.data, subSequenceNumber: user.subSequenceNumber });
+        }
+      } catch {
+        // A damaged aggregate goes to the processor whole, as a record that is not aggregated would;
+        // the processor refuses it and says why.
+        pending.push({ source: record, data: record.data, subSequenceNumber: 0 });
+      }
+    }
+    const recordId = (p: Pending) => `${p.source.sequenceNumber}:${p.subSequenceNumber}`;
+    const answer = this.processor.transform(
+      pending.map((p) => ({ recordId: recordId(p), data: rawData(p.data) })),
+    );
+    const results = new Map(answer.records.map((r) => [r.recordId, r]));
+    const reasons = new Map((answer.rejected ?? []).map((r) => [r.recordId, r.code]));
+
+    for (const p of pending) {
+      const id = recordId(p);
+      const result = results.get(id);
+      const processingFailed = (errorCode: string, errorMessage: string) =>
+        fail(p, 'processing-failed', reasons.get(id) ?? errorCode, {
+          attemptsMade: 1,
+          arrivalTimestamp: p.source.approximateArrivalMs,
+          errorCode,
+          errorMessage,
+          attemptEndingTimestamp: attemptEndingMs,
+          rawData: rawData(p.data),
+          lambdaArn: this.processor.lambdaArn,
         });
-      } catch (error) {
-        // A damaged aggregate is quarantined whole: its user records cannot be told apart.
-        fail(record, record.data, 0, error);
+      if (result === undefined) {
+        processingFailed('Lambda.MissingRecordId', 'the processor returned no result for this record id');
         continue;
       }
-      for (const user of users) {
-        let decoded: TributaryRecord;
-        try {
-          decoded = decodeRecord(user.data, 'compatible');
-        } catch (error) {
-          fail(record, user.data, user.subSequenceNumber, error);
-          continue;
-        }
-        const prefix = evaluatePrefix(this.target.prefix, {
-          arrivalMs: record.approximateArrivalMs,
-          partitions: partitionValues(decoded),
-        });
-        add(data, prefix, record.approximateArrivalMs, decoded);
-        delivered += 1;
+      if (result.result === 'Dropped') continue;
+      if (result.result !== 'Ok') {
+        processingFailed(PROCESSING_FAILED_STATUS.errorCode, PROCESSING_FAILED_STATUS.errorMessage);
+        continue;
       }
+      let row: TributaryRecord;
+      let prefix: string;
+      try {
+        // Format conversion reads the JSON the processor returned; the processor wrote it from a
+        // record the contract decoded, so it has the table's shape.
+        row = JSON.parse(Buffer.from(result.data ?? '', 'base64').toString('utf8')) as TributaryRecord;
+        prefix = evaluatePrefix(this.target.prefix, {
+          arrivalMs: p.source.approximateArrivalMs,
+          partitions: (result.metadata?.partitionKeys ?? {}) as PartitionValues,
+        });
+      } catch (error) {
+        const code = error instanceof TributaryError ? error.code : 'DataFormatConversion.MalformedData';
+        fail(p, 'format-conversion-failed', code, {
+          attemptsMade: 1,
+          arrivalTimestamp: p.source.approximateArrivalMs,
+          lastErrorCode: code,
+          lastErrorMessage: error instanceof Error ? error.message : String(error),
+          attemptEndingTimestamp: attemptEndingMs,
+          rawData: result.data ?? '',
+          sequenceNumber: p.source.sequenceNumber,
+          subSequenceNumber: p.subSequenceNumber,
+          dataCatalogTable: { ...this.target.catalog, versionId: 'LATEST' },
+        });
+        continue;
+      }
+      add(data, prefix, p.source.approximateArrivalMs, row);
+      delivered += 1;
     }
 
     const objects: PlannedObject[] = [];
@@ -201,12 +291,4 @@ function add<T>(groups: Map<string, Group<T>>, prefix: string, arrivalMs: number
     group.items.push(item);
     if (arrivalMs < group.arrivalMs) group.arrivalMs = arrivalMs;
   }
-}
-
-/** Every field at fault, not just the first: the error document is where an operator looks. */
-function errorMessage(error: unknown): string {
-  if (error instanceof RecordValidationError && error.issues.length > 1) {
-    return `${error.message}; ${error.issues.map((issue) => `${issue.path || '<root>'}: ${issue.message}`).join('; ')}`;
-  }
-  return error instanceof Error ? error.message : String(error);
 }

@@ -6,7 +6,8 @@ import { PARTITION_KEYS, type PartitionValues } from './table.ts';
  * S3 key layout of Firehose deliveries (https://docs.aws.amazon.com/firehose/latest/dev/s3-object-name.html,
  * https://docs.aws.amazon.com/firehose/latest/dev/s3-prefixes.html):
  *   <evaluated prefix><stream name>-<stream version>-<yyyy>-<MM>-<dd>-<HH>-<mm>-<ss>-<uuid><file extension>
- * Prefix expressions: `!{partitionKeyFromQuery:key}`, `!{timestamp:<Java DateTimeFormatter>}` (the
+ * Prefix expressions: `!{partitionKeyFromLambda:key}` (the keys the lake processor returns in
+ * `metadata.partitionKeys`), `!{timestamp:<Java DateTimeFormatter>}` (the
  * approximate arrival time of the oldest record in the object, UTC) and `!{firehose:error-output-type}`.
  * Firehose's uuid is random; ours is derived from the source shard and sequence range, so a replay
  * of the same records writes the same key (overwrite, never a second copy).
@@ -21,11 +22,17 @@ export interface PrefixContext {
 }
 
 /**
- * Error output types used here. Firehose writes records its JSON deserializer cannot convert to the
- * table's schema under `format-conversion-failed`
+ * Error output types used here. Firehose writes records its Lambda processor returned as
+ * `ProcessingFailed` under `processing-failed`
+ * (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-failure-handling.html) and
+ * records its JSON deserializer cannot convert to the table's schema under `format-conversion-failed`
  * (https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion-error-handling.html).
  */
-export type ErrorOutputType = 'format-conversion-failed';
+export type ErrorOutputType = 'processing-failed' | 'format-conversion-failed';
+export const ERROR_OUTPUT_TYPES: readonly ErrorOutputType[] = [
+  'processing-failed',
+  'format-conversion-failed',
+];
 
 const EXPRESSION = /!\{([A-Za-z]+):([^}]*)\}/g;
 
@@ -36,7 +43,7 @@ export function assertPrefix(template: string, kind: 'data' | 'error'): void {
     throw new LakePrefixError(template, 'unterminated or malformed !{...} expression');
   for (const [, namespace, value] of template.matchAll(EXPRESSION)) {
     switch (namespace) {
-      case 'partitionKeyFromQuery':
+      case 'partitionKeyFromLambda':
         if (kind === 'error')
           throw new LakePrefixError(template, 'an error prefix cannot use partition keys');
         if (!(PARTITION_KEYS as readonly string[]).includes(value as string)) {
@@ -67,7 +74,7 @@ export function assertPrefix(template: string, kind: 'data' | 'error'): void {
 export function evaluatePrefix(template: string, context: PrefixContext): string {
   return template.replace(EXPRESSION, (_match, namespace: string, value: string) => {
     switch (namespace) {
-      case 'partitionKeyFromQuery': {
+      case 'partitionKeyFromLambda': {
         const partition = context.partitions?.[value as keyof PartitionValues];
         if (partition === undefined)
           throw new LakePrefixError(template, `no value for partition key "${value}"`);

@@ -28,11 +28,9 @@ export type PartitionKey = (typeof PARTITION_KEYS)[number];
 export type PartitionValues = Readonly<Record<PartitionKey, string>>;
 
 /**
- * What the delivery stream's MetadataExtractionQuery (JQ 1.6, serverless.yml) yields for a record:
- *   {record_type: .type, dt: (.event_time / 1000 | floor | strftime("%Y-%m-%d")),
- *    hour: (.event_time / 1000 | floor | strftime("%H"))}
- * Event time, not arrival time: a record that arrives late still lands in the hour it happened.
- * test/unit/lake/partitioning.test.ts runs the template's query through jq 1.6 to keep the two equal.
+ * The partition a record lands in: its type and the UTC date and hour of its event time (not its
+ * arrival time: a record that arrives late still lands in the hour it happened). The lake processor
+ * returns these as Firehose's dynamic-partitioning keys (`!{partitionKeyFromLambda:...}`).
  */
 export function partitionValues(record: Pick<TributaryRecord, 'type' | 'event_time'>): PartitionValues {
   const iso = new Date(Math.floor(record.event_time / 1000) * 1000).toISOString();

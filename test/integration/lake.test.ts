@@ -1,13 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { type DeliveryEvent, type LakeDelivery, startLakeDelivery } from '../../local/delivery/delivery.ts';
-import { openLake, syncLake } from '../../local/delivery/lake-query.ts';
+import { EXAMPLE_QUERIES, openLake, syncLake } from '../../local/delivery/lake-query.ts';
 import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
+import { ParquetEncoder } from '../../shared/lake/parquet.ts';
 import { partitionValues } from '../../shared/lake/table.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
@@ -77,11 +78,15 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-async function lakeRows(sql: string) {
+async function mirror(): Promise<string> {
   const dir = join(work, `lake-${Date.now()}`);
   const bucket = cloud.stack.resources.find((r) => r.kind === 's3-bucket' && r.logicalId === 'LakeBucket');
   await syncLake(cloud.clients.s3(), bucket?.kind === 's3-bucket' ? bucket.name : '', dir);
-  const lake = await openLake(dir);
+  return dir;
+}
+
+async function lakeRows(sql: string) {
+  const lake = await openLake(await mirror());
   try {
     return await lake.query(sql);
   } finally {
@@ -153,16 +158,44 @@ describe('lake delivery', () => {
       hour: 'VARCHAR',
     });
 
+    // Refused by the lake processor (the function the stack deploys as Firehose's Lambda processor),
+    // filed as Firehose files them, and listed with the contract's reason.
     const errors = await lakeRows(
-      'SELECT lastErrorCode, lastErrorMessage, rawData, filename FROM lake_errors ORDER BY lastErrorCode',
+      'SELECT error_output_type, error_code, error_message, reason_code, field, reason, raw_data, lambda_arn, file FROM lake_errors ORDER BY reason_code',
     );
-    expect(errors.rows.map((r) => r.lastErrorCode)).toEqual(['RECORD_INVALID', 'RECORD_MALFORMED']);
-    expect(errors.rows[0]?.lastErrorMessage).toMatch(/device_id/);
-    expect(errors.rows.map((r) => Buffer.from(r.rawData as string, 'base64').toString()).sort()).toEqual(
+    expect(errors.rows.map((r) => [r.error_output_type, r.error_code, r.reason_code, r.field])).toEqual([
+      ['processing-failed', 'Lambda.ProcessingFailedStatus', 'RECORD_INVALID', 'device_id'],
+      ['processing-failed', 'Lambda.ProcessingFailedStatus', 'RECORD_MALFORMED', ''],
+    ]);
+    expect(errors.rows[0]?.reason).toMatch(/^record device_id: /);
+    expect(errors.rows[1]?.reason).toMatch(/not valid JSON/);
+    expect(errors.rows.map((r) => Buffer.from(r.raw_data as string, 'base64').toString()).sort()).toEqual(
       bad.map((b) => Buffer.from(b.Data as Uint8Array).toString()).sort(),
     );
-    expect(String(errors.rows[0]?.filename)).toMatch(
-      /errors\/format-conversion-failed\/dt=\d{4}-\d\d-\d\d\/hour=\d\d\//,
+    for (const row of errors.rows) {
+      expect(row.lambda_arn).toBe(
+        'arn:aws:lambda:us-east-1:000000000000:function:tributary-dev-lakeProcessor',
+      );
+      expect(String(row.file)).toMatch(
+        /^errors\/processing-failed\/dt=\d{4}-\d\d-\d\d\/hour=\d\d\/tributary-dev-lake-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}$/,
+      );
+    }
+    // The objects themselves are Firehose's processing-failed documents, nothing more.
+    const [errorKey] = errors.rows.map((r) => String(r.file));
+    const errorObject = await cloud.clients
+      .s3()
+      .send(new GetObjectCommand({ Bucket: delivery.bucket, Key: errorKey }));
+    const lines = (await errorObject.Body?.transformToString())?.trim().split('\n') ?? [];
+    expect(Object.keys(JSON.parse(lines[0] ?? '{}')).sort()).toEqual(
+      [
+        'attemptEndingTimestamp',
+        'arrivalTimestamp',
+        'attemptsMade',
+        'errorCode',
+        'errorMessage',
+        'lambdaArn',
+        'rawData',
+      ].sort(),
     );
 
     const keys = await cloud.clients.s3().send(
@@ -220,8 +253,29 @@ describe('lake delivery', () => {
     expect(ids.rows.map((r) => r.id)).toEqual(records.map((r) => r.id).sort());
   });
 
-  it('reports an empty lake and bad SQL clearly', async () => {
+  it('reports an empty lake and bad SQL clearly; every example query runs, on a lake with and without errors', async () => {
     await expect(openLake(join(work, 'nothing-here'))).rejects.toThrow(/empty/);
+    const clean = join(work, 'clean-lake');
+    await mkdir(join(clean, 'data', 'record_type=telemetry', 'dt=2026-11-23', 'hour=09'), {
+      recursive: true,
+    });
+    await writeFile(
+      join(clean, 'data', 'record_type=telemetry', 'dt=2026-11-23', 'hour=09', 'x.parquet'),
+      new ParquetEncoder().encode([telemetryRecord()], { compression: 'SNAPPY' }),
+    );
+    for (const lake of [await openLake(clean), await openLake(await mirror())]) {
+      try {
+        for (const example of EXAMPLE_QUERIES) await lake.query(example.sql);
+      } finally {
+        lake.close();
+      }
+    }
+    const empty = await openLake(clean);
+    try {
+      expect((await empty.query('SELECT count(*) AS n FROM lake_errors')).rows).toEqual([{ n: '0' }]);
+    } finally {
+      empty.close();
+    }
     await expect(lakeRows('SELECT nope FROM records')).rejects.toMatchObject({ code: 'LAKE_QUERY_FAILED' });
   });
 });

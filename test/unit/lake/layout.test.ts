@@ -4,7 +4,7 @@ import { LakePrefixError } from '../../../shared/lake/errors.ts';
 import { assertPrefix, deterministicUuid, evaluatePrefix, objectKey } from '../../../shared/lake/layout.ts';
 
 const DATA =
-  'data/record_type=!{partitionKeyFromQuery:record_type}/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/';
+  'data/record_type=!{partitionKeyFromLambda:record_type}/dt=!{partitionKeyFromLambda:dt}/hour=!{partitionKeyFromLambda:hour}/';
 const ERRORS = 'errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/';
 const ARRIVAL = Date.UTC(2026, 10, 23, 14, 5, 9, 250);
 
@@ -19,17 +19,21 @@ describe('prefix templates', () => {
     expect(evaluatePrefix(ERRORS, { arrivalMs: ARRIVAL, errorOutputType: 'format-conversion-failed' })).toBe(
       'errors/format-conversion-failed/dt=2026-11-23/hour=14/',
     );
+    expect(evaluatePrefix(ERRORS, { arrivalMs: ARRIVAL, errorOutputType: 'processing-failed' })).toBe(
+      'errors/processing-failed/dt=2026-11-23/hour=14/',
+    );
     expect(evaluatePrefix("x/!{timestamp:yyyy'/'MM}/", { arrivalMs: ARRIVAL })).toBe('x/2026/11/');
   });
 
   it('are checked up front, with the reason', () => {
     expect(() => assertPrefix(DATA, 'data')).not.toThrow();
     expect(() => assertPrefix(ERRORS, 'error')).not.toThrow();
-    expect(() => assertPrefix('data/!{partitionKeyFromQuery:typ}/', 'data')).toThrow(
+    expect(() => assertPrefix('data/!{partitionKeyFromLambda:typ}/', 'data')).toThrow(
       /unknown partition key "typ"/,
     );
     expect(() => assertPrefix('errors/', 'error')).toThrow(/must contain !\{firehose:error-output-type\}/);
-    expect(() => assertPrefix('data/!{partitionKeyFromLambda:x}/', 'data')).toThrow(LakePrefixError);
+    // Partition keys come from the lake processor; the local delivery runs no JQ.
+    expect(() => assertPrefix('data/!{partitionKeyFromQuery:dt}/', 'data')).toThrow(LakePrefixError);
     expect(() => assertPrefix('data/!{timestamp:yyyy-ww}/', 'data')).toThrow(/pattern letter "w"/);
     expect(() => assertPrefix('data/!{firehose:random-string}/', 'data')).toThrow(/not supported/);
   });
