@@ -21,6 +21,7 @@ import {
   type LogRecord,
   LogStore,
   type ReadOptions,
+  StorageFullError,
   type StreamDefinition,
   StreamNotFoundError,
   type StreamStats,
@@ -144,7 +145,11 @@ export class Agent {
    * names are kept (readable, not appendable, not exported).
    */
   static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
-    const store = await LogStore.open(config.storeRoot);
+    const log = options.log ?? (() => {});
+    const store = await LogStore.open(config.storeRoot, {
+      onBackgroundError: (error) =>
+        log(`log store: ${error instanceof Error ? error.message : String(error)}`),
+    });
     let own: { api: KinesisApi; destroy(): void } | undefined;
     try {
       const existing = new Set(store.listStreams());
@@ -160,8 +165,22 @@ export class Agent {
               `cannot change from ${stored.persistence} for an existing stream`,
             );
           }
-          if (!sameDefinition(stored, definition)) await store.updateStream(definition);
+          if (!sameDefinition(stored, definition)) {
+            try {
+              await store.updateStream(definition);
+            } catch (error) {
+              // The new definition applies in this process; stream.json follows once there is room.
+              if (!(error instanceof StorageFullError)) throw error;
+              log(`stream ${definition.name}: new definition in effect, not yet saved: ${error.message}`);
+            }
+          }
         }
+      }
+      const { freeBytes, growthBytes } = await store.storageReport();
+      if (growthBytes > freeBytes) {
+        log(
+          `warning: the streams' maxSize allow ${growthBytes} more bytes but ${config.storeRoot} has ${freeBytes} free; past that, exported segments are deleted first, then appends get STORAGE_FULL`,
+        );
       }
       const exports = config.streams.flatMap((s) => (s.export === undefined ? [] : [s.export]));
       let exporter: KinesisExporter | undefined;
@@ -187,7 +206,7 @@ export class Agent {
           agent.#mqtt = await startStatusPublisher({
             config: config.mqtt,
             agent,
-            log: options.log ?? (() => {}),
+            log,
           });
         } catch (error) {
           await agent.stop({ drainTimeoutMillis: 0 });

@@ -14,7 +14,16 @@ import { API_HOST, DEFAULT_API_PORT, loadConfig } from './config.ts';
 import { AgentUnreachableError, ApiRequestError, UsageError } from './errors.ts';
 import { fullGc, startCollector } from './memory.ts';
 
-export const EXIT = { ok: 0, runtime: 1, usage: 2, unreachable: 3, refused: 4, busy: 5 } as const;
+export const EXIT = {
+  ok: 0,
+  runtime: 1,
+  usage: 2,
+  unreachable: 3,
+  refused: 4,
+  busy: 5,
+  /** The device's disk is full (STORAGE_FULL): retrying soon does not help until space is freed. */
+  storageFull: 6,
+} as const;
 
 export const USAGE = `Usage:
   tributary agent run --config <file> [--drain-timeout <ms>]
@@ -369,6 +378,7 @@ function help(io: Io): number {
 function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError || error instanceof ConfigError) return EXIT.usage;
   if (error instanceof AgentUnreachableError) return EXIT.unreachable;
+  if (error instanceof TributaryError && error.code === 'STORAGE_FULL') return EXIT.storageFull;
   if (error instanceof ApiRequestError) return error.retryable ? EXIT.busy : EXIT.refused;
   return EXIT.runtime;
 }

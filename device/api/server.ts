@@ -63,6 +63,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   AGENT_STOPPED: 503,
   LOG_CLOSED: 503,
   LOG_WRITE_FAILED: 503,
+  STORAGE_FULL: 507,
 };
 
 /** Reads the token file (surrounding whitespace trimmed); an empty file is a config error. */

@@ -86,6 +86,42 @@ export class LogWriteError extends LogError {
   }
 }
 
+/** errno codes that mean the filesystem has no room (quota included). */
+export function isNoSpace(error: unknown): boolean {
+  const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
+ * The filesystem holding the store is full. Retryable: the store reclaims exported segments (and,
+ * for OverwriteOldestData streams, the oldest ones) as soon as it sees this.
+ */
+export class StorageFullError extends LogError {
+  /** The file or directory that could not be written. */
+  readonly path: string;
+  constructor(path: string, cause?: unknown) {
+    super('STORAGE_FULL', `no space left on the device for ${path}`, {
+      retryable: true,
+      ...(cause === undefined ? {} : { cause }),
+    });
+    this.path = path;
+  }
+}
+
+/** A segment was written by another format version of the log: refused, never repaired as a torn tail. */
+export class SegmentVersionError extends LogError {
+  readonly file: string;
+  readonly version: number;
+  constructor(file: string, version: number, supported: number) {
+    super(
+      'SEGMENT_VERSION',
+      `${file}: segment format version ${version}, this agent reads version ${supported}; run the agent that wrote it, or move the store aside`,
+    );
+    this.file = file;
+    this.version = version;
+  }
+}
+
 export class InvalidSequenceError extends LogError {
   readonly stream: string;
   readonly sequence: number;

@@ -60,6 +60,16 @@ export function encodeSegmentHeader(header: SegmentHeader): Buffer {
   return buf;
 }
 
+/**
+ * The version byte of a file that starts with the segment magic, else undefined. Magic and version
+ * stay at offsets 0..4 in every format version, so a reader can tell "another version" (refused)
+ * from "torn" (repaired).
+ */
+export function segmentVersionOf(buf: Uint8Array): number | undefined {
+  if (buf.length < 5) return undefined;
+  return viewOf(buf).getUint32(0, true) === SEGMENT_MAGIC ? buf[4] : undefined;
+}
+
 /** The header, or undefined when it is short, torn, or of another format or version. */
 export function decodeSegmentHeader(buf: Uint8Array): SegmentHeader | undefined {
   if (buf.length < SEGMENT_HEADER_SIZE) return undefined;

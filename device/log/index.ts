@@ -10,5 +10,11 @@ export {
   type StreamDefinitionInput,
 } from './definition.ts';
 export * from './errors.ts';
-export { LogStore, type LogStoreOptions, type RecordsOptions, type StreamDescription } from './store.ts';
+export {
+  LogStore,
+  type LogStoreOptions,
+  type RecordsOptions,
+  type StorageReport,
+  type StreamDescription,
+} from './store.ts';
 export type { AppendManyResult, AppendResult, LogRecord, ReadOptions, StreamStats } from './stream.ts';

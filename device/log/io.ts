@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isNoSpace, StorageFullError } from './errors.ts';
 
 export interface LogFile {
   /** Reads up to `length` bytes at `position`; fewer only at end of file. */
@@ -205,19 +206,25 @@ export class MemoryDir implements LogDir {
 /**
  * Replaces `dir/name` atomically and durably: write a temp file, fsync it, rename over the
  * target, fsync the directory. A crash leaves either the old or the new content, never a mix.
+ * Lack of space is a StorageFullError naming the target.
  */
 export async function writeFileAtomic(dir: string, name: string, data: string | Uint8Array): Promise<void> {
   const temp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (error) {
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await rm(temp, { force: true });
+      throw error;
+    }
     await handle.close();
-    await rm(temp, { force: true });
+    await rename(temp, join(dir, name));
+    await syncDir(dir);
+  } catch (error) {
+    if (isNoSpace(error)) throw new StorageFullError(join(dir, name), error);
     throw error;
   }
-  await handle.close();
-  await rename(temp, join(dir, name));
-  await syncDir(dir);
 }

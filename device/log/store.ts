@@ -10,15 +10,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../shared/errors.ts';
 import { CHECKPOINT_SUFFIX, CheckpointFile } from './checkpoint.ts';
 import { parseStreamDefinition, type StreamDefinition, type StreamDefinitionInput } from './definition.ts';
 import {
   InvalidSequenceError,
+  isNoSpace,
   LogClosedError,
   LogFormatError,
+  StorageFullError,
   StoreLockedError,
   StreamExistsError,
   StreamNotFoundError,
@@ -45,6 +47,24 @@ export interface LogStoreOptions {
    * Tests pass implementations that fail writes or fsyncs, run out of space or lose power.
    */
   readonly openDir?: (path: string) => LogDir;
+  /**
+   * Free space kept on the store's filesystem: below it, segments every consumer has had (exported
+   * to Kinesis) are deleted, then expired ones, then the oldest of OverwriteOldestData streams.
+   * Default 64 MiB or a tenth of the filesystem, whichever is smaller.
+   */
+  readonly freeSpaceReserveBytes?: number;
+  /** How often the free space is looked at besides every segment roll; 0: only at rolls. Default 5 s. */
+  readonly diskCheckIntervalMillis?: number;
+  /** Free bytes on the store's filesystem; statfs by default. */
+  readonly freeSpace?: () => Promise<number>;
+}
+
+/** What the store's streams may still grow by, against the room there is. */
+export interface StorageReport {
+  readonly rootDir: string;
+  readonly freeBytes: number;
+  /** Sum over File streams of maxSize minus the bytes they hold. */
+  readonly growthBytes: number;
 }
 
 export interface StreamDescription extends StreamStats {
@@ -59,6 +79,8 @@ export interface RecordsOptions extends ReadOptions {
 
 const CONSUMER_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 const DEFAULT_RETENTION_INTERVAL = 60_000;
+const DEFAULT_DISK_CHECK_INTERVAL = 5_000;
+const DEFAULT_RESERVE = 64 * 1024 * 1024;
 
 interface Entry {
   readonly stream: LogStream;
@@ -87,31 +109,63 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** One process per store: a second writer would interleave frames. Stale locks (dead pid, reboot) are taken over. */
+/** LOCK's fixed size: it is rewritten in place, so taking over a stale lock needs no free space. */
+const LOCK_BYTES = 64;
+
+function lockContent(pid: number, boot: string): Buffer {
+  return Buffer.from(`${`${pid} ${boot}`.padEnd(LOCK_BYTES - 1)}\n`);
+}
+
+/**
+ * One process per store: a second writer would interleave frames. Stale locks (dead pid, reboot,
+ * or pid 0, written by a clean close) are taken over by rewriting the file in place.
+ */
 async function acquireLock(root: string): Promise<void> {
   const path = join(root, 'LOCK');
   const boot = bootId();
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      try {
-        await handle.writeFile(`${process.pid} ${boot}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      return;
-    } catch (error) {
-      if (!isCode(error, 'EEXIST')) throw error;
-    }
-    const [pidText, lockBoot] = (await readFile(path, 'utf8').catch(() => '')).trim().split(' ');
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (error) {
+    if (!isCode(error, 'EEXIST')) throw storageError(error, path);
+    const [pidText, lockBoot] = (await readFile(path, 'utf8').catch(() => '')).trim().split(/\s+/);
     const pid = Number(pidText);
     if (Number.isInteger(pid) && pid > 0 && lockBoot === boot && isAlive(pid)) {
       throw new StoreLockedError(root, pid);
     }
-    await rm(path, { force: true });
+    handle = await open(path, 'r+');
   }
-  throw new StoreLockedError(root, 0);
+  try {
+    const content = lockContent(process.pid, boot);
+    await handle.write(content, 0, content.length, 0);
+    await handle.truncate(content.length);
+    await handle.sync();
+  } catch (error) {
+    throw storageError(error, path);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Marks the lock released (pid 0) in place, keeping the file's block for the next start. */
+async function releaseLock(root: string): Promise<void> {
+  const handle = await open(join(root, 'LOCK'), 'r+');
+  try {
+    const content = lockContent(0, bootId());
+    await handle.write(content, 0, content.length, 0);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** ENOSPC and EDQUOT become StorageFullError naming `path`; anything else is returned as is. */
+function storageError(error: unknown, path: string): unknown {
+  return isNoSpace(error) ? new StorageFullError(path, error) : error;
+}
+
+async function statfsFree(path: string): Promise<number> {
+  const stats = await statfs(path);
+  return stats.bavail * stats.bsize;
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -154,6 +208,13 @@ export class LogStore {
   private readonly openDir: (path: string) => LogDir;
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRunning: Promise<void> | undefined;
+  private diskTimer: NodeJS.Timeout | undefined;
+  private relieving: Promise<void> | undefined;
+  /** A write failed for lack of space since the last relief started: free what can be freed. */
+  private spaceShort = false;
+  private reserve = 0;
+  private readonly freeSpace: () => Promise<number>;
+  private readonly reportError: (error: unknown) => void;
 
   private constructor(
     readonly rootDir: string,
@@ -161,6 +222,8 @@ export class LogStore {
   ) {
     this.clock = options.clock ?? Date.now;
     this.openDir = options.openDir ?? ((path) => new FsDir(path));
+    this.freeSpace = options.freeSpace ?? (() => statfsFree(rootDir));
+    this.reportError = options.onBackgroundError ?? ((e) => process.emitWarning(String(e)));
   }
 
   /**
@@ -168,17 +231,24 @@ export class LogStore {
    * scans only the last segment's tail, so open time does not grow with the backlog.
    */
   static async open(rootDir: string, options: LogStoreOptions = {}): Promise<LogStore> {
-    await mkdir(join(rootDir, 'streams'), { recursive: true });
+    await mkdir(join(rootDir, 'streams'), { recursive: true }).catch((error: unknown) => {
+      throw storageError(error, join(rootDir, 'streams'));
+    });
     await acquireLock(rootDir);
     const store = new LogStore(rootDir, options);
     try {
       for (const staging of ['.tmp', '.trash']) {
-        await rm(join(rootDir, staging), { recursive: true, force: true });
-        await mkdir(join(rootDir, staging));
+        // Emptied, not recreated: a new directory needs a block, which a full disk does not have.
+        const path = join(rootDir, staging);
+        await mkdir(path, { recursive: true }).catch((error: unknown) => {
+          throw storageError(error, path);
+        });
+        for (const name of await readdir(path)) await rm(join(path, name), { recursive: true, force: true });
       }
       for (const name of (await readdir(join(rootDir, 'streams'))).sort()) {
         await store.load(name);
       }
+      store.reserve = options.freeSpaceReserveBytes ?? (await store.defaultReserve());
     } catch (error) {
       await store.close();
       throw error;
@@ -186,11 +256,102 @@ export class LogStore {
     const interval = options.retentionIntervalMillis ?? DEFAULT_RETENTION_INTERVAL;
     if (interval > 0) {
       store.retentionTimer = setInterval(() => {
-        store.enforceRetention().catch(options.onBackgroundError ?? ((e) => process.emitWarning(String(e))));
+        store.enforceRetention().catch(store.reportError);
       }, interval);
       store.retentionTimer.unref();
     }
+    const diskInterval = options.diskCheckIntervalMillis ?? DEFAULT_DISK_CHECK_INTERVAL;
+    if (diskInterval > 0) {
+      store.diskTimer = setInterval(() => store.checkSpace(), diskInterval);
+      store.diskTimer.unref();
+    }
+    // A restart on a full disk: make room before the first append asks for it.
+    store.checkSpace();
     return store;
+  }
+
+  private async defaultReserve(): Promise<number> {
+    try {
+      const stats = await statfs(this.rootDir);
+      return Math.min(DEFAULT_RESERVE, Math.floor((stats.blocks * stats.bsize) / 10));
+    } catch {
+      return DEFAULT_RESERVE;
+    }
+  }
+
+  /** Starts a look at the free space (and relief if it is short) unless one is running. */
+  private checkSpace(): void {
+    if (this.closed) return;
+    this.relieving ??= this.relieve()
+      .catch(this.reportError)
+      .finally(() => {
+        this.relieving = undefined;
+        // A write failed for space while the relief ran: look again.
+        if (this.spaceShort) this.checkSpace();
+      });
+  }
+
+  /**
+   * Frees space when it is below the reserve (or a write just failed for lack of it): first the
+   * segments every consumer has had (exported to Kinesis, so nothing is lost), then expired ones,
+   * then the oldest segments of OverwriteOldestData streams, counted as dropped.
+   */
+  private async relieve(): Promise<void> {
+    const forced = this.spaceShort;
+    this.spaceShort = false;
+    const before = await this.freeSpace();
+    // After a failed write the reserve may look kept while the write still did not fit: then any
+    // space freed counts as progress, and each step runs at least once.
+    const enough = async (): Promise<boolean> => {
+      if (this.closed) return true;
+      const free = await this.freeSpace();
+      return free >= this.reserve && (!forced || free > before);
+    };
+    if (!forced && before >= this.reserve) return;
+    const entries = () =>
+      [...this.streams.values()].filter((e) => e.stream.definition.persistence === 'File');
+    for (const { stream } of entries()) await stream.reclaim().catch(this.reportError);
+    if (await enough()) return;
+    for (const { stream } of entries()) await stream.expire().catch(this.reportError);
+    let freed = true;
+    while (freed && !(await enough())) {
+      freed = false;
+      for (const { stream } of entries()) {
+        if (stream.definition.strategyOnFull !== 'OverwriteOldestData') continue;
+        const bytes = await stream.dropOldest().catch((error: unknown) => {
+          this.reportError(error);
+          return 0;
+        });
+        if (bytes > 0) freed = true;
+        if (await enough()) return;
+      }
+    }
+  }
+
+  /**
+   * Resolves once the streams' reloads after failed writes and the space relief they or low space
+   * started (if any) are done: what a caller waits for before retrying a refused append.
+   */
+  async settled(): Promise<void> {
+    for (const { stream } of [...this.streams.values()]) await stream.settled();
+    while (this.relieving !== undefined) await this.relieving;
+  }
+
+  /** Free space against what the File streams may still grow by (their maxSize). */
+  async storageReport(): Promise<StorageReport> {
+    this.assertOpen();
+    let growthBytes = 0;
+    for (const { stream } of this.streams.values()) {
+      if (stream.definition.persistence !== 'File') continue;
+      growthBytes += Math.max(0, stream.definition.maxSize - stream.stats().bytes);
+    }
+    return { rootDir: this.rootDir, freeBytes: await this.freeSpace(), growthBytes };
+  }
+
+  /** Every consumer of the stream has the records below min(checkpoint) + 1. */
+  private updateReclaimable(entry: Entry): void {
+    if (entry.checkpoints.size === 0) return;
+    entry.stream.setReclaimable(Math.min(...entry.checkpoints.values()) + 1);
   }
 
   private streamDir(name: string): string {
@@ -233,7 +394,7 @@ export class LogStore {
         await this.checkpointFile(entry, consumer);
       } catch (error) {
         // A full disk: the .json keeps the checkpoint until a commit finds room for the slot file.
-        if (!isCode(error, 'ENOSPC')) throw error;
+        if (!(error instanceof StorageFullError)) throw error;
       }
     }
   }
@@ -245,15 +406,27 @@ export class LogStore {
     legacy = new Set<string>(),
   ): Promise<Entry> {
     const clock = this.clock;
+    const hooks = {
+      onStorageFull: () => {
+        this.spaceShort = true;
+        this.checkSpace();
+      },
+      onRoll: () => this.checkSpace(),
+    };
     const stream =
       definition.persistence === 'File'
-        ? await LogStream.open(definition, this.openDir(join(dir, 'segments')), { clock, initialSequence: 0 })
+        ? await LogStream.open(definition, this.openDir(join(dir, 'segments')), {
+            clock,
+            initialSequence: 0,
+            ...hooks,
+          })
         : await LogStream.open(definition, new MemoryDir(), {
             clock,
             initialSequence: await this.readReservation(dir),
             reserveSequences: (upTo) => writeFileAtomic(dir, 'sequence.json', JSON.stringify({ next: upTo })),
           });
     const entry: Entry = { stream, dir, checkpoints, checkpointFiles: new Map(), legacy };
+    this.updateReclaimable(entry);
     this.streams.set(definition.name, entry);
     return entry;
   }
@@ -267,12 +440,15 @@ export class LogStore {
     if (opening === undefined) {
       const dir = this.openDir(join(entry.dir, 'consumers'));
       const sequence = entry.checkpoints.get(consumer);
+      const name = `${consumer}${CHECKPOINT_SUFFIX}`;
       opening = (async () => {
         const file = await CheckpointFile.open(
           dir,
-          `${consumer}${CHECKPOINT_SUFFIX}`,
+          name,
           sequence === undefined ? undefined : { sequence, committedAt: this.clock() },
-        );
+        ).catch((error: unknown) => {
+          throw storageError(error, join(dir.path, name));
+        });
         if (entry.legacy.delete(consumer)) {
           await dir.remove(`${consumer}.json`);
           await dir.sync();
@@ -348,8 +524,21 @@ export class LogStore {
           `cannot change from ${current.persistence}`,
         );
       }
-      await writeFileAtomic(entry.dir, 'stream.json', `${JSON.stringify(definition, null, 2)}\n`);
-      entry.stream.updateDefinition(definition);
+      const content = `${JSON.stringify(definition, null, 2)}\n`;
+      try {
+        await writeFileAtomic(entry.dir, 'stream.json', content);
+        entry.stream.updateDefinition(definition);
+      } catch (error) {
+        if (!(error instanceof StorageFullError)) throw error;
+        // A full disk is what a new policy (OverwriteOldestData, a TTL) is often meant to fix:
+        // apply it, free what it allows, and try once more. If that fails the new definition
+        // still applies in this process, and the error says stream.json is behind.
+        entry.stream.updateDefinition(definition);
+        this.spaceShort = true;
+        this.checkSpace();
+        await this.settled();
+        await writeFileAtomic(entry.dir, 'stream.json', content);
+      }
       return definition;
     });
   }
@@ -449,9 +638,22 @@ export class LogStore {
       entry.checkpoints.set(consumer, sequence);
       return;
     }
-    const file = await this.checkpointFile(entry, consumer);
-    await file.commit({ sequence, committedAt: this.clock() });
+    let file: CheckpointFile;
+    try {
+      file = await this.checkpointFile(entry, consumer);
+    } catch (error) {
+      // Only a missing slot file needs space; make room for the next try.
+      if (error instanceof StorageFullError) {
+        this.spaceShort = true;
+        this.checkSpace();
+      }
+      throw error;
+    }
+    await file.commit({ sequence, committedAt: this.clock() }).catch((error: unknown) => {
+      throw storageError(error, join(entry.dir, 'consumers', file.name));
+    });
     entry.checkpoints.set(consumer, sequence);
+    this.updateReclaimable(entry);
   }
 
   /** The last sequence `consumer` committed, or undefined if it never did. */
@@ -477,8 +679,10 @@ export class LogStore {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.retentionTimer);
+    clearInterval(this.diskTimer);
     await this.adminChain;
     await this.retentionRunning?.catch(() => {});
+    await this.relieving?.catch(() => {});
     const errors: unknown[] = [];
     for (const entry of this.streams.values()) {
       try {
@@ -489,7 +693,7 @@ export class LogStore {
       }
     }
     this.streams.clear();
-    await rm(join(this.rootDir, 'LOCK'), { force: true });
+    await releaseLock(this.rootDir).catch((error: unknown) => errors.push(error));
     if (errors.length > 0) throw errors[0];
   }
 }

@@ -6,9 +6,12 @@
 import type { StreamDefinition } from './definition.ts';
 import {
   CorruptRecordError,
+  isNoSpace,
   LogClosedError,
   LogWriteError,
   RecordTooLargeError,
+  SegmentVersionError,
+  StorageFullError,
   StreamFullError,
 } from './errors.ts';
 import {
@@ -16,12 +19,14 @@ import {
   decodeSegmentHeader,
   encodeFrame,
   encodeSegmentHeader,
+  FORMAT_VERSION,
   FRAME_HEADER_SIZE,
   FrameStatus,
   newFrameInfo,
   parseSegmentName,
   SEGMENT_HEADER_SIZE,
   segmentName,
+  segmentVersionOf,
 } from './format.ts';
 import type { LogDir, LogFile } from './io.ts';
 
@@ -83,7 +88,7 @@ export interface StreamStats {
   /** Bytes on disk (or in RAM) including headers. */
   readonly bytes: number;
   readonly segments: number;
-  /** Since open: records removed by OverwriteOldestData. */
+  /** Since open: records removed by OverwriteOldestData (or for disk space) before every consumer had them. */
   readonly droppedRecords: number;
   /** Since open: records removed by timeToLiveMillis. */
   readonly expiredRecords: number;
@@ -95,6 +100,10 @@ export interface StreamOptions {
   readonly initialSequence: number;
   /** Memory streams: durably record that sequences below `upTo` may have been used. */
   readonly reserveSequences?: (upTo: number) => Promise<void>;
+  /** A write failed for lack of space: the store reclaims what it can. */
+  readonly onStorageFull?: () => void;
+  /** A new segment was planned: the store looks at the free space. */
+  readonly onRoll?: () => void;
 }
 
 interface Segment {
@@ -223,6 +232,12 @@ export class LogStream {
   private reservedUpTo: number;
   private droppedRecords = 0;
   private expiredRecords = 0;
+  /** Every consumer has the records below this: segments wholly below it may go when space is short. */
+  private reclaimBefore = 0;
+  /** File of the operation the flusher is on, for the error when it fails. */
+  private opFile = '';
+  /** The reload after a failed write, while it runs. */
+  private recovery: Promise<void> | undefined;
   private readonly waiters = new Set<Waiter>();
 
   private constructor(
@@ -248,6 +263,16 @@ export class LogStream {
   /** New limits apply from the next append; a new segmentSize from the next segment. */
   updateDefinition(definition: StreamDefinition): void {
     this.def = definition;
+  }
+
+  /** Resolves once a reload after a failed write (if one is running) is done. */
+  async settled(): Promise<void> {
+    while (this.recovery !== undefined) await this.recovery;
+  }
+
+  /** Segments holding only records below `before` may be deleted whenever room is needed. */
+  setReclaimable(before: number): void {
+    this.reclaimBefore = before;
   }
 
   stats(): StreamStats {
@@ -288,11 +313,30 @@ export class LogStream {
       this.segments = [segment];
       this.nextSeq = this.durableNext = segment.base;
     } else {
-      const file = await this.dir.open(active.name, 'write');
+      let file = await this.dir.open(active.name, 'write');
       if (file === undefined) throw new Error(`segment ${active.name} vanished during open`);
+      const header = await readAt(file, 0, SEGMENT_HEADER_SIZE);
+      const version = segmentVersionOf(header);
+      // Version 0 is no version (zeroed bytes): that header is torn, which recovery repairs.
+      if (version !== undefined && version !== 0 && version !== FORMAT_VERSION) {
+        await file.close();
+        throw new SegmentVersionError(`${this.dir.path}/${active.name}`, version, FORMAT_VERSION);
+      }
+      const previous = found.at(-2);
+      if (previous !== undefined && decodeSegmentHeader(header)?.baseSequence !== active.base) {
+        // Torn while being created (nothing in it was acknowledged): drop it and append to the
+        // previous, complete segment again. Unlike rewriting the header, this needs no free space.
+        await file.close();
+        await this.dir.remove(active.name);
+        await this.dir.sync();
+        found.pop();
+        file = await this.dir.open(previous.name, 'write');
+        if (file === undefined) throw new Error(`segment ${previous.name} vanished during open`);
+      }
+      const tail = found.at(-1) as Segment;
       this.writer = file;
       this.segments = found;
-      this.nextSeq = this.durableNext = await this.recoverTail(file, active);
+      this.nextSeq = this.durableNext = await this.recoverTail(file, tail);
     }
     this.totalBytes = 0;
     for (const s of this.segments) this.totalBytes += s.size;
@@ -391,7 +435,8 @@ export class LogStream {
       if (this.nextSeq > active.base && active.size + frameLength > def.segmentSize)
         active = this.roll(batch);
       while (this.totalBytes + frameLength > def.maxSize && this.segments.length > 1) {
-        dropped += this.removeOldest(batch);
+        dropped += this.unexported(0);
+        this.removeOldest(batch);
       }
       this.writeFrame(batch, active, now, payload, frameLength);
     }
@@ -418,9 +463,21 @@ export class LogStream {
       total += frameLength;
       hasRecords = true;
     }
-    if (total > this.def.maxSize) {
-      throw new StreamFullError(this.def.name, this.def.maxSize, total - this.totalBytes);
+    if (total <= this.def.maxSize) return;
+    // Segments every consumer already has are deleted to make room (by enqueue, oldest first).
+    for (let i = 0; i + 1 < this.segments.length; i++) {
+      if ((this.segments[i + 1] as Segment).base > this.reclaimBefore) break;
+      total -= (this.segments[i] as Segment).size;
+      if (total <= this.def.maxSize) return;
     }
+    throw new StreamFullError(this.def.name, this.def.maxSize, total - this.totalBytes);
+  }
+
+  /** Records of segment `index` (not the active one) that some consumer has not had yet. */
+  private unexported(index: number): number {
+    const segment = this.segments[index] as Segment;
+    const end = (this.segments[index + 1] as Segment).base;
+    return Math.max(0, end - Math.max(segment.base, this.reclaimBefore));
   }
 
   private active(): Segment {
@@ -496,6 +553,7 @@ export class LogStream {
     batch.ops.push({ kind: 'roll', segment, header });
     this.segments.push(segment);
     this.totalBytes += SEGMENT_HEADER_SIZE;
+    this.options.onRoll?.();
     return segment;
   }
 
@@ -555,7 +613,9 @@ export class LogStream {
         this.notifyWaiters();
       }
     } catch (error) {
-      await this.fail(error);
+      this.recovery = this.fail(error);
+      await this.recovery;
+      this.recovery = undefined;
     } finally {
       this.flushing = false;
     }
@@ -566,6 +626,7 @@ export class LogStream {
     let written = false;
     let dirChanged = false;
     for (const op of batch.ops) {
+      this.opFile = op.segment.name;
       if (op.kind === 'write') {
         await (this.writer as LogFile).writev(op.chunks, op.position);
         written = true;
@@ -585,7 +646,9 @@ export class LogStream {
         dirChanged = true;
       }
     }
+    this.opFile = this.active().name;
     if (written) await (this.writer as LogFile).sync();
+    this.opFile = '';
     if (dirChanged) await this.dir.sync();
     const reserve = this.options.reserveSequences;
     if (reserve !== undefined && batch.endSequence > this.reservedUpTo) {
@@ -602,7 +665,10 @@ export class LogStream {
 
   /** A write or fsync failed: reject everything not yet acknowledged and reload the state from disk. */
   private async fail(cause: unknown): Promise<void> {
-    const error = new LogWriteError(this.def.name, cause);
+    const full = isNoSpace(cause);
+    const error = full
+      ? new StorageFullError(`${this.dir.path}/${this.opFile}`, cause)
+      : new LogWriteError(this.def.name, cause);
     const batches = this.queue;
     this.queue = [];
     const closing = this.state === 'closing';
@@ -616,6 +682,7 @@ export class LogStream {
     }
     this.writer = undefined;
     try {
+      await this.discardUnacknowledged();
       await this.load();
       this.state = closing ? 'closing' : 'open';
       this.failure = undefined;
@@ -623,6 +690,34 @@ export class LogStream {
       this.state = 'failed';
       this.failure = new LogWriteError(this.def.name, reloadError);
     }
+    if (full) this.options.onStorageFull?.();
+  }
+
+  /**
+   * Cuts every byte past the last acknowledged batch. After a failed write or fsync the page cache
+   * may still hold frames that are not durable (a failed fsync does not say which pages were lost),
+   * and a reload that scanned them would hand out records whose appends were rejected.
+   */
+  private async discardUnacknowledged(): Promise<void> {
+    let dirChanged = false;
+    for (const segment of this.segments) {
+      if (segment.durableSize >= segment.size) continue;
+      if (segment.durableSize < SEGMENT_HEADER_SIZE) {
+        // Created by a failed batch: no record in it was acknowledged.
+        await this.dir.remove(segment.name);
+        dirChanged = true;
+        continue;
+      }
+      const file = await this.dir.open(segment.name, 'write');
+      if (file === undefined) continue;
+      try {
+        await file.truncate(segment.durableSize);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+    }
+    if (dirChanged) await this.dir.sync();
   }
 
   // ---------------------------------------------------------------- retention
@@ -693,14 +788,39 @@ export class LogStream {
     const active = this.active();
     if (this.segments.length === 1 && this.nextSeq > active.base && limit >= this.nextSeq) {
       batch ??= this.openBatch();
+      const rollAt = batch.ops.length;
       this.roll(batch);
       removed += this.removeOldest(batch);
+      // Remove before creating the new segment: on a full disk the old file's blocks make the room.
+      batch.ops.push(...batch.ops.splice(rollAt, 1));
     }
     if (batch === undefined) return 0;
     batch.endSequence = this.nextSeq;
     this.schedule();
     await batch.done;
     return removed;
+  }
+
+  /** Deletes the segments every consumer has had (see setReclaimable). Returns records removed. */
+  reclaim(): Promise<number> {
+    return this.reclaimBefore > 0 ? this.trim(this.reclaimBefore) : Promise.resolve(0);
+  }
+
+  /**
+   * For disk space: deletes the oldest segment (never the active one), counted as dropped where a
+   * consumer had not had its records. Returns the bytes freed, 0 when only the active one is left.
+   */
+  async dropOldest(): Promise<number> {
+    this.assertWritable();
+    if (this.segments.length < 2) return 0;
+    const batch = this.openBatch();
+    const bytes = (this.segments[0] as Segment).size;
+    this.droppedRecords += this.unexported(0);
+    this.removeOldest(batch);
+    batch.endSequence = this.nextSeq;
+    this.schedule();
+    await batch.done;
+    return bytes;
   }
 
   // ---------------------------------------------------------------- reads

@@ -155,7 +155,10 @@ describe('checkpoints in the store', () => {
     fs.freeBytes = 0;
     const reopened = await storeWith(root, 0, fs);
     expect(reopened.committed('s', 'old')).toBe(7);
-    await expect(reopened.commit('s', 'old', 8)).rejects.toMatchObject({ code: 'ENOSPC' });
+    await expect(reopened.commit('s', 'old', 8)).rejects.toMatchObject({
+      code: 'STORAGE_FULL',
+      path: join(consumers, 'old.ckpt'),
+    });
     fs.freeBytes = undefined;
     await reopened.commit('s', 'old', 9);
     expect((await simConsumers.list()).map((e) => e.name)).toEqual(['old.ckpt']);

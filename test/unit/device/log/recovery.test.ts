@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, segmentName } from '../../../../device/log/format.ts';
-import { LogStore } from '../../../../device/log/index.ts';
+import { LogStore, SegmentVersionError } from '../../../../device/log/index.ts';
 
 let base: string;
 let runs = 0;
@@ -74,6 +74,14 @@ describe('recovery of the active segment', () => {
           const index = at % bytes.length;
           bytes[index] = (bytes[index] as number) ^ flip;
           await writeFile(file, bytes);
+          if (index === 4 && bytes[4] !== 0) {
+            // A valid magic with another version byte is another format: refused, never truncated.
+            await expect(LogStore.open(root, { retentionIntervalMillis: 0 })).rejects.toBeInstanceOf(
+              SegmentVersionError,
+            );
+            expect((await readFile(file)).equals(bytes)).toBe(true);
+            return;
+          }
           // A broken segment header leaves nothing trustworthy in the segment; the sequence still comes from its name.
           const kept = index < SEGMENT_HEADER_SIZE ? 0 : ends.filter((end) => end <= index).length;
           await expectPrefix(root, payloads, kept);
