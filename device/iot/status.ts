@@ -42,7 +42,8 @@ const MAX_RESPONSE_TOPIC_LENGTH = 256;
  */
 export function responseTopicFor(topics: Topics, requested: string | undefined): string {
   if (requested === undefined || requested.length > MAX_RESPONSE_TOPIC_LENGTH) return topics.responses;
-  const under = requested.startsWith(`${topics.responses}/`) && requested.length > topics.responses.length + 1;
+  const under =
+    requested.startsWith(`${topics.responses}/`) && requested.length > topics.responses.length + 1;
   return under && !/[#+]/.test(requested) ? requested : topics.responses;
 }
 
