@@ -9,7 +9,7 @@
  *
  * The zip is reproducible: fixed entry order and timestamps, so an unchanged function keeps its hash.
  */
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
@@ -123,13 +123,21 @@ async function bundle(name: string): Promise<{ zipPath: string; bytes: number }>
     .sort((a, b) => (a.name < b.name ? -1 : 1));
   const zipPath = join(dist, `${name}.zip`);
   const archive = zip(entries);
-  await writeFile(zipPath, archive);
+  // Written aside, then renamed over the old zip: a reader (osls, a test in another worker building
+  // the same bytes) never sees a half-written or missing artifact.
+  const partial = `${zipPath}.${process.pid}.partial`;
+  await writeFile(partial, archive);
+  await rename(partial, zipPath);
   return { zipPath, bytes: archive.length };
 }
 
-await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
-for (const name of await functionNames()) {
+const names = await functionNames();
+for (const name of names) {
   const { zipPath, bytes } = await bundle(name);
   console.log(`built ${relative(root, zipPath)} (${(bytes / 1024).toFixed(0)} KiB)`);
+}
+// Zips of functions that no longer exist go.
+for (const file of await readdir(dist)) {
+  if (file.endsWith('.zip') && !names.includes(file.slice(0, -'.zip'.length))) await rm(join(dist, file));
 }

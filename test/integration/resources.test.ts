@@ -32,6 +32,7 @@ import {
   iotAllows,
   resolveTemplateValue,
 } from '../helpers/iot-policy.ts';
+import { buildFunctions, oslsPackage, serviceCopy, standInJar } from '../helpers/osls.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -207,25 +208,21 @@ describe('osls package (offline) and cfn-lint', () => {
   let outDir: string;
   let template: string;
 
+  let service: string;
+
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'tributary-package-'));
     // Function artifacts (dist/*.zip) must exist before osls packages them, as in `npm run package`.
-    await run(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'build-functions.ts')], {
-      cwd: ROOT,
-      env: process.env,
-      timeout: 90_000,
-    });
-    // osls has no telemetry; SLS_DEPRECATION_DISABLE keeps notices out of CI logs. It needs no credentials.
-    await run(join(ROOT, 'node_modules', '.bin', 'osls'), ['package', '--package', outDir], {
-      cwd: ROOT,
-      env: { ...process.env, SLS_DEPRECATION_DISABLE: '*' },
-      timeout: 90_000,
-    });
+    await buildFunctions();
+    // A copy: osls works in the service's .serverless, which another test file may be packaging in.
+    service = await serviceCopy();
+    await oslsPackage(service, outDir, await standInJar(join(outDir, 'jar'), 'resources test'));
     template = join(outDir, 'cloudformation-template-update-stack.json');
   }, 120_000);
 
   afterAll(async () => {
     if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
+    if (service !== undefined) await rm(service, { recursive: true, force: true });
   });
 
   it('compiles the same names and tunables that the local cloud uses', async () => {

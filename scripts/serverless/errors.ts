@@ -1,0 +1,56 @@
+import { TributaryError } from '../../shared/errors.ts';
+
+/** Base of every error the deploy tooling (the osls plugin, `npm run deploy`/`remove`) raises on purpose. */
+export class DeployError extends TributaryError {}
+
+/** The Flink application JAR is not where `custom.analyticsCode.jar` says; `npm run package:analytics` builds it. */
+export class AnalyticsJarMissingError extends DeployError {
+  readonly path: string;
+
+  constructor(path: string, options: { cause?: unknown } = {}) {
+    super(
+      'ANALYTICS_JAR_MISSING',
+      `no Flink application JAR at ${path}; build it with \`npm run package:analytics\``,
+      options,
+    );
+    this.path = path;
+  }
+}
+
+/** The compiled template lacks what the plugin writes or reads; `path` is the template path it looked at. */
+export class TemplateShapeError extends DeployError {
+  readonly path: string;
+
+  constructor(path: string, reason: string) {
+    super('TEMPLATE_SHAPE', `compiled template ${path}: ${reason}`);
+    this.path = path;
+  }
+}
+
+/** The packaged JAR's content no longer matches the hash in the template's key (package and deploy disagree). */
+export class JarKeyMismatchError extends DeployError {
+  readonly key: string;
+  readonly file: string;
+
+  constructor(key: string, file: string, actual: string) {
+    super(
+      'ANALYTICS_JAR_KEY_MISMATCH',
+      `${file} has sha256 ${actual}, but the template points the application at ${key}; package again`,
+    );
+    this.key = key;
+    this.file = file;
+  }
+}
+
+/** An AWS call of the deploy tooling failed; `operation` and `target` say which, the message why. */
+export class DeployAwsError extends DeployError {
+  readonly operation: string;
+  readonly target: string;
+
+  constructor(operation: string, target: string, cause: unknown) {
+    const message = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super('DEPLOY_AWS_CALL', `${operation} ${target}: ${message}`, { cause, retryable: true });
+    this.operation = operation;
+    this.target = target;
+  }
+}
