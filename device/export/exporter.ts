@@ -21,7 +21,13 @@ import {
   SHARD_WRITE_RECORDS_PER_SECOND,
 } from '../../shared/kinesis/limits.ts';
 import * as z from '../../shared/zod.ts';
-import { CorruptRecordError, type LogRecord, type LogStore, StreamNotFoundError } from '../log/index.ts';
+import {
+  CorruptRecordError,
+  type LogRecord,
+  type LogStore,
+  StorageFullError,
+  StreamNotFoundError,
+} from '../log/index.ts';
 import { type ExportDefinition, parseExportDefinitions } from './definition.ts';
 import { ExporterStoppedError, ExportNotFoundError, KinesisCallError } from './errors.ts';
 import { classifyFailure, type KinesisApi, sameShards } from './kinesis.ts';
@@ -272,6 +278,13 @@ export class KinesisExporter {
           maxRecordSize,
           segmentSize: 4 * maxRecordSize,
         });
+      }
+      try {
+        await store.prepareCheckpoint(definition.logStream, definition.checkpointName);
+      } catch (error) {
+        // A full disk: the first commit tries again, once TTL, OverwriteOldestData or the user
+        // has made room (nothing of this export can be reclaimed before its first checkpoint).
+        if (!(error instanceof StorageFullError)) throw error;
       }
       const committed = store.committed(definition.logStream, definition.checkpointName);
       const nextRead =

@@ -194,6 +194,12 @@ async function readDirJson(dir: LogDir, name: string): Promise<unknown> {
   }
 }
 
+function assertConsumerName(consumer: string): void {
+  if (!CONSUMER_NAME.test(consumer)) {
+    throw new ConfigError('consumer', consumer, 'must be 1-128 of A-Z a-z 0-9 _ - . and not start with "."');
+  }
+}
+
 async function closeCheckpoints(entry: Entry): Promise<void> {
   const files = await Promise.allSettled(entry.checkpointFiles.values());
   entry.checkpointFiles.clear();
@@ -623,13 +629,7 @@ export class LogStore {
    */
   async commit(name: string, consumer: string, sequence: number): Promise<void> {
     const entry = this.entry(name);
-    if (!CONSUMER_NAME.test(consumer)) {
-      throw new ConfigError(
-        'consumer',
-        consumer,
-        'must be 1-128 of A-Z a-z 0-9 _ - . and not start with "."',
-      );
-    }
+    assertConsumerName(consumer);
     const next = entry.stream.stats().nextSequence;
     if (!Number.isSafeInteger(sequence) || sequence < 0 || sequence >= next) {
       throw new InvalidSequenceError(name, sequence, `is not an acknowledged sequence (next is ${next})`);
@@ -654,6 +654,18 @@ export class LogStore {
     });
     entry.checkpoints.set(consumer, sequence);
     this.updateReclaimable(entry);
+  }
+
+  /**
+   * Creates the consumer's checkpoint file now, so its first commit needs no free space either: a
+   * consumer that first commits on a full disk would otherwise find no room, and nothing can be
+   * reclaimed before some consumer has committed.
+   */
+  async prepareCheckpoint(name: string, consumer: string): Promise<void> {
+    const entry = this.entry(name);
+    assertConsumerName(consumer);
+    if (entry.stream.definition.persistence === 'Memory') return;
+    await this.checkpointFile(entry, consumer);
   }
 
   /** The last sequence `consumer` committed, or undefined if it never did. */

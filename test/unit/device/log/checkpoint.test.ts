@@ -165,3 +165,18 @@ describe('checkpoints in the store', () => {
     await reopened.close();
   });
 });
+
+describe('prepared checkpoints', () => {
+  it('make even the first commit of a consumer need no free space', async () => {
+    const fs = new SimFs();
+    const root = freshRoot();
+    const store = await storeWith(root, 10, fs);
+    await store.prepareCheckpoint('s', 'c');
+    fs.freeBytes = 0;
+    await store.commit('s', 'c', 4);
+    await store.close();
+    const reopened = await storeWith(root, 0, fs);
+    expect(reopened.committed('s', 'c')).toBe(4);
+    await reopened.close();
+  });
+});
