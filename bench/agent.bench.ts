@@ -139,7 +139,10 @@ async function spawnAgent(
     });
     child.once('exit', () => reject(new Error(`agent exited before its API came up:\n${output}`)));
   });
-  return { child, client: new ApiClient({ url }), apiUpMs: performance.now() - began };
+  // The agent generated its API token into its store at start.
+  const storeRoot = (JSON.parse(await readFile(config, 'utf8')) as { storeRoot: string }).storeRoot;
+  const token = (await readFile(join(storeRoot, 'api-token'), 'utf8')).trim();
+  return { child, client: new ApiClient({ url, token }), apiUpMs: performance.now() - began };
 }
 
 async function stopAgent(child: ChildProcess): Promise<void> {

@@ -3,7 +3,7 @@
  * with the typed result. Every field and default is documented in device/README.md.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, describeValue, formatPath, valueAtPath } from '../shared/errors.ts';
 import * as z from '../shared/zod.ts';
 import { ConfigFileError } from './errors.ts';
@@ -21,7 +21,17 @@ const MiB = 1024 * KiB;
 
 /** Stream manager's SERVER_PORT default. */
 export const DEFAULT_API_PORT = 8088;
-export const DEFAULT_MAX_BODY_BYTES = 8 * MiB;
+/**
+ * 1 MiB: a Kinesis record's default size limit (a bigger JSON record could not be exported anyway)
+ * and the CLI's batch size. The agent runs with a 48 MB heap (device/README.md's launch line); a body
+ * is held once as bytes and its records once parsed and once encoded, and up to four bodies are read at
+ * once (device/api/server.ts), which leaves most of the heap to the log and the exporter.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 1 * MiB;
+/** A stream's raised Kinesis MaxRecordSize tops out at 10 MiB; larger bodies only risk the heap. */
+const MAX_BODY_BYTES_CEILING = 16 * MiB;
+/** The token file's name in the store directory when `api.authTokenFile` is not given. */
+export const DEFAULT_TOKEN_FILE_NAME = 'api-token';
 /** The local API never listens on another interface. */
 export const API_HOST = '127.0.0.1';
 
@@ -103,10 +113,14 @@ const schema = z.strictObject({
         z.literal(API_HOST, 'must be 127.0.0.1: the API never listens on other interfaces'),
         API_HOST,
       ),
+      auth: z._default(z.enum(['token', 'none']), 'token'),
       authTokenFile: z.optional(path),
-      maxBodyBytes: z._default(z.int().check(z.gte(64 * KiB), z.lte(256 * MiB)), DEFAULT_MAX_BODY_BYTES),
+      maxBodyBytes: z._default(
+        z.int().check(z.gte(64 * KiB), z.lte(MAX_BODY_BYTES_CEILING)),
+        DEFAULT_MAX_BODY_BYTES,
+      ),
     }),
-    { port: DEFAULT_API_PORT, host: API_HOST, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+    { port: DEFAULT_API_PORT, host: API_HOST, auth: 'token', maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
   ),
   exporter: z._default(
     z.strictObject({
@@ -163,8 +177,14 @@ export interface MqttConfig {
   readonly statusIntervalMillis: number;
 }
 
+/** `api` resolved: the token file is absolute, and undefined exactly when `auth` is `none`. */
+export interface ApiConfig extends Omit<Parsed['api'], 'authTokenFile'> {
+  readonly authTokenFile: string | undefined;
+}
+
 /** The validated config: defaults filled in, file paths absolute. */
-export interface AgentConfig extends Omit<Parsed, 'streams' | 'iot'> {
+export interface AgentConfig extends Omit<Parsed, 'streams' | 'iot' | 'api'> {
+  readonly api: ApiConfig;
   /** The file it came from, for messages; undefined for configs built in code. */
   readonly file: string | undefined;
   /** Status publishing over MQTT; undefined when `iot.mqtt` is not configured. */
@@ -221,6 +241,35 @@ function resolveMqtt(parsed: Parsed, label: string, abs: (p: string) => string):
     caFile: caFile === undefined ? undefined : abs(caFile),
     topicPrefix: input.topicPrefix,
     statusIntervalMillis: input.statusIntervalMillis,
+  };
+}
+
+/**
+ * `api.auth: token` (the default) takes the token file from `api.authTokenFile` or the store
+ * directory; `none` turns auth off, explicitly, and then takes no token file.
+ */
+function resolveApi(
+  api: Parsed['api'],
+  storeRoot: string,
+  label: string,
+  abs: (p: string) => string,
+): ApiConfig {
+  const { authTokenFile, ...rest } = api;
+  if (api.auth === 'none') {
+    if (authTokenFile !== undefined) {
+      throw new ConfigFileError(
+        label,
+        'api.authTokenFile',
+        authTokenFile,
+        'is used only with api.auth: token',
+      );
+    }
+    return { ...rest, authTokenFile: undefined };
+  }
+  return {
+    ...rest,
+    authTokenFile:
+      authTokenFile === undefined ? join(storeRoot, DEFAULT_TOKEN_FILE_NAME) : abs(authTokenFile),
   };
 }
 
@@ -360,10 +409,7 @@ export function parseConfig(input: unknown, file?: string): AgentConfig {
             }
           : creds,
     },
-    api: {
-      ...rest.api,
-      ...(rest.api.authTokenFile === undefined ? {} : { authTokenFile: abs(rest.api.authTokenFile) }),
-    },
+    api: resolveApi(rest.api, abs(rest.storeRoot), label, abs),
     streams: parseStreams(streams, label),
   };
 }

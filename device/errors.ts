@@ -73,6 +73,41 @@ export class UnauthorizedError extends AgentError {
   }
 }
 
+/**
+ * The API token file can be read by other users (group or others): anyone on the device could append
+ * as any app. The agent refuses to start rather than run with a token that is not secret.
+ */
+export class TokenFileInsecureError extends AgentError {
+  readonly file: string;
+  readonly mode: number;
+  constructor(file: string, mode: number) {
+    super(
+      'TOKEN_FILE_INSECURE',
+      `${file}: the API token file is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run \`chmod 600 ${file}\``,
+    );
+    this.file = file;
+    this.mode = mode;
+  }
+}
+
+/** A line of the CLI's NDJSON input is refused before anything of its batch is sent. */
+export class InputLineError extends AgentError {
+  readonly line: number;
+  /** Byte offset of the fault in the input. */
+  readonly offset: number;
+  constructor(line: number, offset: number, cause: TributaryError | undefined, reason?: string) {
+    super(
+      cause?.code ?? 'BODY_TOO_LARGE',
+      `line ${line} (byte ${offset}): ${reason ?? cause?.message ?? 'refused'}`,
+      {
+        cause,
+      },
+    );
+    this.line = line;
+    this.offset = offset;
+  }
+}
+
 /** Command line misuse: unknown command or flag, missing value. */
 export class UsageError extends AgentError {
   constructor(message: string) {

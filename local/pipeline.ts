@@ -314,7 +314,7 @@ export function describePipeline(
     lines.push(`dashboard   ${dashboard.url}   (read API: ${new URL('api', dashboard.url).href})`);
   for (const agent of fleet?.agents ?? []) {
     lines.push(
-      `device agent ${agent.name}   ${agent.url}   (tributary append --url ${agent.url} --stream telemetry|transactions; config ${agent.configFile})`,
+      `device agent ${agent.name}   ${agent.url}   (tributary append --config ${agent.configFile} --stream telemetry|transactions)`,
     );
   }
   if (fleet !== undefined) {

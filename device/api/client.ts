@@ -21,7 +21,11 @@ export class ApiClient {
     this.#timeout = options.timeoutMillis ?? 30_000;
   }
 
-  async #request<T>(method: string, path: string, body?: { type: string; data: string }): Promise<T> {
+  async #request<T>(
+    method: string,
+    path: string,
+    body?: { type: string; data: string | Uint8Array },
+  ): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     if (body !== undefined) headers['content-type'] = body.type;
@@ -70,8 +74,8 @@ export class ApiClient {
     return this.appendNdjson(stream, records.map((r) => JSON.stringify(r)).join('\n'));
   }
 
-  /** Appends NDJSON text as it is (one record per line, all or none). */
-  appendNdjson(stream: string, ndjson: string): Promise<AppendResponse> {
+  /** Appends NDJSON text or bytes as they are (one record per line, all or none). */
+  appendNdjson(stream: string, ndjson: string | Uint8Array): Promise<AppendResponse> {
     return this.#request('POST', `${ApiClient.#streamPath(stream)}/records`, {
       type: 'application/x-ndjson',
       data: ndjson,

@@ -1,32 +1,87 @@
 /**
  * The agent's local HTTP API, so apps in any language can append. Listens on 127.0.0.1 only.
  *
- *   POST /v1/streams/:name/records   one JSON record, or NDJSON (content-type application/x-ndjson)
+ *   POST /v1/streams/:name/records   one JSON record (application/json), or NDJSON (application/x-ndjson)
  *   GET  /v1/streams                 every stream's status
  *   GET  /v1/streams/:name           one stream's status
  *   GET  /v1/status                  the agent's status
  *
  * A 202 is sent only once the append is durable per the stream's settings. Errors are
- * `{code, message, path?, index?}` with 400 (invalid record), 401, 404, 413 (record or body too
- * large), 503 + Retry-After (stream full, agent stopping, write failed), 500.
+ * `{code, message, path?, index?}`; the statuses and codes are listed in device/README.md.
+ *
+ * Hostile input is expected: any local process or web page can reach 127.0.0.1. So a bearer token
+ * is required unless turned off, only JSON content types are read (a browser's "simple" POST is
+ * text/plain or a form, and gets 415), the Host must name this agent (DNS rebinding), bodies go through
+ * the bounded scanner (shared/contract/json-scan.ts) as they arrive, a byte budget bounds the bodies
+ * held at once, and timeouts and a connection cap bound the rest.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RecordDecodeError } from '../../shared/contract/index.ts';
+import {
+  type JsonLimits,
+  JsonScanner,
+  RecordDecodeError,
+  RecordTooComplexError,
+} from '../../shared/contract/index.ts';
 import { TributaryError } from '../../shared/errors.ts';
+import { maskPans } from '../../shared/pan.ts';
 import type { Agent } from '../agent.ts';
 import { API_HOST } from '../config.ts';
-import { BatchRecordError, BodyTooLargeError, ConfigFileError, UnauthorizedError } from '../errors.ts';
+import { BatchRecordError, BodyTooLargeError, UnauthorizedError } from '../errors.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** What one request body may hold (checked while it is read); contract records need far less. */
+export const DEFAULT_JSON_LIMITS: JsonLimits = {
+  // A record nests 3 levels (payload.location); tags add none.
+  maxDepth: 32,
+  // A record holds ~20 values (32 tags at most); a 1 MiB NDJSON body of small records is one document per line.
+  maxValues: 4_096,
+  // The longest contract string is a 256-unit key (1.5 KiB escaped at worst).
+  maxStringBytes: 64 * KiB,
+};
+
+export interface ApiTimeouts {
+  /** Whole request line and headers. */
+  readonly headersMillis: number;
+  /** Whole request, body included (a body dripped slowly is cut here). */
+  readonly requestMillis: number;
+  /** No byte in either direction for this long closes the connection (a stalled body). */
+  readonly idleMillis: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveMillis: number;
+}
+
+export const DEFAULT_TIMEOUTS: ApiTimeouts = {
+  headersMillis: 10_000,
+  requestMillis: 30_000,
+  idleMillis: 10_000,
+  keepAliveMillis: 5_000,
+};
+
+/** Connections open at once; more are refused by the kernel backlog, not served. */
+export const DEFAULT_MAX_CONNECTIONS = 128;
+/**
+ * Body bytes held by requests in flight at once: a request reserves its Content-Length (the body
+ * limit when chunked) before it is read and waits, unread, while the budget is spent. Bounds the heap
+ * whatever the number of connections: 4 MiB of bodies, plus their parsed and encoded copies, fits the
+ * 48 MB heap of the launch line next to the exporter's buffers.
+ */
+export const DEFAULT_BODY_BUDGET_BYTES = 4 * MiB;
 
 export interface ApiServerOptions {
   readonly agent: Agent;
   /** 0 picks a free port. */
   readonly port: number;
-  /** Bearer token every request must carry; no auth when absent. */
-  readonly authToken?: string;
+  /** Bearer token every request must carry; null when the config turns auth off (`api.auth: none`). */
+  readonly authToken: string | null;
   readonly maxBodyBytes: number;
+  readonly jsonLimits?: JsonLimits;
+  readonly timeouts?: Partial<ApiTimeouts>;
+  readonly maxConnections?: number;
+  readonly bodyBudgetBytes?: number;
 }
 
 export interface ApiServer {
@@ -58,25 +113,18 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   UNAUTHORIZED: 401,
   STREAM_NOT_FOUND: 404,
   RECORD_TOO_LARGE: 413,
+  RECORD_TOO_COMPLEX: 413,
   BODY_TOO_LARGE: 413,
   STREAM_FULL: 503,
+  STORAGE_FULL: 507,
   AGENT_STOPPED: 503,
   LOG_CLOSED: 503,
   LOG_WRITE_FAILED: 503,
   STORAGE_FULL: 507,
 };
 
-/** Reads the token file (surrounding whitespace trimmed); an empty file is a config error. */
-export async function loadAuthToken(file: string): Promise<string> {
-  let token: string;
-  try {
-    token = (await readFile(file, 'utf8')).trim();
-  } catch (error) {
-    throw new ConfigFileError(file, 'api.authTokenFile', file, `cannot be read: ${(error as Error).message}`);
-  }
-  if (token === '') throw new ConfigFileError(file, 'api.authTokenFile', file, 'is empty');
-  return token;
-}
+const JSON_TYPE = 'application/json';
+const NDJSON_TYPE = 'application/x-ndjson';
 
 class HttpError extends TributaryError {
   readonly status: number;
@@ -103,7 +151,8 @@ function send(
 
 function sendError(res: ServerResponse, error: unknown): void {
   if (!(error instanceof TributaryError)) {
-    send(res, 500, { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) });
+    const message = maskPans(error instanceof Error ? error.message : String(error));
+    send(res, 500, { code: 'INTERNAL', message });
     return;
   }
   const status = error instanceof HttpError ? error.status : (STATUS_BY_CODE[error.code] ?? 500);
@@ -119,42 +168,108 @@ function sendError(res: ServerResponse, error: unknown): void {
   send(res, status, body, headers);
 }
 
-/** Collects the body up to `limit` bytes; past it the rest is read and dropped, then 413. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Hands out body bytes first come, first served; a request waits, unread, until its share is free. */
+class ByteBudget {
+  #free: number;
+  readonly #waiting: { bytes: number; grant: () => void }[] = [];
+
+  constructor(bytes: number) {
+    this.#free = bytes;
+  }
+
+  acquire(bytes: number): Promise<void> {
+    if (this.#waiting.length === 0 && bytes <= this.#free) {
+      this.#free -= bytes;
+      return Promise.resolve();
+    }
+    return new Promise((grant) => this.#waiting.push({ bytes, grant }));
+  }
+
+  release(bytes: number): void {
+    this.#free += bytes;
+    for (
+      let next = this.#waiting[0];
+      next !== undefined && next.bytes <= this.#free;
+      next = this.#waiting[0]
+    ) {
+      this.#waiting.shift();
+      this.#free -= next.bytes;
+      next.grant();
+    }
+  }
+
+  /** A request that gave up (connection closed) before its turn. */
+  forget(grant: () => void): void {
+    const index = this.#waiting.findIndex((w) => w.grant === grant);
+    if (index >= 0) this.#waiting.splice(index, 1);
+  }
+}
+
+interface Body {
+  readonly bytes: Buffer;
+  /** [start, end) byte ranges of the documents (one JSON record, or one per NDJSON line). */
+  readonly documents: readonly number[];
+}
+
+/**
+ * Reads the body through the bounded scanner: the grammar, strict UTF-8 and the JSON limits are
+ * checked chunk by chunk as it arrives, so a hostile body is refused after at most the limits' worth
+ * of bytes, before anything is parsed. At the first fault the rest is read and dropped (the client
+ * gets its answer at once) and nothing more is kept.
+ */
+function readBody(req: IncomingMessage, limit: number, ndjson: boolean, limits: JsonLimits): Promise<Body> {
   return new Promise((resolve, reject) => {
+    const scanner = new JsonScanner(limits, {
+      framing: ndjson ? 'lines' : 'single',
+      objectsOnly: ndjson ? {} : { hint: `send batches as ${NDJSON_TYPE}` },
+    });
+    const documents: number[] = [];
+    const onDocument = (start: number, end: number) => documents.push(start, end);
     const chunks: Buffer[] = [];
     let size = 0;
+    let failed = false;
+    const fail = (error: unknown) => {
+      failed = true;
+      chunks.length = 0;
+      // In NDJSON the fault is named by the index of the record it is in.
+      const inRecord = error instanceof RecordDecodeError || error instanceof RecordTooComplexError;
+      reject(inRecord && ndjson ? new BatchRecordError(scanner.documents, error) : error);
+    };
     req.on('data', (chunk: Buffer) => {
+      if (failed) return;
       size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
+      if (size > limit) return fail(new BodyTooLargeError(limit));
+      try {
+        scanner.write(chunk, onDocument);
+        chunks.push(chunk);
+      } catch (error) {
+        fail(error);
+      }
     });
-    req.on('end', () =>
-      size > limit ? reject(new BodyTooLargeError(limit)) : resolve(Buffer.concat(chunks)),
-    );
-    req.on('error', reject);
+    req.on('end', () => {
+      if (failed) return;
+      try {
+        scanner.end(onDocument);
+      } catch (error) {
+        return fail(error);
+      }
+      if (ndjson && documents.length === 0) {
+        return fail(new HttpError(400, 'RECORD_MALFORMED', 'the NDJSON body holds no record'));
+      }
+      resolve({ bytes: Buffer.concat(chunks, size), documents });
+    });
+    req.on('error', (error) => {
+      if (!failed) fail(error);
+    });
   });
 }
 
-function parseJson(text: string, index: number | undefined): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const decode = new RecordDecodeError((error as Error).message, { cause: error });
-    throw index === undefined ? decode : new BatchRecordError(index, decode);
+/** The records of a body, parsed one at a time as they are consumed (each already scanned). */
+function* records(body: Body): Generator<unknown> {
+  const { bytes, documents } = body;
+  for (let i = 0; i < documents.length; i += 2) {
+    yield JSON.parse(bytes.toString('utf8', documents[i], documents[i + 1]));
   }
-}
-
-/** The records of an NDJSON body, parsed one at a time as they are consumed. */
-function* ndjsonRecords(body: string): Generator<unknown> {
-  let index = 0;
-  for (let start = 0; start < body.length; ) {
-    let end = body.indexOf('\n', start);
-    if (end < 0) end = body.length;
-    const line = body.slice(start, end);
-    start = end + 1;
-    if (line.trim() !== '') yield parseJson(line, index++);
-  }
-  if (index === 0) throw new HttpError(400, 'RECORD_MALFORMED', 'the NDJSON body holds no record');
 }
 
 /**
@@ -167,44 +282,93 @@ function appendBody(
   agent: Agent,
   name: string,
   ndjson: boolean,
-  body: string,
+  body: Body,
 ): Promise<{ firstSequence: number; count: number }> {
-  if (ndjson) return agent.appendMany(name, ndjsonRecords(body));
-  const record = parseJson(body, undefined);
-  if (Array.isArray(record)) {
-    throw new HttpError(
-      400,
-      'RECORD_MALFORMED',
-      'expected one JSON object; send batches as application/x-ndjson',
-    );
-  }
+  if (ndjson) return agent.appendMany(name, records(body));
+  const [record] = records(body);
   return agent.append(name, record).then(({ sequence }) => ({ firstSequence: sequence, count: 1 }));
 }
 
-function isNdjson(req: IncomingMessage): boolean {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  return type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonl';
-}
-
-function authorized(req: IncomingMessage, token: Buffer): boolean {
-  const header = req.headers.authorization ?? '';
-  if (!header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7).trim(), 'utf8');
-  return given.length === token.length && timingSafeEqual(given, token);
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse, options: ApiServerOptions): Promise<void> {
-  const { agent } = options;
-  if (options.authToken !== undefined && !authorized(req, Buffer.from(options.authToken, 'utf8'))) {
-    req.resume();
-    throw new UnauthorizedError();
+/** The body's media type, or a 415 for anything but JSON and NDJSON in UTF-8. */
+function bodyType(req: IncomingMessage): 'json' | 'ndjson' {
+  const [type = '', ...params] = (req.headers['content-type'] ?? '')
+    .split(';')
+    .map((p) => p.trim().toLowerCase());
+  const charset = params
+    .find((p) => p.startsWith('charset='))
+    ?.slice('charset='.length)
+    .replace(/"/g, '');
+  if ((type === JSON_TYPE || type === NDJSON_TYPE) && (charset === undefined || charset === 'utf-8')) {
+    return type === JSON_TYPE ? 'json' : 'ndjson';
   }
+  throw new HttpError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    `content-type must be ${JSON_TYPE} or ${NDJSON_TYPE} (UTF-8), got ${JSON.stringify((req.headers['content-type'] ?? '').slice(0, 100))}`,
+  );
+}
+
+/** SHA-256 of the token: equal-length inputs for timingSafeEqual whatever the caller sends. */
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+function authorized(req: IncomingMessage, expected: Buffer): boolean {
+  // RFC 9110: the scheme is case-insensitive.
+  const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+  return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
+}
+
+/**
+ * Refuses a request whose Host or Origin names another site: a page on a rebinding domain reaches
+ * 127.0.0.1 with its own host name, and any page can POST here from a browser.
+ */
+function checkOrigin(req: IncomingMessage, allowedHosts: ReadonlySet<string>): void {
+  const host = req.headers.host?.toLowerCase();
+  // HTTP/1.1 requires Host (node answers 400 without it); only HTTP/1.0 clients, never browsers, omit it.
+  if (host !== undefined && !allowedHosts.has(host)) {
+    throw new HttpError(
+      403,
+      'HOST_NOT_ALLOWED',
+      `host ${JSON.stringify(host.slice(0, 100))} is not this agent`,
+    );
+  }
+  const origin = req.headers.origin?.toLowerCase();
+  if (origin !== undefined && !allowedHosts.has(origin.replace(/^http:\/\//, ''))) {
+    throw new HttpError(
+      403,
+      'ORIGIN_NOT_ALLOWED',
+      `requests from ${JSON.stringify(origin.slice(0, 100))} are not allowed`,
+    );
+  }
+}
+
+function pathParts(pathname: string): string[] {
+  try {
+    return pathname.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    throw new HttpError(400, 'PATH_MALFORMED', 'the path has a malformed percent-encoding');
+  }
+}
+
+interface Context {
+  readonly options: ApiServerOptions;
+  readonly token: Buffer | undefined;
+  readonly allowedHosts: ReadonlySet<string>;
+  readonly budget: ByteBudget;
+  readonly jsonLimits: JsonLimits;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
+  const { options } = context;
+  const { agent } = options;
+  checkOrigin(req, context.allowedHosts);
+  if (context.token !== undefined && !authorized(req, context.token)) throw new UnauthorizedError();
   const url = new URL(req.url ?? '/', 'http://agent');
-  const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
+  const parts = pathParts(url.pathname);
   const method = req.method ?? 'GET';
   const only = (allowed: string) => {
     if (method !== allowed) {
-      req.resume();
       res.setHeader('allow', allowed);
       throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed here; use ${allowed}`);
     }
@@ -231,24 +395,72 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: ApiSer
     parts.length === 4
   ) {
     only('POST');
-    const result = await appendBody(
-      agent,
-      name,
-      isNdjson(req),
-      (await readBody(req, options.maxBodyBytes)).toString('utf8'),
-    );
-    const response: AppendResponse = { stream: name, ...result };
-    return send(res, 202, response);
+    const ndjson = bodyType(req) === 'ndjson';
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    if (declared > options.maxBodyBytes) throw new BodyTooLargeError(options.maxBodyBytes);
+    const reserve = Number.isInteger(declared) && declared >= 0 ? declared : options.maxBodyBytes;
+    await waitForBudget(req, context.budget, reserve);
+    try {
+      const body = await readBody(req, options.maxBodyBytes, ndjson, context.jsonLimits);
+      const result = await appendBody(agent, name, ndjson, body);
+      const response: AppendResponse = { stream: name, ...result };
+      return send(res, 202, response);
+    } finally {
+      context.budget.release(reserve);
+    }
   }
-  req.resume();
   throw new HttpError(404, 'NOT_FOUND', `no route for ${method} ${url.pathname}`);
+}
+
+/** Waits for `bytes` of the body budget; gives up (and never takes them) if the client goes away. */
+function waitForBudget(req: IncomingMessage, budget: ByteBudget, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const grant = () => {
+      if (done) return budget.release(bytes);
+      done = true;
+      req.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      if (done) return;
+      done = true;
+      budget.forget(grant);
+      reject(new HttpError(499, 'CLIENT_CLOSED', 'the client closed the connection'));
+    };
+    req.on('close', onClose);
+    budget.acquire(bytes).then(grant);
+  });
 }
 
 /** Starts the API on 127.0.0.1. */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const server = createServer((req, res) => {
-    handle(req, res, options).catch((error: unknown) => {
-      if (!res.headersSent) sendError(res, error);
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const server = createServer({
+    headersTimeout: timeouts.headersMillis,
+    requestTimeout: timeouts.requestMillis,
+    keepAliveTimeout: timeouts.keepAliveMillis,
+    // How often the two timeouts above are checked (node's default, 30 s, would let them overrun).
+    connectionsCheckingInterval: Math.min(1_000, timeouts.headersMillis),
+    requireHostHeader: true,
+  });
+  server.timeout = timeouts.idleMillis;
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const allowedHosts = new Set<string>();
+  const context: Context = {
+    options,
+    token: options.authToken === null ? undefined : digest(options.authToken),
+    allowedHosts,
+    budget: new ByteBudget(
+      Math.max(options.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES, options.maxBodyBytes),
+    ),
+    jsonLimits: options.jsonLimits ?? DEFAULT_JSON_LIMITS,
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res, context).catch((error: unknown) => {
+      // Whatever the body still holds is read and dropped, so the client gets the answer.
+      req.resume();
+      if (!res.headersSent && !res.destroyed) sendError(res, error);
       else res.destroy();
     });
   });
@@ -260,6 +472,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     });
   });
   const { port } = server.address() as AddressInfo;
+  for (const name of [API_HOST, 'localhost']) allowedHosts.add(`${name}:${port}`);
   return {
     url: `http://${API_HOST}:${port}`,
     port,

@@ -2,6 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { AgentStatus } from '../../device/agent.ts';
 import { ApiClient } from '../../device/api/client.ts';
+import { ensureAuthToken } from '../../device/api/token.ts';
+import { DEFAULT_TOKEN_FILE_NAME } from '../../device/config.ts';
 import {
   choosePort,
   LOOPBACK,
@@ -73,7 +75,10 @@ export async function startDeviceAgent(opts: DeviceAgentOptions): Promise<Runnin
   const configFile = join(home, 'agent.json');
   await writeFile(configFile, `${JSON.stringify(gatewayConfig(opts, join(home, 'store'), port), null, 2)}\n`);
   const url = `http://${LOOPBACK}:${port}`;
-  const client = new ApiClient({ url, timeoutMillis: 30_000 });
+  // The agent's API token, written before its first start (as the agent itself would: mode 0600), so
+  // the simulator can authenticate from the first probe on.
+  const token = await ensureAuthToken(join(home, 'store', DEFAULT_TOKEN_FILE_NAME));
+  const client = new ApiClient({ url, token, timeoutMillis: 30_000 });
   const server: RunningServer = await startChildServer({
     name: `agent-${opts.name}`,
     command: process.execPath,

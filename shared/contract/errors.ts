@@ -53,8 +53,38 @@ export class RecordValidationError extends ContractError {
 
 /** The bytes are not a JSON object at all (truncated, not UTF-8 JSON, an array...). */
 export class RecordDecodeError extends ContractError {
-  constructor(reason: string, options: { cause?: unknown } = {}) {
+  /** Byte offset of the fault in the input, when the decoder knows it. */
+  readonly offset: number | undefined;
+
+  constructor(reason: string, options: { cause?: unknown; offset?: number } = {}) {
     super('RECORD_MALFORMED', '', `record is not valid JSON: ${reason}`, options);
+    this.offset = options.offset;
+  }
+}
+
+export type JsonLimitName = 'depth' | 'values' | 'string';
+
+const LIMIT_TEXT: Readonly<Record<JsonLimitName, string>> = {
+  depth: 'levels of nested arrays and objects',
+  values: 'values',
+  string: 'bytes in one string or number',
+};
+
+/** The input exceeds a limit of the bounded JSON decoder (shared/contract/json-scan.ts); found before it was materialised. */
+export class RecordTooComplexError extends ContractError {
+  readonly limit: JsonLimitName;
+  readonly max: number;
+  readonly offset: number;
+
+  constructor(limit: JsonLimitName, max: number, offset: number) {
+    super(
+      'RECORD_TOO_COMPLEX',
+      '',
+      `record has more than ${max.toLocaleString('en-US')} ${LIMIT_TEXT[limit]} (at byte ${offset})`,
+    );
+    this.limit = limit;
+    this.max = max;
+    this.offset = offset;
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -125,7 +125,9 @@ async function startAgent(name: string): Promise<{ child: ChildProcess; api: Api
   }
   if (url === undefined) throw new Error(`agent exited before its API came up:\n${output.join('\n')}`);
   lines.on('line', (line) => output.push(line));
-  return { child, api: new ApiClient({ url }), output };
+  // The agent generated its API token into its store at start.
+  const token = (await readFile(join(dir, `${name}-store`, 'api-token'), 'utf8')).trim();
+  return { child, api: new ApiClient({ url, token }), output };
 }
 
 async function command(body: unknown, properties: Record<string, unknown> = {}): Promise<void> {

@@ -73,7 +73,12 @@ describe('device agent against the local cloud', () => {
   it('exports every appended record, resumes from its checkpoint after a restart, and drains on stop', async () => {
     const first = batch(2000);
     const agent = await Agent.start(config);
-    const api = await startApiServer({ agent, port: 0, maxBodyBytes: config.api.maxBodyBytes });
+    const api = await startApiServer({
+      agent,
+      port: 0,
+      maxBodyBytes: config.api.maxBodyBytes,
+      authToken: null,
+    });
     const client = new ApiClient({ url: api.url });
     let last = -1;
     for (let i = 0; i < first.length; i += 500) {

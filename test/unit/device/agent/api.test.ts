@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +11,7 @@ import { type ApiServer, startApiServer } from '../../../../device/api/server.ts
 import { parseConfig } from '../../../../device/config.ts';
 import { ApiRequestError } from '../../../../device/errors.ts';
 import { decodeRecord } from '../../../../shared/contract/index.ts';
-import { telemetryRecord } from '../../../helpers/records.ts';
+import { telemetryRecord, transactionRecord } from '../../../helpers/records.ts';
 
 let dir: string;
 let agent: Agent;
@@ -29,7 +32,7 @@ beforeAll(async () => {
       ],
     }),
   );
-  api = await startApiServer({ agent, port: 0, maxBodyBytes: 64 * 1024 });
+  api = await startApiServer({ agent, port: 0, maxBodyBytes: 64 * 1024, authToken: null });
   client = new ApiClient({ url: api.url });
 });
 
@@ -38,6 +41,57 @@ afterAll(async () => {
   await agent?.stop();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A request as raw as a hostile client sends it: any Host, any body, chunked when `body` is an iterable. */
+function raw(
+  options: { method?: string; path: string; headers?: Record<string, string>; url?: string },
+  body?: Buffer | Iterable<Buffer>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { port } = new URL(options.url ?? api.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'POST',
+        path: options.path,
+        headers: options.headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString() || '{}'),
+          }),
+        );
+      },
+    );
+    // The agent may answer before the whole body is sent and drop the rest.
+    req.on('error', reject);
+    if (body === undefined) req.end();
+    else if (Buffer.isBuffer(body)) req.end(body);
+    else {
+      const write = async () => {
+        for (const chunk of body) {
+          if (req.destroyed) return;
+          if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+        }
+        req.end();
+      };
+      write().catch(reject);
+    }
+  });
+}
+
+/** `count` chunks of `chunk`, as a lazily generated body. */
+function* repeat(head: string, chunk: string, count: number, tail: string): Generator<Buffer> {
+  yield Buffer.from(head);
+  const block = Buffer.from(chunk.repeat(Math.max(1, Math.floor(16_384 / chunk.length))));
+  for (let sent = 0; sent < count; sent += block.length / chunk.length) yield block;
+  yield Buffer.from(tail);
+}
 
 async function post(path: string, body: string, headers: Record<string, string> = {}) {
   const response = await fetch(`${api.url}${path}`, {
@@ -150,6 +204,8 @@ describe('local API', () => {
       maxBodyBytes: 64 * 1024,
       authToken: 's3cret-token',
     });
+    const as = (authorization: string) =>
+      fetch(`${secured.url}/v1/status`, { headers: { authorization } }).then((r) => r.status);
     try {
       await expect(new ApiClient({ url: secured.url }).status()).rejects.toMatchObject({
         status: 401,
@@ -168,8 +224,145 @@ describe('local API', () => {
       expect(unauthorized.headers.get('www-authenticate')).toBe('Bearer');
       const authed = new ApiClient({ url: secured.url, token: 's3cret-token' });
       expect((await authed.append('telemetry', [telemetryRecord()])).count).toBe(1);
+      // The scheme is case-insensitive (RFC 9110); the token is not, nor is a prefix of it enough.
+      expect(await as('bearer s3cret-token')).toBe(200);
+      expect(await as('BEARER  s3cret-token')).toBe(200);
+      expect(await as('Bearer s3cret-toke')).toBe(401);
+      expect(await as('Bearer S3CRET-TOKEN')).toBe(401);
+      expect(await as('Basic s3cret-token')).toBe(401);
     } finally {
       await secured.close();
+    }
+  });
+
+  it('refuses hostile bodies with a status and a code, after a bounded number of bytes, and stays up', async () => {
+    const json = { 'content-type': 'application/json' };
+    const ndjson = { 'content-type': 'application/x-ndjson' };
+    const path = '/v1/streams/telemetry/records';
+    const records = path;
+    // Chunked (no Content-Length), so the scanner, not the declared length, stops them.
+    const nested = await raw({ path, headers: json }, repeat('', '[', 1_000_000, ''));
+    expect(nested).toMatchObject({ status: 400, body: { code: 'RECORD_MALFORMED' } });
+    const deep = await raw({ path, headers: json }, repeat('{"a":', '[', 1_000_000, ''));
+    expect(deep).toMatchObject({ status: 413, body: { code: 'RECORD_TOO_COMPLEX' } });
+    expect(deep.body.message).toMatch(/more than 32 levels of nested arrays and objects \(at byte 36\)/);
+    const empties = await raw({ path, headers: json }, repeat('[', '{},', 1_000_000, '{}]'));
+    expect(empties).toMatchObject({ status: 400, body: { code: 'RECORD_MALFORMED' } });
+    expect(empties.body.message).toMatch(
+      /expected a JSON object, got an array at byte 0; send batches as application\/x-ndjson/,
+    );
+    const record = JSON.stringify(telemetryRecord());
+    const unknownKey = await raw(
+      { path, headers: json },
+      repeat(`${record.slice(0, -1)},"extra":[`, '0,', 4_000_000, '0]}'),
+    );
+    expect(unknownKey).toMatchObject({ status: 413, body: { code: 'RECORD_TOO_COMPLEX' } });
+    expect(unknownKey.body.message).toMatch(/more than 4,096 values/);
+    const line = await raw(
+      { path: records, headers: ndjson },
+      repeat(`${record}\n{"a":[`, '{},', 100_000, '{}]}'),
+    );
+    expect(line).toMatchObject({ status: 413, body: { code: 'RECORD_TOO_COMPLEX', index: 1 } });
+    const bytes = Buffer.concat([Buffer.from(record.slice(0, -2)), Buffer.from([0xff]), Buffer.from('"}')]);
+    const utf8 = await raw({ path, headers: json }, bytes);
+    expect(utf8).toMatchObject({ status: 400, body: { code: 'RECORD_MALFORMED' } });
+    expect(utf8.body.message).toContain(`invalid UTF-8 or unexpected byte 0xFF at byte ${record.length - 2}`);
+    const big = await raw({ path, headers: json }, repeat('{"a":"', 'x', 200_000, '"}'));
+    expect(big).toMatchObject({ status: 413 });
+    expect(['BODY_TOO_LARGE', 'RECORD_TOO_COMPLEX']).toContain(big.body.code);
+    expect(await client.status()).toMatchObject({ state: 'running' });
+  });
+
+  it('never echoes a card number, and describes a big bad value by type and size', async () => {
+    const base = transactionRecord();
+    const pan = await post(
+      '/v1/streams/telemetry/records',
+      JSON.stringify({ ...base, payload: { ...base.payload, card_token: '4111 1111 1111 1111' } }),
+    );
+    expect(pan).toMatchObject({ status: 400, body: { code: 'RECORD_INVALID', path: 'payload.card_token' } });
+    expect(JSON.stringify(pan.body)).not.toMatch(/4111 1111 1111 1111|4111111111111111/);
+    expect(pan.body.message).toContain('"4111 11** **** 1111"');
+    const list = await post(
+      '/v1/streams/telemetry/records',
+      JSON.stringify({ ...telemetryRecord(), extra: new Array(4000).fill(0) }),
+    );
+    expect(list).toMatchObject({ status: 400, body: { code: 'RECORD_INVALID', path: 'extra' } });
+    expect(list.body.message).toContain('(got array of 4,000 items)');
+  });
+
+  it('answers 415 for anything but JSON and NDJSON, so a browser cannot post a simple request', async () => {
+    const path = '/v1/streams/telemetry/records';
+    const body = JSON.stringify(telemetryRecord());
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin1',
+    ]) {
+      expect(await raw({ path, headers: { 'content-type': type } }, Buffer.from(body))).toMatchObject({
+        status: 415,
+        body: { code: 'UNSUPPORTED_MEDIA_TYPE' },
+      });
+    }
+    expect(await raw({ path, headers: {} }, Buffer.from(body))).toMatchObject({ status: 415 });
+    expect(
+      await raw(
+        { path, headers: { 'content-type': 'Application/JSON; charset="UTF-8"' } },
+        Buffer.from(body),
+      ),
+    ).toMatchObject({ status: 202 });
+  });
+
+  it('answers 403 to another Host or Origin (DNS rebinding, cross-site pages), 400 to a malformed path', async () => {
+    const { port } = api;
+    expect(await raw({ method: 'GET', path: '/v1/status', headers: { host: 'evil.example' } })).toMatchObject(
+      {
+        status: 403,
+        body: { code: 'HOST_NOT_ALLOWED' },
+      },
+    );
+    expect(
+      await raw({ method: 'GET', path: '/v1/status', headers: { host: `evil.example:${port}` } }),
+    ).toMatchObject({ status: 403 });
+    expect(
+      await raw({ method: 'GET', path: '/v1/status', headers: { host: `localhost:${port}` } }),
+    ).toMatchObject({
+      status: 200,
+    });
+    expect(
+      await raw({ method: 'GET', path: '/v1/status', headers: { origin: 'http://evil.example' } }),
+    ).toMatchObject({ status: 403, body: { code: 'ORIGIN_NOT_ALLOWED' } });
+    expect(await raw({ method: 'GET', path: '/v1/streams/%E0%A4%A' })).toMatchObject({
+      status: 400,
+      body: { code: 'PATH_MALFORMED' },
+    });
+  });
+
+  it('closes a connection whose body stalls, and caps the connections open at once', async () => {
+    const strict = await startApiServer({
+      agent,
+      port: 0,
+      maxBodyBytes: 64 * 1024,
+      authToken: null,
+      timeouts: { idleMillis: 200, requestMillis: 1_000, headersMillis: 1_000 },
+      maxConnections: 2,
+    });
+    try {
+      const stalled = connect(strict.port, '127.0.0.1');
+      stalled.write(
+        `POST /v1/streams/telemetry/records HTTP/1.1\r\nhost: 127.0.0.1:${strict.port}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":`,
+      );
+      stalled.on('error', () => {});
+      await once(stalled, 'close');
+      const open = [connect(strict.port, '127.0.0.1'), connect(strict.port, '127.0.0.1')];
+      await Promise.all(open.map((s) => once(s, 'connect')));
+      const third = connect(strict.port, '127.0.0.1');
+      third.on('error', () => {});
+      // Over the cap, the server drops the connection without reading from it.
+      await once(third, 'close');
+      for (const s of open) s.destroy();
+    } finally {
+      await strict.close();
     }
   });
 });

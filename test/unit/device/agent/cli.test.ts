@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -65,22 +65,21 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
   let dir: string;
   let agent: ChildProcess;
   let url: string;
-  let tokenFile: string;
+  let config: string;
   const agentOutput: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tributary-cli-'));
     BIN = await prepare(dir);
-    tokenFile = join(dir, 'token');
-    await writeFile(tokenFile, 'cli-test-token\n');
-    const config = join(dir, 'agent.yaml');
+    config = join(dir, 'agent.yaml');
+    // No token configured: the agent generates one in its store, and the CLI finds it through --config.
     await writeFile(
       config,
       [
         'storeRoot: ./store',
         'deviceId: sensor-0001',
         'aws: { region: us-east-1 }',
-        'api: { port: 0, authTokenFile: token }',
+        'api: { port: 0 }',
         'streams:',
         '  - name: telemetry',
         '',
@@ -134,7 +133,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
   });
 
   it('appends a record and an NDJSON file, then shows them in status', async () => {
-    const auth = ['--url', url, '--token-file', tokenFile];
+    const auth = ['--url', url, '--config', config];
     const one = await tributary([
       'append',
       '--stream',
@@ -177,6 +176,63 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
     ]);
     const text = await tributary(['streams', ...auth]);
     expect(text.stdout).toMatch(/^telemetry\t4 records\t/);
+  });
+
+  it('generated the token into a file only its user can read, and refuses requests without it', async () => {
+    const token = join(dir, 'store', 'api-token');
+    expect((await stat(token)).mode & 0o777).toBe(0o600);
+    expect((await readFile(token, 'utf8')).trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const run = await tributary(['status', '--url', url]);
+    expect(run).toMatchObject({ code: 4 });
+    expect(run.stderr).toMatch(/UNAUTHORIZED/);
+    expect((await tributary(['status', '--url', url, '--token-file', token])).code).toBe(0);
+  });
+
+  it('names the line and byte offset of invalid UTF-8 or JSON in a file, and sends none of its batch', async () => {
+    const auth = ['--url', url, '--config', config];
+    const before = JSON.parse((await tributary(['streams', '--json', ...auth])).stdout) as {
+      log: { records: number };
+    }[];
+    const good = JSON.stringify(telemetryRecord());
+    const bad = join(dir, 'bad.ndjson');
+    await writeFile(
+      bad,
+      Buffer.concat([Buffer.from(`${good}\n{"a":"`), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]),
+    );
+    const utf8 = await tributary(['append', '--stream', 'telemetry', '--file', bad, ...auth]);
+    expect(utf8.code).toBe(4);
+    expect(utf8.stderr).toContain(
+      `RECORD_MALFORMED: line 2 (byte ${good.length + 1 + 6}): record is not valid JSON: invalid UTF-8 sequence at byte 6`,
+    );
+    await writeFile(bad, `${good}\n{"a":${'['.repeat(100_000)}\n`);
+    const deep = await tributary(['append', '--stream', 'telemetry', '--file', bad, ...auth]);
+    expect(deep.code).toBe(4);
+    expect(deep.stderr).toContain('RECORD_TOO_COMPLEX: line 2');
+    const after = JSON.parse((await tributary(['streams', '--json', ...auth])).stdout) as typeof before;
+    expect(after[0]?.log.records).toBe(before[0]?.log.records);
+  });
+
+  it('refuses to start with a token file that others can read', async () => {
+    const token = join(dir, 'open-token');
+    await writeFile(token, 'readable-by-all\n', { mode: 0o644 });
+    await chmod(token, 0o644);
+    const insecure = join(dir, 'insecure.yaml');
+    await writeFile(
+      insecure,
+      [
+        'storeRoot: ./store2',
+        'deviceId: d-1',
+        'aws: { region: us-east-1 }',
+        `api: { port: 0, authTokenFile: ${token} }`,
+        'streams: [{ name: a }]',
+        '',
+      ].join('\n'),
+    );
+    const run = await tributary(['agent', 'run', '--config', insecure]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      `TOKEN_FILE_INSECURE: ${token}: the API token file is readable by group or others (mode 0644)`,
+    );
   });
 
   it('stops cleanly on SIGTERM', async () => {

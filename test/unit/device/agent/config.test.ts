@@ -1,6 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_API_PORT, loadConfig, parseConfig } from '../../../../device/config.ts';
@@ -34,7 +34,19 @@ afterAll(async () => {
 describe('agent config', () => {
   it('fills every default', () => {
     const config = parseConfig(minimal);
-    expect(config.api).toEqual({ port: DEFAULT_API_PORT, host: '127.0.0.1', maxBodyBytes: 8 * 1024 * 1024 });
+    // Auth is on by default: the token file lives in the store directory.
+    expect(config.api).toEqual({
+      port: DEFAULT_API_PORT,
+      host: '127.0.0.1',
+      auth: 'token',
+      authTokenFile: join(resolve(String(minimal.storeRoot)), 'api-token'),
+      maxBodyBytes: 1024 * 1024,
+    });
+    const open = parseConfig({ ...minimal, api: { auth: 'none' } });
+    expect(open.api.authTokenFile).toBeUndefined();
+    expect(() => parseConfig({ ...minimal, api: { auth: 'none', authTokenFile: 't' } })).toThrow(
+      /api.authTokenFile: is used only with api.auth: token/,
+    );
     expect(config.aws.credentials).toEqual({ source: 'default-chain' });
     expect(config.exporter).toEqual({ maxBufferedBytesPerStream: 1024 * 1024, maxInFlightRequests: 4 });
     expect(config.shutdown).toEqual({ drainTimeoutMillis: 0 });
