@@ -116,7 +116,6 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   RECORD_TOO_COMPLEX: 413,
   BODY_TOO_LARGE: 413,
   STREAM_FULL: 503,
-  STORAGE_FULL: 507,
   AGENT_STOPPED: 503,
   LOG_CLOSED: 503,
   LOG_WRITE_FAILED: 503,
@@ -472,7 +471,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     });
   });
   const { port } = server.address() as AddressInfo;
-  for (const name of [API_HOST, 'localhost']) allowedHosts.add(`${name}:${port}`);
+  // Without a port too (HTTP/1.0 tools): a rebinding page always sends its own name, never these.
+  for (const name of [API_HOST, 'localhost']) allowedHosts.add(`${name}:${port}`).add(name);
   return {
     url: `http://${API_HOST}:${port}`,
     port,
