@@ -457,10 +457,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, context).catch((error: unknown) => {
-      // Whatever the body still holds is read and dropped, so the client gets the answer.
-      req.resume();
-      if (!res.headersSent && !res.destroyed) sendError(res, error);
-      else res.destroy();
+      const respond = () => {
+        if (!res.headersSent && !res.destroyed) sendError(res, error);
+        else res.destroy();
+      };
+      // The rest of the body is read and dropped before the answer: a client still sending would
+      // otherwise meet a closed connection (EPIPE) instead of its 4xx. The request timeout bounds it.
+      if (req.complete) respond();
+      else {
+        req.once('end', respond);
+        req.resume();
+      }
     });
   });
   await new Promise<void>((resolve, reject) => {
