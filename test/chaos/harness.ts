@@ -473,11 +473,13 @@ export function tally(ledger: Ledger, copies: readonly KinesisCopy[]): Tally {
   }
   let lost = 0;
   for (const id of ledger.acked) if (!count.has(id)) lost++;
+  let mostCopies = 0;
+  for (const n of count.values()) mostCopies = Math.max(mostCopies, n);
   return {
     acked: ledger.acked.size,
     lost,
     duplicated: copies.length - count.size,
-    mostCopies: Math.max(0, ...count.values()),
+    mostCopies,
     keysOutOfOrder: disordered.size,
     strangers,
   };
