@@ -5,10 +5,13 @@ import { register } from 'tsx/esm/api';
 
 register();
 const argv = process.argv.slice(2);
-// `tributary analytics ...` controls the Managed Flink application; everything else is the device agent.
+// `tributary analytics ...` controls the Managed Flink application, `tributary dashboard ...` serves the
+// dashboard over a deployed stack; everything else is the device agent.
 const code =
   argv[0] === 'analytics'
     ? await (await import('../local/analytics/control.ts')).analyticsMain(argv.slice(1))
-    : await (await import('../device/cli.ts')).main(argv);
+    : argv[0] === 'dashboard'
+      ? await (await import('../local/dashboard/remote.ts')).dashboardMain(argv.slice(1))
+      : await (await import('../device/cli.ts')).main(argv);
 // Linux writes to pipes and files synchronously, so exiting here loses no output.
 process.exit(code);

@@ -102,6 +102,30 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     ((error: unknown, request: DashboardRequest) =>
       console.error(`dashboard: ${request.method} ${request.path} failed:`, error));
   const route = createDashboardRouter({ reader, health: options.health, onError });
+  return servePage({
+    ...(options.port === undefined ? {} : { port: options.port }),
+    onError,
+    api: async (request) => {
+      const response = await route(request);
+      return { status: response.status, headers: response.headers, body: response.body };
+    },
+  });
+}
+
+/** What answers the page's `/api/...` requests: the local router, or a proxy to the deployed API. */
+export type DashboardApi = (
+  request: DashboardRequest & { rawQuery: string },
+) => Promise<{ status: number; headers: Readonly<Record<string, string>>; body: string | Uint8Array }>;
+
+export interface PageServerOptions {
+  api: DashboardApi;
+  port?: number;
+  onError: (error: unknown, request: DashboardRequest) => void;
+}
+
+/** The page and its static files on 127.0.0.1, `/api/...` answered by `api`. */
+export async function servePage(options: PageServerOptions): Promise<DashboardServer> {
+  const { api, onError } = options;
   const files = await loadStaticFiles();
   let port = 0;
 
@@ -115,10 +139,16 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     const url = new URL(req.url ?? '/', `http://${HOST}:${port}`);
     const method = req.method ?? 'GET';
     if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
-      const response = await route({ method, path: url.pathname, query: queryOf(url) });
+      const response = await api({
+        method,
+        path: url.pathname,
+        query: queryOf(url),
+        rawQuery: url.search.slice(1),
+      });
       res.writeHead(response.status, {
         ...response.headers,
-        'content-length': Buffer.byteLength(response.body),
+        'content-length':
+          typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength,
       });
       res.end(response.body);
       return;

@@ -17,6 +17,7 @@ import {
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_URL_OUTPUT } from '../../local/dashboard/remote.ts';
 import {
   createLocalResources,
   type LocalEndpoints,
@@ -257,6 +258,39 @@ describe('osls package (offline) and cfn-lint', () => {
       if (resource.Type === 'AWS::KMS::Key') continue; // in a key policy, Resource '*' means "this key"
       expect(wildcardAllows(resource), id).toEqual([]);
     }
+  });
+
+  it('names functions as the local stack does; Firehose runs the lake processor; the dashboard URL is an output', async () => {
+    const compiled = JSON.parse(await readFile(template, 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+      Outputs: Record<string, { Value: unknown }>;
+    };
+    const stack = await loadStack(SERVERLESS_YML, { env: {} });
+    expect(stack.functions.map((f) => f.key).sort()).toEqual(['alerts', 'dashboard', 'lakeProcessor']);
+    for (const fn of stack.functions) {
+      expect(compiled.Resources[fn.logicalId]?.Type, fn.logicalId).toBe('AWS::Lambda::Function');
+      expect(compiled.Resources[fn.logicalId]?.Properties?.FunctionName, fn.logicalId).toBe(fn.name);
+    }
+    const destination = compiled.Resources.LakeDeliveryStream?.Properties
+      ?.ExtendedS3DestinationConfiguration as {
+      ProcessingConfiguration: {
+        Processors: { Type: string; Parameters: { ParameterName: string; ParameterValue: unknown }[] }[];
+      };
+    };
+    const [processor] = destination.ProcessingConfiguration.Processors;
+    expect(processor?.Type).toBe('Lambda');
+    expect(
+      Object.fromEntries(processor?.Parameters.map((p) => [p.ParameterName, p.ParameterValue]) ?? []),
+    ).toEqual({
+      LambdaArn: { 'Fn::GetAtt': ['LakeProcessorLambdaFunction', 'Arn'] },
+      BufferSizeInMBs: '3',
+      BufferIntervalInSeconds: '60',
+      NumberOfRetries: '3',
+    });
+    // `tributary dashboard --stage` reads the read API's URL from this output.
+    expect(compiled.Outputs[FUNCTION_URL_OUTPUT]?.Value).toEqual({
+      'Fn::GetAtt': ['DashboardLambdaFunctionUrl', 'FunctionUrl'],
+    });
   });
 
   it('the packaged DevicePolicy allows what the agent does for its own thing and nothing for another', async () => {
