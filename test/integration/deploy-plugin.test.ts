@@ -205,3 +205,42 @@ describe('a first deploy, in osls order', () => {
     expect(await createApplication(templates.a, DEPLOYMENT_BUCKET)).toBe(sha256(await readFile(jars.a)));
   });
 });
+
+describe('deploy/iam-policy.json', () => {
+  /** IAM service prefix of each CloudFormation namespace the stack uses. */
+  const SERVICE: Record<string, string> = {
+    CloudFormation: 'cloudformation',
+    DynamoDB: 'dynamodb',
+    Glue: 'glue',
+    IAM: 'iam',
+    IoT: 'iot',
+    KMS: 'kms',
+    Kinesis: 'kinesis',
+    KinesisAnalyticsV2: 'kinesisanalytics',
+    KinesisFirehose: 'firehose',
+    Lambda: 'lambda',
+    Logs: 'logs',
+    S3: 's3',
+    SQS: 'sqs',
+  };
+
+  it('grants every service whose resources the packaged stack creates, and fits a managed policy', async () => {
+    const text = await readFile(join(ROOT, 'deploy', 'iam-policy.json'), 'utf8');
+    const policy = JSON.parse(text) as { Statement: { Effect: string; Action: string | string[] }[] };
+    // IAM's limit for a customer managed policy, whitespace not counted:
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+    expect(JSON.stringify(policy).length).toBeLessThanOrEqual(6144);
+    const granted = new Set(
+      policy.Statement.filter((s) => s.Effect === 'Allow')
+        .flatMap((s) => [s.Action].flat())
+        .map((action) => action.split(':')[0]),
+    );
+    const namespaces = new Set(
+      Object.values(templates.a.Resources).map((r) => String(r.Type).split('::')[1] ?? String(r.Type)),
+    );
+    for (const namespace of [...namespaces, 'CloudFormation']) {
+      expect(SERVICE[namespace], `IAM prefix of AWS::${namespace}`).toBeDefined();
+      expect(granted.has(SERVICE[namespace] as string), `policy grants ${SERVICE[namespace]}`).toBe(true);
+    }
+  });
+});
