@@ -204,12 +204,11 @@ export async function uploadJar(
 /** Deletes every object version and delete marker in `bucket`; returns how many. Missing bucket: 0. */
 export async function emptyBucket(s3: S3Client, bucket: string): Promise<number> {
   let deleted = 0;
-  let markers: { KeyMarker?: string; VersionIdMarker?: string } = {};
   try {
-    // No paginator for ListObjectVersions in the SDK: follow the markers. Deleting while listing is
-    // safe, the markers point past what was listed.
+    // Each round lists from the start and deletes all it got, until nothing is listed: no markers to
+    // follow past objects that are gone meanwhile.
     for (;;) {
-      const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, ...markers }));
+      const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
       const ids: ObjectIdentifier[] = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].flatMap(
         (v) =>
           v.Key === undefined
@@ -222,6 +221,7 @@ export async function emptyBucket(s3: S3Client, bucket: string): Promise<number>
                 },
               ],
       );
+      if (ids.length === 0) return deleted;
       for (let i = 0; i < ids.length; i += DELETE_OBJECTS_MAX_KEYS) {
         const batch = ids.slice(i, i + DELETE_OBJECTS_MAX_KEYS);
         const result = await s3.send(
@@ -236,11 +236,6 @@ export async function emptyBucket(s3: S3Client, bucket: string): Promise<number>
         }
         deleted += batch.length;
       }
-      if (page.IsTruncated !== true) return deleted;
-      markers = {
-        ...(page.NextKeyMarker === undefined ? {} : { KeyMarker: page.NextKeyMarker }),
-        ...(page.NextVersionIdMarker === undefined ? {} : { VersionIdMarker: page.NextVersionIdMarker }),
-      };
     }
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchBucket') return deleted;
@@ -355,7 +350,7 @@ export class FlinkJarPlugin {
       for (const resource of resources) {
         const id = resource.PhysicalResourceId;
         const logicalId = resource.LogicalResourceId ?? '';
-        if (id === undefined || resource.ResourceStatus === 'DELETE_COMPLETE') continue;
+        if (id === undefined || id === '' || resource.ResourceStatus === 'DELETE_COMPLETE') continue;
         if (resource.ResourceType === 'AWS::S3::Bucket') {
           const policy = declared[logicalId]?.DeletionPolicy;
           if (typeof policy === 'string' && KEPT.has(policy)) {
@@ -382,7 +377,7 @@ export class FlinkJarPlugin {
 }
 
 /** Detaches an IoT policy from every target (device certificates); returns the targets. */
-async function detachPolicy(iot: IoTClient, policyName: string): Promise<string[]> {
+export async function detachPolicy(iot: IoTClient, policyName: string): Promise<string[]> {
   const targets: string[] = [];
   try {
     for await (const page of paginateListTargetsForPolicy({ client: iot }, { policyName })) {
