@@ -1,4 +1,14 @@
-import { CloudFormationClient, CreateStackCommand, DeleteStackCommand } from '@aws-sdk/client-cloudformation';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CloudFormationClient,
+  CreateStackCommand,
+  DeleteStackCommand,
+  DescribeStackResourceCommand,
+} from '@aws-sdk/client-cloudformation';
 import {
   AttachPolicyCommand,
   CreateKeysAndCertificateCommand,
@@ -8,6 +18,7 @@ import {
 } from '@aws-sdk/client-iot';
 import {
   DeleteObjectCommand,
+  HeadObjectCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -23,11 +34,18 @@ import {
   type ServerlessLike,
 } from '../../scripts/serverless/flink-jar.ts';
 import { clientConfig } from '../../shared/aws/clients.ts';
+import { buildFunctions, ROOT, serviceCopy, standInJar } from '../helpers/osls.ts';
+
+const run = promisify(execFile);
 
 /**
- * `npm run remove`'s first step (the plugin's before:remove:remove hook) against moto, which holds a
- * stack with a bucket CloudFormation deletes and one it retains: the first is emptied, every version
- * and delete marker, past one DeleteObjects page; the retained one keeps its objects.
+ * The Flink JAR plugin against moto (CloudFormation, S3, IoT in one local server):
+ * - real `osls deploy` into an empty account: the plugin's upload runs after osls created the stack
+ *   with the deployment bucket and uploaded its artifacts, before the update that creates the
+ *   application. (moto cannot run the whole stack, so the update's own outcome is not asserted.)
+ * - `npm run remove`'s first step (before:remove:remove) on a stack with a bucket CloudFormation
+ *   deletes and one it retains: the first is emptied, every version and delete marker, past one
+ *   DeleteObjects page; the retained one keeps its objects.
  */
 
 // CI (.ci/run) installs moto into .venv, so there a missing moto fails instead of skipping.
@@ -76,6 +94,71 @@ describe.skipIf(!available)(
       s3?.destroy();
       await moto?.stop();
     });
+
+    it('osls deploy into an empty account uploads the JAR after the bucket exists and before the stack update', async () => {
+      await buildFunctions();
+      const service = await serviceCopy();
+      try {
+        const jar = await standInJar(join(service, 'jar'), 'first deploy');
+        const hash = createHash('sha256')
+          .update(await readFile(jar))
+          .digest('hex');
+        const output = await run(
+          join(ROOT, 'node_modules', '.bin', 'osls'),
+          ['deploy', '--stage', 'firstdeploy', '--verbose'],
+          {
+            cwd: service,
+            timeout: 180_000,
+            env: {
+              ...process.env,
+              SLS_DEPRECATION_DISABLE: '*',
+              TRIBUTARY_ANALYTICS_JAR: jar,
+              // Every SDK client of osls and of the plugin goes to moto.
+              AWS_ENDPOINT_URL: moto.endpoint,
+              AWS_ACCESS_KEY_ID: 'local',
+              AWS_SECRET_ACCESS_KEY: 'local',
+              AWS_REGION: 'us-east-1',
+            },
+          },
+        ).then(
+          (r) => `${r.stderr}${r.stdout}`,
+          (e: { stderr?: string; stdout?: string }) => `${e.stderr ?? ''}${e.stdout ?? ''}`,
+        );
+        const at = (text: string) => {
+          const i = output.indexOf(text);
+          expect(i, `osls output has ${JSON.stringify(text)}:\n${output}`).toBeGreaterThanOrEqual(0);
+          return i;
+        };
+        const key = `analytics/tributary-analytics-0.1.0-${hash}.jar`;
+        const bucketCreated = at('CREATE_COMPLETE - AWS::CloudFormation::Stack - tributary-firstdeploy');
+        const artifacts = at('Uploading service alerts.zip file to S3');
+        const jarUploaded = at(`Uploaded the Flink application JAR to s3://`);
+        const update = output.indexOf('Creating new change set', jarUploaded);
+        expect(bucketCreated).toBeLessThan(artifacts);
+        expect(artifacts).toBeLessThan(jarUploaded);
+        expect(update, 'the stack update (second change set) starts after the upload').toBeGreaterThan(
+          jarUploaded,
+        );
+
+        const cloudFormation = new CloudFormationClient(config);
+        try {
+          const bucket = await cloudFormation.send(
+            new DescribeStackResourceCommand({
+              StackName: 'tributary-firstdeploy',
+              LogicalResourceId: 'ServerlessDeploymentBucket',
+            }),
+          );
+          const object = await s3.send(
+            new HeadObjectCommand({ Bucket: bucket.StackResourceDetail?.PhysicalResourceId, Key: key }),
+          );
+          expect(object.Metadata?.sha256).toBe(hash);
+        } finally {
+          cloudFormation.destroy();
+        }
+      } finally {
+        await rm(service, { recursive: true, force: true });
+      }
+    }, 240_000);
 
     it('empties the buckets CloudFormation deletes, versions included, and leaves retained ones', async () => {
       const cloudFormation = new CloudFormationClient(config);
