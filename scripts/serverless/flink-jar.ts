@@ -145,7 +145,7 @@ function contentLocation(template: Template, application: string): Json {
   return location as Json;
 }
 
-/** Writes the JAR's key into the template; returns it. */
+/** Writes the JAR's key into the template as the application's FileKey. */
 export function setApplicationCodeKey(template: Template, application: string, key: string): void {
   contentLocation(template, application).FileKey = key;
 }
