@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -70,7 +71,7 @@ async function invoke(name: string, event: unknown, env: Record<string, string>)
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(ROOT, '.tributary', 'lambda-node22-'));
+  work = await mkdtemp(join(tmpdir(), 'tributary-lambda-node22-'));
   await buildFunctions();
   cloud = await startLocalCloud({ dataDir: join(root, 'cloud'), fresh: true });
   const table = (logicalId: string) => stackResource(cloud.stack, 'dynamodb-table', logicalId).name;
