@@ -114,7 +114,7 @@ export function controlError(operation: string, application: string, region: str
         'ANALYTICS_NOT_FOUND',
         operation,
         application,
-        `no such application in ${region}; deploy the stack (npx osls deploy) or pass --app/--stage/--region`,
+        `no such application in ${region}; deploy the stack (npm run deploy -- --stage <stage>) or pass --app/--stage/--region`,
         { cause: error },
       );
     case 'ResourceInUseException':
