@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalyticsJarMissingError, TemplateShapeError } from '../../../scripts/serverless/errors.ts';
 import {
   applicationCodeKey,
+  HOOKS,
   hashOfKey,
   jarKey,
   parseSettings,
@@ -92,5 +93,16 @@ describe('Flink JAR plugin pieces', () => {
     expect(
       thrown(() => setApplicationCodeKey(template('arn:aws:s3:::elsewhere'), 'App', 'k')),
     ).toBeInstanceOf(TemplateShapeError);
+  });
+
+  it('the osls entry (flink-jar-plugin.mjs) registers exactly the hooks the plugin implements', async () => {
+    // Read, not imported: importing it registers tsx's loader inside the test worker.
+    const entry = await readFile(
+      new URL('../../../scripts/serverless/flink-jar-plugin.mjs', import.meta.url),
+      'utf8',
+    );
+    const list = /export const HOOKS = \[([^\]]*)\]/.exec(entry)?.[1] ?? '';
+    const names = [...list.matchAll(/'([^']+)'/g)].map((m) => m[1]);
+    expect(names).toEqual(Object.values(HOOKS));
   });
 });
