@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, TributaryError } from '../shared/errors.ts';
+import { maskPans } from '../shared/pan.ts';
 import type { AgentStatus, StreamStatus } from './agent.ts';
 import { ApiClient } from './api/client.ts';
 import { DEFAULT_JSON_LIMITS, startApiServer } from './api/server.ts';
@@ -305,7 +306,10 @@ async function agentRun(args: string[], io: Io): Promise<number> {
   // A closed terminal or log pipe must not stop ingestion.
   io.out.on('error', () => {});
   const tty = io.out.isTTY === true;
-  const log = (line: string) => io.out.write(`${tty ? '\r\x1b[K' : `${new Date().toISOString()} `}${line}\n`);
+  // Log lines quote errors from anywhere (Kinesis, the disk): no card number leaves in one.
+  const log = (line: string) =>
+    io.out.write(`${tty ? '\r\x1b[K' : `${new Date().toISOString()} `}${maskPans(line)}\n`);
+  const collect = fullGc();
   // Loaded here so the client commands do not pay for the AWS SDK.
   const { Agent } = await import('./agent.ts');
   const agent = await Agent.start(config, { log });
@@ -316,6 +320,7 @@ async function agentRun(args: string[], io: Io): Promise<number> {
       port: config.api.port,
       maxBodyBytes: config.api.maxBodyBytes,
       authToken: token,
+      collectGarbage: collect,
     });
   } catch (error) {
     await agent.stop({ drainTimeoutMillis: 0 });
@@ -353,7 +358,7 @@ async function agentRun(args: string[], io: Io): Promise<number> {
   };
   const timer = setInterval(report, 1_000);
   const collector = startCollector({
-    collect: fullGc(),
+    collect,
     activity: () =>
       agent
         .status()
@@ -441,7 +446,9 @@ export async function main(
     }
   } catch (error) {
     const code = exitCodeOf(error);
-    const message = error instanceof TributaryError ? `${error.code}: ${error.message}` : String(error);
+    const message = maskPans(
+      error instanceof TributaryError ? `${error.code}: ${error.message}` : String(error),
+    );
     io.err.write(`tributary: ${message}\n`);
     if (code === EXIT.usage && error instanceof UsageError) io.err.write(`\n${USAGE}`);
     return code;

@@ -70,6 +70,13 @@ export const DEFAULT_MAX_CONNECTIONS = 128;
  * 48 MB heap of the launch line next to the exporter's buffers.
  */
 export const DEFAULT_BODY_BUDGET_BYTES = 4 * MiB;
+/**
+ * Body bytes read (kept or dropped) between two garbage collections, when the caller gives a collector.
+ * Socket reads are buffers outside V8's heap that V8 frees only once it collects, which it schedules
+ * for such memory only past 64 MiB: a client sending 64 MB to be dropped would otherwise add tens of MB
+ * of resident memory (see device/memory.ts).
+ */
+const COLLECT_EVERY_BODY_BYTES = 4 * MiB;
 
 export interface ApiServerOptions {
   readonly agent: Agent;
@@ -82,6 +89,8 @@ export interface ApiServerOptions {
   readonly timeouts?: Partial<ApiTimeouts>;
   readonly maxConnections?: number;
   readonly bodyBudgetBytes?: number;
+  /** Runs a garbage collection (device/memory.ts's fullGc); called every 4 MiB of body bytes read. */
+  readonly collectGarbage?: () => void;
 }
 
 export interface ApiServer {
@@ -206,24 +215,50 @@ class ByteBudget {
 
 interface Body {
   readonly bytes: Buffer;
-  /** [start, end) byte ranges of the documents (one JSON record, or one per NDJSON line). */
-  readonly documents: readonly number[];
+  readonly ndjson: boolean;
+}
+
+/** Counts body bytes read (kept or dropped) and collects garbage every so many. */
+class BodyMeter {
+  #bytes = 0;
+  readonly #collect: (() => void) | undefined;
+
+  constructor(collect: (() => void) | undefined) {
+    this.#collect = collect;
+  }
+
+  add(bytes: number): void {
+    const before = this.#bytes;
+    this.#bytes += bytes;
+    if (
+      Math.floor(before / COLLECT_EVERY_BODY_BYTES) !== Math.floor(this.#bytes / COLLECT_EVERY_BODY_BYTES)
+    ) {
+      this.#collect?.();
+    }
+  }
 }
 
 /**
  * Reads the body through the bounded scanner: the grammar, strict UTF-8 and the JSON limits are
  * checked chunk by chunk as it arrives, so a hostile body is refused after at most the limits' worth
- * of bytes, before anything is parsed. At the first fault the rest is read and dropped (the client
- * gets its answer at once) and nothing more is kept.
+ * of bytes, before anything is parsed. At the first fault nothing more is kept (the caller drops the
+ * rest of the body, then answers).
  */
-function readBody(req: IncomingMessage, limit: number, ndjson: boolean, limits: JsonLimits): Promise<Body> {
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  ndjson: boolean,
+  limits: JsonLimits,
+  meter: BodyMeter,
+): Promise<Body> {
   return new Promise((resolve, reject) => {
     const scanner = new JsonScanner(limits, {
       framing: ndjson ? 'lines' : 'single',
       objectsOnly: ndjson ? {} : { hint: `send batches as ${NDJSON_TYPE}` },
     });
-    const documents: number[] = [];
-    const onDocument = (start: number, end: number) => documents.push(start, end);
+    // Document boundaries are not kept: in NDJSON they are the non-blank lines (found again when the
+    // records are parsed), so a body of a million `{}` lines costs nothing beyond its bytes.
+    const onDocument = () => {};
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
@@ -235,6 +270,7 @@ function readBody(req: IncomingMessage, limit: number, ndjson: boolean, limits: 
       reject(inRecord && ndjson ? new BatchRecordError(scanner.documents, error) : error);
     };
     req.on('data', (chunk: Buffer) => {
+      meter.add(chunk.length);
       if (failed) return;
       size += chunk.length;
       if (size > limit) return fail(new BodyTooLargeError(limit));
@@ -252,10 +288,10 @@ function readBody(req: IncomingMessage, limit: number, ndjson: boolean, limits: 
       } catch (error) {
         return fail(error);
       }
-      if (ndjson && documents.length === 0) {
+      if (ndjson && scanner.documents === 0) {
         return fail(new HttpError(400, 'RECORD_MALFORMED', 'the NDJSON body holds no record'));
       }
-      resolve({ bytes: Buffer.concat(chunks, size), documents });
+      resolve({ bytes: Buffer.concat(chunks, size), ndjson });
     });
     req.on('error', (error) => {
       if (!failed) fail(error);
@@ -263,11 +299,26 @@ function readBody(req: IncomingMessage, limit: number, ndjson: boolean, limits: 
   });
 }
 
-/** The records of a body, parsed one at a time as they are consumed (each already scanned). */
+function isBlank(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i];
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
+  }
+  return true;
+}
+
+/** The records of a scanned body, parsed one at a time as they are consumed. */
 function* records(body: Body): Generator<unknown> {
-  const { bytes, documents } = body;
-  for (let i = 0; i < documents.length; i += 2) {
-    yield JSON.parse(bytes.toString('utf8', documents[i], documents[i + 1]));
+  const { bytes } = body;
+  if (!body.ndjson) {
+    yield JSON.parse(bytes.toString('utf8'));
+    return;
+  }
+  for (let start = 0; start < bytes.length; ) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    if (!isBlank(bytes, start, end)) yield JSON.parse(bytes.toString('utf8', start, end));
+    start = end + 1;
   }
 }
 
@@ -356,6 +407,7 @@ interface Context {
   readonly allowedHosts: ReadonlySet<string>;
   readonly budget: ByteBudget;
   readonly jsonLimits: JsonLimits;
+  readonly meter: BodyMeter;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
@@ -400,7 +452,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
     const reserve = Number.isInteger(declared) && declared >= 0 ? declared : options.maxBodyBytes;
     await waitForBudget(req, context.budget, reserve);
     try {
-      const body = await readBody(req, options.maxBodyBytes, ndjson, context.jsonLimits);
+      const body = await readBody(req, options.maxBodyBytes, ndjson, context.jsonLimits, context.meter);
       const result = await appendBody(agent, name, ndjson, body);
       const response: AppendResponse = { stream: name, ...result };
       return send(res, 202, response);
@@ -454,6 +506,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       Math.max(options.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES, options.maxBodyBytes),
     ),
     jsonLimits: options.jsonLimits ?? DEFAULT_JSON_LIMITS,
+    meter: new BodyMeter(options.collectGarbage),
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, context).catch((error: unknown) => {
@@ -466,7 +519,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if (req.complete) respond();
       else {
         req.once('end', respond);
-        req.resume();
+        // readBody's listener (when it ran) already counts and drops; otherwise this one does.
+        if (req.listenerCount('data') === 0)
+          req.on('data', (chunk: Buffer) => context.meter.add(chunk.length));
+        else req.resume();
       }
     });
   });

@@ -338,6 +338,27 @@ describe('local API', () => {
     });
   });
 
+  it('collects garbage while it reads or drops big bodies, so dropped socket buffers do not pile up', async () => {
+    let collections = 0;
+    const metered = await startApiServer({
+      agent,
+      port: 0,
+      maxBodyBytes: 64 * 1024,
+      authToken: null,
+      collectGarbage: () => collections++,
+    });
+    try {
+      const path = '/v1/streams/telemetry/records';
+      const headers = { 'content-type': 'application/json' };
+      // 9 MiB announced and sent: refused at once, read and dropped, then answered.
+      const reply = await raw({ path, headers, url: metered.url }, Buffer.alloc(9 * 1024 * 1024, 0x20));
+      expect(reply).toMatchObject({ status: 413, body: { code: 'BODY_TOO_LARGE' } });
+      expect(collections).toBe(2);
+    } finally {
+      await metered.close();
+    }
+  });
+
   it('closes a connection whose body stalls, and caps the connections open at once', async () => {
     const strict = await startApiServer({
       agent,
