@@ -4,8 +4,12 @@
  * 4 the request or its input was refused (invalid record, unknown stream, auth), 5 the agent is busy (stream
  * full, stopping): retry later.
  */
-import { createReadStream } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ControlPlaneClients } from '../shared/aws/control-clients.ts';
 import { ConfigError, TributaryError } from '../shared/errors.ts';
 import { maskPans } from '../shared/pan.ts';
 import type { AgentStatus, StreamStatus } from './agent.ts';
@@ -17,11 +21,13 @@ import {
   AgentUnreachableError,
   ApiRequestError,
   InputLineError,
+  ServiceInstallError,
   TokenFileInsecureError,
   UsageError,
 } from './errors.ts';
 import { fullGc, startCollector } from './memory.ts';
 import { ndjsonBatches } from './ndjson-input.ts';
+import { DEFAULT_MEMORY_MAX, DEFAULT_UNIT_NAME, parseSize, renderUnit } from './service/systemd.ts';
 
 export const EXIT = {
   ok: 0,
@@ -36,6 +42,12 @@ export const EXIT = {
 
 export const USAGE = `Usage:
   tributary agent run --config <file> [--drain-timeout <ms>]
+  tributary agent install-service [--config <file>] [--bundle <tributary.mjs>] [--node <path>]
+      [--user <name>] [--unit-dir <dir>] [--memory-max <bytes|K|M|G>] [--no-user-setup]
+  tributary device provision --stage <stage> --thing <name> [--region <region>] [--stack <name>]
+      [--dir <dir>] [--store-root <dir>] [--no-mqtt] [--credentials-endpoint <host[:port]>]
+      [--data-endpoint <host[:port]>] [--ca-file <pem>]
+  tributary device deprovision --thing <name> [--region <region>] [--dir <dir>]
   tributary append --stream <name> [--record <json> | --file <ndjson file, - for stdin>] [connection]
   tributary status [--json] [connection]
   tributary streams [--json] [connection]
@@ -62,6 +74,17 @@ interface Io {
   readonly out: NodeJS.WritableStream & { isTTY?: boolean };
   readonly err: NodeJS.WritableStream;
 }
+
+/** What commands reach AWS with; tests pass clients of a local emulator. */
+export interface CliDeps {
+  /** IoT and CloudFormation clients; default the SDK's credential chain in `--region`. */
+  readonly controlPlane?: (region: string) => ControlPlaneClients;
+}
+
+/** Where provisioning writes the device's config and certificates by default. */
+export const DEFAULT_DEVICE_DIR = '/etc/tributary';
+/** The agent's log store by default: the service's StateDirectory. */
+export const DEFAULT_STORE_ROOT = '/var/lib/tributary';
 
 const connectionOptions = {
   config: { type: 'string' },
@@ -397,6 +420,184 @@ async function agentRun(args: string[], io: Io): Promise<number> {
   return EXIT.ok;
 }
 
+/** Runs a system command for install-service; a failure names the command. */
+function system(command: string, args: string[], what: string): void {
+  try {
+    execFileSync(command, args, { stdio: 'pipe' });
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new ServiceInstallError(
+      what,
+      `${command} ${args.join(' ')} failed: ${stderr || (error as Error).message}`,
+      error,
+    );
+  }
+}
+
+function userExists(user: string): boolean {
+  try {
+    execFileSync('id', ['-u', user], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function installService(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, {
+    config: { type: 'string' },
+    bundle: { type: 'string' },
+    node: { type: 'string' },
+    user: { type: 'string' },
+    'unit-dir': { type: 'string' },
+    'memory-max': { type: 'string' },
+    'no-user-setup': { type: 'boolean' },
+  });
+  if (values.help) return help(io);
+  const log = (line: string) => io.out.write(`${line}\n`);
+  const configFile = resolve(values.config ?? join(DEFAULT_DEVICE_DIR, 'agent.json'));
+  // The service must start with this config: check it now rather than in a restart loop.
+  const config = await loadConfig(configFile);
+  const bundle = resolve(values.bundle ?? process.argv[1] ?? '');
+  if (!existsSync(bundle))
+    throw new UsageError(`--bundle ${bundle} does not exist (the tributary.mjs of dist/device)`);
+  const node = resolve(values.node ?? process.execPath);
+  if (!existsSync(node)) throw new UsageError(`--node ${node} does not exist`);
+  const user = values.user ?? 'tributary';
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user))
+    throw new UsageError(`--user ${JSON.stringify(user)} is not a valid user name`);
+  const memoryMax = values['memory-max'] ?? DEFAULT_MEMORY_MAX;
+  if (!(parseSize(memoryMax) >= 64 * 1024 * 1024)) {
+    throw new UsageError(
+      `--memory-max ${JSON.stringify(memoryMax)} must be a size of at least 64M (e.g. 128M)`,
+    );
+  }
+  const unitFile = join(resolve(values['unit-dir'] ?? '/etc/systemd/system'), DEFAULT_UNIT_NAME);
+  if (values['no-user-setup'] !== true) {
+    if (userExists(user)) log(`user ${user} exists`);
+    else {
+      system(
+        'useradd',
+        [
+          '--system',
+          '--user-group',
+          '--no-create-home',
+          '--home-dir',
+          '/nonexistent',
+          '--shell',
+          '/usr/sbin/nologin',
+          user,
+        ],
+        user,
+      );
+      log(`created system user ${user}`);
+    }
+    // The agent reads its config and key as this user; nobody else may.
+    const configDir = dirname(configFile);
+    system('chown', ['-R', `${user}:${user}`, configDir], configDir);
+    await chmod(configDir, 0o700);
+    log(`${configDir} belongs to ${user} (mode 0700)`);
+  }
+  const unit = renderUnit({
+    node,
+    bundle,
+    config: configFile,
+    storeRoot: config.storeRoot,
+    user,
+    memoryMax,
+    drainTimeoutMillis: config.shutdown.drainTimeoutMillis,
+  });
+  await mkdir(dirname(unitFile), { recursive: true });
+  const before = existsSync(unitFile) ? await readFile(unitFile, 'utf8') : undefined;
+  if (before === unit) log(`unchanged: ${unitFile}`);
+  else {
+    await writeFile(unitFile, unit, { mode: 0o644 });
+    log(`wrote ${unitFile}`);
+  }
+  log(
+    `next: systemctl daemon-reload && systemctl enable --now ${DEFAULT_UNIT_NAME}; logs: journalctl -u ${DEFAULT_UNIT_NAME} -f`,
+  );
+  return EXIT.ok;
+}
+
+function regionOf(value: string | undefined): string {
+  const region = value ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (region === undefined || region === '') throw new UsageError('give --region (or set AWS_REGION)');
+  return region;
+}
+
+async function deviceCommand(args: string[], io: Io, deps: CliDeps): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'provision' && sub !== 'deprovision') {
+    throw new UsageError(
+      `unknown device command ${JSON.stringify(sub ?? '')}; use "device provision" or "device deprovision"`,
+    );
+  }
+  const { values } = parse(rest, {
+    stage: { type: 'string' },
+    thing: { type: 'string' },
+    region: { type: 'string' },
+    stack: { type: 'string' },
+    dir: { type: 'string' },
+    'store-root': { type: 'string' },
+    'no-mqtt': { type: 'boolean' },
+    'credentials-endpoint': { type: 'string' },
+    'data-endpoint': { type: 'string' },
+    'ca-file': { type: 'string' },
+  });
+  if (values.help) return help(io);
+  if (values.thing === undefined) throw new UsageError('--thing is required');
+  const region = regionOf(values.region);
+  // Loaded here: the IoT and CloudFormation SDKs are for these two commands only.
+  const { provisionDevice, deprovisionDevice } = await import('./provision/run.ts');
+  const clients =
+    deps.controlPlane?.(region) ??
+    (await import('../shared/aws/control-clients.ts')).createControlPlaneClients({ kind: 'aws', region });
+  const log = (line: string) => io.out.write(`${line}\n`);
+  const dir = values.dir ?? DEFAULT_DEVICE_DIR;
+  try {
+    if (sub === 'deprovision') {
+      const provisionOnly = [
+        'stage',
+        'stack',
+        'store-root',
+        'no-mqtt',
+        'credentials-endpoint',
+        'data-endpoint',
+        'ca-file',
+      ] as const;
+      const extra = provisionOnly.find((flag) => values[flag] !== undefined);
+      if (extra !== undefined) throw new UsageError(`--${extra} is for "device provision" only`);
+      await deprovisionDevice({ thingName: values.thing, dir }, { clients, log });
+      return EXIT.ok;
+    }
+    if (values.stage === undefined) throw new UsageError('--stage is required');
+    if (values['no-mqtt'] === true && values['data-endpoint'] !== undefined)
+      throw new UsageError('give --no-mqtt or --data-endpoint, not both');
+    const result = await provisionDevice(
+      {
+        stage: values.stage,
+        thingName: values.thing,
+        region,
+        dir,
+        storeRoot: values['store-root'] ?? DEFAULT_STORE_ROOT,
+        mqtt: values['no-mqtt'] !== true,
+        ...(values.stack === undefined ? {} : { stackName: values.stack }),
+        ...(values['credentials-endpoint'] === undefined
+          ? {}
+          : { credentialsEndpoint: values['credentials-endpoint'] }),
+        ...(values['data-endpoint'] === undefined ? {} : { dataEndpoint: values['data-endpoint'] }),
+        ...(values['ca-file'] === undefined ? {} : { caFile: values['ca-file'] }),
+      },
+      { clients, log },
+    );
+    log(`provisioned ${values.thing}; next: tributary agent install-service --config ${result.configFile}`);
+    return EXIT.ok;
+  } finally {
+    clients.destroy();
+  }
+}
+
 function help(io: Io): number {
   io.out.write(USAGE);
   return EXIT.ok;
@@ -411,6 +612,7 @@ function exitCodeOf(error: unknown): number {
     return EXIT.usage;
   }
   if (error instanceof InputLineError) return EXIT.refused;
+  if (error instanceof TributaryError && error.code === 'PROVISION_INPUT_INVALID') return EXIT.usage;
   if (error instanceof AgentUnreachableError) return EXIT.unreachable;
   if (error instanceof TributaryError && error.code === 'STORAGE_FULL') return EXIT.storageFull;
   if (error instanceof ApiRequestError) return error.retryable ? EXIT.busy : EXIT.refused;
@@ -421,14 +623,20 @@ function exitCodeOf(error: unknown): number {
 export async function main(
   argv: readonly string[],
   io: Io = { out: process.stdout, err: process.stderr },
+  deps: CliDeps = {},
 ): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'agent':
+        if (rest[0] === 'install-service') return await installService(rest.slice(1), io);
         if (rest[0] !== 'run')
-          throw new UsageError(`unknown agent command ${JSON.stringify(rest[0] ?? '')}; use "agent run"`);
+          throw new UsageError(
+            `unknown agent command ${JSON.stringify(rest[0] ?? '')}; use "agent run" or "agent install-service"`,
+          );
         return await agentRun(rest.slice(1), io);
+      case 'device':
+        return await deviceCommand(rest, io, deps);
       case 'append':
         return await appendCommand(rest, io);
       case 'status':

@@ -126,3 +126,12 @@ export class BatchRecordError extends AgentError {
     this.path = 'path' in error && typeof error.path === 'string' ? error.path : '';
   }
 }
+
+/** `agent install-service` could not set the service up (user creation, file ownership, unit file). */
+export class ServiceInstallError extends AgentError {
+  readonly path: string;
+  constructor(path: string, reason: string, cause?: unknown) {
+    super('SERVICE_INSTALL_FAILED', `${path}: ${reason}`, { cause });
+    this.path = path;
+  }
+}

@@ -3,7 +3,8 @@ of their own (IoT control plane, CloudFormation). Started by local/servers/moto.
 
 Usage: moto-main.py <port>
 
-One fidelity fix: moto 5.2.5's CreateCertificateFromCsr returns a certificate for a fresh RSA key of
+Two fidelity fixes. Certificate ids are the SHA-256 of the certificate's DER, as in AWS IoT (moto's
+`iot.use_valid_cert` setting; its default hashes the PEM text). And moto 5.2.5's CreateCertificateFromCsr returns a certificate for a fresh RSA key of
 its own instead of the CSR's public key, so the device's key could never use it. AWS IoT certifies the
 CSR's key; here it does too (issuer and validity as moto's, signed by a throwaway CA key).
 """
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from moto import settings
 from moto.iot.exceptions import InvalidRequestException
 from moto.iot.models import IoTBackend
 from moto.server import main
@@ -56,6 +58,7 @@ def create_certificate_from_csr(self, csr, set_as_active):
 
 
 IoTBackend.create_certificate_from_csr = create_certificate_from_csr
+settings.default_user_config.setdefault("iot", {})["use_valid_cert"] = True
 
 if __name__ == "__main__":
     # No orphan when the Node process that started us dies (even by SIGKILL): PR_SET_PDEATHSIG.
