@@ -100,3 +100,7 @@ export const FIREHOSE_PROCESSOR_BUFFER_MAX_MB = 3;
 export const FIREHOSE_PROCESSOR_BUFFER_DEFAULT_MB = 1;
 export const FIREHOSE_PROCESSOR_INTERVAL_DEFAULT_SECONDS = 60;
 export const FIREHOSE_PROCESSOR_RETRIES_DEFAULT = 3;
+
+/** Lambda's payload limit for a synchronous invocation's request and response, 6 MB each:
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html */
+export const LAMBDA_SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024;

@@ -283,7 +283,7 @@ describe('osls package (offline) and cfn-lint', () => {
       Object.fromEntries(processor?.Parameters.map((p) => [p.ParameterName, p.ParameterValue]) ?? []),
     ).toEqual({
       LambdaArn: { 'Fn::GetAtt': ['LakeProcessorLambdaFunction', 'Arn'] },
-      BufferSizeInMBs: '3',
+      BufferSizeInMBs: '1',
       BufferIntervalInSeconds: '60',
       NumberOfRetries: '3',
     });

@@ -4,8 +4,11 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { createLakeProcessorHandler } from '../../../functions/lake-processor/handler.ts';
 import { transformRecords, verdictOf } from '../../../functions/lake-processor/processor.ts';
+import { resolveDeliveryStream } from '../../../local/delivery/delivery.ts';
 import { lambdaContext } from '../../../local/esm/event.ts';
+import { loadStack } from '../../../local/resources/stack.ts';
 import { decodeRecord, encodeRecord } from '../../../shared/contract/index.ts';
+import { LAMBDA_SYNC_PAYLOAD_MAX_BYTES } from '../../../shared/kinesis/limits.ts';
 import { partitionValues } from '../../../shared/lake/table.ts';
 import { aggregatedRecord, flipByte } from '../../helpers/aggregated.ts';
 import { recordArb, telemetryRecord } from '../../helpers/records.ts';
@@ -88,6 +91,30 @@ describe('transformRecords (the lake processor core)', () => {
     const data = b64(JSON.stringify({ ...telemetryRecord(), payload: { metric: 'X' } }));
     const [rejection] = transformRecords([{ recordId: 'r', data }]).rejected;
     expect(verdictOf(data, 'r')).toEqual({ valid: false, rejection });
+  });
+});
+
+describe('the processor batch size in serverless.yml', () => {
+  it('keeps the event and the answer under Lambda’s 6 MB payload limit, even for the smallest records', async () => {
+    const processor = resolveDeliveryStream(await loadStack('serverless.yml')).processor;
+    const budget = (processor?.bufferSizeMB ?? 0) * 1024 * 1024;
+    const record = telemetryRecord({
+      device_id: 'd',
+      partition_key: 'd',
+      payload: { metric: 'm', value: 1, unit: 'u' },
+    });
+    const data = encodeRecord(record);
+    const count = Math.floor(budget / data.byteLength);
+    // Firehose's record ids are ~56 characters (sequence number plus sub-sequence).
+    const input = Array.from({ length: count }, (_, i) => ({
+      recordId: String(i).padStart(60, '4'),
+      data: b64(data),
+    }));
+    const event = JSON.stringify({ invocationId: 'x', deliveryStreamArn: 'x', region: 'x', records: input });
+    const answer = JSON.stringify({ records: transformRecords(input).records });
+    expect(count).toBeGreaterThan(1000);
+    expect(Buffer.byteLength(event)).toBeLessThan(LAMBDA_SYNC_PAYLOAD_MAX_BYTES);
+    expect(Buffer.byteLength(answer)).toBeLessThan(LAMBDA_SYNC_PAYLOAD_MAX_BYTES);
   });
 });
 

@@ -30,7 +30,7 @@ describe('the delivery stream in serverless.yml', () => {
     });
     expect(stream.processor).toEqual({
       functionLogicalId: 'LakeProcessorLambdaFunction',
-      bufferSizeMB: 3,
+      bufferSizeMB: 1,
       bufferIntervalSeconds: 60,
       retries: 3,
     });
