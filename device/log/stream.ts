@@ -1,34 +1,32 @@
 /**
- * One stream: an ordered list of segments, the group-commit writer, recovery and retention.
- * Appends are planned synchronously (sequence, segment, position, size policy) and written by a
- * single flusher, one batch at a time: write + fsync, then every append in the batch resolves.
+ * One stream: an ordered list of segments, the group-commit writer and retention. Appends are
+ * planned synchronously (sequence, segment, position, size policy) and written by a single
+ * flusher, one batch at a time: write + fsync, then every append in the batch resolves. Opening and
+ * repair are in recovery.ts, reads in reader.ts (both on scanner.ts), waiting readers in waiters.ts.
  */
 import type { StreamDefinition } from './definition.ts';
 import {
-  CorruptRecordError,
   isNoSpace,
   LogClosedError,
   LogWriteError,
   RecordTooLargeError,
-  SegmentVersionError,
   StorageFullError,
   StreamFullError,
 } from './errors.ts';
 import {
-  decodeFrame,
   decodeSegmentHeader,
   encodeFrame,
   encodeSegmentHeader,
-  FORMAT_VERSION,
   FRAME_HEADER_SIZE,
-  FrameStatus,
-  newFrameInfo,
-  parseSegmentName,
   SEGMENT_HEADER_SIZE,
-  segmentName,
-  segmentVersionOf,
 } from './format.ts';
 import type { LogDir, LogFile } from './io.ts';
+import { type LogRecord, type ReadOptions, type ReadSource, readRecords } from './reader.ts';
+import { discardUnacknowledged, openSegments } from './recovery.ts';
+import { newSegment, noteFrame, readAt, type Segment } from './segment.ts';
+import { Waiters } from './waiters.ts';
+
+export type { LogRecord, ReadOptions } from './reader.ts';
 
 /** Frames are encoded into slabs of this size; a batch is written as slices of them with one writev. */
 const SLAB_SIZE = 256 * 1024;
@@ -38,34 +36,8 @@ const SLAB_SIZE = 256 * 1024;
  * several dead ones would wait for it.
  */
 const SPARE_SLABS = 2;
-/** Recovery reads the active segment in chunks of this size: memory stays bounded whatever the segment size. */
-const SCAN_CHUNK = 1024 * 1024;
-/** Reads fetch at most this much per syscall (more only for a single bigger record). */
-const READ_CHUNK = 256 * 1024;
-const MIN_READ_CHUNK = 4096;
-/** One in-memory index entry (sequence → offset) per this many bytes: 16 MiB segment → 256 entries. */
-const INDEX_INTERVAL = 64 * 1024;
 /** Memory streams persist their sequence high-water mark in blocks this big (one small write per block). */
 const SEQUENCE_BLOCK = 1 << 20;
-
-export const DEFAULT_READ_MAX_RECORDS = 1000;
-export const DEFAULT_READ_MAX_BYTES = 1024 * 1024;
-
-export interface LogRecord {
-  readonly sequence: number;
-  /** Append time, ms since the epoch, as given by the store's clock. */
-  readonly timestamp: number;
-  readonly payload: Uint8Array;
-}
-
-export interface ReadOptions {
-  /** First sequence wanted; older records that were deleted are skipped. Default: the oldest kept. */
-  readonly fromSequence?: number;
-  /** Default 1000. */
-  readonly maxRecords?: number;
-  /** Payload bytes per read, default 1 MiB. At least one record is returned even if it is bigger. */
-  readonly maxBytes?: number;
-}
 
 export interface AppendResult {
   readonly sequence: number;
@@ -106,22 +78,6 @@ export interface StreamOptions {
   readonly onRoll?: () => void;
 }
 
-interface Segment {
-  readonly base: number;
-  readonly name: string;
-  /** Bytes including planned, not yet written, frames. */
-  size: number;
-  /** Bytes known to be fsynced; readers stop here. */
-  durableSize: number;
-  /** Newest record's timestamp; tracked for the active segment only. */
-  lastTimestamp: number | undefined;
-  /** From this segment's header: upper bound on the previous segment's newest timestamp. Loaded lazily. */
-  prevLastTimestamp: number | undefined;
-  /** Sparse index, ascending: frame at idxOff[i] holds sequence idxSeq[i]. */
-  readonly idxSeq: number[];
-  readonly idxOff: number[];
-}
-
 type Op =
   | { kind: 'write'; segment: Segment; position: number; chunks: Buffer[]; bytes: number }
   | { kind: 'roll'; segment: Segment; header: Buffer }
@@ -136,67 +92,6 @@ interface Batch {
   readonly done: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-}
-
-interface Waiter {
-  readonly sequence: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
-interface ReadState {
-  readonly out: LogRecord[];
-  bytes: number;
-  /** Set when the next record would pass maxBytes. */
-  full: boolean;
-  readonly maxRecords: number;
-  readonly maxBytes: number;
-  readonly chunk: number;
-}
-
-function newSegment(base: number, size: number): Segment {
-  return {
-    base,
-    name: segmentName(base),
-    size,
-    durableSize: size,
-    lastTimestamp: undefined,
-    prevLastTimestamp: undefined,
-    idxSeq: [],
-    idxOff: [],
-  };
-}
-
-function noteFrame(segment: Segment, sequence: number, offset: number): void {
-  const n = segment.idxOff.length;
-  const last = n === 0 ? SEGMENT_HEADER_SIZE : (segment.idxOff[n - 1] as number);
-  if (offset - last >= INDEX_INTERVAL) {
-    segment.idxSeq.push(sequence);
-    segment.idxOff.push(offset);
-  }
-}
-
-/** Nearest known frame boundary at or before `sequence`. */
-function locate(segment: Segment, sequence: number): { sequence: number; offset: number } {
-  let lo = 0;
-  let hi = segment.idxSeq.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((segment.idxSeq[mid] as number) <= sequence) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found < 0
-    ? { sequence: segment.base, offset: SEGMENT_HEADER_SIZE }
-    : { sequence: segment.idxSeq[found] as number, offset: segment.idxOff[found] as number };
-}
-
-async function readAt(file: LogFile, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  const n = await file.read(buf, position, length);
-  return n === length ? buf : buf.subarray(0, n);
 }
 
 function deferred(): Pick<Batch, 'done' | 'resolve' | 'reject'> {
@@ -238,7 +133,9 @@ export class LogStream {
   private opFile = '';
   /** The reload after a failed write, while it runs. */
   private recovery: Promise<void> | undefined;
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new Waiters();
+  /** The read side's view of this stream. */
+  private readonly source: ReadSource;
 
   private constructor(
     definition: StreamDefinition,
@@ -247,6 +144,12 @@ export class LogStream {
   ) {
     this.def = definition;
     this.reservedUpTo = options.initialSequence;
+    this.source = {
+      streamName: () => this.def.name,
+      dir,
+      segments: () => this.segments,
+      acknowledgedEnd: () => this.durableNext,
+    };
   }
 
   /** Opens (or initialises) the stream in `dir`, repairing a torn tail of the active segment. */
@@ -291,103 +194,20 @@ export class LogStream {
   // ---------------------------------------------------------------- recovery
 
   private async load(): Promise<void> {
-    const found: Segment[] = [];
-    for (const entry of await this.dir.list()) {
-      const base = parseSegmentName(entry.name);
-      if (base !== undefined) found.push(newSegment(base, entry.size));
-    }
-    found.sort((a, b) => a.base - b.base);
     this.slab = Buffer.alloc(0);
     this.slabStart = 0;
     this.slabPos = 0;
     this.queue = [];
-    const active = found.at(-1);
-    if (active === undefined) {
-      const segment = newSegment(this.options.initialSequence, SEGMENT_HEADER_SIZE);
-      segment.prevLastTimestamp = 0;
-      const file = await this.dir.create(segment.name);
-      await file.writev([encodeSegmentHeader({ baseSequence: segment.base, prevLastTimestamp: 0 })], 0);
-      await file.sync();
-      await this.dir.sync();
-      this.writer = file;
-      this.segments = [segment];
-      this.nextSeq = this.durableNext = segment.base;
-    } else {
-      let file = await this.dir.open(active.name, 'write');
-      if (file === undefined) throw new Error(`segment ${active.name} vanished during open`);
-      const header = await readAt(file, 0, SEGMENT_HEADER_SIZE);
-      const version = segmentVersionOf(header);
-      // Version 0 is no version (zeroed bytes): that header is torn, which recovery repairs.
-      if (version !== undefined && version !== 0 && version !== FORMAT_VERSION) {
-        await file.close();
-        throw new SegmentVersionError(`${this.dir.path}/${active.name}`, version, FORMAT_VERSION);
-      }
-      const previous = found.at(-2);
-      if (previous !== undefined && decodeSegmentHeader(header)?.baseSequence !== active.base) {
-        // Torn while being created (nothing in it was acknowledged): drop it and append to the
-        // previous, complete segment again. Unlike rewriting the header, this needs no free space.
-        await file.close();
-        await this.dir.remove(active.name);
-        await this.dir.sync();
-        found.pop();
-        file = await this.dir.open(previous.name, 'write');
-        if (file === undefined) throw new Error(`segment ${previous.name} vanished during open`);
-      }
-      const tail = found.at(-1) as Segment;
-      this.writer = file;
-      this.segments = found;
-      this.nextSeq = this.durableNext = await this.recoverTail(file, tail);
-    }
+    const { segments, writer, next } = await openSegments(
+      this.dir,
+      this.options.initialSequence,
+      this.options.clock,
+    );
+    this.writer = writer;
+    this.segments = segments;
+    this.nextSeq = this.durableNext = next;
     this.totalBytes = 0;
     for (const s of this.segments) this.totalBytes += s.size;
-  }
-
-  /**
-   * Scans the active segment frame by frame and truncates at the first frame that is torn,
-   * fails its CRC or breaks the sequence chain. Everything before that point was written before
-   * it, so every acknowledged (fsynced) record survives. Returns the next sequence.
-   */
-  private async recoverTail(file: LogFile, segment: Segment): Promise<number> {
-    const fileSize = segment.size;
-    const header = decodeSegmentHeader(await readAt(file, 0, SEGMENT_HEADER_SIZE));
-    if (header === undefined || header.baseSequence !== segment.base) {
-      // Torn while being created: the header is fsynced before any record in the file is acknowledged.
-      const prevLastTimestamp = this.options.clock();
-      await file.truncate(0);
-      await file.writev([encodeSegmentHeader({ baseSequence: segment.base, prevLastTimestamp })], 0);
-      await file.sync();
-      segment.prevLastTimestamp = prevLastTimestamp;
-      segment.size = segment.durableSize = SEGMENT_HEADER_SIZE;
-      return segment.base;
-    }
-    segment.prevLastTimestamp = header.prevLastTimestamp;
-    const info = newFrameInfo();
-    let offset = SEGMENT_HEADER_SIZE;
-    let sequence = segment.base;
-    let buf: Buffer = Buffer.alloc(0);
-    let bufPos = offset;
-    for (;;) {
-      const rel = offset - bufPos;
-      const avail = buf.length - rel;
-      const need = avail >= FRAME_HEADER_SIZE ? FRAME_HEADER_SIZE + buf.readUInt32LE(rel) : FRAME_HEADER_SIZE;
-      if (avail < need) {
-        if (offset + need > fileSize) break; // torn tail
-        buf = await readAt(file, offset, Math.min(fileSize - offset, Math.max(SCAN_CHUNK, need)));
-        bufPos = offset;
-        continue;
-      }
-      if (decodeFrame(buf, rel, buf.length, info) !== FrameStatus.Ok || info.sequence !== sequence) break;
-      noteFrame(segment, sequence, offset);
-      segment.lastTimestamp = info.timestamp;
-      offset += FRAME_HEADER_SIZE + info.length;
-      sequence++;
-    }
-    if (offset < fileSize) {
-      await file.truncate(offset);
-      await file.sync();
-    }
-    segment.size = segment.durableSize = offset;
-    return sequence;
   }
 
   // ---------------------------------------------------------------- appends
@@ -610,7 +430,7 @@ export class LogStream {
         this.queue.shift();
         this.durableNext = batch.endSequence;
         batch.resolve();
-        this.notifyWaiters();
+        this.waiters.notify(this.durableNext);
       }
     } catch (error) {
       this.recovery = this.fail(error);
@@ -682,7 +502,7 @@ export class LogStream {
     }
     this.writer = undefined;
     try {
-      await this.discardUnacknowledged();
+      await discardUnacknowledged(this.dir, this.segments);
       await this.load();
       this.state = closing ? 'closing' : 'open';
       this.failure = undefined;
@@ -691,33 +511,6 @@ export class LogStream {
       this.failure = new LogWriteError(this.def.name, reloadError);
     }
     if (full) this.options.onStorageFull?.();
-  }
-
-  /**
-   * Cuts every byte past the last acknowledged batch. After a failed write or fsync the page cache
-   * may still hold frames that are not durable (a failed fsync does not say which pages were lost),
-   * and a reload that scanned them would hand out records whose appends were rejected.
-   */
-  private async discardUnacknowledged(): Promise<void> {
-    let dirChanged = false;
-    for (const segment of this.segments) {
-      if (segment.durableSize >= segment.size) continue;
-      if (segment.durableSize < SEGMENT_HEADER_SIZE) {
-        // Created by a failed batch: no record in it was acknowledged.
-        await this.dir.remove(segment.name);
-        dirChanged = true;
-        continue;
-      }
-      const file = await this.dir.open(segment.name, 'write');
-      if (file === undefined) continue;
-      try {
-        await file.truncate(segment.durableSize);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-    }
-    if (dirChanged) await this.dir.sync();
   }
 
   // ---------------------------------------------------------------- retention
@@ -829,152 +622,18 @@ export class LogStream {
    * Reads acknowledged records from `fromSequence` on, verifying every CRC. Memory is bounded by
    * maxBytes plus one read chunk; segments are read in chunks, never whole.
    */
-  async read(options: ReadOptions = {}): Promise<LogRecord[]> {
-    if (this.state === 'closed') throw new LogClosedError();
-    const maxRecords = options.maxRecords ?? DEFAULT_READ_MAX_RECORDS;
-    const maxBytes = options.maxBytes ?? DEFAULT_READ_MAX_BYTES;
-    const state: ReadState = {
-      out: [],
-      bytes: 0,
-      full: false,
-      maxRecords,
-      maxBytes,
-      chunk: Math.min(READ_CHUNK, Math.max(MIN_READ_CHUNK, maxBytes + FRAME_HEADER_SIZE)),
-    };
-    const end = this.durableNext;
-    let sequence = options.fromSequence ?? 0;
-    while (sequence < end && state.out.length < maxRecords && !state.full) {
-      const index = this.segmentIndexFor(sequence);
-      if (index < 0) {
-        // Before the oldest kept record (deleted by TTL, overwrite or trim): continue from the oldest.
-        const first = this.segments[0]?.base ?? end;
-        if (first <= sequence) break;
-        sequence = first;
-        continue;
-      }
-      const segment = this.segments[index] as Segment;
-      const segmentEnd = Math.min(end, this.segments[index + 1]?.base ?? end);
-      const next = await this.readSegment(segment, sequence, segmentEnd, state);
-      if (next === undefined) {
-        // The file was deleted meanwhile (TTL, overwrite, trim): the next lookup skips past it.
-        if (this.segments.includes(segment)) break;
-        continue;
-      }
-      sequence = next;
-    }
-    return state.out;
+  read(options: ReadOptions = {}): Promise<LogRecord[]> {
+    if (this.state === 'closed') return Promise.reject(new LogClosedError());
+    return readRecords(this.source, options);
   }
 
-  private segmentIndexFor(sequence: number): number {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.segments[mid] as Segment).base <= sequence) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
-  }
-
-  /** Returns the sequence to continue from, or undefined when the segment file is gone. */
-  private async readSegment(
-    segment: Segment,
-    from: number,
-    endSequence: number,
-    state: ReadState,
-  ): Promise<number | undefined> {
-    const limit = segment.durableSize;
-    const file = await this.dir.open(segment.name, 'read');
-    if (file === undefined) return undefined;
-    try {
-      let { sequence, offset } = locate(segment, from);
-      const info = newFrameInfo();
-      let buf: Buffer = Buffer.alloc(0);
-      let bufPos = offset;
-      while (sequence < endSequence && offset < limit && state.out.length < state.maxRecords) {
-        let rel = offset - bufPos;
-        let avail = buf.length - rel;
-        if (avail < FRAME_HEADER_SIZE || avail < FRAME_HEADER_SIZE + buf.readUInt32LE(rel)) {
-          const need =
-            avail >= FRAME_HEADER_SIZE ? FRAME_HEADER_SIZE + buf.readUInt32LE(rel) : FRAME_HEADER_SIZE;
-          if (offset + need > limit) throw this.corrupt(segment, offset, sequence);
-          buf = await readAt(file, offset, Math.min(limit - offset, Math.max(state.chunk, need)));
-          bufPos = offset;
-          rel = 0;
-          avail = buf.length;
-          if (avail < need) throw this.corrupt(segment, offset, sequence);
-          continue;
-        }
-        if (decodeFrame(buf, rel, buf.length, info) !== FrameStatus.Ok || info.sequence !== sequence) {
-          throw this.corrupt(segment, offset, sequence);
-        }
-        if (sequence >= from) {
-          if (state.out.length > 0 && state.bytes + info.length > state.maxBytes) {
-            state.full = true;
-            break;
-          }
-          const start = rel + FRAME_HEADER_SIZE;
-          state.out.push({
-            sequence,
-            timestamp: info.timestamp,
-            payload: buf.subarray(start, start + info.length),
-          });
-          state.bytes += info.length;
-        }
-        noteFrame(segment, sequence, offset);
-        offset += FRAME_HEADER_SIZE + info.length;
-        sequence++;
-        if (state.bytes >= state.maxBytes) {
-          state.full = true;
-          break;
-        }
-      }
-      // A sealed segment ending early (its file shortened behind our back) is a gap, not corruption.
-      return sequence < endSequence && offset >= limit ? endSequence : sequence;
-    } finally {
-      await file.close();
-    }
-  }
-
-  private corrupt(segment: Segment, offset: number, sequence: number): CorruptRecordError {
-    const index = this.segments.indexOf(segment);
-    const resume = this.segments[index + 1]?.base ?? this.durableNext;
-    return new CorruptRecordError(this.def.name, segment.name, offset, sequence, resume);
-  }
+  // ---------------------------------------------------------------- waiters
 
   /** Resolves once `sequence` is acknowledged and readable. */
   waitFor(sequence: number, signal?: AbortSignal): Promise<void> {
     if (this.durableNext > sequence) return Promise.resolve();
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new LogClosedError());
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.waiters.delete(waiter);
-        reject(signal?.reason);
-      };
-      const waiter: Waiter = {
-        sequence,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject,
-      };
-      if (signal?.aborted) return reject(signal.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
-    });
-  }
-
-  private notifyWaiters(): void {
-    for (const waiter of this.waiters) {
-      if (this.durableNext > waiter.sequence) {
-        this.waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
+    return this.waiters.add(sequence, signal);
   }
 
   /** Flushes and acknowledges everything pending, then releases the files. */
@@ -995,7 +654,6 @@ export class LogStream {
     const writer = this.writer;
     this.writer = undefined;
     await writer?.close();
-    for (const waiter of this.waiters) waiter.reject(new LogClosedError());
-    this.waiters.clear();
+    this.waiters.close();
   }
 }
