@@ -9,21 +9,22 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from '../../local/servers/index.ts';
 import {
   AgentProcess,
   AgentStartError,
   Appender,
   type ChaosKinesis,
   type LaunchLine,
+  lossFindings,
+  prepareScenario,
   type ScenarioResult,
+  STREAM,
   sleep,
   statusAnswers,
   streamState,
   tally,
   waitDrained,
   writeAgentConfig,
-  writeTokenFile,
 } from './harness.ts';
 
 export interface DiskFullOptions {
@@ -35,7 +36,6 @@ export interface DiskFullOptions {
 }
 
 const SCENARIO = 'full disk (16 MiB tmpfs)';
-const STREAM = 'telemetry';
 const DISK_BYTES = 16 * 1024 * 1024;
 const MiB = 1024 * 1024;
 /** How long the agent gets to make room again once Kinesis is back. */
@@ -86,12 +86,12 @@ export async function diskFull(options: DiskFullOptions): Promise<ScenarioResult
   let crashes = 0;
   let peak = 0;
   let agent: AgentProcess | undefined;
-  const kinesisStream = `chaos-disk-${Date.now()}`;
-  await kinesis.createStream(kinesisStream, 1);
-  const tokenFile = join(dir, 'api-token');
-  const token = await writeTokenFile(tokenFile);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const { kinesisStream, tokenFile, token, port, url } = await prepareScenario(
+    kinesis,
+    options.dir,
+    'disk-full',
+    1,
+  );
   const stream = (strategyOnFull: string) => ({
     name: STREAM,
     maxSize: 64 * MiB,
@@ -210,7 +210,7 @@ export async function diskFull(options: DiskFullOptions): Promise<ScenarioResult
     spawnSync('umount', [disk]);
   }
   const counted = tally(appender.ledger, await kinesis.copies(kinesisStream));
-  if (counted.lost > 0) findings.push(`${counted.lost} acknowledged records never reached Kinesis`);
+  findings.push(...lossFindings(counted));
   if (counted.duplicated > 0) findings.push(`${counted.duplicated} records sent twice (there was no crash)`);
   return {
     scenario: SCENARIO,

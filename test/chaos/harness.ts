@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +25,8 @@ import { createRecord, decodeRecord, type TributaryRecord } from '../../shared/c
 import { deaggregate } from '../../shared/kinesis/aggregation.ts';
 
 export const REGION = 'us-east-1';
+/** The agent stream every scenario appends to. */
+export const STREAM = 'telemetry';
 /** Peak RSS the agent may reach under the hostile corpus (issue 17). */
 export const RSS_LIMIT_BYTES = 90 * 1e6;
 /** Extra copies over the kill loop, as a fraction of acknowledged records (issue 17). */
@@ -580,6 +582,53 @@ export async function writeAgentConfig(
     }),
   );
   return file;
+}
+
+/** One scenario's agent on loopback: its folder, Kinesis stream, API token, port and URL. */
+export interface ScenarioAgent {
+  readonly dir: string;
+  readonly kinesisStream: string;
+  readonly tokenFile: string;
+  readonly token: string;
+  readonly port: number;
+  readonly url: string;
+}
+
+/** Makes the scenario's folder and Kinesis stream, a token file and a free port for its agent. */
+export async function prepareScenario(
+  kinesis: ChaosKinesis,
+  baseDir: string,
+  tag: string,
+  shards: number,
+): Promise<ScenarioAgent> {
+  const dir = join(baseDir, tag);
+  await mkdir(dir, { recursive: true });
+  const kinesisStream = `chaos-${tag}-${Date.now()}`;
+  await kinesis.createStream(kinesisStream, shards);
+  const tokenFile = join(dir, 'api-token');
+  const token = await writeTokenFile(tokenFile);
+  const port = await freePort();
+  return { dir, kinesisStream, tokenFile, token, port, url: `http://127.0.0.1:${port}` };
+}
+
+/** The agent config of a scenario with one stream exporting to its Kinesis stream. */
+export function writeScenarioConfig(agent: ScenarioAgent, kinesis: ChaosKinesis): Promise<string> {
+  return writeAgentConfig(agent.dir, {
+    storeRoot: join(agent.dir, 'store'),
+    port: agent.port,
+    tokenFile: agent.tokenFile,
+    kinesisEndpoint: kinesis.endpoint,
+    streams: [{ name: STREAM, export: { kinesisStreamName: agent.kinesisStream } }],
+  });
+}
+
+/** What no scenario tolerates: acknowledged records missing from Kinesis, or a key out of order. */
+export function lossFindings(counted: Tally): string[] {
+  const findings: string[] = [];
+  if (counted.lost > 0) findings.push(`${counted.lost} acknowledged records never reached Kinesis`);
+  if (counted.keysOutOfOrder > 0)
+    findings.push(`${counted.keysOutOfOrder} keys reached Kinesis out of order`);
+  return findings;
 }
 
 export function mb(bytes: number): string {

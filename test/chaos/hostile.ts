@@ -8,7 +8,6 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULT_MAX_BODY_BYTES } from '../../device/config.ts';
-import { freePort } from '../../local/servers/index.ts';
 import {
   AgentProcess,
   AgentStartError,
@@ -16,21 +15,21 @@ import {
   type LaunchLine,
   Ledger,
   mb,
+  prepareScenario,
   REGION,
   type Reply,
   type RequestOptions,
   RSS_LIMIT_BYTES,
   request,
   type ScenarioResult,
+  STREAM,
   sleep,
   statusAnswers,
   streamState,
   waitDrained,
-  writeAgentConfig,
-  writeTokenFile,
+  writeScenarioConfig,
 } from './harness.ts';
 
-export const STREAM = 'telemetry';
 /** A stalled request must be cut off within this long (the issue: it stayed open 300 s). */
 export const STALL_LIMIT_MILLIS = 60_000;
 const PAN = '4111111111111111';
@@ -672,21 +671,9 @@ export interface HostileRun {
 /** Runs the corpus against one agent (restarted after a crash) and reports each case. */
 export async function runHostile(options: HostileOptions): Promise<HostileRun> {
   const { bundle, launch, kinesis, log } = options;
-  const dir = join(options.dir, 'hostile');
-  await mkdir(dir, { recursive: true });
-  const kinesisStream = `chaos-hostile-${Date.now()}`;
-  await kinesis.createStream(kinesisStream, 1);
-  const tokenFile = join(dir, 'api-token');
-  const token = await writeTokenFile(tokenFile);
-  const port = await freePort();
-  const config = await writeAgentConfig(dir, {
-    storeRoot: join(dir, 'store'),
-    port,
-    tokenFile,
-    kinesisEndpoint: kinesis.endpoint,
-    streams: [{ name: STREAM, export: { kinesisStreamName: kinesisStream } }],
-  });
-  const url = `http://127.0.0.1:${port}`;
+  const scenarioAgent = await prepareScenario(kinesis, options.dir, 'hostile', 1);
+  const { dir, token, port, url } = scenarioAgent;
+  const config = await writeScenarioConfig(scenarioAgent, kinesis);
   const ledger = new Ledger();
   const send = (o: RequestOptions) => request(url, { timeoutMillis: 120_000, ...o });
   const context: HostileContext = {

@@ -1,11 +1,3 @@
-/**
- * SIGKILL loop: clients append through the API without pause while the agent is killed at a random
- * moment, cycle after cycle; a last clean run drains the backlog. Counts acknowledged records, those
- * lost (acked, never in Kinesis), extra copies in Kinesis, and crashes.
- */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { freePort } from '../../local/servers/index.ts';
 import { seededRandom } from '../../shared/seeded-random.ts';
 import {
   AgentProcess,
@@ -14,14 +6,16 @@ import {
   type ChaosKinesis,
   DUPLICATE_LIMIT,
   type LaunchLine,
+  lossFindings,
   percent,
+  prepareScenario,
   type ScenarioResult,
+  STREAM,
   sleep,
   streamState,
   tally,
   waitDrained,
-  writeAgentConfig,
-  writeTokenFile,
+  writeScenarioConfig,
 } from './harness.ts';
 
 export interface KillLoopOptions {
@@ -37,7 +31,6 @@ export interface KillLoopOptions {
   readonly log: (line: string) => void;
 }
 
-const STREAM = 'telemetry';
 /** Consecutive failed starts after which the loop gives up (a store that no longer opens). */
 const MAX_FAILED_STARTS = 3;
 const DRAIN_TIMEOUT_MILLIS = 300_000;
@@ -45,21 +38,9 @@ const DRAIN_TIMEOUT_MILLIS = 300_000;
 export async function killLoop(options: KillLoopOptions): Promise<ScenarioResult> {
   const { bundle, launch, kinesis, kills, log } = options;
   const scenario = `SIGKILL loop (${kills} kills)`;
-  const dir = join(options.dir, 'kill-loop');
-  await mkdir(dir, { recursive: true });
-  const kinesisStream = `chaos-kill-${Date.now()}`;
-  await kinesis.createStream(kinesisStream, 2);
-  const tokenFile = join(dir, 'api-token');
-  const token = await writeTokenFile(tokenFile);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const config = await writeAgentConfig(dir, {
-    storeRoot: join(dir, 'store'),
-    port,
-    tokenFile,
-    kinesisEndpoint: kinesis.endpoint,
-    streams: [{ name: STREAM, export: { kinesisStreamName: kinesisStream } }],
-  });
+  const scenarioAgent = await prepareScenario(kinesis, options.dir, 'kill-loop', 2);
+  const { kinesisStream, token, url } = scenarioAgent;
+  const config = await writeScenarioConfig(scenarioAgent, kinesis);
   const random = seededRandom(options.seed ?? 17);
   const minLife = options.minLifeMillis ?? 150;
   const maxLife = options.maxLifeMillis ?? 600;
@@ -131,9 +112,7 @@ export async function killLoop(options: KillLoopOptions): Promise<ScenarioResult
   log(
     `  answers: ${[...appender.statuses].map(([label, n]) => `${label} ×${n}`).join(', ')}; most copies of one id: ${counted.mostCopies}`,
   );
-  if (counted.lost > 0) findings.push(`${counted.lost} acknowledged records never reached Kinesis`);
-  if (counted.keysOutOfOrder > 0)
-    findings.push(`${counted.keysOutOfOrder} keys reached Kinesis out of order`);
+  findings.push(...lossFindings(counted));
   if (counted.duplicated > DUPLICATE_LIMIT * counted.acked)
     findings.push(
       `extra copies ${percent(counted.duplicated, counted.acked)} of acked (target ≤ ${DUPLICATE_LIMIT * 100}%; one id ${counted.mostCopies} times)`,

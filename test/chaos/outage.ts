@@ -1,27 +1,20 @@
-/**
- * Kinesis misbehaving while clients append without pause: an outage (the endpoint refuses
- * connections, then comes back) and a throttling storm (the limits proxy throttles most records and
- * fails whole requests, set through its control endpoint). 0 acknowledged records lost, each key's
- * records in Kinesis in the order they were appended.
- */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CONTROL_PATH } from '../../local/kinesis-limits/proxy.ts';
-import { freePort } from '../../local/servers/index.ts';
 import {
   AgentProcess,
   Appender,
   type ChaosKinesis,
   type LaunchLine,
+  lossFindings,
   percent,
+  prepareScenario,
   request,
   type ScenarioResult,
+  STREAM,
   sleep,
   streamState,
   tally,
   waitDrained,
-  writeAgentConfig,
-  writeTokenFile,
+  writeScenarioConfig,
 } from './harness.ts';
 
 export interface FaultOptions {
@@ -36,7 +29,6 @@ export interface FaultOptions {
   readonly calmMillis?: number;
 }
 
-const STREAM = 'telemetry';
 const CALM_MILLIS = 3_000;
 const DRAIN_TIMEOUT_MILLIS = 180_000;
 
@@ -58,20 +50,9 @@ async function control(kinesis: ChaosKinesis, change: object): Promise<void> {
 
 async function underFault(options: FaultOptions, fault: Fault, tag: string): Promise<ScenarioResult> {
   const { bundle, launch, kinesis, log } = options;
-  const dir = join(options.dir, tag);
-  await mkdir(dir, { recursive: true });
-  const kinesisStream = `chaos-${tag}-${Date.now()}`;
-  await kinesis.createStream(kinesisStream, 2);
-  const tokenFile = join(dir, 'api-token');
-  const token = await writeTokenFile(tokenFile);
-  const port = await freePort();
-  const config = await writeAgentConfig(dir, {
-    storeRoot: join(dir, 'store'),
-    port,
-    tokenFile,
-    kinesisEndpoint: kinesis.endpoint,
-    streams: [{ name: STREAM, export: { kinesisStreamName: kinesisStream } }],
-  });
+  const scenarioAgent = await prepareScenario(kinesis, options.dir, tag, 2);
+  const { kinesisStream, token } = scenarioAgent;
+  const config = await writeScenarioConfig(scenarioAgent, kinesis);
   const findings: string[] = [];
   let crashes = 0;
   const agent = await AgentProcess.start(bundle, config, launch);
@@ -115,9 +96,7 @@ async function underFault(options: FaultOptions, fault: Fault, tag: string): Pro
   log(
     `  answers: ${[...appender.statuses].map(([label, n]) => `${label} ×${n}`).join(', ')}; extra copies ${percent(counted.duplicated, counted.acked)}`,
   );
-  if (counted.lost > 0) findings.push(`${counted.lost} acknowledged records never reached Kinesis`);
-  if (counted.keysOutOfOrder > 0)
-    findings.push(`${counted.keysOutOfOrder} keys reached Kinesis out of order`);
+  findings.push(...lossFindings(counted));
   if (counted.acked === 0) findings.push('no record was acknowledged');
   return {
     scenario: fault.scenario,
