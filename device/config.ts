@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, describeValue, formatPath, valueAtPath } from '../shared/errors.ts';
+import { DEFAULT_MAX_RECORD_BYTES } from '../shared/kinesis/limits.ts';
 import * as z from '../shared/zod.ts';
 import { ConfigFileError } from './errors.ts';
 import {
@@ -27,7 +28,7 @@ export const DEFAULT_API_PORT = 8088;
  * is held once as bytes and its records once parsed and once encoded, and up to four bodies are read at
  * once (device/api/server.ts), which leaves most of the heap to the log and the exporter.
  */
-export const DEFAULT_MAX_BODY_BYTES = 1 * MiB;
+export const DEFAULT_MAX_BODY_BYTES = DEFAULT_MAX_RECORD_BYTES;
 /** A stream's raised Kinesis MaxRecordSize tops out at 10 MiB; larger bodies only risk the heap. */
 const MAX_BODY_BYTES_CEILING = 16 * MiB;
 /** The token file's name in the store directory when `api.authTokenFile` is not given. */

@@ -5,6 +5,7 @@
  * nor a line is ever held whole beyond one batch.
  */
 import {
+  isBlankLine,
   type JsonLimits,
   JsonScanner,
   RecordDecodeError,
@@ -27,11 +28,6 @@ export interface NdjsonBatch {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-function isBlank(line: Uint8Array): boolean {
-  for (const byte of line) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
-  return true;
-}
 
 /** Yields batches of at most `maxRecords` lines and `maxBytes` bytes; throws InputLineError at the first bad line. */
 export async function* ndjsonBatches(
@@ -58,7 +54,7 @@ export async function* ndjsonBatches(
 
   /** Checks a complete line; true when it joins the batch. */
   const check = (line: Buffer): boolean => {
-    if (isBlank(line)) return false;
+    if (isBlankLine(line)) return false;
     try {
       const scanner = new JsonScanner(options.limits, { framing: 'single', objectsOnly: {} });
       scanner.write(line, () => {});

@@ -19,6 +19,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  isBlankLine,
   type JsonLimits,
   JsonScanner,
   RecordDecodeError,
@@ -299,14 +300,6 @@ function readBody(
   });
 }
 
-function isBlank(bytes: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const byte = bytes[i];
-    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
-  }
-  return true;
-}
-
 /** The records of a scanned body, parsed one at a time as they are consumed. */
 function* records(body: Body): Generator<unknown> {
   const { bytes } = body;
@@ -317,7 +310,7 @@ function* records(body: Body): Generator<unknown> {
   for (let start = 0; start < bytes.length; ) {
     let end = bytes.indexOf(0x0a, start);
     if (end < 0) end = bytes.length;
-    if (!isBlank(bytes, start, end)) yield JSON.parse(bytes.toString('utf8', start, end));
+    if (!isBlankLine(bytes, start, end)) yield JSON.parse(bytes.toString('utf8', start, end));
     start = end + 1;
   }
 }
