@@ -451,7 +451,13 @@ export class KinesisExporter {
   #dispatch(now: number): number {
     let wake = Number.POSITIVE_INFINITY;
     for (const e of this.#exports) {
-      if (e.describeDue || e.refreshing !== undefined) continue;
+      if (e.describeDue || e.refreshing !== undefined) {
+        // A failed describe backs off; its retry (#pumpRefresh) needs a wake-up when the backoff ends,
+        // or an agent that started offline waits for an append that may never come (a full disk).
+        if (e.refreshing === undefined && e.state.offlineUntil > now)
+          wake = Math.min(wake, e.state.offlineUntil);
+        continue;
+      }
       for (;;) {
         const global = this.#bucket?.available(now) ?? Number.POSITIVE_INFINITY;
         // Out of shared bandwidth: lower priorities must not spend what this export is waiting for.

@@ -268,4 +268,25 @@ describe('KinesisExporter against the local Kinesis behind the limits proxy', ()
     const firstArrivals = arrived.filter((a) => !seen.has(a.id) && seen.add(a.id));
     expectKeyOrder(firstArrivals, written);
   }, 180_000);
+
+  it('starts while Kinesis is unreachable and exports once it is back, with no append to wake it', async () => {
+    await createStream('export-offline-start', 1);
+    await store.createStream({ name: 'offline-start' });
+    const written = await appendRecords('offline-start', 500, 10);
+    const port = limits.port;
+    await limits.stop();
+    const exporter = await KinesisExporter.start({
+      store,
+      kinesis: client,
+      exports: [{ logStream: 'offline-start', kinesisStreamName: 'export-offline-start' }],
+      ...FAST,
+    });
+    // The stream description failed and backed off; nothing else happens on the device meanwhile.
+    await until(exporter, 'offline-start', (s) => s.lastError?.code === 'ECONNREFUSED');
+    limits = await startKinesisLimits({ upstream: kinesis.endpoint, port });
+    await exporter.whenExported('offline-start', written.length - 1);
+    await exporter.stop();
+    const arrived = await readBack('export-offline-start');
+    expect(new Set(arrived.map((a) => a.id))).toEqual(new Set(written.map((w) => w.id)));
+  }, 180_000);
 });
