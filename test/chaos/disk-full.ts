@@ -86,12 +86,7 @@ export async function diskFull(options: DiskFullOptions): Promise<ScenarioResult
   let crashes = 0;
   let peak = 0;
   let agent: AgentProcess | undefined;
-  const { kinesisStream, tokenFile, token, port, url } = await prepareScenario(
-    kinesis,
-    options.dir,
-    'disk-full',
-    1,
-  );
+  const { kinesisStream, tokenFile, token } = await prepareScenario(kinesis, options.dir, 'disk-full', 1);
   const stream = (strategyOnFull: string) => ({
     name: STREAM,
     maxSize: 64 * MiB,
@@ -102,11 +97,13 @@ export async function diskFull(options: DiskFullOptions): Promise<ScenarioResult
   const config = (strategyOnFull: string) =>
     writeAgentConfig(dir, {
       storeRoot: join(disk, 'store'),
-      port,
+      port: 0,
       tokenFile,
       kinesisEndpoint: kinesis.endpoint,
       streams: [stream(strategyOnFull)],
     });
+  // Port 0 and the agent's reported URL: a fixed port freed by a stop can go to a scenario beside this one.
+  let url = '';
   const appender = new Appender(() => url, {
     token,
     stream: STREAM,
@@ -117,7 +114,9 @@ export async function diskFull(options: DiskFullOptions): Promise<ScenarioResult
   const filler = join(disk, 'filler');
   const start = async (what: string): Promise<AgentProcess | undefined> => {
     try {
-      return await AgentProcess.start(bundle, join(dir, 'agent.json'), launch);
+      const started = await AgentProcess.start(bundle, join(dir, 'agent.json'), launch);
+      url = started.url;
+      return started;
     } catch (error) {
       if (!(error instanceof AgentStartError)) throw error;
       crashes++;
@@ -190,7 +189,7 @@ export async function diskFull(options: DiskFullOptions): Promise<ScenarioResult
     // 4. A config change on a full disk (what a user does to recover) must not stop the agent from starting.
     await writeAgentConfig(dir, {
       storeRoot: join(disk, 'store'),
-      port,
+      port: 0,
       tokenFile,
       kinesisEndpoint: kinesis.endpoint,
       streams: [{ ...stream('OverwriteOldestData'), timeToLiveMillis: 3_600_000 }],

@@ -611,11 +611,19 @@ export async function prepareScenario(
   return { dir, kinesisStream, tokenFile, token, port, url: `http://127.0.0.1:${port}` };
 }
 
-/** The agent config of a scenario with one stream exporting to its Kinesis stream. */
-export function writeScenarioConfig(agent: ScenarioAgent, kinesis: ChaosKinesis): Promise<string> {
+/**
+ * The agent config of a scenario with one stream exporting to its Kinesis stream. An agent restarted
+ * over and over takes port 0 and is found at its `url`: a fixed port freed by a kill can be handed to
+ * a scenario running beside it before the next start.
+ */
+export function writeScenarioConfig(
+  agent: ScenarioAgent,
+  kinesis: ChaosKinesis,
+  port = agent.port,
+): Promise<string> {
   return writeAgentConfig(agent.dir, {
     storeRoot: join(agent.dir, 'store'),
-    port: agent.port,
+    port,
     tokenFile: agent.tokenFile,
     kinesisEndpoint: kinesis.endpoint,
     streams: [{ name: STREAM, export: { kinesisStreamName: agent.kinesisStream } }],

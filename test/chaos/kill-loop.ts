@@ -39,8 +39,9 @@ export async function killLoop(options: KillLoopOptions): Promise<ScenarioResult
   const { bundle, launch, kinesis, kills, log } = options;
   const scenario = `SIGKILL loop (${kills} kills)`;
   const scenarioAgent = await prepareScenario(kinesis, options.dir, 'kill-loop', 2);
-  const { kinesisStream, token, url } = scenarioAgent;
-  const config = await writeScenarioConfig(scenarioAgent, kinesis);
+  const { kinesisStream, token } = scenarioAgent;
+  const config = await writeScenarioConfig(scenarioAgent, kinesis, 0);
+  let url = '';
   const random = seededRandom(options.seed ?? 17);
   const minLife = options.minLifeMillis ?? 150;
   const maxLife = options.maxLifeMillis ?? 600;
@@ -61,6 +62,7 @@ export async function killLoop(options: KillLoopOptions): Promise<ScenarioResult
       let agent: AgentProcess;
       try {
         agent = await AgentProcess.start(bundle, config, launch);
+        url = agent.url;
         failedStarts = 0;
       } catch (error) {
         if (!(error instanceof AgentStartError)) throw error;
