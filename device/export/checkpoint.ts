@@ -1,0 +1,35 @@
+/**
+ * Committing an export's checkpoint to the log: at most one commit in flight, each carrying the
+ * highest sequence with everything before it accepted or dead-lettered (group commit, not per
+ * record), and `whenExported` waiters released once it is durable.
+ */
+import type { ExporterContext, StreamExport } from './stream-export.ts';
+
+export function pumpCommit(ctx: ExporterContext, e: StreamExport): void {
+  const checkpoint = e.state.checkpoint;
+  if (e.committing !== undefined || checkpoint === undefined) return;
+  if (e.committed !== undefined && checkpoint <= e.committed) return;
+  e.committing = ctx.store
+    .commit(e.definition.logStream, e.definition.checkpointName, checkpoint)
+    .then(
+      () => {
+        e.committed = checkpoint;
+        const waiting = e.waiters.splice(0);
+        for (const waiter of waiting) {
+          if (waiter.sequence <= checkpoint) waiter.resolve();
+          else e.waiters.push(waiter);
+        }
+      },
+      (error: unknown) => {
+        e.state.lastError = {
+          code: 'CHECKPOINT_FAILED',
+          message: error instanceof Error ? error.message : String(error),
+          at: ctx.clock(),
+        };
+      },
+    )
+    .finally(() => {
+      e.committing = undefined;
+      ctx.wake();
+    });
+}

@@ -1,0 +1,102 @@
+/**
+ * The exporter's options: one schema for the limits the agent config also exposes (its `exporter`
+ * section reuses `exporterLimitFields`), the backoffs and pacing, validated once at start so a bad
+ * value is a ConfigError naming its path rather than a misbehaving loop.
+ */
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { ConfigError, formatPath } from '../../shared/errors.ts';
+import { SHARD_WRITE_BYTES_PER_SECOND, SHARD_WRITE_RECORDS_PER_SECOND } from '../../shared/kinesis/limits.ts';
+import * as z from '../../shared/zod.ts';
+import type { LogStore } from '../log/index.ts';
+import type { KinesisApi } from './kinesis.ts';
+import type { RouteFunction } from './routing.ts';
+
+export const MiB = 1024 * 1024;
+/** Read-but-unaccepted bytes held per export (the agent config's exporter.maxBufferedBytesPerStream). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1 * MiB;
+export const DEFAULT_MAX_IN_FLIGHT_REQUESTS = 4;
+
+const backoff = (baseMillis: number, capMillis: number) =>
+  z._default(
+    z.strictObject({ baseMillis: z.number().check(z.gte(1)), capMillis: z.number().check(z.gte(1)) }),
+    { baseMillis, capMillis },
+  );
+
+/** The exporter's limits; the agent config's `exporter` section uses the same fields. */
+export const exporterLimitFields = {
+  maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
+  maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), DEFAULT_MAX_BUFFERED_BYTES),
+  maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), DEFAULT_MAX_IN_FLIGHT_REQUESTS),
+};
+
+const optionsSchema = z.object({
+  defaultPartitionKey: z.optional(z.string().check(z.minLength(1))),
+  ...exporterLimitFields,
+  retry: backoff(100, 5_000),
+  offline: backoff(250, 30_000),
+  requestTimeoutMillis: z._default(z.int().check(z.gte(100)), 30_000),
+  shardWriteLimits: z._default(
+    z.strictObject({
+      bytesPerSecond: z.number().check(z.positive()),
+      recordsPerSecond: z.number().check(z.positive()),
+    }),
+    { bytesPerSecond: SHARD_WRITE_BYTES_PER_SECOND, recordsPerSecond: SHARD_WRITE_RECORDS_PER_SECOND },
+  ),
+  /** Extra pacing window beyond Kinesis' one second, for the gap between our send and the server's admission. */
+  pacingSlackMillis: z._default(z.int().check(z.gte(0), z.lte(1000)), 25),
+  /** Shortest time between two shard-map refreshes. */
+  refreshIntervalMillis: z._default(z.int().check(z.gte(0)), 1_000),
+});
+
+export interface KinesisExporterOptions {
+  readonly store: LogStore;
+  /** The agent's slim `httpKinesisApi(...)`, or an SDK v3 client (from `createAwsClients(...).kinesis()`). */
+  readonly kinesis: KinesisApi | KinesisClient;
+  /** Export definitions (validated here; see definition.ts). */
+  readonly exports: unknown;
+  /** Key for payloads without a `partition_key` (the device id, usually). */
+  readonly defaultPartitionKey?: string;
+  /** Routing for payloads that are not contract records; may return an explicit hash key. */
+  readonly route?: RouteFunction;
+  /** Cap for all exports together (Greengrass' EXPORTER_MAX_BANDWIDTH); priorities decide who goes first. */
+  readonly maxBandwidthBytesPerSecond?: number;
+  /** Read-but-unaccepted bytes per export; the backlog stays in the log. Default 1 MiB. */
+  readonly maxBufferedBytes?: number;
+  readonly maxInFlightRequests?: number;
+  /** Backoff of failed entries (throttles, InternalFailure). */
+  readonly retry?: { baseMillis: number; capMillis: number };
+  /** Backoff while Kinesis is unreachable or refusing whole requests. */
+  readonly offline?: { baseMillis: number; capMillis: number };
+  readonly requestTimeoutMillis?: number;
+  /** Per-shard write limits to pace against; Kinesis' 1 MiB/s and 1000 records/s by default. */
+  readonly shardWriteLimits?: { bytesPerSecond: number; recordsPerSecond: number };
+  readonly pacingSlackMillis?: number;
+  readonly refreshIntervalMillis?: number;
+  /** ms since the epoch; comparable with the log's append timestamps. */
+  readonly clock?: () => number;
+  readonly random?: () => number;
+}
+
+export type ResolvedOptions = z.output<typeof optionsSchema>;
+
+/** Validates the plain options (not the store, client, definitions or functions); ConfigError names the path. */
+export function resolveOptions(options: KinesisExporterOptions): ResolvedOptions {
+  const {
+    store: _store,
+    kinesis: _kinesis,
+    exports: _exports,
+    route: _route,
+    clock: _clock,
+    random: _random,
+    ...rest
+  } = options;
+  const parsed = optionsSchema.safeParse(rest);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path ?? [];
+    let value: unknown = rest;
+    for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+    throw new ConfigError(formatPath(path), value, issue?.message ?? 'invalid exporter option');
+  }
+  return parsed.data;
+}
