@@ -1,12 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AnalyticsJobOptions,
   propertyGroups,
   readAnalyticsStats,
 } from '../../../local/analytics/launcher.ts';
+import { useTempDirs } from '../../helpers/temp-dir.ts';
 
 const base: AnalyticsJobOptions = {
   kinesisEndpoint: 'http://127.0.0.1:1000',
@@ -54,14 +54,10 @@ describe('analytics launcher property groups', () => {
 });
 
 describe('readAnalyticsStats', () => {
-  const dirs: string[] = [];
-  afterAll(async () => {
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-  });
+  const tempDir = useTempDirs('analytics-stats-');
 
   it('returns the counters, or undefined while there is no (complete) file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'analytics-stats-'));
-    dirs.push(dir);
+    const dir = await tempDir();
     const file = join(dir, 'stats.json');
     expect(await readAnalyticsStats(file)).toBeUndefined();
     await writeFile(file, '{"updatedAt":');

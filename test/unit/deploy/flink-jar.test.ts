@@ -1,7 +1,6 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AnalyticsJarMissingError, TemplateShapeError } from '../../../scripts/serverless/errors.ts';
 import {
   applicationCodeKey,
@@ -14,6 +13,7 @@ import {
   type Template,
 } from '../../../scripts/serverless/flink-jar.ts';
 import { ConfigError } from '../../../shared/errors.ts';
+import { useTempDir } from '../../helpers/temp-dir.ts';
 import { thrown } from '../../helpers/thrown.ts';
 
 const SETTINGS = {
@@ -42,17 +42,11 @@ function template(bucketArn: unknown = { 'Fn::GetAtt': ['ServerlessDeploymentBuc
   };
 }
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-flink-jar-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('tributary-flink-jar-');
 
 describe('Flink JAR plugin pieces', () => {
   it('keys the JAR by its content, under the prefix, keeping its name', async () => {
-    const jar = join(dir, 'code.jar');
+    const jar = join(tmp.path, 'code.jar');
     await writeFile(jar, 'abc');
     // sha256("abc"), the FIPS 180-2 test vector.
     const hash = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
@@ -64,9 +58,9 @@ describe('Flink JAR plugin pieces', () => {
   });
 
   it('a missing JAR says how to build it', async () => {
-    const error = await sha256File(join(dir, 'missing.jar')).catch((e: unknown) => e);
+    const error = await sha256File(join(tmp.path, 'missing.jar')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AnalyticsJarMissingError);
-    expect(error).toMatchObject({ code: 'ANALYTICS_JAR_MISSING', path: join(dir, 'missing.jar') });
+    expect(error).toMatchObject({ code: 'ANALYTICS_JAR_MISSING', path: join(tmp.path, 'missing.jar') });
     expect((error as Error).message).toContain('npm run package:analytics');
   });
 

@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
@@ -9,24 +8,23 @@ import { LakeEncodeError } from '../../../shared/lake/errors.ts';
 import { parseGlueType, renderGlueType } from '../../../shared/lake/glue-types.ts';
 import { lakeColumns, ParquetEncoder } from '../../../shared/lake/parquet.ts';
 import { recordArb, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
+import { useTempDir } from '../../helpers/temp-dir.ts';
 import { EXPECTED_COLUMN_TYPES, expectedRow } from './lake-rows.ts';
 
-let dir: string;
+const tmp = useTempDir('lake-parquet-');
 let duck: DuckDBInstance;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lake-parquet-'));
   duck = await DuckDBInstance.create(':memory:');
 });
 
 afterAll(async () => {
   duck.closeSync();
-  await rm(dir, { recursive: true, force: true });
 });
 
 let files = 0;
 async function readBack(bytes: Uint8Array, sql = 'SELECT * FROM f') {
-  const path = join(dir, `f${files++}.parquet`);
+  const path = join(tmp.path, `f${files++}.parquet`);
   await writeFile(path, bytes);
   const connection = await duck.connect();
   try {
@@ -61,7 +59,7 @@ describe('ParquetEncoder', () => {
   });
 
   it("lays the file out as Hive's Parquet writer does: optional columns, UTF8 strings, a MAP group", async () => {
-    const path = join(dir, 'schema.parquet');
+    const path = join(tmp.path, 'schema.parquet');
     await writeFile(path, encoder.encode([telemetryRecord()]));
     const connection = await duck.connect();
     try {
@@ -133,7 +131,7 @@ describe('ParquetEncoder', () => {
 
   it('stores footer metadata and the chosen codec', async () => {
     const bytes = encoder.encode([telemetryRecord()], { compression: 'GZIP', metadata: { k: 'v' } });
-    const path = join(dir, 'meta.parquet');
+    const path = join(tmp.path, 'meta.parquet');
     await writeFile(path, bytes);
     const connection = await duck.connect();
     try {

@@ -1,9 +1,6 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../../device/agent.ts';
 import { ApiClient } from '../../../../device/api/client.ts';
@@ -12,17 +9,17 @@ import { parseConfig } from '../../../../device/config.ts';
 import { ApiRequestError } from '../../../../device/errors.ts';
 import { decodeRecord } from '../../../../shared/contract/index.ts';
 import { telemetryRecord, transactionRecord } from '../../../helpers/records.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
-let dir: string;
+const tmp = useTempDir('tributary-api-');
 let agent: Agent;
 let api: ApiServer;
 let client: ApiClient;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-api-'));
   agent = await Agent.start(
     parseConfig({
-      storeRoot: dir,
+      storeRoot: tmp.path,
       deviceId: 'sensor-0001',
       aws: { region: 'us-east-1' },
       streams: [
@@ -39,7 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   await agent?.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 /** A request as raw as a hostile client sends it: any Host, any body, chunked when `body` is an iterable. */

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { telemetryRecord } from '../../../helpers/records.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '../../../..');
 
@@ -62,16 +62,15 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
     return { code, stdout, stderr };
   }
 
-  let dir: string;
+  const tmp = useTempDir('tributary-cli-');
   let agent: ChildProcess;
   let url: string;
   let config: string;
   const agentOutput: string[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tributary-cli-'));
-    BIN = await prepare(dir);
-    config = join(dir, 'agent.yaml');
+    BIN = await prepare(tmp.path);
+    config = join(tmp.path, 'agent.yaml');
     // No token configured: the agent generates one in its store, and the CLI finds it through --config.
     await writeFile(
       config,
@@ -105,7 +104,6 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
       agent.kill('SIGKILL');
       await once(agent, 'close');
     }
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('prints usage and exits 2 on a bad flag or command', async () => {
@@ -124,7 +122,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
   });
 
   it('exits 2 for a broken config file, naming file, path and value', async () => {
-    const bad = join(dir, 'bad.yaml');
+    const bad = join(tmp.path, 'bad.yaml');
     await writeFile(bad, 'storeRoot: x\ndeviceId: d\naws: { region: nowhere }\nstreams: [{ name: a }]\n');
     const run = await tributary(['agent', 'run', '--config', bad]);
     expect(run.code).toBe(2);
@@ -143,7 +141,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
       ...auth,
     ]);
     expect(one).toMatchObject({ code: 0, stdout: 'appended 1 record to telemetry (sequence 0)\n' });
-    const ndjson = join(dir, 'records.ndjson');
+    const ndjson = join(tmp.path, 'records.ndjson');
     await writeFile(
       ndjson,
       `${[telemetryRecord(), telemetryRecord()].map((r) => JSON.stringify(r)).join('\n')}\n`,
@@ -179,7 +177,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
   });
 
   it('generated the token into a file only its user can read, and refuses requests without it', async () => {
-    const token = join(dir, 'store', 'api-token');
+    const token = join(tmp.path, 'store', 'api-token');
     expect((await stat(token)).mode & 0o777).toBe(0o600);
     expect((await readFile(token, 'utf8')).trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const run = await tributary(['status', '--url', url]);
@@ -194,7 +192,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
       log: { records: number };
     }[];
     const good = JSON.stringify(telemetryRecord());
-    const bad = join(dir, 'bad.ndjson');
+    const bad = join(tmp.path, 'bad.ndjson');
     await writeFile(
       bad,
       Buffer.concat([Buffer.from(`${good}\n{"a":"`), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]),
@@ -213,10 +211,10 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
   });
 
   it('refuses to start with a token file that others can read', async () => {
-    const token = join(dir, 'open-token');
+    const token = join(tmp.path, 'open-token');
     await writeFile(token, 'readable-by-all\n', { mode: 0o644 });
     await chmod(token, 0o644);
-    const insecure = join(dir, 'insecure.yaml');
+    const insecure = join(tmp.path, 'insecure.yaml');
     await writeFile(
       insecure,
       [

@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_API_PORT, loadConfig, parseConfig } from '../../../../device/config.ts';
 import { ConfigFileError } from '../../../../device/errors.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
 const minimal = {
   storeRoot: '/var/lib/tributary',
@@ -23,13 +23,7 @@ function failure(input: unknown, file = 'agent.yaml'): ConfigFileError {
   throw new Error('config was accepted');
 }
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-config-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('tributary-config-');
 
 describe('agent config', () => {
   it('fills every default', () => {
@@ -178,15 +172,15 @@ describe('agent config', () => {
   });
 
   it('loads YAML and JSON files, anchoring relative paths at the file', async () => {
-    const yamlFile = join(dir, 'agent.yaml');
+    const yamlFile = join(tmp.path, 'agent.yaml');
     await writeFile(
       yamlFile,
       'storeRoot: ./store\ndeviceId: d-1\naws: { region: us-east-1 }\napi: { authTokenFile: token }\nstreams:\n  - name: s\n',
     );
     const config = await loadConfig(yamlFile);
-    expect(config.storeRoot).toBe(join(dir, 'store'));
-    expect(config.api.authTokenFile).toBe(join(dir, 'token'));
-    const jsonFile = join(dir, 'agent.json');
+    expect(config.storeRoot).toBe(join(tmp.path, 'store'));
+    expect(config.api.authTokenFile).toBe(join(tmp.path, 'token'));
+    const jsonFile = join(tmp.path, 'agent.json');
     await writeFile(jsonFile, JSON.stringify({ ...minimal, deviceId: '-bad' }));
     await expect(loadConfig(jsonFile)).rejects.toMatchObject({
       file: jsonFile,

@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import {
   IotRoleAliasNotFoundError,
 } from '../../../../device/iot/errors.ts';
 import { createAwsClients } from '../../../../shared/aws/clients.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
 /** A local stand-in for the AWS IoT credentials provider: mutual TLS on 127.0.0.1, the documented JSON. */
 interface Seen {
@@ -25,14 +25,14 @@ interface Seen {
   clientCn: string | undefined;
 }
 
-let dir: string;
+const tmp = useTempDir('tributary-iot-');
 let server: Server;
 let port: number;
 const seen: Seen[] = [];
 let reply: (n: number) => { status: number; body: string } = () => ({ status: 500, body: '' });
 
 function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  execFileSync('openssl', args, { cwd: tmp.path, stdio: 'pipe' });
 }
 
 /** A key and a certificate signed by `ca`, with `cn` and optional subjectAltName. */
@@ -52,7 +52,7 @@ function issue(name: string, cn: string, ca: string, san?: string): void {
     `/CN=${cn}`,
   );
   const ext = san === undefined ? [] : ['-extfile', `${name}.ext`];
-  if (san !== undefined) writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
+  if (san !== undefined) writeFileSync(join(tmp.path, `${name}.ext`), `subjectAltName=${san}\n`);
   openssl(
     'x509',
     '-req',
@@ -110,15 +110,14 @@ function options(overrides: Partial<IotCredentialsOptions> = {}): IotCredentials
     credentialsEndpoint: `127.0.0.1:${port}`,
     thingName: 'sensor-0001',
     roleAlias: 'tributary-device',
-    certificateFile: join(dir, 'device.pem'),
-    privateKeyFile: join(dir, 'device.key'),
-    caFile: join(dir, 'ca.pem'),
+    certificateFile: join(tmp.path, 'device.pem'),
+    privateKeyFile: join(tmp.path, 'device.key'),
+    caFile: join(tmp.path, 'ca.pem'),
     ...overrides,
   };
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-iot-'));
   newCa('ca');
   newCa('rogue-ca');
   issue('server', '127.0.0.1', 'ca', 'IP:127.0.0.1');
@@ -126,9 +125,9 @@ beforeAll(async () => {
   issue('rogue', 'sensor-0001', 'rogue-ca');
   server = createServer(
     {
-      key: await readFile(join(dir, 'server.key')),
-      cert: await readFile(join(dir, 'server.pem')),
-      ca: await readFile(join(dir, 'ca.pem')),
+      key: await readFile(join(tmp.path, 'server.key')),
+      cert: await readFile(join(tmp.path, 'server.pem')),
+      ca: await readFile(join(tmp.path, 'ca.pem')),
       requestCert: true,
       rejectUnauthorized: true,
     },
@@ -149,7 +148,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('AWS IoT credentials provider', () => {
@@ -229,8 +227,8 @@ describe('AWS IoT credentials provider', () => {
 
   it('fails the handshake with a certificate from another CA', async () => {
     const rogue = options({
-      certificateFile: join(dir, 'rogue.pem'),
-      privateKeyFile: join(dir, 'rogue.key'),
+      certificateFile: join(tmp.path, 'rogue.pem'),
+      privateKeyFile: join(tmp.path, 'rogue.key'),
     });
     await expect((await createIotCredentialsProvider(rogue))()).rejects.toMatchObject({
       code: 'IOT_CREDENTIALS_UNAVAILABLE',

@@ -1,20 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Agent } from '../../../../device/agent.ts';
 import { parseConfig } from '../../../../device/config.ts';
 import { telemetryRecord } from '../../../helpers/records.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-stop-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('tributary-stop-');
 
 describe('agent stop', () => {
   // The chaos suite found `agent run` exiting 1 on SIGTERM: its progress timer asked for the status
@@ -22,7 +13,7 @@ describe('agent stop', () => {
   it('answers status() at every step of a stop, and reports stopped once the store closes', async () => {
     const agent = await Agent.start(
       parseConfig({
-        storeRoot: join(dir, 'store'),
+        storeRoot: join(tmp.path, 'store'),
         deviceId: 'sensor-0001',
         aws: { region: 'us-east-1' },
         streams: [{ name: 'telemetry' }],

@@ -1,28 +1,21 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Agent } from '../../../../device/agent.ts';
 import { EXIT, main } from '../../../../device/cli.ts';
 import { parseConfig } from '../../../../device/config.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-agent-storage-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('tributary-agent-storage-');
 
 describe('agent storage', () => {
   it('warns at start when the streams may grow past the free space', async () => {
     const lines: string[] = [];
     const config = parseConfig({
-      storeRoot: join(dir, 'store'),
+      storeRoot: join(tmp.path, 'store'),
       deviceId: 'gateway-01',
       aws: { region: 'us-east-1' },
       api: { port: 0 },

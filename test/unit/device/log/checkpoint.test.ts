@@ -1,8 +1,7 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CHECKPOINT_FILE_SIZE,
   CHECKPOINT_SLOT_SIZE,
@@ -12,17 +11,11 @@ import {
 } from '../../../../device/log/checkpoint.ts';
 import { LogStore } from '../../../../device/log/index.ts';
 import { SimFs } from '../../../helpers/sim-fs.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
-let base: string;
-let runs = 0;
-beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'tributary-checkpoint-'));
-});
-afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
-});
+const tmp = useTempDir('tributary-checkpoint-');
 
-const freshRoot = () => join(base, String(runs++));
+const freshRoot = () => tmp.fresh();
 const u64 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 
 describe('checkpoint slots', () => {

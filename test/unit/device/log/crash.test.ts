@@ -1,10 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LogStore } from '../../../../device/log/index.ts';
 import { CRASH_STREAM, payloadHash, payloadIsIntact } from '../../../helpers/log-crash-child.ts';
+import { useTempDirs } from '../../../helpers/temp-dir.ts';
 
 const CHILD = new URL('../../../helpers/log-crash-child.ts', import.meta.url).pathname;
 const ITERATIONS = 20;
@@ -51,14 +49,10 @@ function start(root: string): Run {
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('device log crash safety (SIGKILL during group-commit appends)', () => {
-  const roots: string[] = [];
-  afterAll(async () => {
-    for (const root of roots) await rm(root, { recursive: true, force: true });
-  });
+  const tempDir = useTempDirs('tributary-crash-');
 
   it('keeps every acknowledged record, exactly once, in order, intact', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'tributary-crash-'));
-    roots.push(root);
+    const root = await tempDir();
     const acked = new Map<number, string>();
     let kills = 0;
     let killedBeforeReady = 0;

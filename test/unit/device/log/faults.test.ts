@@ -1,8 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   LogStore,
   type LogStoreOptions,
@@ -10,17 +9,11 @@ import {
   StorageFullError,
 } from '../../../../device/log/index.ts';
 import { SimFs } from '../../../helpers/sim-fs.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
-let base: string;
-let runs = 0;
-beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'tributary-faults-'));
-});
-afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
-});
+const tmp = useTempDir('tributary-faults-');
 
-const freshRoot = () => join(base, String(runs++));
+const freshRoot = () => tmp.fresh();
 const bytes = (text: string) => Buffer.from(text);
 const texts = (records: { payload: Uint8Array }[]) => records.map((r) => Buffer.from(r.payload).toString());
 

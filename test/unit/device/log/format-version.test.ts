@@ -1,20 +1,13 @@
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../../../device/log/crc32c.ts';
 import { LogStore, SegmentVersionError } from '../../../../device/log/index.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'log', 'segment-v1');
 
-let base: string;
-let runs = 0;
-beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'tributary-format-version-'));
-});
-afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
-});
+const tmp = useTempDir('tributary-format-version-');
 
 /** The generator of the fixture (see test/fixtures/log/README.md). */
 function payload(i: number): Buffer {
@@ -23,7 +16,7 @@ function payload(i: number): Buffer {
 
 /** A store whose stream `golden` holds the fixture's segment files. */
 async function storeWithFixture(): Promise<{ root: string; segments: string }> {
-  const root = join(base, String(runs++));
+  const root = tmp.fresh();
   const store = await LogStore.open(root, { retentionIntervalMillis: 0 });
   await store.createStream({ name: 'golden', segmentSize: 1024 });
   await store.close();

@@ -1,25 +1,18 @@
-import { appendFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, segmentName } from '../../../../device/log/format.ts';
 import { LogStore, SegmentVersionError } from '../../../../device/log/index.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
-let base: string;
-let runs = 0;
-beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'tributary-recovery-'));
-});
-afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
-});
+const tmp = useTempDir('tributary-recovery-');
 
 const payloadLists = fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 25 });
 
 /** Writes `payloads` into one segment of a fresh store; returns the root, segment path and frame ends. */
 async function writeSegment(payloads: Uint8Array[]): Promise<{ root: string; file: string; ends: number[] }> {
-  const root = join(base, String(runs++));
+  const root = tmp.fresh();
   const store = await LogStore.open(root, { retentionIntervalMillis: 0 });
   await store.createStream({ name: 's' });
   await store.appendMany('s', payloads);

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, segmentName } from '../../../../device/log/format.ts';
@@ -17,15 +16,11 @@ import {
   StreamNotFoundError,
 } from '../../../../device/log/index.ts';
 import { ConfigError } from '../../../../shared/errors.ts';
+import { useTempDirs } from '../../../helpers/temp-dir.ts';
 
-const roots: string[] = [];
+// Registered before the hook that closes the stores, so the stores close before their roots go.
+const freshRoot = useTempDirs('tributary-log-');
 const open: LogStore[] = [];
-
-async function freshRoot(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'tributary-log-'));
-  roots.push(root);
-  return root;
-}
 
 async function openStore(root: string, options: LogStoreOptions = {}): Promise<LogStore> {
   const store = await LogStore.open(root, { retentionIntervalMillis: 0, ...options });
@@ -35,7 +30,6 @@ async function openStore(root: string, options: LogStoreOptions = {}): Promise<L
 
 afterEach(async () => {
   for (const store of open.splice(0)) await store.close();
-  for (const root of roots.splice(0)) await rm(root, { recursive: true, force: true });
 });
 
 const bytes = (text: string) => Buffer.from(text);
