@@ -20,12 +20,11 @@ import {
   SHARD_WRITE_BYTES_PER_SECOND,
   SHARD_WRITE_RECORDS_PER_SECOND,
 } from '../../../shared/kinesis/limits.ts';
+import { evenShards } from '../../helpers/shards.ts';
 
 const HALF = 1n << 127n;
-const twoShards = new ShardMap([
-  { shardId: 'shardId-000000000000', startingHashKey: 0n, endingHashKey: HALF - 1n },
-  { shardId: 'shardId-000000000001', startingHashKey: HALF, endingHashKey: (1n << 128n) - 1n },
-]);
+/** Two shards split at HALF. */
+const twoShards = evenShards(2);
 const stream: StreamRef = {
   key: '000000000000/us-east-1/s1',
   name: 's1',

@@ -2,56 +2,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   keyLane,
-  type PendingRecord,
   type PlanInput,
-  type PlanLimits,
   planBatch,
   recordsOf,
   slimEntry,
 } from '../../../../device/export/planner.ts';
 import { deaggregate } from '../../../../shared/kinesis/aggregation.ts';
-import { hashKeyOf, ShardMap } from '../../../../shared/kinesis/hash.ts';
+import { ShardMap } from '../../../../shared/kinesis/hash.ts';
 import { HASH_KEY_MAX } from '../../../../shared/kinesis/limits.ts';
+import { evenShards, pendingRecord, planLimits } from '../../../helpers/shards.ts';
 
 const KiB = 1024;
-
-/** `count` shards splitting the hash space evenly. */
-function evenShards(count: number): ShardMap {
-  const step = (HASH_KEY_MAX + 1n) / BigInt(count);
-  return new ShardMap(
-    Array.from({ length: count }, (_, i) => ({
-      shardId: `shardId-${String(i).padStart(12, '0')}`,
-      startingHashKey: step * BigInt(i),
-      endingHashKey: i === count - 1 ? HASH_KEY_MAX : step * BigInt(i + 1) - 1n,
-    })),
-  );
-}
-
-function pending(
-  sequence: number,
-  partitionKey: string,
-  dataBytes: number,
-  explicitHashKey?: string,
-): PendingRecord {
-  const data = Buffer.alloc(dataBytes, sequence % 251);
-  return {
-    sequence,
-    timestamp: 1_000 + sequence,
-    partitionKey,
-    explicitHashKey,
-    hashKey: hashKeyOf(partitionKey, explicitHashKey),
-    data,
-    bytes: dataBytes + Buffer.byteLength(partitionKey, 'utf8'),
-  };
-}
-
-const limits = (overrides: Partial<PlanLimits> = {}): PlanLimits => ({
-  maxRecordBytes: 1024 * KiB,
-  maxAggregateBytes: 1024 * KiB,
-  maxEntries: 500,
-  maxRequestBytes: 5 * 1024 * KiB,
-  ...overrides,
-});
 
 const scenario = fc
   .record({
@@ -83,7 +44,12 @@ const scenario = fc
   .map((s): PlanInput => {
     const map = evenShards(s.shards);
     const records = s.records.map((r, i) =>
-      pending(i * 2 + 1, `key-${r.key}`, r.bytes, r.explicit === undefined ? undefined : String(r.explicit)),
+      pendingRecord(
+        i * 2 + 1,
+        `key-${r.key}`,
+        r.bytes,
+        r.explicit === undefined ? undefined : String(r.explicit),
+      ),
     );
     const busyLanes = new Set(
       s.busy.map((k) => (s.aggregate ? (map.shards[k % s.shards]?.shardId ?? '') : keyLane(`key-${k}`))),
@@ -93,7 +59,7 @@ const scenario = fc
       pending: records,
       shardMap: map,
       aggregate: s.aggregate,
-      limits: limits({
+      limits: planLimits({
         maxRecordBytes,
         maxAggregateBytes: Math.max(1, Math.floor(maxRecordBytes * s.aggregateShare)),
         maxEntries: s.maxEntries,
@@ -202,22 +168,22 @@ describe('planBatch', () => {
 
   it('packs a whole shard into one aggregate and sends a lone record as it is', () => {
     const map = evenShards(1);
-    const records = Array.from({ length: 1000 }, (_, i) => pending(i, `device-${i % 7}`, 100));
+    const records = Array.from({ length: 1000 }, (_, i) => pendingRecord(i, `device-${i % 7}`, 100));
     const plan = planBatch({
       pending: records,
       shardMap: map,
       aggregate: true,
-      limits: limits(),
+      limits: planLimits(),
       busyLanes: new Set(),
       retries: [],
     });
     expect(plan.entries).toHaveLength(1);
     expect(plan.entries[0]?.records).toHaveLength(1000);
     const lone = planBatch({
-      pending: [pending(0, 'k', 10)],
+      pending: [pendingRecord(0, 'k', 10)],
       shardMap: map,
       aggregate: true,
-      limits: limits(),
+      limits: planLimits(),
       busyLanes: new Set(),
       retries: [],
     });
@@ -225,12 +191,12 @@ describe('planBatch', () => {
   });
 
   it('without aggregation sends at most one record per key per request', () => {
-    const records = Array.from({ length: 30 }, (_, i) => pending(i, `k${i % 3}`, 10));
+    const records = Array.from({ length: 30 }, (_, i) => pendingRecord(i, `k${i % 3}`, 10));
     const plan = planBatch({
       pending: records,
       shardMap: evenShards(2),
       aggregate: false,
-      limits: limits(),
+      limits: planLimits(),
       busyLanes: new Set([keyLane('k2')]),
       retries: [],
     });
@@ -240,10 +206,10 @@ describe('planBatch', () => {
   it('reports unroutable records and leaves them waiting', () => {
     const partial = new ShardMap([{ shardId: 'only', startingHashKey: 0n, endingHashKey: 0n }]);
     const plan = planBatch({
-      pending: [pending(0, 'k', 10)],
+      pending: [pendingRecord(0, 'k', 10)],
       shardMap: partial,
       aggregate: true,
-      limits: limits(),
+      limits: planLimits(),
       busyLanes: new Set(),
       retries: [],
     });
@@ -254,21 +220,21 @@ describe('planBatch', () => {
 
   it('a solo record travels alone, and waits while anything else is in the request', () => {
     const map = evenShards(1);
-    const solo = { ...pending(5, 'k', 10), solo: true };
+    const solo = { ...pendingRecord(5, 'k', 10), solo: true };
     const first = planBatch({
-      pending: [pending(1, 'j', 10), solo],
+      pending: [pendingRecord(1, 'j', 10), solo],
       shardMap: map,
       aggregate: false,
-      limits: limits(),
+      limits: planLimits(),
       busyLanes: new Set(),
       retries: [],
     });
     expect(first.entries.map((e) => e.records[0]?.sequence)).toEqual([1]);
     const alone = planBatch({
-      pending: [solo, pending(6, 'k', 10)],
+      pending: [solo, pendingRecord(6, 'k', 10)],
       shardMap: map,
       aggregate: true,
-      limits: limits(),
+      limits: planLimits(),
       busyLanes: new Set(),
       retries: [],
     });

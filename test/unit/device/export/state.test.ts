@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fullJitterDelay, ShardPacer, TokenBucket } from '../../../../device/export/pacing.ts';
-import type { EntryRecord, PendingRecord, PlanLimits } from '../../../../device/export/planner.ts';
+import type { EntryRecord, PlanLimits } from '../../../../device/export/planner.ts';
 import {
   type EntryOutcome,
   ExportState,
@@ -10,39 +10,10 @@ import {
   THROTTLED_CODE,
 } from '../../../../device/export/state.ts';
 import { deaggregate } from '../../../../shared/kinesis/aggregation.ts';
-import { hashKeyOf, ShardMap } from '../../../../shared/kinesis/hash.ts';
-import { HASH_KEY_MAX } from '../../../../shared/kinesis/limits.ts';
 import { seededRandom } from '../../../../shared/seeded-random.ts';
+import { evenShards, pendingRecord, planLimits } from '../../../helpers/shards.ts';
 
-function evenShards(count: number, prefix = 'shardId-'): ShardMap {
-  const step = (HASH_KEY_MAX + 1n) / BigInt(count);
-  return new ShardMap(
-    Array.from({ length: count }, (_, i) => ({
-      shardId: `${prefix}${i}`,
-      startingHashKey: step * BigInt(i),
-      endingHashKey: i === count - 1 ? HASH_KEY_MAX : step * BigInt(i + 1) - 1n,
-    })),
-  );
-}
-
-function pending(sequence: number, partitionKey: string, dataBytes = 40): PendingRecord {
-  const data = Buffer.from(`${sequence}:`.padEnd(dataBytes, 'x'));
-  return {
-    sequence,
-    timestamp: sequence,
-    partitionKey,
-    hashKey: hashKeyOf(partitionKey),
-    data,
-    bytes: data.length + Buffer.byteLength(partitionKey),
-  };
-}
-
-const LIMITS: PlanLimits = {
-  maxRecordBytes: 1024 * 1024,
-  maxAggregateBytes: 1024 * 1024,
-  maxEntries: 500,
-  maxRequestBytes: 5 * 1024 * 1024,
-};
+const LIMITS: PlanLimits = planLimits();
 
 function newState(overrides: Partial<ExportStateOptions> = {}): ExportState {
   return new ExportState({
@@ -124,7 +95,9 @@ describe('ExportState', () => {
           const random = seededRandom(s.seed);
           const map = evenShards(s.shards);
           const state = newState({ aggregate: s.aggregate, random: seededRandom(s.seed + 1) });
-          const records = Array.from({ length: s.count }, (_, i) => pending(i * 3, `key-${i % s.keys}`));
+          const records = Array.from({ length: s.count }, (_, i) =>
+            pendingRecord(i * 3, `key-${i % s.keys}`),
+          );
           const poison = new Set(s.poison.filter((p) => p < s.count).map((p) => p * 3));
           state.offer(records);
           let now = 0;
@@ -199,7 +172,7 @@ describe('ExportState', () => {
   it('resends a throttled entry with the same bytes after a jittered backoff', () => {
     const state = newState({ random: () => 0.5 });
     const map = evenShards(1);
-    state.offer([pending(0, 'a'), pending(1, 'b')]);
+    state.offer([pendingRecord(0, 'a'), pendingRecord(1, 'b')]);
     const first = state.plan(0, map);
     expect(first?.entries).toHaveLength(1);
     state.complete(first?.id ?? 0, [{ ok: false, code: THROTTLED_CODE, message: 'slow' }], 10);
@@ -216,17 +189,17 @@ describe('ExportState', () => {
   it('waits for batchSize or batchIntervalMillis before sending', () => {
     const state = newState({ batchSize: 3, batchIntervalMillis: 1000 });
     const map = evenShards(1);
-    state.offer([pending(0, 'a'), pending(1, 'a')]);
+    state.offer([pendingRecord(0, 'a'), pendingRecord(1, 'a')]);
     expect(state.plan(100, map)).toBeUndefined();
     expect(state.wakeAt(100)).toBe(1000);
-    state.offer([pending(2, 'a')]);
+    state.offer([pendingRecord(2, 'a')]);
     expect(state.plan(100, map)?.records).toBe(3);
   });
 
   it('backs off whole-request failures with a growing, capped delay and resets on success', () => {
     const state = newState({ random: () => 0.999 });
     const map = evenShards(1);
-    state.offer([pending(0, 'a')]);
+    state.offer([pendingRecord(0, 'a')]);
     let now = 0;
     const delays: number[] = [];
     for (let i = 0; i < 10; i++) {
@@ -245,16 +218,16 @@ describe('ExportState', () => {
 
   it('re-plans outstanding entries after the shard map changed, and only with nothing in flight', () => {
     const state = newState();
-    const before = evenShards(1, 'old-');
-    const after = evenShards(2, 'new-');
-    const records = Array.from({ length: 20 }, (_, i) => pending(i, `k${i}`));
+    const before = evenShards(1, (i) => `old-${i}`);
+    const after = evenShards(2, (i) => `new-${i}`);
+    const records = Array.from({ length: 20 }, (_, i) => pendingRecord(i, `k${i}`));
     state.offer(records);
     const first = state.plan(0, before);
     // Accepted on a shard the map does not predict: the map is stale, refresh once nothing is in flight.
     state.complete(first?.id ?? 0, [{ ok: true, shardId: 'old-9', sequenceNumber: '1' }], 1);
     expect(state.refreshDue).toBe(true);
     state.refreshed(1, false);
-    state.offer(Array.from({ length: 20 }, (_, i) => pending(20 + i, `k${i}`)));
+    state.offer(Array.from({ length: 20 }, (_, i) => pendingRecord(20 + i, `k${i}`)));
     const second = state.plan(1_000, before);
     state.complete(second?.id ?? 0, [{ ok: false, code: THROTTLED_CODE, message: 'slow' }], 1_001);
     // The stream is resharding: its shards are not what we knew.
@@ -271,7 +244,7 @@ describe('ExportState', () => {
     expect(replanned?.entries.map((e) => e.shardId).sort()).toEqual(['new-0', 'new-1']);
     expect(replanned?.records).toBe(20);
     const offered = new Map(
-      [...records, ...Array.from({ length: 20 }, (_, i) => pending(20 + i, `k${i}`))].map((r) => [
+      [...records, ...Array.from({ length: 20 }, (_, i) => pendingRecord(20 + i, `k${i}`))].map((r) => [
         r.sequence,
         Buffer.from(r.data).toString('hex'),
       ]),
@@ -289,7 +262,7 @@ describe('ExportState', () => {
   it('isolates a ValidationException down to the one record and dead-letters it', () => {
     const state = newState();
     const map = evenShards(1);
-    state.offer([pending(0, 'a'), pending(1, 'b'), pending(2, 'c')]);
+    state.offer([pendingRecord(0, 'a'), pendingRecord(1, 'b'), pendingRecord(2, 'c')]);
     let request = state.plan(0, map);
     expect(request?.entries[0]?.records).toHaveLength(3);
     const invalid = { kind: 'invalid', code: 'ValidationException', message: 'no' } as const;
@@ -313,7 +286,7 @@ describe('ExportState', () => {
   it('re-plans entries above a lowered record size and dead-letters records that no longer fit', () => {
     const state = newState();
     const map = evenShards(1);
-    state.offer([pending(0, 'a', 3000), pending(1, 'a', 3000), pending(2, 'b', 100)]);
+    state.offer([pendingRecord(0, 'a', 3000), pendingRecord(1, 'a', 3000), pendingRecord(2, 'b', 100)]);
     const request = state.plan(0, map);
     state.fail(request?.id ?? 0, { kind: 'invalid', code: 'ValidationException', message: 'too big' }, 0);
     state.setLimits({ ...LIMITS, maxRecordBytes: 2048, maxAggregateBytes: 2048 });
@@ -326,7 +299,9 @@ describe('ExportState', () => {
     ]);
     // The dead letters carry the records' own bytes, recovered from the entry that held them.
     expect(letters.map((l) => Buffer.from(l.payload).toString('hex'))).toEqual(
-      [pending(0, 'a', 3000), pending(1, 'a', 3000)].map((r) => Buffer.from(r.data).toString('hex')),
+      [pendingRecord(0, 'a', 3000), pendingRecord(1, 'a', 3000)].map((r) =>
+        Buffer.from(r.data).toString('hex'),
+      ),
     );
   });
 });
