@@ -195,7 +195,23 @@ interface HealthSources {
 export async function agentExports(
   fleet: RunningFleet | undefined,
 ): Promise<NonNullable<PipelineHealth['exports']>> {
+  return (await agentStatus(fleet)).exports;
+}
+
+/**
+ * Every agent's exported streams, and the records its logs hold counts of: appended is every
+ * record any client appended (the fleet, `tributary append`, the HTTP API), exported is the part
+ * no longer in an export backlog. Both come from the log's sequences, so they agree with each other
+ * and keep counting across restarts when the log is kept (`--persist`).
+ */
+export async function agentStatus(fleet: RunningFleet | undefined): Promise<{
+  exports: NonNullable<PipelineHealth['exports']>;
+  appended: number;
+  exported: number;
+}> {
   const exports: NonNullable<PipelineHealth['exports']> = [];
+  let appended = 0;
+  let exported = 0;
   const statuses = await Promise.allSettled((fleet?.agents ?? []).map((agent) => agent.status()));
   statuses.forEach((result, index) => {
     const device = fleet?.agents[index]?.name ?? String(index);
@@ -205,7 +221,9 @@ export async function agentExports(
     }
     for (const stream of result.value.streams) {
       const status = stream.export;
+      appended += stream.log.nextSequence;
       if (status === undefined) continue;
+      exported += Math.max(0, stream.log.nextSequence - status.backlog.records);
       exports.push({
         device,
         logStream: stream.name,
@@ -222,12 +240,12 @@ export async function agentExports(
       });
     }
   });
-  return exports;
+  return { exports, appended, exported };
 }
 
 async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
   const { fleet, functions, lake, analytics } = sources;
-  const exports = await agentExports(fleet);
+  const { exports, appended, exported } = await agentStatus(fleet);
   const notes: string[] = [];
   const consumers: NonNullable<PipelineHealth['consumers']> = functions.mappings.map(
     ({ definition, stats }) => ({
@@ -288,8 +306,8 @@ async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
     },
     ...(analyticsHealth === undefined ? {} : { analytics: analyticsHealth }),
     totals: {
-      ...(publisher === undefined ? {} : { recordsAppended: publisher.published }),
-      recordsExported: exports.reduce((n, e) => n + (e.recordsAccepted ?? 0), 0),
+      recordsAppended: appended,
+      recordsExported: exported,
       ...(sources.alertsCount === undefined ? {} : { alertsRaised: sources.alertsCount }),
       lakeObjects: lakeStats.objects,
       ...(windowsEmitted === undefined ? {} : { windowsEmitted }),

@@ -15,6 +15,7 @@ import {
   type EntitiesQuery,
   type EntityAlertsQuery,
   type OpenAlertsQuery,
+  type RecentAlertsQuery,
   type SeriesQuery,
 } from './requests.ts';
 
@@ -32,6 +33,8 @@ export interface DashboardTables {
 /** Names of the AlertsTable's GSIs (serverless.yml). */
 export const OPEN_ALERTS_INDEX = 'open-alerts';
 export const ENTITY_TIME_INDEX = 'by-entity-time';
+/** Every alert by raise time (hash `kind` = `alert`): the history beside the open list. */
+export const RECENT_ALERTS_INDEX = 'recent-alerts';
 
 // ---------------------------------------------------------------------------------------------
 // Response shapes
@@ -50,15 +53,34 @@ export interface SeriesPoint {
   p99: number;
   /** 0 for the first firing; +1 for every late re-firing of the window. */
   revision: number;
+  /**
+   * What the values measure: the telemetry unit (`Cel`, `%`) or, for card and merchant amounts, the
+   * ISO 4217 currency of the minor units; `mixed` when a window saw more than one. Absent on items
+   * written before the job recorded it.
+   */
+  unit?: string;
 }
 
 export interface SeriesPage {
   entity: string;
   window: string;
   order: 'asc' | 'desc';
+  /** The newest point's unit (see SeriesPoint.unit), when known. */
+  unit?: string;
   points: SeriesPoint[];
   /** Pass as `cursor` to continue; null on the last page. */
   nextCursor: string | null;
+}
+
+/** The newest window of a series seen by an entities scan (its smallest window size). */
+export interface LatestWindow {
+  window: string;
+  windowStart: number;
+  windowEnd: number;
+  count: number;
+  mean: number;
+  min: number;
+  max: number;
 }
 
 export interface SeriesSummary {
@@ -67,6 +89,16 @@ export interface SeriesSummary {
   kind: string;
   /** Window sizes seen for it in this page, sorted. */
   windows: string[];
+  /**
+   * Records counted per window size over the items of this page. Every window size covers each
+   * record (once for tumbling, several times for sliding), so the tumbling count is the series'
+   * activity; pages hold disjoint items, so clients add counts across pages.
+   */
+  records: Record<string, number>;
+  /** Windows per window size over the items of this page (one window draws a dot, not a line). */
+  points: Record<string, number>;
+  latest?: LatestWindow;
+  unit?: string;
 }
 
 export interface EntitiesPage {
@@ -120,6 +152,7 @@ export const aggregateItemSchema = z.object({
   p95: finite,
   p99: finite,
   revision: finite.optional(),
+  unit: z.string().optional(),
 });
 
 export const alertItemSchema = z.object({
@@ -169,6 +202,7 @@ export function toSeriesPoint(item: Record<string, unknown>, table = 'aggregates
     p95: a.p95,
     p99: a.p99,
     revision: a.revision ?? 0,
+    ...(a.unit === undefined ? {} : { unit: a.unit }),
   };
 }
 
@@ -204,6 +238,7 @@ export function splitSeriesKey(pk: string): { entity: string; window: string } |
 // items' sort keys have more than a double holds) and go back to DynamoDB unchanged.
 
 type RawKey = Record<string, AttributeValue>;
+type AlertIndexHash = 'openState' | 'entityId' | 'kind';
 
 const NUMBER_TEXT = /^-?[0-9]{1,38}(\.[0-9]{1,38})?([eE][-+]?[0-9]{1,3})?$/;
 const stringAttr = <T extends z.ZodType<string>>(value: T) => z.strictObject({ S: value });
@@ -212,7 +247,7 @@ const alertPk = stringAttr(z.string().regex(/^ALERT#[A-Za-z0-9_-]{1,128}$/));
 
 const seriesCursorKey = (pk: string) => z.strictObject({ pk: stringAttr(z.literal(pk)), sk: numberAttr() });
 const scanCursorKey = z.strictObject({ pk: stringAttr(z.string().min(1).max(2048)), sk: numberAttr() });
-const alertsIndexCursorKey = (hashName: 'openState' | 'entityId', hashValue: string) =>
+const alertsIndexCursorKey = (hashName: AlertIndexHash, hashValue: string) =>
   z.strictObject({
     pk: alertPk,
     sk: stringAttr(z.literal('ALERT')),
@@ -246,6 +281,40 @@ function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   return THROTTLING.has(error.name) || (typeof code === 'string' && NETWORK.has(code));
+}
+
+/** Folds one scanned aggregate item (pk, sk, windowEnd, count, mean, min, max, unit) into its series. */
+export function addWindowItem(summary: SeriesSummary, window: string, item: Record<string, unknown>): void {
+  if (!summary.windows.includes(window)) summary.windows.push(window);
+  const count = typeof item.count === 'number' ? item.count : 0;
+  summary.records[window] = (summary.records[window] ?? 0) + count;
+  summary.points[window] = (summary.points[window] ?? 0) + 1;
+  if (typeof item.unit === 'string') summary.unit = item.unit;
+  const windowStart = item.sk;
+  const { windowEnd, mean, min, max } = item;
+  if (
+    typeof windowStart !== 'number' ||
+    typeof windowEnd !== 'number' ||
+    typeof mean !== 'number' ||
+    typeof min !== 'number' ||
+    typeof max !== 'number'
+  )
+    return;
+  const latest = summary.latest;
+  // The smallest window size wins (its newest window is the freshest value), then the newest window.
+  const better =
+    latest === undefined ||
+    windowMs(window) < windowMs(latest.window) ||
+    (window === latest.window && windowEnd > latest.windowEnd);
+  if (better) summary.latest = { window, windowStart, windowEnd, count, mean, min, max };
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `5m` → 300000; unknown labels sort last. */
+export function windowMs(label: string): number {
+  const match = /^([0-9]+)([smhd])$/.exec(label);
+  return match === null ? Number.POSITIVE_INFINITY : Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? 0);
 }
 
 export class DashboardReader {
@@ -301,37 +370,39 @@ export class DashboardReader {
         }),
       ),
     );
+    const points = (result.Items ?? []).map((item) =>
+      toSeriesPoint(plain(item), this.#tables.aggregatesTable),
+    );
+    const newest = query.order === 'asc' ? points.at(-1) : points[0];
     return {
       entity: query.entity,
       window: query.window,
       order: query.order,
-      points: (result.Items ?? []).map((item) => toSeriesPoint(plain(item), this.#tables.aggregatesTable)),
+      ...(newest?.unit === undefined ? {} : { unit: newest.unit }),
+      points,
       nextCursor: nextCursor(scope, result.LastEvaluatedKey),
     };
   }
 
   /**
    * Series present in the aggregates table. The key design (pk = <entity>#<window>, no GSI) has no
-   * query for "all entities", so this is a paginated Scan of AggregatesTable projecting pk/sk,
-   * skipping `late#` items, that stops after `limit` distinct series or ENTITY_SCAN_MAX_ITEMS items
-   * evaluated and resumes from the last item it used. Its cost grows with the table (one item per
-   * window): fine locally and for a picker loaded once; in AWS, prefer a series registry (see the
-   * dashboard README). A series may appear on more than one page; clients merge by entity.
+   * query for "all entities", so this is a paginated Scan of AggregatesTable projecting the key, the
+   * count and the newest window's figures, skipping `late#` items, that stops after `limit` distinct
+   * series or ENTITY_SCAN_MAX_ITEMS items evaluated and resumes from the last item it used. Its cost
+   * grows with the table (one item per window): fine locally and for a picker loaded now and then;
+   * in AWS, prefer a series registry (see the dashboard README). A series may appear on more than
+   * one page; clients merge by entity (windows as a set, records added, latest by windowEnd).
    */
   async entities(query: EntitiesQuery): Promise<EntitiesPage> {
     const scope = cursorScope('entities', { kind: query.kind });
     let start: RawKey | undefined =
       query.cursor === undefined ? undefined : decodeCursor(query.cursor, scope, scanCursorKey);
-    const found = new Map<string, Set<string>>();
+    const found = new Map<string, SeriesSummary>();
     let scanned = 0;
     const prefix = query.kind === undefined ? undefined : `${query.kind}#`;
     const page = (resumeAfter: RawKey | undefined): EntitiesPage => ({
-      entities: [...found.entries()]
-        .map(([entity, windows]) => ({
-          entity,
-          kind: entity.slice(0, entity.indexOf('#')),
-          windows: [...windows].sort(),
-        }))
+      entities: [...found.values()]
+        .map((summary) => ({ ...summary, windows: [...summary.windows].sort() }))
         .sort((a, b) => (a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0)),
       scanned,
       nextCursor: nextCursor(scope, resumeAfter),
@@ -341,7 +412,8 @@ export class DashboardReader {
         dynamodb.send(
           new ScanCommand({
             TableName: this.#tables.aggregatesTable,
-            ProjectionExpression: 'pk, sk',
+            ProjectionExpression: 'pk, sk, windowEnd, #count, mean, #min, #max, #unit',
+            ExpressionAttributeNames: { '#count': 'count', '#min': 'min', '#max': 'max', '#unit': 'unit' },
             Limit: Math.min(1000, ENTITY_SCAN_MAX_ITEMS - scanned),
             ...(start === undefined ? {} : { ExclusiveStartKey: start }),
           }),
@@ -353,20 +425,35 @@ export class DashboardReader {
         const pk = item.pk?.S;
         const series = pk === undefined ? undefined : splitSeriesKey(pk);
         if (series === undefined || (prefix !== undefined && !series.entity.startsWith(prefix))) continue;
-        const windows = found.get(series.entity);
-        if (windows === undefined) {
+        let summary = found.get(series.entity);
+        if (summary === undefined) {
           // Page full: resume after the last item already accounted for.
           if (found.size >= query.limit) return page(start);
-          found.set(series.entity, new Set([series.window]));
-        } else {
-          windows.add(series.window);
+          summary = {
+            entity: series.entity,
+            kind: series.entity.slice(0, series.entity.indexOf('#')),
+            windows: [],
+            records: {},
+            points: {},
+          };
+          found.set(series.entity, summary);
         }
+        addWindowItem(summary, series.window, plain(item));
         if (item.pk !== undefined && item.sk !== undefined) start = { pk: item.pk, sk: item.sk };
       }
       start = result.LastEvaluatedKey;
       if (start === undefined) return page(undefined);
     }
     return page(start);
+  }
+
+  /**
+   * Recent alerts, open and cleared, newest first. Query AlertsTable index `recent-alerts`:
+   * `kind = alert` (and `raisedAt >= :since`), ScanIndexForward = false, Limit = limit. Cleared
+   * alerts keep their item (status CLEARED, clearedAt), so this is the history beside the open list.
+   */
+  async recentAlerts(query: RecentAlertsQuery): Promise<AlertsPage> {
+    return this.#alertsByIndex(RECENT_ALERTS_INDEX, 'kind', 'alert', query);
   }
 
   /**
@@ -388,7 +475,7 @@ export class DashboardReader {
 
   async #alertsByIndex(
     index: string,
-    hashName: 'openState' | 'entityId',
+    hashName: AlertIndexHash,
     hashValue: string,
     query: { since?: number | undefined; limit: number; cursor?: string | undefined },
   ): Promise<AlertsPage> {

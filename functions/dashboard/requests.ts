@@ -58,8 +58,18 @@ export const seriesEntity = z
     message: 'must be an aggregate entity like device#<id>#<metric>, card#<token> or merchant#<id>',
   });
 
-/** A window size label as the Flink job writes it (`1m`, `5m`, ...). */
-export const windowSize = z.string().regex(/^[1-9][0-9]{0,4}[smhd]$/, 'must be a window size like 1m or 5m');
+/**
+ * The window sizes the Flink job writes (analytics AggregatesPipeline TUMBLING and SLIDING). Any
+ * other size has no items, so asking for one is a mistake to name, not an empty 200.
+ */
+export const WINDOW_SIZES = ['1m', '5m'] as const;
+
+export const windowSize = z.enum(WINDOW_SIZES, {
+  error: (issue) =>
+    issue.input === undefined
+      ? undefined
+      : `must be one of ${WINDOW_SIZES.join(', ')} (got ${String(issue.input)})`,
+});
 
 export const seriesQuerySchema = z
   .strictObject({
@@ -96,6 +106,10 @@ export const openAlertsQuerySchema = z.strictObject({
   cursor: cursorParam,
 });
 export type OpenAlertsQuery = z.output<typeof openAlertsQuerySchema>;
+
+/** Recent alerts, open and cleared: the same parameters as the open list. */
+export const recentAlertsQuerySchema = openAlertsQuerySchema;
+export type RecentAlertsQuery = OpenAlertsQuery;
 
 /** An alert entity id as the alert function writes it: `device:<id>` or `card:<token>`. */
 export const alertEntity = z

@@ -20,6 +20,7 @@ import {
   entityAlertsQuerySchema,
   openAlertsQuerySchema,
   parseRequest,
+  recentAlertsQuerySchema,
   seriesQuerySchema,
 } from './requests.ts';
 
@@ -33,6 +34,7 @@ import {
  *   GET /api/series              one series' windows        (Query AggregatesTable)
  *   GET /api/entities            series in the table        (Scan AggregatesTable, paginated)
  *   GET /api/alerts/open         open alerts, newest first  (Query GSI open-alerts)
+ *   GET /api/alerts/recent       open and cleared alerts    (Query GSI recent-alerts)
  *   GET /api/alerts?entity=      an entity's alerts         (Query GSI by-entity-time)
  *   GET /api/alerts/{alertId}    one alert with reasons     (GetItem AlertsTable)
  *   GET /api/health              pipeline health            (the health provider)
@@ -87,6 +89,11 @@ export const ROUTES = [
     path: '/api/alerts/open',
     params: 'since?, limit? (≤200), cursor?',
     query: 'Query AlertsTable GSI open-alerts openState = OPEN [AND raisedAt >= since], newest first',
+  },
+  {
+    path: '/api/alerts/recent',
+    params: 'since?, limit? (≤200), cursor?',
+    query: 'Query AlertsTable GSI recent-alerts kind = alert [AND raisedAt >= since], newest first',
   },
   {
     path: '/api/alerts',
@@ -200,6 +207,8 @@ export function createDashboardRouter(options: DashboardRouterOptions): Dashboar
       handler = () => reader.entityAlerts(parseRequest(entityAlertsQuerySchema, request.query));
     } else if (resource === 'alerts' && id === 'open' && rest.length === 0) {
       handler = () => reader.openAlerts(parseRequest(openAlertsQuerySchema, request.query));
+    } else if (resource === 'alerts' && id === 'recent' && rest.length === 0) {
+      handler = () => reader.recentAlerts(parseRequest(recentAlertsQuerySchema, request.query));
     } else if (resource === 'alerts' && id !== undefined && rest.length === 0) {
       handler = async () => {
         parseRequest(noParams, request.query);

@@ -56,6 +56,7 @@ async function loadStaticFiles(): Promise<Map<string, StaticFile>> {
   const files: [string, string, string][] = [
     ['/', `${PUBLIC_DIR}index.html`, 'text/html; charset=utf-8'],
     ['/app.js', `${PUBLIC_DIR}app.js`, 'text/javascript; charset=utf-8'],
+    ['/view.js', `${PUBLIC_DIR}view.js`, 'text/javascript; charset=utf-8'],
     ['/style.css', `${PUBLIC_DIR}style.css`, 'text/css; charset=utf-8'],
     ['/vendor/uPlot.esm.js', require.resolve('uplot/dist/uPlot.esm.js'), 'text/javascript; charset=utf-8'],
     ['/vendor/uPlot.min.css', require.resolve('uplot/dist/uPlot.min.css'), 'text/css; charset=utf-8'],

@@ -22,6 +22,8 @@ export interface AggregateWindow {
   values: readonly number[];
   revision?: number;
   ttlSeconds?: number;
+  /** The telemetry unit or the amounts' currency, as the sink writes it. */
+  unit?: string;
 }
 
 /** Numbers past 2^53 go through NumberValue: the document client refuses to marshal them as doubles. */
@@ -50,6 +52,7 @@ export function aggregateItem(w: AggregateWindow): Record<string, unknown> {
     p99: num(rank(0.99)),
     revision: w.revision ?? 0,
     expiresAt: Math.floor(windowEnd / 1000) + (w.ttlSeconds ?? 7 * 86_400),
+    ...(w.unit === undefined ? {} : { unit: w.unit }),
   };
 }
 

@@ -149,6 +149,7 @@ beforeAll(async () => {
         windowMs: MINUTE,
         windowStart: lastMinute - (WINDOWS_1M - 1 - i) * MINUTE,
         values: temperature(i),
+        unit: 'Cel',
       }),
     ),
     ...Array.from({ length: 6 }, (_, i) =>
@@ -167,6 +168,7 @@ beforeAll(async () => {
         windowMs: MINUTE,
         windowStart: lastMinute - i * MINUTE,
         values: [1299, 2500 + i],
+        unit: 'EUR',
       }),
     ),
     aggregateItem({
@@ -285,7 +287,9 @@ describe('read API over the local server', () => {
       p95: expected.p95,
       p99: expected.p99,
       revision: 0,
+      unit: 'Cel',
     });
+    expect(body.unit).toBe('Cel');
     expect(body.nextCursor).toBeNull();
   });
 
@@ -344,6 +348,12 @@ describe('read API over the local server', () => {
         retryable: false,
       }),
     });
+    // A well-formed size the job does not write: 400 naming the sizes it does (was an empty 200).
+    const tenMinutes = await get('/api/series', { entity: deviceSeries, window: '10m' });
+    expect(tenMinutes.status).toBe(400);
+    expect(tenMinutes.body).toEqual({
+      error: expect.objectContaining({ field: 'window', message: 'window: must be one of 1m, 5m (got 10m)' }),
+    });
     expect((await get('/api/series', { window: '1m' })).body).toEqual({
       error: expect.objectContaining({ field: 'entity' }),
     });
@@ -375,11 +385,15 @@ describe('read API over the local server', () => {
   it('lists the series seen, with their window sizes, and never late items', async () => {
     const { body } = await get<EntitiesPage>('/api/entities');
     const mine = body.entities.filter((e) => e.entity.includes(tag));
-    expect(mine).toEqual([
+    expect(mine).toMatchObject([
       { entity: cardSeries, kind: 'card', windows: ['1m'] },
       { entity: deviceSeries, kind: 'device', windows: ['1m', '5m'] },
       { entity: merchantSeries, kind: 'merchant', windows: ['1m'] },
     ]);
+    // Activity and the newest window come with the list (the picker sorts by them; the fleet shows them).
+    const device = mine.find((e) => e.entity === deviceSeries);
+    expect(device?.points['1m']).toBe(WINDOWS_1M);
+    expect(device?.latest?.window).toBe('1m');
     expect(body.entities.some((e) => e.entity.startsWith('late#'))).toBe(false);
     expect(body.nextCursor).toBeNull();
 
@@ -454,6 +468,13 @@ describe('read API over the local server', () => {
       clearValue: 27,
       clearedAt: new Date(lastMinute - 15 * MINUTE).toISOString(),
     });
+    // The history across entities: open and cleared, newest first, quarantined records not listed.
+    const recent = await get<{ alerts: AlertView[] }>('/api/alerts/recent');
+    expect(recent.body.alerts.map((a) => [a.alertId, a.status])).toEqual([
+      [travel.alertId, 'OPEN'],
+      [hot.alertId, 'OPEN'],
+      [cleared.alertId, 'CLEARED'],
+    ]);
     const quarantine = await get<{ alerts: AlertView[] }>('/api/alerts', { entity: 'quarantine:x' });
     expect(quarantine.status).toBe(200);
 
@@ -561,6 +582,46 @@ describe('the page in headless Chromium', () => {
         travel.message,
       );
       expect(await page.locator(`#alerts tr[data-alert-id="${cleared.alertId}"]`).count()).toBe(0);
+      // Details are rows, not a JSON dump; the entity is a link that shows its series.
+      expect(await hotRow.locator('dl.details').textContent()).toContain('raise30');
+      expect(await page.locator('#alerts').textContent()).not.toMatch(/[[{]"/);
+
+      // Units: the axis title and the values carry the telemetry unit.
+      await expect.poll(() => page.locator('#chart').getAttribute('data-unit'), LIVE).toBe('°C');
+      expect(await page.locator('#series-unit').textContent()).toBe('temperature (°C)');
+      expect(await page.locator('#series-summary').textContent()).toMatch(/mean [0-9.]+ °C/);
+      // The legend shows the newest values before any hover.
+      expect(await page.locator('.u-legend').textContent()).not.toContain('–');
+
+      // History: the cleared alert with its raise and clear times and how long it was open.
+      const clearedRow = page.locator(`#alert-history tr[data-alert-id="${cleared.alertId}"]`);
+      await clearedRow.waitFor({ timeout: 20_000 });
+      expect(await clearedRow.getAttribute('data-status')).toBe('CLEARED');
+      expect(await clearedRow.textContent()).toContain('5 min 0 s');
+      expect(await page.locator(`#alert-history tr[data-alert-id="${hot.alertId}"]`).textContent()).toContain(
+        'so far',
+      );
+
+      // Fleet: the device with its latest value and its open alert.
+      const fleetRow = page.locator(`#fleet tr[data-device="${device}"]`);
+      expect(await fleetRow.getAttribute('data-state')).toBe('alert');
+      expect(await fleetRow.textContent()).toMatch(/temperature [0-9.]+ °C/);
+
+      // An alert's entity link switches the chart; card amounts are converted from minor units.
+      await page.locator(`#alerts tr[data-alert-id="${travel.alertId}"] a.entity-id`).click();
+      await expect
+        .poll(() => page.locator('#chart').getAttribute('data-series'), LIVE)
+        .toBe(`${cardSeries}|1m`);
+      expect(await page.locator('#series-unit').textContent()).toBe('amount per transaction (EUR)');
+      expect(await page.locator('#series-summary').textContent()).toContain('12.99 EUR');
+      await page.locator('#entity-search').fill(device);
+      expect(await page.locator('#entity optgroup').first().getAttribute('label')).toBe(
+        'Devices / metrics (1)',
+      );
+      await page.locator('#entity').selectOption(deviceSeries);
+      await expect
+        .poll(() => page.locator('#chart').getAttribute('data-series'), LIVE)
+        .toBe(`${deviceSeries}|1m`);
 
       // Health: status pill, export lag and consumers.
       await expect.poll(statusPill, LIVE).toBe('ok');

@@ -2,6 +2,23 @@
 // refreshes every few seconds (`?refresh=<ms>` overrides, minimum 500). Every value from the API is
 // put into the DOM with textContent, never as HTML.
 import uPlot from '/vendor/uPlot.esm.js';
+import {
+  activity,
+  alertDuration,
+  chooseDefaultEntity,
+  detailRows,
+  fleetRows,
+  formatDuration,
+  formatNumber,
+  formatValue,
+  groupEntities,
+  mergeEntities,
+  parseEntity,
+  seriesForAlert,
+  unitInfo,
+  xRange,
+  yRange,
+} from '/view.js';
 
 const params = new URLSearchParams(location.search);
 const REFRESH_MS = Math.max(500, Number(params.get('refresh')) || 3000);
@@ -12,6 +29,9 @@ const $ = (id) => document.getElementById(id);
 const state = {
   entities: [],
   entitiesLoadedAt: 0,
+  openAlerts: [],
+  recentAlerts: [],
+  search: '',
   entity: '',
   window: '',
   range: 'latest',
@@ -66,14 +86,6 @@ function el(tag, props = {}, ...children) {
 
 const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
 const fmt = (n) => (n === undefined || n === null ? '–' : numberFormat.format(n));
-
-function duration(ms) {
-  if (ms === undefined || ms === null) return '–';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-  return `${(ms / 3_600_000).toFixed(1)} h`;
-}
 
 function bytes(n) {
   if (n === undefined || n === null) return '';
@@ -143,56 +155,66 @@ function writeHash() {
 }
 
 async function loadEntities() {
-  const all = new Map();
+  const pages = [];
   let cursor;
   // Follow the cursor: locally the table is small; the API bounds each page's cost.
   for (let page = 0; page < 20; page++) {
     const result = await api('/api/entities', { cursor, limit: 1000 });
-    for (const series of result.entities) {
-      const known = all.get(series.entity);
-      if (known === undefined) all.set(series.entity, { ...series, windows: [...series.windows] });
-      else known.windows = [...new Set([...known.windows, ...series.windows])].sort();
-    }
+    pages.push(result.entities);
     cursor = result.nextCursor;
     if (!cursor) break;
   }
-  state.entities = [...all.values()].sort((a, b) => a.entity.localeCompare(b.entity));
+  state.entities = mergeEntities(pages);
   state.entitiesLoadedAt = Date.now();
-  renderPicker();
+}
+
+/** The address's series if it exists, else the default (newest alert's entity, else the busiest). */
+function settleEntity() {
+  if (state.entities.some((s) => s.entity === state.entity)) return;
+  state.entity = chooseDefaultEntity(state.entities, state.recentAlerts);
 }
 
 function renderPicker() {
   const select = $('entity');
-  const byKind = new Map();
-  for (const series of state.entities) {
-    if (!byKind.has(series.kind)) byKind.set(series.kind, []);
-    byKind.get(series.kind).push(series);
+  const groups = groupEntities(state.entities, state.search);
+  const selected = state.entities.find((s) => s.entity === state.entity);
+  const options = groups.map((group) =>
+    el(
+      'optgroup',
+      { label: `${group.label} (${group.series.length})` },
+      ...group.series.map((s) =>
+        el('option', {
+          value: s.entity,
+          text: `${s.entity.slice(group.kind.length + 1).replaceAll('#', ' · ')} — ${fmt(activity(s))} records`,
+        }),
+      ),
+    ),
+  );
+  // The selected series stays selectable while a search hides it.
+  if (selected !== undefined && !groups.some((g) => g.series.includes(selected))) {
+    options.unshift(el('option', { value: selected.entity, text: selected.entity.replaceAll('#', ' · ') }));
   }
   if (state.entities.length === 0) {
-    select.replaceChildren(el('option', { value: '', text: 'no series yet' }));
+    select.replaceChildren(el('option', { value: '', text: 'no series yet (first window after ~1 min)' }));
+  } else if (options.length === 0) {
+    select.replaceChildren(el('option', { value: '', text: 'no series matches' }));
   } else {
-    select.replaceChildren(
-      ...[...byKind.entries()].map(([kind, list]) =>
-        el(
-          'optgroup',
-          { label: kind },
-          ...list.map((s) => el('option', { value: s.entity, text: s.entity.slice(kind.length + 1) })),
-        ),
-      ),
-    );
-  }
-  if (!state.entities.some((s) => s.entity === state.entity)) {
-    const preferred = state.entities.find((s) => s.kind === 'device') ?? state.entities[0];
-    state.entity = preferred?.entity ?? '';
+    select.replaceChildren(...options);
   }
   select.value = state.entity;
+  $('entity-matches').textContent =
+    state.search.trim() === '' ? '' : `${groups.reduce((n, g) => n + g.series.length, 0)} match`;
   renderWindows();
 }
 
 function renderWindows() {
   const select = $('window');
   const windows = state.entities.find((s) => s.entity === state.entity)?.windows ?? [];
-  select.replaceChildren(...windows.map((w) => el('option', { value: w, text: w })));
+  select.replaceChildren(
+    ...(windows.length === 0
+      ? [el('option', { value: '', text: '–' })]
+      : windows.map((w) => el('option', { value: w, text: w }))),
+  );
   if (!windows.includes(state.window)) state.window = windows.includes('1m') ? '1m' : (windows[0] ?? '');
   select.value = state.window;
   $('range').value = state.range;
@@ -216,28 +238,53 @@ async function loadSeries() {
   }
   const page = await api('/api/series', query);
   const points = page.order === 'desc' ? [...page.points].reverse() : page.points;
-  renderChart(points);
+  const unit = page.unit ?? state.entities.find((s) => s.entity === state.entity)?.unit;
+  renderChart(points, unitInfo(state.entity, unit));
 }
 
-function chartOptions(width) {
+function windowSeconds(label) {
+  const match = /^([0-9]+)([smhd])$/.exec(label);
+  if (match === null) return 60;
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[match[2]];
+}
+
+function chartOptions(width, info) {
+  // Before any hover the legend shows the newest window's values, not `–`.
+  const value = (u, v, seriesIdx, idx) => formatValue(idx === null ? u.data[seriesIdx].at(-1) : v, info);
+  const seconds = windowSeconds(state.window);
   return {
     width,
     height: 300,
     cursor: { drag: { x: true, y: false } },
-    scales: { x: { time: true } },
-    axes: [{ stroke: '#6b7385' }, { stroke: '#6b7385', size: 60 }],
+    scales: {
+      x: { time: true, range: (u) => xRange(u.data[0], seconds) },
+      y: { range: (_u, min, max) => yRange(min, max) },
+    },
+    axes: [
+      { stroke: '#6b7385', label: 'window start (local time)', labelSize: 20 },
+      {
+        stroke: '#6b7385',
+        size: 70,
+        label: info.axis,
+        labelSize: 20,
+        values: (_u, splits) => splits.map((v) => formatNumber(v)),
+      },
+    ],
     series: [
-      { label: 'window start' },
-      { label: 'min', stroke: '#9db6e8', width: 1, value: (_u, v) => fmt(v) },
-      { label: 'mean', stroke: '#2f6fde', width: 2.5, value: (_u, v) => fmt(v) },
-      { label: 'p95', stroke: '#d98b00', width: 1.5, dash: [6, 4], value: (_u, v) => fmt(v) },
-      { label: 'max', stroke: '#d64545', width: 1, value: (_u, v) => fmt(v) },
+      {
+        label: 'window start',
+        value: (u, v, _s, idx) => timeText(1000 * (idx === null ? u.data[0].at(-1) : v)),
+      },
+      { label: 'min', stroke: '#9db6e8', width: 1, value, points: { show: true } },
+      { label: 'mean', stroke: '#2f6fde', width: 2.5, value, points: { show: true } },
+      { label: 'p95', stroke: '#d98b00', width: 1.5, dash: [6, 4], value, points: { show: true } },
+      { label: 'max', stroke: '#d64545', width: 1, value, points: { show: true } },
     ],
     bands: [{ series: [4, 1], fill: 'rgba(47, 111, 222, 0.08)' }],
   };
 }
 
-function renderChart(points) {
+function renderChart(points, info) {
   const container = $('chart');
   const summary = $('series-summary');
   const key = `${state.entity}|${state.window}`;
@@ -246,32 +293,51 @@ function renderChart(points) {
     state.chart = undefined;
     state.chartKey = '';
     container.dataset.points = '0';
-    summary.textContent = 'No series yet: aggregates appear once the Flink job emits windows.';
+    container.dataset.unit = '';
+    summary.textContent =
+      'No series yet: the Flink job writes a window when it closes (the first after about a minute).';
     return;
   }
+  const scaled = (v) => (v === undefined || v === null ? v : v * info.scale);
   const data = [
     points.map((p) => p.windowStart / 1000),
-    points.map((p) => p.min),
-    points.map((p) => p.mean),
-    points.map((p) => p.p95),
-    points.map((p) => p.max),
+    points.map((p) => scaled(p.min)),
+    points.map((p) => scaled(p.mean)),
+    points.map((p) => scaled(p.p95)),
+    points.map((p) => scaled(p.max)),
   ];
-  if (state.chart === undefined || state.chartKey !== key) {
+  // A unit change (first items with a unit) rebuilds the axis title too.
+  const chartKey = `${key}|${info.axis}`;
+  if (state.chart === undefined || state.chartKey !== chartKey) {
     state.chart?.destroy();
     container.replaceChildren();
-    state.chart = new uPlot(chartOptions(container.clientWidth || 800), data, container);
-    state.chartKey = key;
+    state.chart = new uPlot(
+      chartOptions(container.clientWidth || 800, { ...info, scale: 1 }),
+      data,
+      container,
+    );
+    state.chartKey = chartKey;
   } else {
     state.chart.setData(data);
   }
   container.dataset.points = String(points.length);
   container.dataset.series = key;
+  container.dataset.unit = info.unit;
+  $('series-title').textContent = seriesTitle(state.entity);
+  $('series-unit').textContent = info.axis;
   const last = points.at(-1);
+  const v = (n) => formatValue(n, info);
   summary.textContent =
     last === undefined
       ? 'No windows in this range.'
-      : `${points.length} windows · latest ${timeText(last.windowStart)}: count ${fmt(last.count)}, ` +
-        `mean ${fmt(last.mean)}, min ${fmt(last.min)}, max ${fmt(last.max)}, p99 ${fmt(last.p99)}`;
+      : `${points.length} windows · latest ${timeText(last.windowStart)}: ${fmt(last.count)} records, ` +
+        `mean ${v(last.mean)}, min ${v(last.min)}, max ${v(last.max)}, p99 ${v(last.p99)}`;
+}
+
+function seriesTitle(entity) {
+  const { kind, id, metric } = parseEntity(entity);
+  if (kind === 'device') return `${metric} of ${id}`;
+  return `${kind} ${id}`;
 }
 
 new ResizeObserver(() => {
@@ -282,68 +348,143 @@ new ResizeObserver(() => {
 // ----------------------------------------------------------------------------------------------
 // alerts
 
-/** `device:sensor-1` → the first series of that device, if the picker has one. */
-function seriesForAlert(entityId) {
-  const [kind, ...rest] = entityId.split(':');
-  const id = rest.join(':');
-  const prefix = `${kind}#${id}`;
-  return state.entities.find((s) => s.entity === prefix || s.entity.startsWith(`${prefix}#`));
+function entityLink(alert) {
+  const series = seriesForAlert(state.entities, alert);
+  if (series === undefined)
+    return el('span', { className: 'entity-id', text: alert.entityId, title: alert.entityId });
+  return el('a', {
+    className: 'entity-id link',
+    href: `#${new URLSearchParams({ entity: series.entity, window: '1m', range: state.range })}`,
+    text: alert.entityId,
+    title: `Show ${series.entity}`,
+    onclick: (event) => {
+      event.preventDefault();
+      selectSeries(series.entity);
+    },
+  });
 }
 
-function detailsText(details) {
-  return Object.entries(details ?? {})
-    .map(([name, value]) => `${name}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
-    .join(' · ');
+function detailsList(alert) {
+  const rows = detailRows(alert);
+  if (rows.length === 0) return undefined;
+  return el(
+    'dl',
+    { className: 'details' },
+    ...rows.flatMap(([label, text]) => [el('dt', { text: label }), el('dd', { text })]),
+  );
+}
+
+function alertCell(alert) {
+  return el(
+    'td',
+    {},
+    el('span', { className: `sev sev-${alert.severity}`, text: alert.severity }),
+    el('div', { className: 'rule', text: alert.ruleId, title: alert.ruleType }),
+    el('div', { className: 'entity' }, entityLink(alert)),
+  );
 }
 
 async function loadAlerts() {
-  const page = await api('/api/alerts/open', { limit: 100 });
-  const rows = page.alerts.map((alert) => {
-    const series = seriesForAlert(alert.entityId);
-    const entity = series
-      ? el('span', {
-          className: 'link',
-          text: alert.entityId,
-          title: 'Show this entity’s series',
-          onclick: () => selectSeries(series.entity),
-        })
-      : alert.entityId;
-    return el(
+  const [open, recent] = await Promise.all([
+    api('/api/alerts/open', { limit: 100 }),
+    api('/api/alerts/recent', { limit: 50 }),
+  ]);
+  state.openAlerts = open.alerts;
+  state.recentAlerts = recent.alerts;
+}
+
+function renderAlerts() {
+  const rows = state.openAlerts.map((alert) =>
+    el(
       'tr',
       { 'data-alert-id': alert.alertId },
       el(
         'td',
         { className: 'nowrap', title: alert.raisedAt },
         el('div', { text: clock(alert.raisedAt) }),
-        el('div', { className: 'details', text: ago(Date.parse(alert.raisedAt)) }),
+        el('div', { className: 'muted', text: `open ${formatDuration(alertDuration(alert))}` }),
       ),
-      el(
-        'td',
-        {},
-        el('span', { className: `sev sev-${alert.severity}`, text: alert.severity }),
-        el('div', { className: 'rule', text: alert.ruleId, title: alert.ruleType }),
-        el('div', { className: 'entity' }, entity),
-      ),
-      el(
-        'td',
-        { className: 'reason' },
-        el('div', { text: alert.reason }),
-        el('div', { className: 'details', text: detailsText(alert.details) }),
-      ),
-    );
-  });
+      alertCell(alert),
+      el('td', { className: 'reason' }, el('div', { text: alert.reason }), detailsList(alert)),
+    ),
+  );
   $('alerts').tBodies[0].replaceChildren(...rows);
   $('alerts-empty').hidden = rows.length > 0;
   const count = $('alerts-count');
-  count.textContent = page.nextCursor ? `${rows.length}+` : String(rows.length);
+  count.textContent = String(rows.length);
   count.classList.toggle('hot', rows.length > 0);
+
+  const history = state.recentAlerts.map((alert) =>
+    el(
+      'tr',
+      { 'data-alert-id': alert.alertId, 'data-status': alert.status },
+      el('td', { className: 'nowrap', title: alert.raisedAt, text: timeText(alert.raisedAt) }),
+      el('td', {
+        className: 'nowrap',
+        title: alert.clearedAt ?? '',
+        text: alert.clearedAt === undefined ? 'open' : timeText(alert.clearedAt),
+      }),
+      el('td', {
+        className: 'num nowrap',
+        text: `${formatDuration(alertDuration(alert))}${alert.clearedAt === undefined ? ' so far' : ''}`,
+      }),
+      alertCell(alert),
+      el('td', { className: 'reason', text: alert.reason }),
+    ),
+  );
+  $('alert-history').tBodies[0].replaceChildren(...history);
+  $('history-empty').hidden = history.length > 0;
 }
 
 function selectSeries(entity) {
   state.entity = entity;
-  $('entity').value = entity;
-  renderWindows();
+  renderPicker();
   refresh();
+}
+
+// ----------------------------------------------------------------------------------------------
+// fleet
+
+function renderFleet() {
+  const rows = fleetRows(state.entities, state.openAlerts);
+  $('fleet').tBodies[0].replaceChildren(
+    ...rows.map((row) =>
+      el(
+        'tr',
+        { 'data-device': row.device, 'data-state': row.state },
+        el('td', { className: 'nowrap', text: row.device }),
+        el(
+          'td',
+          {},
+          ...row.metrics.map((m) =>
+            el('a', {
+              className: 'metric link',
+              href: `#${new URLSearchParams({ entity: m.entity, window: '1m', range: state.range })}`,
+              text: `${m.metric} ${m.value}`,
+              onclick: (event) => {
+                event.preventDefault();
+                selectSeries(m.entity);
+              },
+            }),
+          ),
+        ),
+        el('td', { className: 'nowrap', text: row.lastWindowEnd > 0 ? ago(row.lastWindowEnd) : '–' }),
+        el(
+          'td',
+          {},
+          el('span', {
+            className: `state state-${row.state}`,
+            text:
+              row.state === 'alert'
+                ? `${row.alerts.length} open alert${row.alerts.length > 1 ? 's' : ''}`
+                : row.state,
+          }),
+        ),
+      ),
+    ),
+  );
+  $('fleet-empty').hidden = rows.length > 0;
+  $('fleet-count').textContent = String(rows.length);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -372,13 +513,13 @@ async function loadHealth() {
   if (t.recordsExported !== undefined) tiles.push(tile('Records exported', fmt(t.recordsExported)));
   const worstLag = Math.max(0, ...exports.map((e) => e.lagMs ?? 0));
   if (exports.length > 0)
-    tiles.push(tile('Worst export lag', duration(worstLag), level(worstLag, 60_000, 900_000)));
+    tiles.push(tile('Worst export lag', formatDuration(worstLag), level(worstLag, 60_000, 900_000)));
   const worstAge = Math.max(
     0,
     ...consumers.map((c) => Math.max(c.iteratorAgeMs ?? 0, c.millisBehindLatest ?? 0)),
   );
   if (consumers.length > 0)
-    tiles.push(tile('Worst iterator age', duration(worstAge), level(worstAge, 60_000, 900_000)));
+    tiles.push(tile('Worst iterator age', formatDuration(worstAge), level(worstAge, 60_000, 900_000)));
   if (t.alertsRaised !== undefined) tiles.push(tile('Alerts raised', fmt(t.alertsRaised)));
   const lake = health.lake;
   if (lake !== undefined) {
@@ -407,7 +548,7 @@ async function loadHealth() {
     tiles.push(
       tile(
         store.name,
-        store.ok ? `ok · ${duration(store.latencyMs)}` : 'unreachable',
+        store.ok ? `ok · ${formatDuration(store.latencyMs)}` : 'unreachable',
         store.ok ? undefined : 'bad',
       ),
     );
@@ -433,7 +574,10 @@ async function loadHealth() {
             className: 'num',
             text: [fmt(e.backlogRecords), bytes(e.backlogBytes)].filter(Boolean).join(' · '),
           }),
-          el('td', { className: `num ${level(e.lagMs, 60_000, 900_000) ?? ''}`, text: duration(e.lagMs) }),
+          el('td', {
+            className: `num ${level(e.lagMs, 60_000, 900_000) ?? ''}`,
+            text: formatDuration(e.lagMs),
+          }),
           el('td', { className: 'num', text: fmt(e.throttled) }),
           el('td', {
             className: `num ${(e.failedEntries ?? 0) > 0 ? 'warn' : ''}`,
@@ -454,11 +598,11 @@ async function loadHealth() {
           el('td', { text: c.kind ? `${c.name} (${c.kind})` : c.name }),
           el('td', {
             className: `num ${level(c.iteratorAgeMs, 60_000, 900_000) ?? ''}`,
-            text: duration(c.iteratorAgeMs),
+            text: formatDuration(c.iteratorAgeMs),
           }),
           el('td', {
             className: `num ${level(c.millisBehindLatest, 60_000, 900_000) ?? ''}`,
-            text: duration(c.millisBehindLatest),
+            text: formatDuration(c.millisBehindLatest),
           }),
           el('td', { className: 'num', text: fmt(c.recordsProcessed) }),
           el('td', { className: `num ${(c.errors ?? 0) > 0 ? 'warn' : ''}`, text: fmt(c.errors) }),
@@ -490,14 +634,17 @@ async function refresh() {
     }
   };
   try {
-    if (state.entities.length === 0 || Date.now() - state.entitiesLoadedAt > ENTITIES_REFRESH_MS) {
-      await attempt('series list', loadEntities);
-    }
+    const entitiesDue =
+      state.entities.length === 0 || Date.now() - state.entitiesLoadedAt > ENTITIES_REFRESH_MS;
     await Promise.all([
-      attempt('series', loadSeries),
+      entitiesDue ? attempt('series list', loadEntities) : undefined,
       attempt('alerts', loadAlerts),
-      attempt('health', loadHealth),
     ]);
+    settleEntity();
+    renderPicker();
+    renderAlerts();
+    renderFleet();
+    await Promise.all([attempt('series', loadSeries), attempt('health', loadHealth)]);
     showBanner(problems.length > 0 ? `Could not refresh ${problems.join('; ')}` : undefined);
     const updated = $('updated');
     updated.textContent = `updated ${new Date().toLocaleTimeString()} · every ${REFRESH_MS / 1000} s`;
@@ -507,7 +654,19 @@ async function refresh() {
   }
 }
 
-$('entity').addEventListener('change', (event) => selectSeries(event.target.value));
+$('entity').addEventListener('change', (event) => {
+  if (event.target.value !== '') selectSeries(event.target.value);
+});
+$('entity-search').addEventListener('input', (event) => {
+  state.search = event.target.value;
+  renderPicker();
+});
+$('entity-search').addEventListener('keydown', (event) => {
+  // Enter shows the busiest match.
+  if (event.key !== 'Enter') return;
+  const first = groupEntities(state.entities, state.search)[0]?.series[0];
+  if (first !== undefined) selectSeries(first.entity);
+});
 $('window').addEventListener('change', (event) => {
   state.window = event.target.value;
   writeHash();

@@ -178,6 +178,10 @@ describe('request validation', () => {
     expect(fieldOf(() => series({ entity: 'late#device#d#t', window: '1m' }))).toBe('entity');
     expect(fieldOf(() => series({ entity: 'device#d #t', window: '1m' }))).toBe('entity');
     expect(fieldOf(() => series({ entity: 'device#d#t', window: '1 minute' }))).toBe('window');
+    // A well-formed size the job does not write is a 400 naming the sizes it does, not an empty 200.
+    expect(() => series({ entity: 'device#d#t', window: '10m' })).toThrow(
+      /window: must be one of 1m, 5m \(got 10m\)/,
+    );
     expect(fieldOf(() => series({ entity: 'device#d#t', window: '1m', order: 'up' }))).toBe('order');
     expect(fieldOf(() => series({ entity: 'device#d#t', window: '1m', colour: 'red' }))).toBe('colour');
     expect(fieldOf(() => parseRequest(entitiesQuerySchema, { kind: 'Device!' }))).toBe('kind');

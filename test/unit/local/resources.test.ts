@@ -111,6 +111,7 @@ describe('loadStack on the real serverless.yml', () => {
     expect(alerts.globalIndexes.map((index) => [index.name, index.keys])).toEqual([
       ['open-alerts', { hash: 'openState', range: 'raisedAt' }],
       ['by-entity-time', { hash: 'entityId', range: 'raisedAt' }],
+      ['recent-alerts', { hash: 'kind', range: 'raisedAt' }],
     ]);
     expect(alerts.ttlAttribute).toBe('expiresAt');
     expect(alerts.billing).toEqual({ mode: 'PAY_PER_REQUEST' });
