@@ -9,6 +9,11 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     // Lambda runs Node 22; tests run on the local Node 20 on purpose.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // Powertools Metrics prints an EMF JSON blob per flush, which floods the output; no test reads it.
+      // TRIBUTARY_TEST_METRICS=1 prints them (an explicit 'false' also wins over POWERTOOLS_DEV).
+      POWERTOOLS_METRICS_DISABLED: process.env.TRIBUTARY_TEST_METRICS === '1' ? 'false' : 'true',
+    },
   },
 });

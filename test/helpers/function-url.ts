@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import type { DashboardHandler } from '../../functions/dashboard/handler.ts';
-import { lambdaContext } from '../../local/esm/event.ts';
 import { functionUrlEvent } from './dashboard.ts';
+import { testContext } from './lambda.ts';
 
 /**
  * A local stand-in of a Lambda function URL with AuthType AWS_IAM: every request must carry a SigV4
@@ -118,14 +118,7 @@ export async function startFunctionUrlStandIn(options: {
         query[name] = name in query ? `${query[name]},${value}` : value;
       const result = await options.handler(
         functionUrlEvent(req.method as 'GET' | 'HEAD', url.pathname, query),
-        lambdaContext({
-          functionName: 'dashboard',
-          region: options.region,
-          accountId: '000000000000',
-          memoryLimitInMB: 256,
-          timeoutMs: 10_000,
-          requestId: 'stand-in',
-        }),
+        testContext('dashboard', { region: options.region, timeoutMs: 10_000, requestId: 'stand-in' }),
       );
       const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
       res.writeHead(result.statusCode ?? 200, {

@@ -6,7 +6,7 @@ import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb
 import { PutRecordsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertsHandler } from '../../functions/alerts/handler.ts';
 import { bundledRules } from '../../functions/alerts/rules/bundled.ts';
 import { cardEntityId } from '../../functions/alerts/rules/fraud.ts';
@@ -27,9 +27,6 @@ import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.
 import type { UserRecord } from '../../shared/kinesis/aggregation.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
-
-// Metrics would print one EMF blob per invocation; the handler tests check the figures instead.
-vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
 
 let cloud: LocalCloud;
 const root = `.tributary/test-alerts-${process.pid}`;

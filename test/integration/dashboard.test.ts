@@ -12,9 +12,9 @@ import type { PipelineHealth } from '../../functions/dashboard/health.ts';
 import type { AlertView, EntitiesPage, SeriesPage } from '../../functions/dashboard/reader.ts';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { type DashboardServer, startDashboardServer } from '../../local/dashboard/server.ts';
-import { lambdaContext } from '../../local/esm/event.ts';
 import { stackResource } from '../../local/resources/stack.ts';
 import { aggregateItem, functionUrlEvent, lateItem, launchChromium } from '../helpers/dashboard.ts';
+import { testContext } from '../helpers/lambda.ts';
 
 /**
  * The dashboard against the real local cloud: aggregate items in the Flink sink's shape and alerts
@@ -238,11 +238,8 @@ async function get<T = Record<string, unknown>>(
 }
 
 async function invoke(path: string, query: Record<string, string> = {}, method: 'GET' | 'POST' = 'GET') {
-  const context = lambdaContext({
-    functionName: 'dashboard',
+  const context = testContext('dashboard', {
     region: cloud.region,
-    accountId: '000000000000',
-    memoryLimitInMB: 256,
     timeoutMs: 10_000,
     requestId: randomUUID(),
   });

@@ -2,11 +2,22 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { KinesisDataStreamSchema } from '@aws-lambda-powertools/parser/schemas/kinesis';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, KinesisStreamBatchResponse } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertsHandler } from '../../../functions/alerts/handler.ts';
+import {
+  BatchPipeline,
+  type BatchReport,
+  type PipelineDeps,
+  type StreamRecord,
+} from '../../../functions/alerts/pipeline.ts';
 import { parseRulesConfig } from '../../../functions/alerts/rules/config.ts';
-import type { DocumentSender } from '../../../functions/alerts/store/dynamodb.ts';
-import { lambdaContext } from '../../../local/esm/event.ts';
+import { cardEntityId } from '../../../functions/alerts/rules/fraud.ts';
+import { deviceEntityId } from '../../../functions/alerts/rules/threshold.ts';
+import {
+  type DocumentSender,
+  DynamoAlertStore,
+  DynamoStateStore,
+} from '../../../functions/alerts/store/dynamodb.ts';
 import { createLocalResources } from '../../../local/resources/create.ts';
 import { loadStack } from '../../../local/resources/stack.ts';
 import { startDynamoDb } from '../../../local/servers/dynamodb.ts';
@@ -14,9 +25,8 @@ import type { RunningServer } from '../../../local/servers/runtime.ts';
 import { type AwsClients, createAwsClients } from '../../../shared/aws/clients.ts';
 import { encodeRecord } from '../../../shared/contract/index.ts';
 import { aggregatedShardRecord, eventOf, shardRecords } from '../../helpers/kinesis-events.ts';
+import { testContext } from '../../helpers/lambda.ts';
 import { telemetryRecord, transactionRecord } from '../../helpers/records.ts';
-
-vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
 
 let dynamodb: RunningServer;
 let clients: AwsClients;
@@ -46,15 +56,7 @@ const rules = parseRulesConfig({
   threshold: [{ id: 'hot', metric: 'temperature', direction: 'above', raise: 30, clear: 28 }],
   fraud: { velocity: { maxTransactions: 2 } },
 });
-const context = (): Context =>
-  lambdaContext({
-    functionName: 'alerts',
-    region: 'us-east-1',
-    accountId: '000000000000',
-    memoryLimitInMB: 512,
-    timeoutMs: 60_000,
-    requestId: 'test',
-  });
+const context = (): Context => testContext('alerts', { memoryLimitInMB: 512 });
 
 function handlerWith(documents: DocumentSender = clients.documents()) {
   const handler = createAlertsHandler({
@@ -158,5 +160,90 @@ describe('alert handler', () => {
 
   it('fails the invocation on an event that is not a Kinesis event', async () => {
     await expect(handlerWith()({ Records: [{ eventSource: 'aws:sqs' }] })).rejects.toThrow();
+  });
+});
+
+describe('alert pipeline state conflicts', () => {
+  const stores = (documents: DocumentSender): PipelineDeps => ({
+    config: rules,
+    states: new DynamoStateStore(documents, stateTable, { ttlSeconds: rules.stateTtlSeconds }),
+    alerts: new DynamoAlertStore(documents, alertsTable, { ttlSeconds: rules.alertTtlSeconds }),
+  });
+
+  /**
+   * Documents whose first state write for `entityId` waits until `meanwhile` has finished: the
+   * pipeline has read the state, and another writer changes it before the conditional put lands.
+   */
+  function racedOnStateWrite(entityId: string, meanwhile: () => Promise<void>): DocumentSender {
+    const inner = clients.documents();
+    let raced = false;
+    return {
+      send: (async (command: unknown, ...rest: unknown[]) => {
+        if (
+          !raced &&
+          command instanceof PutCommand &&
+          command.input.TableName === stateTable &&
+          command.input.Item?.pk === entityId
+        ) {
+          raced = true;
+          await meanwhile();
+        }
+        return (inner.send as (c: unknown, ...r: unknown[]) => Promise<unknown>)(command, ...rest);
+      }) as DocumentSender['send'],
+    };
+  }
+
+  /** Runs `records` through a fresh pipeline on `documents`; every record must succeed. */
+  async function run(documents: DocumentSender, records: readonly StreamRecord[]): Promise<BatchReport> {
+    const pipeline = new BatchPipeline(stores(documents), records);
+    for (const record of records) await pipeline.outcome(record.sequenceNumber);
+    return pipeline.report;
+  }
+
+  it('a record delivered twice at once raises one alert: the loser of the state write re-reads and skips', async () => {
+    const sensor = 'sensor-conflict-1';
+    const records = shardRecords(
+      [
+        telemetryRecord({
+          device_id: sensor,
+          partition_key: sensor,
+          payload: { metric: 'temperature', value: 35, unit: 'Cel' },
+        }),
+      ],
+      { firstIndex: 300 },
+    );
+    let other: BatchReport | undefined;
+    const first = await run(
+      racedOnStateWrite(deviceEntityId(sensor), async () => {
+        other = await run(clients.documents(), records);
+      }),
+      records,
+    );
+    // The overlapping delivery wrote the state first; its alert put found the alert already there.
+    expect(other).toMatchObject({ applied: 1, raised: 0, duplicateRaises: 1, stateConflicts: 0 });
+    // The conflict was retried: the re-read shows the record applied, so it counts as a replay.
+    expect(first).toMatchObject({ stateConflicts: 1, replayed: 1, applied: 0, raised: 1 });
+    const alerts = await items(deviceEntityId(sensor));
+    expect(alerts.map((a) => a.ruleId)).toEqual(['hot']);
+  });
+
+  it('a state changed between read and write is re-read and built on: no transaction is lost', async () => {
+    const token = 'tok_conflict_2';
+    const [t0, t1, t2] = [card(token, 0), card(token, 1), card(token, 2)];
+    const [r0, r1, r2] = shardRecords([t0, t1, t2], { firstIndex: 400 });
+    if (r0 === undefined || r1 === undefined || r2 === undefined) throw new Error('three records expected');
+    // t1's pipeline reads the empty state; before its write, another writer applies t0.
+    const first = await run(
+      racedOnStateWrite(cardEntityId(token), async () => {
+        expect(await run(clients.documents(), [r0])).toMatchObject({ applied: 1, stateConflicts: 0 });
+      }),
+      [r1],
+    );
+    expect(first).toMatchObject({ stateConflicts: 1, applied: 1, raised: 0 });
+    // A third transaction exceeds maxTransactions (2) only if the state kept both t0 and t1.
+    expect(await run(clients.documents(), [r2])).toMatchObject({ applied: 1, raised: 1 });
+    const alerts = await items(cardEntityId(token));
+    expect(alerts.map((a) => a.ruleId)).toEqual(['velocity']);
+    expect(alerts[0]?.details).toMatchObject({ count: 3, recordIds: [t0.id, t1.id, t2.id] });
   });
 });

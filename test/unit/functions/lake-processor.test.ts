@@ -5,15 +5,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { createLakeProcessorHandler } from '../../../functions/lake-processor/handler.ts';
 import { transformRecords, verdictOf } from '../../../functions/lake-processor/processor.ts';
 import { resolveDeliveryStream } from '../../../local/delivery/delivery.ts';
-import { lambdaContext } from '../../../local/esm/event.ts';
 import { loadStack } from '../../../local/resources/stack.ts';
 import { decodeRecord, encodeRecord } from '../../../shared/contract/index.ts';
 import { LAMBDA_SYNC_PAYLOAD_MAX_BYTES } from '../../../shared/kinesis/limits.ts';
 import { partitionValues } from '../../../shared/lake/table.ts';
 import { aggregatedRecord, flipByte } from '../../helpers/aggregated.ts';
+import { testContext } from '../../helpers/lambda.ts';
 import { recordArb, telemetryRecord } from '../../helpers/records.ts';
-
-vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
 
 const b64 = (data: Uint8Array | string) => Buffer.from(data).toString('base64');
 const fromB64 = (data: string | undefined) => Buffer.from(data ?? '', 'base64');
@@ -119,15 +117,7 @@ describe('the processor batch size in serverless.yml', () => {
 });
 
 describe('the lake processor handler', () => {
-  const context = (): Context =>
-    lambdaContext({
-      functionName: 'tributary-test-lakeProcessor',
-      region: 'us-east-1',
-      accountId: '000000000000',
-      memoryLimitInMB: 256,
-      timeoutMs: 60_000,
-      requestId: 'test',
-    });
+  const context = (): Context => testContext('tributary-test-lakeProcessor');
   const event = (records: { recordId: string; data: string }[]) => ({
     invocationId: 'inv-1',
     deliveryStreamArn: 'arn:aws:firehose:us-east-1:000000000000:deliverystream/tributary-test-lake',
