@@ -23,16 +23,33 @@ export class AgentStoppedError extends AgentError {
 /** No agent answers at the API address (not running, wrong port). */
 export class AgentUnreachableError extends AgentError {
   readonly url: string;
-  constructor(url: string, cause: unknown) {
+  /** The discovery file the address came from, when the CLI found it by itself. */
+  readonly source: string | undefined;
+  constructor(url: string, cause: unknown, source?: string) {
     super(
       'AGENT_UNREACHABLE',
-      `no agent answers at ${url}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `no agent answers at ${url}: ${cause instanceof Error ? cause.message : String(cause)}${
+        source === undefined ? '' : ` (address from ${source}; an agent that was killed leaves it behind)`
+      }`,
       {
         retryable: true,
         cause,
       },
     );
     this.url = url;
+    this.source = source;
+  }
+}
+
+/** The CLI found no running agent's discovery file (api.json) in any place it looks; `looked` lists them. */
+export class AgentNotFoundError extends AgentError {
+  readonly looked: readonly string[];
+  constructor(looked: readonly string[]) {
+    super(
+      'AGENT_NOT_FOUND',
+      `found no running agent; looked in: ${looked.join('; ')}. Start one (tributary agent run --config <file>, or npm start), or pass --config or --url`,
+    );
+    this.looked = looked;
   }
 }
 

@@ -1,4 +1,8 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DISCOVERY_FILE_NAME, removeDiscovery, writeDiscovery } from '../device/api/discovery.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../device/config.ts';
 import { AnalyticsError } from './analytics/errors.ts';
 import { exitOnCliError } from './cli-exit.ts';
 import { type LocalCloud, startLocalCloud } from './cloud.ts';
@@ -7,6 +11,7 @@ import { parseFleetOptions } from './fleet/index.ts';
 import { describePipeline, formatPipelineLine, type RunningPipeline, startPipeline } from './pipeline.ts';
 import { processTreeRss } from './process-memory.ts';
 import { formatStatusLine } from './resources/create.ts';
+import { TRIBUTARY_DIR } from './servers/runtime.ts';
 
 // Lambda runs Node 22; locally Node 20 is supported on purpose, so the SDK's upgrade notice is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -173,6 +178,21 @@ async function main(): Promise<void> {
   console.log(describe(cloud, rss));
   console.log('');
   console.log(describePipeline(pipeline, cloud, LOCAL_LAKE_INTERVAL_MS));
+  // `tributary status` and `tributary append` run in this project then find the first agent by themselves.
+  const first = pipeline.fleet?.agents[0];
+  if (first !== undefined) {
+    await mkdir(TRIBUTARY_DIR, { recursive: true });
+    await writeDiscovery(TRIBUTARY_DIR, {
+      url: first.url,
+      tokenFile: first.tokenFile,
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      ...(first.pid === undefined ? {} : { pid: first.pid }),
+      deviceId: first.name,
+    });
+    console.log(
+      `tributary status | append --stream telemetry ... (no flags) reach ${first.name}: ${join(TRIBUTARY_DIR, DISCOVERY_FILE_NAME)}`,
+    );
+  }
   console.log('');
 
   const live = process.stdout.isTTY === true;
@@ -201,6 +221,7 @@ async function main(): Promise<void> {
     stopping = true;
     clearInterval(summary);
     console.log(`\n${signal}: stopping the pipeline and the local cloud...`);
+    if (first?.pid !== undefined) await removeDiscovery(TRIBUTARY_DIR, first.pid);
     await pipeline.stop();
     await cloud.stop();
     console.log('stopped.');

@@ -8,17 +8,21 @@ export interface ApiClientOptions {
   readonly url: string;
   readonly token?: string;
   readonly timeoutMillis?: number;
+  /** The discovery file the URL came from, named when no agent answers there. */
+  readonly source?: string;
 }
 
 export class ApiClient {
   readonly #url: string;
   readonly #token: string | undefined;
   readonly #timeout: number;
+  readonly #source: string | undefined;
 
   constructor(options: ApiClientOptions) {
     this.#url = options.url.replace(/\/+$/, '');
     this.#token = options.token;
     this.#timeout = options.timeoutMillis ?? 30_000;
+    this.#source = options.source;
   }
 
   async #request<T>(
@@ -38,7 +42,7 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.#timeout),
       });
     } catch (error) {
-      throw new AgentUnreachableError(this.#url, (error as Error).cause ?? error);
+      throw new AgentUnreachableError(this.#url, (error as Error).cause ?? error, this.#source);
     }
     const text = await response.text();
     if (response.ok) return JSON.parse(text) as T;

@@ -33,6 +33,8 @@ export interface RunningDeviceAgent {
   readonly url: string;
   readonly pid: number | undefined;
   readonly configFile: string;
+  /** The API token the agent was started with (mode 0600). */
+  readonly tokenFile: string;
   readonly client: ApiClient;
   status(): Promise<AgentStatus>;
   stop(): Promise<void>;
@@ -77,7 +79,8 @@ export async function startDeviceAgent(opts: DeviceAgentOptions): Promise<Runnin
   const url = `http://${LOOPBACK}:${port}`;
   // The agent's API token, written before its first start (as the agent itself would: mode 0600), so
   // the simulator can authenticate from the first probe on.
-  const token = await ensureAuthToken(join(home, 'store', DEFAULT_TOKEN_FILE_NAME));
+  const tokenFile = join(home, 'store', DEFAULT_TOKEN_FILE_NAME);
+  const token = await ensureAuthToken(tokenFile);
   const client = new ApiClient({ url, token, timeoutMillis: 30_000 });
   const server: RunningServer = await startChildServer({
     name: `agent-${opts.name}`,
@@ -95,6 +98,7 @@ export async function startDeviceAgent(opts: DeviceAgentOptions): Promise<Runnin
     url,
     pid: server.pid,
     configFile,
+    tokenFile,
     client,
     status: () => client.status(),
     stop: () => server.stop(),

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,8 +47,15 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
     stderr: string;
   }
 
-  async function tributary(args: string[], stdin?: string): Promise<Run> {
-    const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  async function tributary(
+    args: string[],
+    stdin?: string,
+    where: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<Run> {
+    const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...where,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -186,6 +193,47 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
     expect((await tributary(['status', '--url', url, '--token-file', token])).code).toBe(0);
   });
 
+  it('finds the agent with no flags: api.json in $TRIBUTARY_AGENT_DIR or in .tributary/ of the working directory or a parent', async () => {
+    const { TRIBUTARY_AGENT_DIR: _unset, ...env } = process.env;
+    const store = join(tmp.path, 'store');
+    const discovery = JSON.parse(await readFile(join(store, 'api.json'), 'utf8')) as Record<string, unknown>;
+    expect(discovery).toMatchObject({ url, tokenFile: join(store, 'api-token'), deviceId: 'sensor-0001' });
+    expect((await stat(join(store, 'api.json'))).mode & 0o777).toBe(0o600);
+
+    const record = JSON.stringify(telemetryRecord());
+    const viaEnv = await tributary(['append', '--stream', 'telemetry', '--record', record], undefined, {
+      env: { ...env, TRIBUTARY_AGENT_DIR: store },
+    });
+    expect(viaEnv).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^appended 1 record to telemetry/),
+    });
+
+    // The layout `npm start` leaves: <project>/.tributary/api.json, the CLI run from a subdirectory.
+    const project = join(tmp.path, 'project');
+    await mkdir(join(project, '.tributary'), { recursive: true });
+    await mkdir(join(project, 'src', 'deep'), { recursive: true });
+    await copyFile(join(store, 'api.json'), join(project, '.tributary', 'api.json'));
+    const viaCwd = await tributary(['status', '--json'], undefined, {
+      env,
+      cwd: join(project, 'src', 'deep'),
+    });
+    expect(viaCwd.code).toBe(0);
+    expect(JSON.parse(viaCwd.stdout)).toMatchObject({ deviceId: 'sensor-0001' });
+
+    const nowhere = join(tmp.path, 'nowhere');
+    await mkdir(nowhere);
+    const none = await tributary(['status'], undefined, { env, cwd: nowhere });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain('AGENT_NOT_FOUND: found no running agent; looked in: ');
+    expect(none.stderr).toContain('/var/lib/tributary/api.json');
+    expect(none.stderr).toContain(`${join(nowhere, '.tributary', 'api.json')} and the same in every parent`);
+
+    const empty = await tributary(['status'], undefined, { env: { ...env, TRIBUTARY_AGENT_DIR: nowhere } });
+    expect(empty.code).toBe(3);
+    expect(empty.stderr).toContain(`${join(nowhere, 'api.json')} ($TRIBUTARY_AGENT_DIR)`);
+  });
+
   it('names the line and byte offset of invalid UTF-8 or JSON in a file, and sends none of its batch', async () => {
     const auth = ['--url', url, '--config', config];
     const before = JSON.parse((await tributary(['streams', '--json', ...auth])).stdout) as {
@@ -238,5 +286,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
     const [code] = (await once(agent, 'close')) as [number | null];
     expect(code).toBe(0);
     expect(agentOutput.join('\n')).toMatch(/SIGTERM: stopping/);
+    // A stopped agent is not described as running.
+    await expect(stat(join(tmp.path, 'store', 'api.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
