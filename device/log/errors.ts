@@ -93,6 +93,19 @@ export function isNoSpace(error: unknown): boolean {
 }
 
 /**
+ * A stream's metadata file (stream.json, sequence.json) could not be replaced for a reason other than
+ * space. The file on disk still holds its previous content; retrying the operation is safe.
+ */
+export class MetadataWriteError extends LogError {
+  /** The file that could not be written. */
+  readonly path: string;
+  constructor(path: string, cause: unknown) {
+    super('METADATA_WRITE_FAILED', `${path}: write failed: ${String(cause)}`, { retryable: true, cause });
+    this.path = path;
+  }
+}
+
+/**
  * The filesystem holding the store is full. Retryable: the store reclaims exported segments (and,
  * for OverwriteOldestData streams, the oldest ones) as soon as it sees this.
  */

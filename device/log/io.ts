@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isNoSpace, StorageFullError } from './errors.ts';
 
 export interface LogFile {
   /** Reads up to `length` bytes at `position`; fewer only at end of file. */
@@ -35,6 +34,11 @@ export interface LogDir {
   remove(name: string): Promise<void>;
   /** Makes creations and removals in this directory durable. */
   sync(): Promise<void>;
+  /**
+   * Replaces the small file `name` (stream.json, sequence.json) atomically and durably: a crash
+   * leaves the old content or the new one, never a mix, and the new one is durable on return.
+   */
+  replace(name: string, data: Uint8Array): Promise<void>;
 }
 
 export function isCode(error: unknown, code: string): boolean {
@@ -136,6 +140,23 @@ export class FsDir implements LogDir {
   sync(): Promise<void> {
     return syncDir(this.path);
   }
+
+  /** Temp file, fsync, rename over the target, fsync of the directory. */
+  async replace(name: string, data: Uint8Array): Promise<void> {
+    const temp = join(this.path, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await handle.close();
+    await rename(temp, join(this.path, name));
+    await this.sync();
+  }
 }
 
 class MemoryFile implements LogFile {
@@ -201,30 +222,8 @@ export class MemoryDir implements LogDir {
   }
 
   async sync(): Promise<void> {}
-}
 
-/**
- * Replaces `dir/name` atomically and durably: write a temp file, fsync it, rename over the
- * target, fsync the directory. A crash leaves either the old or the new content, never a mix.
- * Lack of space is a StorageFullError naming the target.
- */
-export async function writeFileAtomic(dir: string, name: string, data: string | Uint8Array): Promise<void> {
-  const temp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } catch (error) {
-      await handle.close();
-      await rm(temp, { force: true });
-      throw error;
-    }
-    await handle.close();
-    await rename(temp, join(dir, name));
-    await syncDir(dir);
-  } catch (error) {
-    if (isNoSpace(error)) throw new StorageFullError(join(dir, name), error);
-    throw error;
+  async replace(name: string, data: Uint8Array): Promise<void> {
+    this.files.set(name, { data: Buffer.from(data), length: data.length });
   }
 }

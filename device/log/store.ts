@@ -2,7 +2,7 @@
  * LogStore: named streams under one root directory, their definitions and consumer checkpoints.
  *
  *   <root>/LOCK                                  pid + boot id of the owning process
- *   <root>/streams/<name>/stream.json            definition (atomic replace)
+ *   <root>/streams/<name>/stream.json            definition (atomic replace through the LogDir seam)
  *   <root>/streams/<name>/segments/<seq20>.seg   the log (File persistence)
  *   <root>/streams/<name>/consumers/<c>.ckpt     committed sequence per consumer (slot file, in place)
  *   <root>/streams/<name>/sequence.json          Memory persistence: sequence high-water mark
@@ -20,12 +20,13 @@ import {
   isNoSpace,
   LogClosedError,
   LogFormatError,
+  MetadataWriteError,
   StorageFullError,
   StoreLockedError,
   StreamExistsError,
   StreamNotFoundError,
 } from './errors.ts';
-import { FsDir, isCode, type LogDir, MemoryDir, syncDir, writeFileAtomic } from './io.ts';
+import { FsDir, isCode, type LogDir, MemoryDir, syncDir } from './io.ts';
 import {
   type AppendManyResult,
   type AppendResult,
@@ -76,6 +77,11 @@ export interface RecordsOptions extends ReadOptions {
   readonly follow?: boolean;
   readonly signal?: AbortSignal;
 }
+
+/** A stream's definition, in its directory. */
+const STREAM_FILE = 'stream.json';
+/** Memory streams: the sequence high-water mark. */
+const SEQUENCE_FILE = 'sequence.json';
 
 const CONSUMER_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 const DEFAULT_RETENTION_INTERVAL = 60_000;
@@ -168,26 +174,24 @@ async function statfsFree(path: string): Promise<number> {
   return stats.bavail * stats.bsize;
 }
 
-async function readJson(path: string): Promise<unknown> {
-  const text = await readFile(path, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new LogFormatError(path, `not JSON: ${String(error)}`);
-  }
-}
-
-/** A small JSON file through the LogDir seam (version-1 checkpoints). */
+/** A small JSON file through the LogDir seam (definitions, reservations, version-1 checkpoints); undefined when missing. */
 async function readDirJson(dir: LogDir, name: string): Promise<unknown> {
   const file = await dir.open(name, 'read');
-  if (file === undefined) return {};
+  if (file === undefined) return undefined;
   try {
-    const buf = Buffer.alloc(64 * 1024);
-    const text = buf.subarray(0, await file.read(buf, 0, buf.length)).toString('utf8');
+    const chunks: Buffer[] = [];
+    for (let position = 0; ; ) {
+      const buf = Buffer.alloc(64 * 1024);
+      const n = await file.read(buf, position, buf.length);
+      chunks.push(buf.subarray(0, n));
+      position += n;
+      if (n < buf.length) break;
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new LogFormatError(`${dir.path}/${name}`, `not JSON: ${String(error)}`);
+      throw new LogFormatError(join(dir.path, name), `not JSON: ${String(error)}`);
     }
   } finally {
     await file.close();
@@ -366,9 +370,14 @@ export class LogStore {
 
   private async load(dirName: string): Promise<void> {
     const dir = this.streamDir(dirName);
-    const definition = parseStreamDefinition(await readJson(join(dir, 'stream.json')));
+    const json = await readDirJson(this.openDir(dir), STREAM_FILE);
+    if (json === undefined) {
+      await this.dropUnfinished(dir);
+      return;
+    }
+    const definition = parseStreamDefinition(json);
     if (definition.name !== dirName) {
-      throw new LogFormatError(join(dir, 'stream.json'), `names stream ${JSON.stringify(definition.name)}`);
+      throw new LogFormatError(join(dir, STREAM_FILE), `names stream ${JSON.stringify(definition.name)}`);
     }
     const checkpoints = new Map<string, number>();
     const legacy = new Set<string>();
@@ -388,7 +397,7 @@ export class LogStore {
         // A valid .ckpt beside it was created from it (crash before the .json was removed) or is newer.
         if (checkpoints.has(consumer)) await consumers.remove(file);
         else {
-          const value = (await readDirJson(consumers, file)) as { sequence?: unknown };
+          const value = ((await readDirJson(consumers, file)) ?? {}) as { sequence?: unknown };
           if (typeof value.sequence === 'number') checkpoints.set(consumer, value.sequence);
           legacy.add(consumer);
         }
@@ -429,7 +438,7 @@ export class LogStore {
         : await LogStream.open(definition, new MemoryDir(), {
             clock,
             initialSequence: await this.readReservation(dir),
-            reserveSequences: (upTo) => writeFileAtomic(dir, 'sequence.json', JSON.stringify({ next: upTo })),
+            reserveSequences: (upTo) => this.writeMeta(dir, SEQUENCE_FILE, JSON.stringify({ next: upTo })),
           });
     const entry: Entry = { stream, dir, checkpoints, checkpointFiles: new Map(), legacy };
     this.updateReclaimable(entry);
@@ -470,13 +479,45 @@ export class LogStore {
 
   /** Memory streams restart after every sequence they may have handed out, so ids are never reused. */
   private async readReservation(dir: string): Promise<number> {
+    const value = (await readDirJson(this.openDir(dir), SEQUENCE_FILE)) as { next?: unknown } | undefined;
+    return typeof value?.next === 'number' && Number.isSafeInteger(value.next) ? value.next : 0;
+  }
+
+  /**
+   * Replaces a stream's metadata file through the LogDir seam (so storage faults can be injected):
+   * no space is StorageFullError, anything else MetadataWriteError; both name the file.
+   */
+  private async writeMeta(dir: string, name: string, content: string): Promise<void> {
     try {
-      const value = (await readJson(join(dir, 'sequence.json'))) as { next?: unknown };
-      return typeof value.next === 'number' && Number.isSafeInteger(value.next) ? value.next : 0;
+      await this.openDir(dir).replace(name, Buffer.from(content, 'utf8'));
     } catch (error) {
-      if (isCode(error, 'ENOENT')) return 0;
-      throw error;
+      if (isNoSpace(error)) throw new StorageFullError(join(dir, name), error);
+      throw new MetadataWriteError(join(dir, name), error);
     }
+  }
+
+  /**
+   * A stream directory without stream.json: a create that stopped before its definition was durable.
+   * Removed when it holds nothing; one that holds data is refused rather than deleted.
+   */
+  private async dropUnfinished(dir: string): Promise<void> {
+    for (const sub of ['segments', 'consumers']) {
+      const entries = await this.openDir(join(dir, sub))
+        .list()
+        .catch((error: unknown) => {
+          if (isCode(error, 'ENOENT')) return [];
+          throw error;
+        });
+      if (entries.length > 0) {
+        throw new LogFormatError(
+          join(dir, STREAM_FILE),
+          `is missing while ${sub}/ holds ${entries.length} files; restore it or remove the directory`,
+        );
+      }
+    }
+    const trash = join(this.rootDir, '.trash', randomBytes(8).toString('hex'));
+    await rename(dir, trash);
+    await rm(trash, { recursive: true, force: true });
   }
 
   private assertOpen(): void {
@@ -508,10 +549,17 @@ export class LogStore {
       const staging = join(this.rootDir, '.tmp', randomBytes(8).toString('hex'));
       await mkdir(join(staging, 'segments'), { recursive: true });
       await mkdir(join(staging, 'consumers'));
-      await writeFileAtomic(staging, 'stream.json', `${JSON.stringify(definition, null, 2)}\n`);
       const dir = this.streamDir(definition.name);
       await rename(staging, dir);
       await syncDir(join(this.rootDir, 'streams'));
+      // The definition goes last: a stream exists once its stream.json is durable, and an open
+      // removes a directory left without one (see dropUnfinished).
+      try {
+        await this.writeMeta(dir, STREAM_FILE, `${JSON.stringify(definition, null, 2)}\n`);
+      } catch (error) {
+        await this.dropUnfinished(dir).catch(() => {});
+        throw error;
+      }
       await this.attach(definition, dir, new Map());
       return definition;
     });
@@ -532,7 +580,7 @@ export class LogStore {
       }
       const content = `${JSON.stringify(definition, null, 2)}\n`;
       try {
-        await writeFileAtomic(entry.dir, 'stream.json', content);
+        await this.writeMeta(entry.dir, STREAM_FILE, content);
         entry.stream.updateDefinition(definition);
       } catch (error) {
         if (!(error instanceof StorageFullError)) throw error;
@@ -543,7 +591,7 @@ export class LogStore {
         this.spaceShort = true;
         this.checkSpace();
         await this.settled();
-        await writeFileAtomic(entry.dir, 'stream.json', content);
+        await this.writeMeta(entry.dir, STREAM_FILE, content);
       }
       return definition;
     });

@@ -1,6 +1,6 @@
 /**
  * A simulated filesystem behind the log's LogDir seam, for storage-fault tests: it fails the next
- * write, fsync or create on request, runs out of space (writes that need new blocks fail with
+ * write, fsync or create on request (segments, checkpoints and the atomic replace of stream.json), runs out of space (writes that need new blocks fail with
  * ENOSPC, overwrites inside a file's size do not, as on ext4), and on `powerLoss()` drops every byte
  * and every directory change not yet synced, as a power cut would.
  */
@@ -206,5 +206,28 @@ class SimDir implements LogDir {
     this.#alive();
     this.fs.check('dirSync', this.path);
     this.state.durable = new Map(this.state.files);
+  }
+
+  /**
+   * As FsDir does it: a temp file (create, write, fsync), renamed over the target, then a directory
+   * fsync. Each step can fail; a failed directory fsync leaves the new content visible but not
+   * durable, so a power loss brings the old one back.
+   */
+  async replace(name: string, data: Uint8Array): Promise<void> {
+    this.#alive();
+    const path = `${this.path}/${name}`;
+    this.fs.check('create', path);
+    this.fs.check('write', path);
+    this.fs.allocate(data.length, path);
+    try {
+      this.fs.check('sync', path);
+    } catch (error) {
+      this.fs.release(data.length);
+      throw error;
+    }
+    const previous = this.state.files.get(name);
+    this.state.files.set(name, { data: Buffer.from(data), durable: Buffer.from(data) });
+    if (previous !== undefined) this.fs.release(previous.data.length);
+    await this.sync();
   }
 }

@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import {
   LogStore,
   type LogStoreOptions,
   LogWriteError,
+  MetadataWriteError,
   StorageFullError,
 } from '../../../../device/log/index.ts';
 import { SimFs } from '../../../helpers/sim-fs.ts';
@@ -204,5 +206,96 @@ describe('storage faults', () => {
     expect(store.describeStream('s').bytes).toBeLessThanOrEqual(4096);
     expect(store.describeStream('s').droppedRecords).toBe(0);
     await store.close();
+  });
+
+  it('writes stream.json through the seam: a failed replace is a named error and the reload has the old definition', async () => {
+    const fs = new SimFs();
+    const root = freshRoot();
+    const file = join(root, 'streams', 's', 'stream.json');
+    const store = await open(root, fs);
+    await store.createStream({ name: 's', maxRecordSize: 1024, groupCommitMillis: 0 });
+    await store.append('s', bytes('a'));
+
+    // The new file's fsync fails: nothing is renamed, the definition in use stays.
+    fs.failNext('sync', 'EIO', 'stream.json');
+    const failed = await store.updateStream({ name: 's', maxRecordSize: 2048 }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(MetadataWriteError);
+    expect(failed).toMatchObject({ code: 'METADATA_WRITE_FAILED', path: file, retryable: true });
+    expect(store.describeStream('s').definition.maxRecordSize).toBe(1024);
+
+    // No space: the new definition applies in this process (it may be what frees space), the
+    // error names stream.json, and after a power loss the old one is back.
+    fs.freeBytes = 0;
+    const full = await store.updateStream({ name: 's', maxRecordSize: 2048 }).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(StorageFullError);
+    expect(full).toMatchObject({ code: 'STORAGE_FULL', path: file });
+    expect(store.describeStream('s').definition.maxRecordSize).toBe(2048);
+    let reopened = await reopenAfterPowerLoss(root, fs);
+    expect(reopened.describeStream('s').definition.maxRecordSize).toBe(1024);
+    expect(await readAll(reopened, 's')).toEqual(['a']);
+
+    // The rename happened but the directory fsync failed: the power loss takes the rename back.
+    fs.freeBytes = undefined;
+    fs.failNext('dirSync', 'EIO', join(root, 'streams', 's'));
+    await expect(reopened.updateStream({ name: 's', maxRecordSize: 4096 })).rejects.toBeInstanceOf(
+      MetadataWriteError,
+    );
+    reopened = await reopenAfterPowerLoss(root, fs);
+    expect(reopened.describeStream('s').definition.maxRecordSize).toBe(1024);
+
+    // A replace that returned is durable.
+    await reopened.updateStream({ name: 's', maxRecordSize: 4096 });
+    reopened = await reopenAfterPowerLoss(root, fs);
+    expect(reopened.describeStream('s').definition.maxRecordSize).toBe(4096);
+    expect(await readAll(reopened, 's')).toEqual(['a']);
+    await reopened.close();
+  });
+
+  it('leaves no stream behind when its stream.json cannot be written, and creates it once there is room', async () => {
+    const fs = new SimFs();
+    const root = freshRoot();
+    const store = await open(root, fs);
+    fs.freeBytes = 0;
+    const failed = await store.createStream({ name: 't' }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StorageFullError);
+    expect(failed).toMatchObject({ path: join(root, 'streams', 't', 'stream.json') });
+    expect(store.listStreams()).toEqual([]);
+    expect(existsSync(join(root, 'streams', 't'))).toBe(false);
+    fs.freeBytes = undefined;
+    await store.createStream({ name: 't', groupCommitMillis: 0 });
+    await store.append('t', bytes('x'));
+    const reopened = await reopenAfterPowerLoss(root, fs);
+    expect(reopened.listStreams()).toEqual(['t']);
+    expect(await readAll(reopened, 't')).toEqual(['x']);
+    await reopened.close();
+  });
+
+  it('removes a stream directory a crash left without stream.json, and refuses one that holds data', async () => {
+    const fs = new SimFs();
+    const root = freshRoot();
+    const store = await open(root, fs);
+    await store.createStream({ name: 'kept', groupCommitMillis: 0 });
+    await store.append('kept', bytes('k'));
+    await store.close();
+    // A create that died between its directory's rename and its definition.
+    await mkdir(join(root, 'streams', 'half', 'segments'), { recursive: true });
+    await mkdir(join(root, 'streams', 'half', 'consumers'));
+    const reopened = await open(root, fs);
+    expect(reopened.listStreams()).toEqual(['kept']);
+    expect(existsSync(join(root, 'streams', 'half'))).toBe(false);
+    await reopened.close();
+    // stream.json lost while segments remain: a named error, nothing deleted.
+    fs.powerLoss();
+    const segments = fs.openDir(join(root, 'streams', 'kept', 'segments'));
+    expect((await segments.list()).length).toBeGreaterThan(0);
+    await fs.openDir(join(root, 'streams', 'kept')).remove('stream.json');
+    await rm(join(root, 'LOCK'));
+    await expect(open(root, fs)).rejects.toMatchObject({
+      code: 'LOG_FORMAT',
+      message: expect.stringContaining(
+        `${join(root, 'streams', 'kept', 'stream.json')}: is missing while segments/`,
+      ),
+    });
+    expect((await fs.openDir(join(root, 'streams', 'kept', 'segments')).list()).length).toBeGreaterThan(0);
   });
 });
