@@ -104,3 +104,52 @@ export const FIREHOSE_PROCESSOR_RETRIES_DEFAULT = 3;
 /** Lambda's payload limit for a synchronous invocation's request and response, 6 MB each:
  * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html */
 export const LAMBDA_SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024;
+
+/**
+ * UpdateShardCount's default limits: at most ten scaling operations per rolling 24 hours per stream, a
+ * target of at most double and at least half the current open shards, at most 10,000 shards per
+ * stream (a stream above 10,000 scales down only to below 10,000), and within the account's shard quota.
+ * The stream must be ACTIVE (UPDATING means an operation is under way: ResourceInUseException).
+ * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_UpdateShardCount.html
+ */
+export const UPDATE_SHARD_COUNT_MAX_PER_DAY = 10;
+export const UPDATE_SHARD_COUNT_MAX_FACTOR = 2;
+export const UPDATE_SHARD_COUNT_MAX_SHARDS = 10_000;
+
+/**
+ * Default shard quota per account and Region: 20,000 in us-east-1, us-west-2 and eu-west-1; 1,000 or
+ * 6,000 elsewhere (the lower is assumed for planning). Raisable through Service Quotas.
+ * https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
+ */
+export const ACCOUNT_SHARD_QUOTA_LARGE_REGIONS: readonly string[] = ['us-east-1', 'us-west-2', 'eu-west-1'];
+export const ACCOUNT_SHARD_QUOTA_LARGE = 20_000;
+export const ACCOUNT_SHARD_QUOTA_OTHER = 1_000;
+
+/**
+ * A PUT payload unit, what provisioned-mode PUTs are billed by: each record counts in 25 KB chunks
+ * (a 5 KB record is one unit, a 45 KB record two). https://aws.amazon.com/kinesis/data-streams/pricing/
+ */
+export const PUT_PAYLOAD_UNIT_BYTES = 25 * 1024;
+
+/**
+ * Managed Service for Apache Flink: one KPU is 1 vCPU and 4 GB; KPUs = Parallelism / ParallelismPerKPU,
+ * Parallelism 1..256 by default, ParallelismPerKPU 1..8, 64 KPUs per application by default, and one
+ * more KPU per application is billed for orchestration.
+ * https://docs.aws.amazon.com/managed-flink/latest/java/how-scaling.html
+ * https://docs.aws.amazon.com/managed-flink/latest/java/how-resources.html
+ */
+export const FLINK_MAX_PARALLELISM = 256;
+export const FLINK_MAX_PARALLELISM_PER_KPU = 8;
+export const FLINK_MAX_KPUS_PER_APPLICATION = 64;
+export const FLINK_ORCHESTRATION_KPUS = 1;
+
+/**
+ * DynamoDB on-demand: a standard write request unit writes an item of up to 1 KB; larger items take one
+ * unit per started KB (a conditional write that fails still consumes them).
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/capacity-mode.html
+ */
+export const DYNAMODB_WRITE_UNIT_BYTES = 1024;
+
+/** Lambda's default concurrent executions per account and Region: 1,000 (a quota that can be raised).
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html */
+export const LAMBDA_DEFAULT_CONCURRENCY = 1000;
