@@ -4,8 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, describeValue, formatPath, valueAtPath } from '../shared/errors.ts';
+import { ConfigError, type ConfigIssue, formatPath } from '../shared/errors.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../shared/kinesis/limits.ts';
+import { parseOptions } from '../shared/options.ts';
 import * as z from '../shared/zod.ts';
 import { ConfigFileError } from './errors.ts';
 import {
@@ -274,24 +275,25 @@ function resolveApi(
   };
 }
 
-/** The `reason` a ConfigError was built with (its message is `config <path>: <reason> (got <value>)`). */
-function reasonOf(error: ConfigError): string {
-  const prefix = `config ${error.path || '<root>'}: `;
-  const suffix = ` (got ${describeValue(error.value)})`;
-  const { message } = error;
-  return message.startsWith(prefix) && message.endsWith(suffix)
-    ? message.slice(prefix.length, message.length - suffix.length)
-    : message;
+/** The same error for the config file, every issue's path rewritten by `move`. */
+function inFile(error: ConfigError, file: string, move: (path: string) => string): ConfigFileError {
+  const [first, ...rest] = error.issues;
+  const moved = (issue: ConfigIssue) => ({ ...issue, path: move(issue.path) });
+  return new ConfigFileError(file, move(first.path), first.value, first.reason, {
+    cause: error,
+    also: rest.map(moved),
+  });
 }
 
 /** Re-roots a ConfigError of a nested parser under `prefix` (e.g. `streams[1].export`). */
 function rethrowUnder(error: unknown, file: string, prefix: string, innerRoot = ''): never {
   if (!(error instanceof ConfigError)) throw error;
-  let inner = error.path;
-  if (innerRoot !== '' && inner.startsWith(innerRoot))
-    inner = inner.slice(innerRoot.length).replace(/^\./, '');
-  const joined = inner === '' ? prefix : inner.startsWith('[') ? `${prefix}${inner}` : `${prefix}.${inner}`;
-  throw new ConfigFileError(file, joined, error.value, reasonOf(error), { cause: error });
+  throw inFile(error, file, (path) => {
+    let inner = path;
+    if (innerRoot !== '' && inner.startsWith(innerRoot))
+      inner = inner.slice(innerRoot.length).replace(/^\./, '');
+    return inner === '' ? prefix : inner.startsWith('[') ? `${prefix}${inner}` : `${prefix}.${inner}`;
+  });
 }
 
 function parseStreams(items: readonly Record<string, unknown>[], file: string): StreamConfig[] {
@@ -345,15 +347,11 @@ function parseStreams(items: readonly Record<string, unknown>[], file: string): 
     parseExportDefinitions(exported.map((e) => e.definition));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const match = /^exports\[(\d+)\]\.?(.*)$/.exec(error.path);
-    const index = exported[Number(match?.[1])]?.index ?? 0;
-    throw new ConfigFileError(
-      file,
-      `streams[${index}].export${match?.[2] ? `.${match[2]}` : ''}`,
-      error.value,
-      reasonOf(error),
-      { cause: error },
-    );
+    throw inFile(error, file, (path) => {
+      const match = /^exports\[(\d+)\]\.?(.*)$/.exec(path);
+      const index = exported[Number(match?.[1])]?.index ?? 0;
+      return `streams[${index}].export${match?.[2] ? `.${match[2]}` : ''}`;
+    });
   }
   return out;
 }
@@ -364,39 +362,27 @@ function parseStreams(items: readonly Record<string, unknown>[], file: string): 
  */
 export function parseConfig(input: unknown, file?: string): AgentConfig {
   const label = file ?? '<config>';
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const at =
-      issue === undefined
-        ? []
-        : issue.code === 'unrecognized_keys'
-          ? [...issue.path, issue.keys[0] ?? '']
-          : issue.path;
-    const reason =
-      issue === undefined
-        ? 'invalid config'
-        : issue.code === 'unrecognized_keys'
-          ? 'is not a config field'
-          : issue.message;
-    throw new ConfigFileError(label, formatPath(at), valueAtPath(input, at), reason);
-  }
-  if (parsed.data.aws.endpoint !== undefined && parsed.data.aws.credentials.source !== 'default-chain') {
+  const data = parseOptions(schema, input, {
+    unknownKey: 'is not a config field',
+    error: ([first, ...rest]) =>
+      new ConfigFileError(label, first.path, first.value, first.reason, { also: rest }),
+  });
+  if (data.aws.endpoint !== undefined && data.aws.credentials.source !== 'default-chain') {
     throw new ConfigFileError(
       label,
       'aws.credentials.source',
-      parsed.data.aws.credentials.source,
+      data.aws.credentials.source,
       'must be default-chain when aws.endpoint points at a local cloud (it takes static local credentials)',
     );
   }
   const base = file === undefined ? process.cwd() : dirname(resolve(file));
   const abs = (p: string) => resolve(base, p);
-  const { streams, iot: _iot, ...rest } = parsed.data;
+  const { streams, iot: _iot, ...rest } = data;
   const creds = rest.aws.credentials;
   return {
     ...rest,
     file,
-    mqtt: resolveMqtt(parsed.data, label, abs),
+    mqtt: resolveMqtt(data, label, abs),
     storeRoot: abs(rest.storeRoot),
     aws: {
       ...rest.aws,

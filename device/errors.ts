@@ -1,4 +1,4 @@
-import { ConfigError, TributaryError } from '../shared/errors.ts';
+import { ConfigError, type ConfigIssue, TributaryError } from '../shared/errors.ts';
 
 /** Base of every error the device agent, its API client and the CLI raise on purpose. */
 export class AgentError extends TributaryError {}
@@ -6,7 +6,13 @@ export class AgentError extends TributaryError {}
 /** A config file value failed validation; the message names the file, the path and the value. */
 export class ConfigFileError extends ConfigError {
   readonly file: string;
-  constructor(file: string, path: string, value: unknown, reason: string, options: { cause?: unknown } = {}) {
+  constructor(
+    file: string,
+    path: string,
+    value: unknown,
+    reason: string,
+    options: { cause?: unknown; also?: readonly ConfigIssue[] } = {},
+  ) {
     super(path, value, reason, options);
     this.file = file;
     this.message = `${file}: ${this.message}`;

@@ -18,15 +18,41 @@ export class TributaryError extends Error {
   }
 }
 
-/** A value at a config path failed validation. */
+/** One problem in a config: where, the value found there, and why it is refused. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly value: unknown;
+  readonly reason: string;
+}
+
+/** At least one issue: a failed validation always has one. */
+export type ConfigIssues = readonly [ConfigIssue, ...ConfigIssue[]];
+
+/** `path: reason (got value)`, the way every config problem is worded. */
+export function describeIssue(issue: ConfigIssue): string {
+  return `${issue.path || '<root>'}: ${issue.reason} (got ${describeValue(issue.value)})`;
+}
+
+/**
+ * Values at config paths failed validation. `path` and `value` are the first problem; `issues` holds
+ * every problem found (the first included), so one run of a fix-and-retry loop can fix them all.
+ */
 export class ConfigError extends TributaryError {
   readonly path: string;
   readonly value: unknown;
+  readonly issues: ConfigIssues;
 
-  constructor(path: string, value: unknown, reason: string, options: { cause?: unknown } = {}) {
-    super('CONFIG_INVALID', `config ${path || '<root>'}: ${reason} (got ${describeValue(value)})`, options);
+  constructor(
+    path: string,
+    value: unknown,
+    reason: string,
+    options: { cause?: unknown; also?: readonly ConfigIssue[] } = {},
+  ) {
+    const issues: ConfigIssues = [{ path, value, reason }, ...(options.also ?? [])];
+    super('CONFIG_INVALID', `config ${issues.map(describeIssue).join('; ')}`, options);
     this.path = path;
     this.value = value;
+    this.issues = issues;
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import { AgentNotFoundError, ConfigFileError } from '../errors.ts';
 
@@ -18,6 +19,7 @@ export const LOCAL_CLOUD_DIR = '.tributary';
 // The agent listens on loopback only; a file pointing elsewhere would send the token off the device.
 const LOOPBACK_URL = /^http:\/\/(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
 
+/** Not strict: a newer agent may write fields an older CLI does not know. */
 const discoverySchema = z.object({
   url: z.string().check(z.regex(LOOPBACK_URL, 'must be http:// to a loopback address with a port')),
   /** null: the agent runs with `api.auth: none`. */
@@ -93,14 +95,10 @@ export async function readDiscovery(file: string): Promise<AgentDiscovery | unde
   } catch (error) {
     throw new ConfigFileError(file, '', text.slice(0, 64), 'is not JSON', { cause: error });
   }
-  const parsed = discoverySchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = (issue?.path ?? []).map(String).join('.');
-    const value = path === '' ? json : (json as Record<string, unknown>)[path];
-    throw new ConfigFileError(file, path, value, issue?.message ?? 'invalid');
-  }
-  return parsed.data;
+  return parseOptions(discoverySchema, json, {
+    error: ([first, ...rest]) =>
+      new ConfigFileError(file, first.path, first.value, first.reason, { also: rest }),
+  });
 }
 
 export interface FoundAgent {

@@ -1,4 +1,5 @@
-import { ConfigError, formatPath, valueAtPath } from '../../shared/errors.ts';
+import { ConfigError, formatPath } from '../../shared/errors.ts';
+import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import { isValidStreamName } from '../log/index.ts';
 
@@ -63,39 +64,29 @@ const schema = z
 
 export type ExportDefinitionInput = z.input<typeof schema>;
 
-/** A validated export definition with defaults filled in. */
-export interface ExportDefinition {
-  readonly logStream: string;
-  readonly kinesisStreamName: string;
-  readonly batchSize: number;
-  readonly batchIntervalMillis: number;
-  readonly priority: number;
-  readonly bandwidthBytesPerSecond?: number;
-  readonly aggregation: boolean;
-  readonly startSequence?: number;
-  readonly deadLetterStream: string;
-  readonly checkpointName: string;
-}
+const listSchema = z.array(schema);
+
+/** A validated export definition with defaults filled in (the dead-letter stream and checkpoint named). */
+export type ExportDefinition = Readonly<
+  Omit<z.output<typeof schema>, 'deadLetterStream' | 'checkpointName'> & {
+    deadLetterStream: string;
+    checkpointName: string;
+  }
+>;
 
 /**
- * Validates a list of export definitions (one per log stream). Throws ConfigError naming the first
+ * Validates a list of export definitions (one per log stream). Throws one ConfigError naming every
  * bad path (`exports[1].priority`) and its value.
  */
 export function parseExportDefinitions(input: unknown, root = 'exports'): ExportDefinition[] {
   if (!Array.isArray(input)) throw new ConfigError(root, input, 'must be an array of export definitions');
+  const parsed = parseOptions(listSchema, input, {
+    at: [root],
+    unknownKey: 'is not an export definition field',
+  });
   const out: ExportDefinition[] = [];
   const seen = new Set<string>();
-  input.forEach((item: unknown, index) => {
-    const parsed = schema.safeParse(item);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const path = issue === undefined ? [] : issue.path;
-      const at = issue?.code === 'unrecognized_keys' ? [...path, issue.keys[0] ?? ''] : path;
-      const reason =
-        issue?.code === 'unrecognized_keys' ? 'is not an export definition field' : (issue?.message ?? '');
-      throw new ConfigError(formatPath([root, index, ...at]), valueAtPath(item, at), reason);
-    }
-    const d = parsed.data;
+  parsed.forEach((d, index) => {
     if (seen.has(d.logStream)) {
       throw new ConfigError(formatPath([root, index, 'logStream']), d.logStream, 'is exported twice');
     }

@@ -1,11 +1,12 @@
 /**
  * The exporter's options: one schema for the limits the agent config also exposes (its `exporter`
  * section reuses `exporterLimitFields`), the backoffs and pacing, validated once at start so a bad
- * value is a ConfigError naming its path rather than a misbehaving loop.
+ * value is a ConfigError naming its path rather than a misbehaving loop. The schema is strict (a
+ * misspelt option is refused, not ignored) and the options type is derived from it.
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { ConfigError, formatPath } from '../../shared/errors.ts';
 import { SHARD_WRITE_BYTES_PER_SECOND, SHARD_WRITE_RECORDS_PER_SECOND } from '../../shared/kinesis/limits.ts';
+import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import type { LogStore } from '../log/index.ts';
 import type { KinesisApi } from './kinesis.ts';
@@ -24,17 +25,23 @@ const backoff = (baseMillis: number, capMillis: number) =>
 
 /** The exporter's limits; the agent config's `exporter` section uses the same fields. */
 export const exporterLimitFields = {
+  /** Cap for all exports together (Greengrass' EXPORTER_MAX_BANDWIDTH); priorities decide who goes first. */
   maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
+  /** Read-but-unaccepted bytes per export; the backlog stays in the log. Default 1 MiB. */
   maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), DEFAULT_MAX_BUFFERED_BYTES),
   maxInFlightRequests: z._default(z.int().check(z.gte(1), z.lte(64)), DEFAULT_MAX_IN_FLIGHT_REQUESTS),
 };
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
+  /** Key for payloads without a `partition_key` (the device id, usually). */
   defaultPartitionKey: z.optional(z.string().check(z.minLength(1))),
   ...exporterLimitFields,
+  /** Backoff of failed entries (throttles, InternalFailure). */
   retry: backoff(100, 5_000),
+  /** Backoff while Kinesis is unreachable or refusing whole requests. */
   offline: backoff(250, 30_000),
   requestTimeoutMillis: z._default(z.int().check(z.gte(100)), 30_000),
+  /** Per-shard write limits to pace against; Kinesis' 1 MiB/s and 1000 records/s by default. */
   shardWriteLimits: z._default(
     z.strictObject({
       bytesPerSecond: z.number().check(z.positive()),
@@ -48,38 +55,25 @@ const optionsSchema = z.object({
   refreshIntervalMillis: z._default(z.int().check(z.gte(0)), 1_000),
 });
 
-export interface KinesisExporterOptions {
+/** The collaborators the exporter is given; the plain options beside them are `optionsSchema`'s. */
+interface KinesisExporterParts {
   readonly store: LogStore;
   /** The agent's slim `httpKinesisApi(...)`, or an SDK v3 client (from `createAwsClients(...).kinesis()`). */
   readonly kinesis: KinesisApi | KinesisClient;
   /** Export definitions (validated here; see definition.ts). */
   readonly exports: unknown;
-  /** Key for payloads without a `partition_key` (the device id, usually). */
-  readonly defaultPartitionKey?: string;
   /** Routing for payloads that are not contract records; may return an explicit hash key. */
   readonly route?: RouteFunction;
-  /** Cap for all exports together (Greengrass' EXPORTER_MAX_BANDWIDTH); priorities decide who goes first. */
-  readonly maxBandwidthBytesPerSecond?: number;
-  /** Read-but-unaccepted bytes per export; the backlog stays in the log. Default 1 MiB. */
-  readonly maxBufferedBytes?: number;
-  readonly maxInFlightRequests?: number;
-  /** Backoff of failed entries (throttles, InternalFailure). */
-  readonly retry?: { baseMillis: number; capMillis: number };
-  /** Backoff while Kinesis is unreachable or refusing whole requests. */
-  readonly offline?: { baseMillis: number; capMillis: number };
-  readonly requestTimeoutMillis?: number;
-  /** Per-shard write limits to pace against; Kinesis' 1 MiB/s and 1000 records/s by default. */
-  readonly shardWriteLimits?: { bytesPerSecond: number; recordsPerSecond: number };
-  readonly pacingSlackMillis?: number;
-  readonly refreshIntervalMillis?: number;
   /** ms since the epoch; comparable with the log's append timestamps. */
   readonly clock?: () => number;
   readonly random?: () => number;
 }
 
+export type KinesisExporterOptions = KinesisExporterParts & Readonly<z.input<typeof optionsSchema>>;
+
 export type ResolvedOptions = z.output<typeof optionsSchema>;
 
-/** Validates the plain options (not the store, client, definitions or functions); ConfigError names the path. */
+/** Validates the plain options (not the store, client, definitions or functions); one ConfigError names every bad path. */
 export function resolveOptions(options: KinesisExporterOptions): ResolvedOptions {
   const {
     store: _store,
@@ -90,13 +84,5 @@ export function resolveOptions(options: KinesisExporterOptions): ResolvedOptions
     random: _random,
     ...rest
   } = options;
-  const parsed = optionsSchema.safeParse(rest);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path ?? [];
-    let value: unknown = rest;
-    for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
-    throw new ConfigError(formatPath(path), value, issue?.message ?? 'invalid exporter option');
-  }
-  return parsed.data;
+  return parseOptions(optionsSchema, rest, { unknownKey: 'is not an exporter option' });
 }

@@ -1,4 +1,5 @@
-import { ConfigError, formatPath, valueAtPath } from '../../shared/errors.ts';
+import { ConfigError } from '../../shared/errors.ts';
+import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import { FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE } from './format.ts';
 
@@ -22,55 +23,45 @@ const schema = z.strictObject({
     z.regex(STREAM_NAME, 'must be 1-255 letters, digits, spaces, commas, periods, hyphens or underscores'),
     z.refine((name) => name !== '.' && name !== '..', 'must not be "." or ".."'),
   ),
+  /** Bytes on disk for the whole stream (segment headers and frames). */
   maxSize: z._default(z.int().check(z.gte(KiB), z.lte(Number.MAX_SAFE_INTEGER)), DEFAULT_MAX_SIZE),
+  /** Target size of one segment file; data is deleted a whole segment at a time. At most maxSize. */
   segmentSize: z.optional(z.int().check(z.gte(KiB), z.lte(MAX_SEGMENT_SIZE))),
+  /** Whole segments whose newest record is older than this are deleted. No expiry when absent. */
   timeToLiveMillis: z.optional(z.int().check(z.positive(), z.lte(Number.MAX_SAFE_INTEGER))),
   strategyOnFull: z._default(z.enum(['RejectNewData', 'OverwriteOldestData']), 'RejectNewData'),
+  /** Memory: records and checkpoints live in RAM and are gone after a restart. */
   persistence: z._default(z.enum(['File', 'Memory']), 'File'),
+  /** fsync after every single append instead of group commit. */
   flushOnWrite: z._default(z.boolean(), false),
+  /** Group commit: at most one fsync per this many ms; acknowledgements still wait for the fsync. */
   groupCommitMillis: z._default(z.int().check(z.gte(0), z.lte(10_000)), DEFAULT_GROUP_COMMIT_MILLIS),
+  /** Largest payload accepted, in bytes. */
   maxRecordSize: z.optional(z.int().check(z.gte(1))),
 });
 
 /** What callers pass to createStream/updateStream; everything but `name` has a default. */
 export type StreamDefinitionInput = z.input<typeof schema>;
 
-/** A validated definition with every default filled in; stored as the stream's `stream.json`. */
-export interface StreamDefinition {
-  readonly name: string;
-  /** Bytes on disk for the whole stream (segment headers and frames). */
-  readonly maxSize: number;
-  /** Target size of one segment file; data is deleted a whole segment at a time. At most maxSize. */
-  readonly segmentSize: number;
-  /** Whole segments whose newest record is older than this are deleted. No expiry when absent. */
-  readonly timeToLiveMillis?: number;
-  readonly strategyOnFull: 'RejectNewData' | 'OverwriteOldestData';
-  /** Memory: records and checkpoints live in RAM and are gone after a restart. */
-  readonly persistence: 'File' | 'Memory';
-  /** fsync after every single append instead of group commit. */
-  readonly flushOnWrite: boolean;
-  /** Group commit: at most one fsync per this many ms; acknowledgements still wait for the fsync. */
-  readonly groupCommitMillis: number;
-  /** Largest payload accepted, in bytes. */
-  readonly maxRecordSize: number;
-}
+/**
+ * A validated definition with every default filled in (segmentSize and maxRecordSize derived from
+ * the others when absent); stored as the stream's `stream.json`.
+ */
+export type StreamDefinition = Readonly<
+  Omit<z.output<typeof schema>, 'segmentSize' | 'maxRecordSize'> & {
+    segmentSize: number;
+    maxRecordSize: number;
+  }
+>;
 
 /** Stream names double as directory names; this is the same rule the schema applies. */
 export function isValidStreamName(name: string): boolean {
   return STREAM_NAME.test(name) && name !== '.' && name !== '..';
 }
 
-/** Validates and fills defaults. Throws ConfigError naming the first bad path and its value. */
+/** Validates and fills defaults. Throws one ConfigError naming every bad path and its value. */
 export function parseStreamDefinition(input: unknown): StreamDefinition {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    if (!issue) throw new ConfigError('', input, 'invalid stream definition');
-    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-    const reason = issue.code === 'unrecognized_keys' ? 'is not a stream definition field' : issue.message;
-    throw new ConfigError(formatPath(path), valueAtPath(input, path), reason);
-  }
-  const d = parsed.data;
+  const d = parseOptions(schema, input, { unknownKey: 'is not a stream definition field' });
   const segmentSize = d.segmentSize ?? Math.min(DEFAULT_SEGMENT_SIZE, d.maxSize);
   if (segmentSize > d.maxSize) {
     throw new ConfigError('segmentSize', segmentSize, `must not exceed maxSize (${d.maxSize})`);

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
+import { describeIssues, parseOptions } from '../../shared/options.ts';
 import { cursorScope, decodeCursor, encodeCursor } from './cursor.ts';
 import { MalformedItemError, NotFoundError, StoreUnavailableError } from './errors.ts';
 import type { StoreHealth } from './health.ts';
@@ -177,16 +178,15 @@ function itemKey(item: Record<string, unknown>): string {
   return `${String(item.pk)}/${String(item.sk)}`;
 }
 
+/** Items are not strict: a writer may add attributes this reader does not show yet. */
 function parseItem<S extends z.ZodType>(
   schema: S,
   table: string,
   item: Record<string, unknown>,
 ): z.output<S> {
-  const parsed = schema.safeParse(item);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const where = issue === undefined ? '' : `${issue.path.map(String).join('.')}: `;
-  throw new MalformedItemError(table, itemKey(item), `${where}${issue?.message ?? 'invalid'}`);
+  return parseOptions(schema, item, {
+    error: (issues) => new MalformedItemError(table, itemKey(item), describeIssues(issues)),
+  });
 }
 
 export function toSeriesPoint(item: Record<string, unknown>, table = 'aggregates'): SeriesPoint {

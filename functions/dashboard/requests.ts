@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatPath } from '../../shared/errors.ts';
+import { describeIssuesAfterFirst, parseOptions } from '../../shared/options.ts';
 import { InvalidRequestError } from './errors.ts';
 
 /**
@@ -130,20 +130,14 @@ export type EntityAlertsQuery = z.output<typeof entityAlertsQuerySchema>;
 /** Alert ids are derived hashes (32 hex characters today); anything key-safe up to 128 is accepted. */
 export const alertIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be an alert id');
 
-/** Validates with `schema`; the first problem becomes an InvalidRequestError naming its field. */
+/**
+ * Validates with `schema`; every problem goes into one InvalidRequestError whose `field` is the
+ * first one's and whose message names each field and value.
+ */
 export function parseRequest<S extends z.ZodType>(schema: S, input: unknown, fieldPrefix = ''): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  if (issue === undefined) throw new InvalidRequestError(fieldPrefix, 'invalid');
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys;
-    throw new InvalidRequestError(
-      keys[0] ?? fieldPrefix,
-      `unknown parameter${keys.length > 1 ? 's' : ''} ${keys.join(', ')}`,
-    );
-  }
-  const path = formatPath([...(fieldPrefix === '' ? [] : [fieldPrefix]), ...issue.path]);
-  const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-  throw new InvalidRequestError(path, message);
+  return parseOptions(schema, input, {
+    at: fieldPrefix === '' ? [] : [fieldPrefix],
+    unknownKey: 'is not a parameter of this route',
+    error: (issues) => new InvalidRequestError(issues[0].path, describeIssuesAfterFirst(issues)),
+  });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatPath } from '../../shared/errors.ts';
+import { describeIssues, parseOptions } from '../../shared/options.ts';
 import {
   DashboardError,
   HealthUnavailableError,
@@ -168,18 +168,15 @@ export function createDashboardRouter(options: DashboardRouterOptions): Dashboar
         error,
       );
     }
-    const parsed = pipelineHealthSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new HealthUnavailableError(
-        `provider returned an invalid document at ${formatPath(issue?.path ?? []) || '<root>'}: ${issue?.message ?? 'invalid'}`,
-      );
-    }
+    const document = parseOptions(pipelineHealthSchema, raw, {
+      error: (issues) =>
+        new HealthUnavailableError(`provider returned an invalid document: ${describeIssues(issues)}`),
+    });
     const at = now();
     return {
-      ...parsed.data,
-      generatedAt: parsed.data.generatedAt ?? at,
-      status: parsed.data.status ?? deriveStatus(parsed.data, at),
+      ...document,
+      generatedAt: document.generatedAt ?? at,
+      status: document.status ?? deriveStatus(document, at),
     };
   };
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { formatPath, valueAtPath } from '../../shared/errors.ts';
+import { formatPath } from '../../shared/errors.ts';
+import { parseOptions } from '../../shared/options.ts';
 import { FleetConfigError } from './errors.ts';
 import { type AnomalyKind, DEFAULT_SCENARIO } from './scenario.ts';
 
@@ -50,12 +51,9 @@ export function parseFleetOptions(
   input: unknown,
   names: Readonly<Partial<Record<keyof FleetOptions, string>>> = {},
 ): FleetOptions {
-  const parsed = fleetOptionsSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = issue?.path ?? [];
-  const [head, ...rest] = path;
-  const named = names[head as keyof FleetOptions];
-  const label = named === undefined ? formatPath(path) : `${named}${rest.length > 0 ? formatPath(rest) : ''}`;
-  throw new FleetConfigError(label, valueAtPath(input, path), issue?.message ?? 'is invalid');
+  return parseOptions(fleetOptionsSchema, input, {
+    formatPath: ([head, ...rest]) => formatPath([names[head as keyof FleetOptions] ?? head ?? '', ...rest]),
+    unknownKey: 'is not a fleet option',
+    error: ([first, ...rest]) => new FleetConfigError(first.path, first.value, first.reason, { also: rest }),
+  });
 }

@@ -45,7 +45,8 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { ConfigError, formatPath, valueAtPath } from '../../shared/errors.ts';
+import { formatPath, valueAtPath } from '../../shared/errors.ts';
+import { parseOptions } from '../../shared/options.ts';
 import {
   AnalyticsJarMissingError,
   DeployAwsError,
@@ -80,15 +81,10 @@ export type AnalyticsCodeSettings = z.output<typeof settingsSchema>;
 
 export function parseSettings(custom: unknown): AnalyticsCodeSettings {
   const input = (custom as { analyticsCode?: unknown } | undefined)?.analyticsCode;
-  const parsed = settingsSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = issue?.path ?? [];
-  throw new ConfigError(
-    `custom.analyticsCode${path.length > 0 ? `.${formatPath(path)}` : ''}`,
-    valueAtPath(input, path),
-    issue?.message ?? 'is invalid',
-  );
+  return parseOptions(settingsSchema, input, {
+    at: ['custom', 'analyticsCode'],
+    unknownKey: 'is not an analyticsCode setting',
+  });
 }
 
 /** sha256 of a file, hex, streamed (the JAR is tens of MB). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, formatPath, valueAtPath } from '../../../shared/errors.ts';
+import { parseOptions } from '../../../shared/options.ts';
 
 /**
  * The alert rules' configuration: one file, functions/alerts/rules.json, bundled into the Lambda and
@@ -144,11 +144,7 @@ export type AmountAnomalyConfig = RulesConfig['fraud']['amountAnomaly'];
 export type ImpossibleTravelConfig = RulesConfig['fraud']['impossibleTravel'];
 export type Severity = z.output<typeof severity>;
 
-/** Validates a parsed rules file; the first problem becomes a ConfigError naming its path. */
+/** Validates a parsed rules file; every problem goes into one ConfigError naming each path. */
 export function parseRulesConfig(value: unknown): RulesConfig {
-  const result = rulesConfigSchema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const path = issue === undefined ? [] : issue.path;
-  throw new ConfigError(formatPath(path), valueAtPath(value, path), issue?.message ?? 'invalid rules config');
+  return parseOptions(rulesConfigSchema, value, { unknownKey: 'is not a rules config field' });
 }
