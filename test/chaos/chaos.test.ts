@@ -3,7 +3,9 @@
  * bundle and its launch line, fewer kills and shorter faults. The full suite's table is in README's
  * "Reliability" section.
  */
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import {
   buildDeviceBundle,
   ChaosKinesis,
   type LaunchLine,
+  ProxyPortTakenError,
   RSS_LIMIT_BYTES,
   readLaunchLine,
 } from './harness.ts';
@@ -94,6 +97,31 @@ describe.concurrent('chaos, short run against the device bundle', () => {
         expect(result.crashes).toBe(0);
       }
     } finally {
+      await faulty.stop();
+    }
+  });
+
+  it('Kinesis comes back on the port the agents know, even after another process held it a while', async () => {
+    const faulty = await kinesis.separateProxy();
+    const blocker = createServer();
+    try {
+      await faulty.down();
+      blocker.listen(faulty.port, '127.0.0.1');
+      await once(blocker, 'listening');
+      const taken = await faulty.up({ windowMillis: 0 }).catch((error: unknown) => error);
+      expect(taken).toBeInstanceOf(ProxyPortTakenError);
+      expect((taken as Error).message).toContain(`127.0.0.1:${faulty.port}`);
+      // The holder lets go after the first refused attempt: up() takes the port on a retry.
+      let busy = 0;
+      await faulty.up({
+        onPortBusy: () => {
+          if (busy++ === 0) blocker.close();
+        },
+      });
+      expect(busy).toBeGreaterThan(0);
+      await faulty.createStream(`rebind-${process.pid}`, 1);
+    } finally {
+      blocker.close();
       await faulty.stop();
     }
   });

@@ -319,6 +319,20 @@ export interface KinesisCopy {
 }
 
 /** The Kinesis emulator behind the limits proxy; the proxy can be stopped and started on its port. */
+/** How long ChaosKinesis.up() keeps trying to get its port back. */
+const REBIND_WINDOW_MILLIS = 15_000;
+
+/** The Kinesis proxy's port stayed taken by another process: the agents cannot follow it elsewhere. */
+export class ProxyPortTakenError extends Error {
+  override readonly name = 'ProxyPortTakenError';
+  constructor(port: number, windowMillis: number, cause: unknown) {
+    super(
+      `Kinesis proxy cannot listen on 127.0.0.1:${port} again: another process held the port for ${windowMillis} ms, and the agents under test are configured with it`,
+      { cause },
+    );
+  }
+}
+
 export class ChaosKinesis {
   private constructor(
     readonly emulator: RunningServer,
@@ -360,9 +374,27 @@ export class ChaosKinesis {
     await this.proxy.stop();
   }
 
-  async up(): Promise<void> {
+  /**
+   * Kinesis reachable again, on the same port: the agents' configs name it and they keep running
+   * through the outage. A port freed by down() can be handed by the kernel to a port-0 bind of
+   * another process meanwhile, so a taken port is tried again with a growing delay for up to
+   * `windowMillis`; past that, ProxyPortTakenError. `onPortBusy` sees each refused attempt.
+   */
+  async up(options: { windowMillis?: number; onPortBusy?: () => void } = {}): Promise<void> {
     if (this.reachable) return;
-    this.proxy = await startKinesisLimits({ upstream: this.emulator.endpoint, port: this.port });
+    const windowMillis = options.windowMillis ?? REBIND_WINDOW_MILLIS;
+    const deadline = Date.now() + windowMillis;
+    for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        this.proxy = await startKinesisLimits({ upstream: this.emulator.endpoint, port: this.port });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        options.onPortBusy?.();
+        if (Date.now() + delay > deadline) throw new ProxyPortTakenError(this.port, windowMillis, error);
+        await sleep(delay);
+      }
+    }
     this.reachable = true;
   }
 
