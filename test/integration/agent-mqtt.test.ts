@@ -4,8 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
@@ -15,6 +14,7 @@ import { ApiClient } from '../../device/api/client.ts';
 import { type RunningMqtt, type RunningServer, startKinesis, startMqtt } from '../../local/servers/index.ts';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
 import { telemetryRecord } from '../helpers/records.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/tributary.mjs');
 const THING = 'gateway-mqtt-01';
@@ -23,7 +23,7 @@ const COMMANDS = `fleet/${THING}/commands`;
 const RESPONSES = `fleet/${THING}/responses`;
 const KINESIS_STREAM = 'mqtt-status-test';
 
-let dir: string;
+const tmp = useTempDir('tributary-mqtt-');
 let broker: RunningMqtt;
 let kinesis: RunningServer;
 let clients: AwsClients;
@@ -31,8 +31,7 @@ let fleet: MqttClient;
 const messages: { topic: string; body: Record<string, unknown>; packet: IPublishPacket }[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-mqtt-'));
-  [broker, kinesis] = await Promise.all([startMqtt({ dataDir: join(dir, 'mqtt') }), startKinesis()]);
+  [broker, kinesis] = await Promise.all([startMqtt({ dataDir: join(tmp.path, 'mqtt') }), startKinesis()]);
   clients = createAwsClients({
     kind: 'local',
     region: 'us-east-1',
@@ -61,7 +60,6 @@ afterAll(async () => {
   await fleet?.endAsync();
   clients?.destroy();
   await Promise.all([broker?.stop(), kinesis?.stop()]);
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
 /** Resolves with the first message (already received or coming) that matches. */
@@ -86,11 +84,11 @@ async function next(
 }
 
 async function startAgent(name: string): Promise<{ child: ChildProcess; api: ApiClient; output: string[] }> {
-  const config = join(dir, `${name}.json`);
+  const config = join(tmp.path, `${name}.json`);
   await writeFile(
     config,
     JSON.stringify({
-      storeRoot: join(dir, `${name}-store`),
+      storeRoot: join(tmp.path, `${name}-store`),
       deviceId: 'gateway-01',
       aws: { region: 'us-east-1', endpoint: kinesis.endpoint },
       api: { port: 0 },
@@ -126,7 +124,7 @@ async function startAgent(name: string): Promise<{ child: ChildProcess; api: Api
   if (url === undefined) throw new Error(`agent exited before its API came up:\n${output.join('\n')}`);
   lines.on('line', (line) => output.push(line));
   // The agent generated its API token into its store at start.
-  const token = (await readFile(join(dir, `${name}-store`, 'api-token'), 'utf8')).trim();
+  const token = (await readFile(join(tmp.path, `${name}-store`, 'api-token'), 'utf8')).trim();
   return { child, api: new ApiClient({ url, token }), output };
 }
 

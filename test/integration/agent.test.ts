@@ -1,44 +1,34 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../device/agent.ts';
 import { ApiClient } from '../../device/api/client.ts';
 import { startApiServer } from '../../device/api/server.ts';
 import { type AgentConfig, parseConfig } from '../../device/config.ts';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { decodeRecord } from '../../shared/contract/index.ts';
 import { referenceDeaggregate } from '../helpers/aggregated.ts';
+import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { telemetryRecord } from '../helpers/records.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 
 const STREAM = 'tributary-dev-records';
-let cloud: LocalCloud;
-let dir: string;
+const local = useLocalCloud('agent-cloud');
+const tmp = useTempDir('tributary-agent-');
 let config: AgentConfig;
-const dataDir = `.tributary/test-agent-cloud-${process.pid}`;
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ dataDir, fresh: true });
-  dir = await mkdtemp(join(tmpdir(), 'tributary-agent-'));
   config = parseConfig({
-    storeRoot: join(dir, 'store'),
+    storeRoot: join(tmp.path, 'store'),
     deviceId: 'gateway-01',
-    aws: { region: cloud.region, endpoint: cloud.endpoints.kinesis },
+    aws: { region: local.cloud.region, endpoint: local.cloud.endpoints.kinesis },
     api: { port: 0 },
     streams: [{ name: 'telemetry', export: { kinesisStreamName: STREAM } }],
   });
 });
 
-afterAll(async () => {
-  await cloud?.stop();
-  await rm(dataDir, { recursive: true, force: true });
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
-
 /** Every user record in the Kinesis stream, KPL aggregates unpacked. */
 async function recordsInKinesis(): Promise<string[]> {
-  const kinesis = cloud.clients.kinesis();
+  const kinesis = local.cloud.clients.kinesis();
   const ids: string[] = [];
   const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: STREAM }));
   for (const shard of Shards) {

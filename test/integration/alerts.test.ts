@@ -1,19 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertsHandler } from '../../functions/alerts/handler.ts';
 import { bundledRules } from '../../functions/alerts/rules/bundled.ts';
 import { cardEntityId } from '../../functions/alerts/rules/fraud.ts';
 import { alertIdFor } from '../../functions/alerts/rules/model.ts';
 import { deviceEntityId } from '../../functions/alerts/rules/threshold.ts';
 import type { DocumentSender } from '../../functions/alerts/store/dynamodb.ts';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import {
   type EventSourceRunner,
   type EventSourceRunnerOptions,
@@ -26,21 +24,20 @@ import { stackResource } from '../../local/resources/stack.ts';
 import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
 import type { UserRecord } from '../../shared/kinesis/aggregation.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
+import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
 
-let cloud: LocalCloud;
-const root = `.tributary/test-alerts-${process.pid}`;
+const local = useLocalCloud('alerts');
 let alertsTable: string;
 let stateTable: string;
 let streamName: string;
 const runners: EventSourceRunner[] = [];
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ dataDir: join(root, 'cloud'), fresh: true });
-  const table = (logicalId: string) => stackResource(cloud.stack, 'dynamodb-table', logicalId).name;
+  const table = (logicalId: string) => stackResource(local.cloud.stack, 'dynamodb-table', logicalId).name;
   alertsTable = table('AlertsTable');
   stateTable = table('CardStateTable');
-  streamName = stackResource(cloud.stack, 'kinesis-stream', 'RecordsStream').name;
+  streamName = stackResource(local.cloud.stack, 'kinesis-stream', 'RecordsStream').name;
 });
 
 // One runner at a time: each test's runner is the only consumer of the alerts mapping.
@@ -48,14 +45,9 @@ afterEach(async () => {
   await Promise.allSettled(runners.splice(0).map((runner) => runner.stop()));
 });
 
-afterAll(async () => {
-  await cloud?.stop();
-  await rm(root, { recursive: true, force: true });
-});
-
 const silent = () => new Logger({ serviceName: 'alerts', logLevel: 'SILENT' });
 
-function alertsHandler(documents: DocumentSender = cloud.clients.documents()): StreamHandler {
+function alertsHandler(documents: DocumentSender = local.cloud.clients.documents()): StreamHandler {
   const handler = createAlertsHandler({
     config: bundledRules,
     documents,
@@ -72,8 +64,8 @@ async function runner(
   settings: EventSourceRunnerOptions['settings'] = {},
 ): Promise<EventSourceRunner> {
   const started = await startEventSourceRunner({
-    cloud,
-    dataDir: join(root, `esm-${randomUUID()}`),
+    cloud: local.cloud,
+    dataDir: join(local.root, `esm-${randomUUID()}`),
     handlers: { alerts: handler },
     settings: { startingPosition: 'TRIM_HORIZON', ...settings },
     retryDelayMs: 20,
@@ -84,7 +76,7 @@ async function runner(
 }
 
 async function put(entries: { partitionKey: string; data: Uint8Array }[]): Promise<PutRecordsResultEntry[]> {
-  const result = await cloud.clients.kinesis().send(
+  const result = await local.cloud.clients.kinesis().send(
     new PutRecordsCommand({
       StreamName: streamName,
       Records: entries.map((e) => ({ PartitionKey: e.partitionKey, Data: e.data })),
@@ -122,7 +114,7 @@ function caughtUp(running: EventSourceRunner, put: readonly PutRecordsResultEntr
 }
 
 async function alertsOf(entityId: string): Promise<Record<string, unknown>[]> {
-  const result = await cloud.clients.documents().send(
+  const result = await local.cloud.clients.documents().send(
     new QueryCommand({
       TableName: alertsTable,
       IndexName: 'by-entity-time',
@@ -212,7 +204,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     const written = await put(s.entries);
     await until('runner caught up', () => caughtUp(running, written));
     await expectScenarioAlerts(s);
-    const state = await cloud.clients
+    const state = await local.cloud.clients
       .documents()
       .send(new GetCommand({ TableName: stateTable, Key: { pk: s.cardId } }));
     expect(state.Item?.version).toBe(s.card.length);
@@ -223,7 +215,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     const replay = await runner(alertsHandler());
     await until('replay caught up', () => caughtUp(replay, written));
     await expectScenarioAlerts(s);
-    const after = await cloud.clients
+    const after = await local.cloud.clients
       .documents()
       .send(new GetCommand({ TableName: stateTable, Key: { pk: s.cardId } }));
     expect(after.Item?.version).toBe(s.card.length);
@@ -231,12 +223,12 @@ describe('alerts through the local event source runner (EFO)', () => {
 
   it('resumes after a restart from its durable checkpoint', async () => {
     const first = scenario('restart-a');
-    const dataDir = join(root, `esm-restart-${randomUUID()}`);
+    const dataDir = join(local.root, `esm-restart-${randomUUID()}`);
     const seen: string[] = [];
     const real = alertsHandler();
     const start = async () => {
       const started = await startEventSourceRunner({
-        cloud,
+        cloud: local.cloud,
         dataDir,
         handlers: {
           alerts: (event, context) => {
@@ -294,7 +286,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     await expectScenarioAlerts(s);
     const quarantined = await Promise.all(
       [written[1], written[2]].map((entry) =>
-        cloud.clients.documents().send(
+        local.cloud.clients.documents().send(
           new GetCommand({
             TableName: alertsTable,
             Key: { pk: `QUARANTINE#${entry?.ShardId}#${entry?.SequenceNumber}#0`, sk: 'QUARANTINE' },
@@ -375,7 +367,7 @@ describe('alerts through the local event source runner (EFO)', () => {
 
   it('a crash mid-batch followed by redelivery raises no duplicate alerts', async () => {
     const s = scenario('crash');
-    const inner = cloud.clients.documents();
+    const inner = local.cloud.clients.documents();
     let puts = 0;
     let crashed = 0;
     // The 4th alert/state write of the run fails once, after earlier writes of the batch landed.
@@ -398,7 +390,7 @@ describe('alerts through the local event source runner (EFO)', () => {
 
   it('rides out throttled DynamoDB writes', async () => {
     const s = scenario('throttle');
-    const inner = cloud.clients.documents();
+    const inner = local.cloud.clients.documents();
     let throttled = 0;
     const documents: DocumentSender = {
       send: (async (command: unknown, ...rest: unknown[]) => {

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AttributeValue, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
@@ -9,11 +8,11 @@ import {
   type RunningAnalyticsJob,
   startAnalyticsJob,
 } from '../../local/analytics/launcher.ts';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { type StackResource, stackResource } from '../../local/resources/stack.ts';
 import { PROJECT_ROOT } from '../../local/servers/runtime.ts';
 import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
+import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
 
 /**
@@ -37,27 +36,25 @@ const SENSOR = 'device#it-sensor#temperature';
 const MERCHANT = 'merchant#it-merchant';
 const CARD = 'card#tok_itanalytics';
 
-let cloud: LocalCloud;
+const local = useLocalCloud('analytics');
 let job: RunningAnalyticsJob | undefined;
-const dataDir = `.tributary/test-analytics-${process.pid}`;
 
 function resource<K extends StackResource['kind']>(kind: K, logicalId: string) {
-  return stackResource(cloud.stack, kind, logicalId);
+  return stackResource(local.cloud.stack, kind, logicalId);
 }
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ dataDir, fresh: true });
   const consumer = resource('kinesis-consumer', 'AnalyticsConsumer');
   job = await startAnalyticsJob({
-    kinesisEndpoint: cloud.endpoints.kinesis,
-    kinesisEfoEndpoint: cloud.endpoints.kinesisEmulator,
-    dynamodbEndpoint: cloud.endpoints.dynamodb,
-    region: cloud.region,
+    kinesisEndpoint: local.cloud.endpoints.kinesis,
+    kinesisEfoEndpoint: local.cloud.endpoints.kinesisEmulator,
+    dynamodbEndpoint: local.cloud.endpoints.dynamodb,
+    region: local.cloud.region,
     streamName: resource('kinesis-stream', 'RecordsStream').name,
     tableName: resource('dynamodb-table', 'AggregatesTable').name,
     readerType: 'EFO',
     efoConsumerName: consumer.name,
-    workDir: join(cloud.dataDir, 'analytics'),
+    workDir: join(local.cloud.dataDir, 'analytics'),
     // The sink flushes on checkpoints: a short interval makes items visible soon after a window fires.
     checkpointIntervalMs: 1_000,
     statsIntervalMs: 200,
@@ -69,8 +66,6 @@ afterAll(async () => {
   const pid = job?.pid;
   await job?.stop();
   if (pid !== undefined) expect(alive(pid)).toBe(false);
-  await cloud?.stop();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 function alive(pid: number): boolean {
@@ -110,7 +105,7 @@ const entry = (record: TributaryRecord): PutRecordsRequestEntry => ({
 });
 
 async function put(entries: PutRecordsRequestEntry[]): Promise<void> {
-  const out = await cloud.clients.kinesis().send(
+  const out = await local.cloud.clients.kinesis().send(
     new PutRecordsCommand({
       StreamName: resource('kinesis-stream', 'RecordsStream').name,
       Records: entries,
@@ -134,7 +129,7 @@ interface Item {
 const num = (v: AttributeValue | undefined) => Number(v?.N);
 
 async function query(pk: string): Promise<Record<string, AttributeValue>[]> {
-  const out = await cloud.clients.dynamodb().send(
+  const out = await local.cloud.clients.dynamodb().send(
     new QueryCommand({
       TableName: resource('dynamodb-table', 'AggregatesTable').name,
       KeyConditionExpression: 'pk = :pk',
@@ -282,7 +277,7 @@ describe('analytics job on the local cloud (EFO reader)', () => {
       import { startAnalyticsJob } from './local/analytics/launcher.ts';
       const job = await startAnalyticsJob({ kinesisEndpoint: 'http://127.0.0.1:9', dynamodbEndpoint: 'http://127.0.0.1:9',
         region: 'us-east-1', streamName: 'none', tableName: 'none', readerType: 'POLLING',
-        workDir: ${JSON.stringify(join(cloud.dataDir, 'orphan'))} });
+        workDir: ${JSON.stringify(join(local.cloud.dataDir, 'orphan'))} });
       console.log(job.pid);
       setInterval(() => {}, 1000);`;
     const launcher = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +10,11 @@ import { DynamoAlertStore } from '../../functions/alerts/store/dynamodb.ts';
 import { createDashboardHandler, type DashboardHandler } from '../../functions/dashboard/handler.ts';
 import type { PipelineHealth } from '../../functions/dashboard/health.ts';
 import type { AlertView, EntitiesPage, SeriesPage } from '../../functions/dashboard/reader.ts';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { type DashboardServer, startDashboardServer } from '../../local/dashboard/server.ts';
 import { stackResource } from '../../local/resources/stack.ts';
 import { aggregateItem, functionUrlEvent, lateItem, launchChromium } from '../helpers/dashboard.ts';
 import { testContext } from '../helpers/lambda.ts';
+import { useLocalCloud } from '../helpers/local-cloud.ts';
 
 /**
  * The dashboard against the real local cloud: aggregate items in the Flink sink's shape and alerts
@@ -22,13 +22,12 @@ import { testContext } from '../helpers/lambda.ts';
  * function URL handler (same router), and a real headless Chromium rendering the page.
  */
 
-let cloud: LocalCloud;
+const local = useLocalCloud('dashboard');
 let server: DashboardServer;
 let lambda: DashboardHandler;
 let alerts: DynamoAlertStore;
 let alertsTable: string;
 let aggregatesTable: string;
-const root = `.tributary/test-dashboard-${process.pid}`;
 const ARTIFACT = resolve('.tributary/artifacts/dashboard.png');
 /** Bounds a hang while waiting for the page's auto-refresh (every second here). */
 const LIVE = { timeout: 20_000, interval: 100 };
@@ -79,7 +78,9 @@ async function putItems(table: string, items: Record<string, unknown>[]): Promis
       [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
     };
     while (Object.keys(request).length > 0) {
-      const result = await cloud.clients.documents().send(new BatchWriteCommand({ RequestItems: request }));
+      const result = await local.cloud.clients
+        .documents()
+        .send(new BatchWriteCommand({ RequestItems: request }));
       request = (result.UnprocessedItems ?? {}) as typeof request;
     }
   }
@@ -133,11 +134,10 @@ const cleared = raised(
 );
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ dataDir: join(root, 'cloud'), fresh: true });
-  const name = (logicalId: string) => stackResource(cloud.stack, 'dynamodb-table', logicalId).name;
+  const name = (logicalId: string) => stackResource(local.cloud.stack, 'dynamodb-table', logicalId).name;
   alertsTable = name('AlertsTable');
   aggregatesTable = name('AggregatesTable');
-  alerts = new DynamoAlertStore(cloud.clients.documents(), alertsTable, {
+  alerts = new DynamoAlertStore(local.cloud.clients.documents(), alertsTable, {
     ttlSeconds: bundledRules.alertTtlSeconds,
   });
 
@@ -207,13 +207,13 @@ beforeAll(async () => {
 
   health = () => baseHealth;
   server = await startDashboardServer({
-    clients: cloud.clients,
-    stack: cloud.stack,
+    clients: local.cloud.clients,
+    stack: local.cloud.stack,
     health: () => health(),
     onError: () => undefined,
   });
   lambda = createDashboardHandler({
-    dynamodb: cloud.clients.dynamodb(),
+    dynamodb: local.cloud.clients.dynamodb(),
     alertsTable,
     aggregatesTable,
     health: () => health(),
@@ -223,8 +223,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  await cloud?.stop();
-  await rm(root, { recursive: true, force: true });
 });
 
 async function get<T = Record<string, unknown>>(
@@ -239,7 +237,7 @@ async function get<T = Record<string, unknown>>(
 
 async function invoke(path: string, query: Record<string, string> = {}, method: 'GET' | 'POST' = 'GET') {
   const context = testContext('dashboard', {
-    region: cloud.region,
+    region: local.cloud.region,
     timeoutMs: 10_000,
     requestId: randomUUID(),
   });

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import {
 } from '../../scripts/serverless/flink-jar.ts';
 import { clientConfig } from '../../shared/aws/clients.ts';
 import { buildFunctions, oslsPackage, ROOT, serviceCopy, standInJar } from '../helpers/osls.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 
 /**
  * The Flink JAR plugin with real `osls package` (the template it writes) and real S3 (s3rver): a first
@@ -25,7 +25,7 @@ import { buildFunctions, oslsPackage, ROOT, serviceCopy, standInJar } from '../h
 const APPLICATION = 'AnalyticsApplication';
 const DEPLOYMENT_BUCKET = 'tributary-dev-serverlessdeploymentbucket-1a2b3c';
 
-let work: string;
+const tmp = useTempDir('tributary-deploy-plugin-');
 let service: string;
 let s3Server: RunningServer;
 let s3: S3Client;
@@ -52,7 +52,7 @@ function fileKey(template: Template): unknown {
 }
 
 async function packaged(name: string, jar: string): Promise<{ dir: string; template: Template }> {
-  const dir = join(work, `package-${name}`);
+  const dir = join(tmp.path, `package-${name}`);
   await oslsPackage(service, dir, jar);
   const template = JSON.parse(
     await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
@@ -76,7 +76,7 @@ async function createApplication(template: Template, bucket: string): Promise<st
 
 /** osls as far as the plugin sees it during `osls deploy`, the artifacts of `packageDir` in `.serverless`. */
 async function deployingServerless(template: Template, packageDir: string): Promise<ServerlessLike> {
-  const serviceDir = await mkdtemp(join(work, 'deploying-'));
+  const serviceDir = await mkdtemp(join(tmp.path, 'deploying-'));
   // What osls's aws:common:moveArtifactsToTemp does with `osls deploy --package <dir>`.
   await cp(packageDir, join(serviceDir, '.serverless'), { recursive: true });
   return {
@@ -100,22 +100,21 @@ async function deployingServerless(template: Template, packageDir: string): Prom
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'tributary-deploy-plugin-'));
   await buildFunctions();
   service = await serviceCopy();
-  jars.a = await standInJar(join(work, 'jar-a'), 'version A');
-  jars.b = await standInJar(join(work, 'jar-b'), 'version B');
+  jars.a = await standInJar(join(tmp.path, 'jar-a'), 'version A');
+  jars.b = await standInJar(join(tmp.path, 'jar-b'), 'version B');
   // One after another: osls packages in the service's own .serverless folder.
   const a = await packaged('a', jars.a);
   // Same bytes from another build folder: the key depends on the content only.
-  const again = await packaged('again', await standInJar(join(work, 'jar-a-again'), 'version A'));
+  const again = await packaged('again', await standInJar(join(tmp.path, 'jar-a-again'), 'version A'));
   const b = await packaged('b', jars.b);
   templates.a = a.template;
   templates.again = again.template;
   templates.b = b.template;
   packages.a = a.dir;
   packages.b = b.dir;
-  s3Server = await startS3({ dataDir: join(work, 's3') });
+  s3Server = await startS3({ dataDir: join(tmp.path, 's3') });
   s3 = new S3Client(s3Config());
 }, 240_000);
 
@@ -123,7 +122,6 @@ afterAll(async () => {
   s3?.destroy();
   await s3Server?.stop();
   if (service !== undefined) await rm(service, { recursive: true, force: true });
-  if (work !== undefined) await rm(work, { recursive: true, force: true });
 });
 
 describe('osls package with the Flink JAR plugin', () => {

@@ -1,37 +1,29 @@
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KinesisDataStreamSchema } from '@aws-lambda-powertools/parser/schemas/kinesis';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type EventSourceRunner, startEventSourceRunner } from '../../local/esm/index.ts';
 import { stackResource } from '../../local/resources/stack.ts';
 import { encodeRecord } from '../../shared/contract/index.ts';
+import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { telemetryRecord } from '../helpers/records.ts';
 
 /** The local event source mapping over the stack's KMS-encrypted stream sends what Lambda sends. */
 
-let cloud: LocalCloud;
+const local = useLocalCloud('esm-events');
 let runner: EventSourceRunner | undefined;
-const root = `.tributary/test-esm-events-${process.pid}`;
-
-beforeAll(async () => {
-  cloud = await startLocalCloud({ dataDir: join(root, 'cloud'), fresh: true });
-}, 120_000);
 
 afterAll(async () => {
   await runner?.stop();
-  await cloud?.stop();
-  await rm(root, { recursive: true, force: true });
 });
 
 describe('local event source mapping on a KMS stream', () => {
   it('puts encryptionType KMS on every record, as Lambda does', async () => {
     const events: KinesisStreamEvent[] = [];
     runner = await startEventSourceRunner({
-      cloud,
-      dataDir: join(root, 'esm'),
+      cloud: local.cloud,
+      dataDir: join(local.root, 'esm'),
       handlers: {
         alerts: async (event) => {
           events.push(event);
@@ -42,8 +34,8 @@ describe('local event source mapping on a KMS stream', () => {
       log: () => undefined,
     });
     const records = Array.from({ length: 20 }, (_, i) => telemetryRecord({ device_id: `device-${i}` }));
-    const streamName = stackResource(cloud.stack, 'kinesis-stream', 'RecordsStream').name;
-    const put = await cloud.clients.kinesis().send(
+    const streamName = stackResource(local.cloud.stack, 'kinesis-stream', 'RecordsStream').name;
+    const put = await local.cloud.clients.kinesis().send(
       new PutRecordsCommand({
         StreamName: streamName,
         Records: records.map((r) => ({ PartitionKey: r.partition_key, Data: encodeRecord(r) })),

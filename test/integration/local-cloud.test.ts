@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamConsumerCommand,
@@ -9,25 +8,15 @@ import {
   type SubscribeToShardEventStream,
 } from '@aws-sdk/client-kinesis';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
+import { describe, expect, it } from 'vitest';
 import { decodeRecord, encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
+import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
 
-let cloud: LocalCloud;
-const dataDir = `.tributary/test-cloud-${process.pid}`;
-
-beforeAll(async () => {
-  cloud = await startLocalCloud({ dataDir, fresh: true });
-});
-
-afterAll(async () => {
-  await cloud?.stop();
-  await rm(dataDir, { recursive: true, force: true });
-});
+const local = useLocalCloud('cloud');
 
 function resourceName(type: string, logicalId: string): string {
-  const status = cloud.resources.find((r) => r.type === type && r.logicalId === logicalId);
+  const status = local.cloud.resources.find((r) => r.type === type && r.logicalId === logicalId);
   if (status === undefined) throw new Error(`${logicalId} (${type}) was not created`);
   return status.physicalName;
 }
@@ -42,7 +31,7 @@ async function collectFromShard(
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), deadlineMs);
   try {
-    const response = await cloud.clients.kinesis().send(
+    const response = await local.cloud.clients.kinesis().send(
       new SubscribeToShardCommand({
         ConsumerARN: consumerArn,
         ShardId: shardId,
@@ -68,28 +57,30 @@ async function collectFromShard(
 
 describe('embedded local cloud', () => {
   it('creates every resource declared in serverless.yml', async () => {
-    const declared = cloud.stack.resources.filter((r) => r.kind !== 'not-emulated');
+    const declared = local.cloud.stack.resources.filter((r) => r.kind !== 'not-emulated');
     for (const resource of declared) {
-      const status = cloud.resources.find((r) => r.logicalId === resource.logicalId);
+      const status = local.cloud.resources.find((r) => r.logicalId === resource.logicalId);
       expect(status?.status, resource.logicalId).toMatch(/^(created|exists|skipped)$/);
     }
     const stream = resourceName('AWS::Kinesis::Stream', 'RecordsStream');
-    const summary = await cloud.clients
+    const summary = await local.cloud.clients
       .kinesis()
       .send(new DescribeStreamSummaryCommand({ StreamName: stream }));
     expect(summary.StreamDescriptionSummary?.StreamStatus).toBe('ACTIVE');
     for (const table of ['AlertsTable', 'CardStateTable', 'AggregatesTable']) {
       const name = resourceName('AWS::DynamoDB::Table', table);
-      const described = await cloud.clients.dynamodb().send(new DescribeTableCommand({ TableName: name }));
+      const described = await local.cloud.clients
+        .dynamodb()
+        .send(new DescribeTableCommand({ TableName: name }));
       expect(described.Table?.TableStatus).toBe('ACTIVE');
     }
-    await cloud.clients
+    await local.cloud.clients
       .s3()
       .send(new HeadBucketCommand({ Bucket: resourceName('AWS::S3::Bucket', 'LakeBucket') }));
   });
 
   it('round-trips contract records through PutRecords and enhanced fan-out', async () => {
-    const kinesis = cloud.clients.kinesis();
+    const kinesis = local.cloud.clients.kinesis();
     const streamName = resourceName('AWS::Kinesis::Stream', 'RecordsStream');
     const consumerName = resourceName('AWS::Kinesis::StreamConsumer', 'AnalyticsConsumer');
     const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
