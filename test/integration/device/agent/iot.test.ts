@@ -35,22 +35,12 @@ function openssl(...args: string[]): void {
   execFileSync('openssl', args, { cwd: tmp.path, stdio: 'pipe' });
 }
 
+/** `openssl req` arguments for a new unencrypted P-256 key, written to the file that follows. */
+const NEW_EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout'];
+
 /** A key and a certificate signed by `ca`, with `cn` and optional subjectAltName. */
 function issue(name: string, cn: string, ca: string, san?: string): void {
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${cn}`,
-  );
+  openssl('req', ...NEW_EC_KEY, `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
   const ext = san === undefined ? [] : ['-extfile', `${name}.ext`];
   if (san !== undefined) writeFileSync(join(tmp.path, `${name}.ext`), `subjectAltName=${san}\n`);
   openssl(
@@ -75,12 +65,7 @@ function newCa(name: string): void {
   openssl(
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
+    ...NEW_EC_KEY,
     `${name}.key`,
     '-out',
     `${name}.pem`,
