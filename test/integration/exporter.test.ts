@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CreateStreamCommand,
@@ -24,12 +22,13 @@ import { decodeRecord, encodeRecord } from '../../shared/contract/index.ts';
 import { deaggregate } from '../../shared/kinesis/aggregation.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../shared/kinesis/limits.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 
 let kinesis: RunningServer;
 let limits: KinesisLimits;
 let clients: AwsClients;
 let client: KinesisClient;
-let dir: string;
+const tmp = useTempDir('tributary-exporter-');
 let store: LogStore;
 
 /** Small backoffs so a fault-heavy run stays short; the policies are the production ones otherwise. */
@@ -139,12 +138,11 @@ function expectKeyOrder(arrived: readonly Arrived[], written: readonly { id: str
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-exporter-'));
   kinesis = await startKinesis();
   limits = await startKinesisLimits({ upstream: kinesis.endpoint });
   clients = createAwsClients({ kind: 'local', region: 'us-east-1', endpoints: { kinesis: limits.endpoint } });
   client = clients.kinesis();
-  store = await LogStore.open(join(dir, 'log'));
+  store = await LogStore.open(join(tmp.path, 'log'));
 });
 
 afterAll(async () => {
@@ -152,7 +150,6 @@ afterAll(async () => {
   clients?.destroy();
   await limits?.stop();
   await kinesis?.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('KinesisExporter against the local Kinesis behind the limits proxy', () => {
