@@ -1,0 +1,131 @@
+import { parseArgs } from 'node:util';
+import { createAwsClients } from '../../shared/aws/clients.ts';
+import { ScaleError, ScaleUsageError } from './errors.ts';
+import { formatShards, scaleStream } from './scale.ts';
+
+export const SCALE_USAGE = `usage: tributary scale --stage <stage> --shards <n> [options]
+
+Reshards the stage's records stream with UpdateShardCount (UNIFORM_SCALING), after the checks AWS
+applies: at most double or half the open shards per call, at most 10 scalings per stream per rolling
+24 hours, 10,000 shards per stream, the account's shard quota, one operation at a time (ACTIVE). Waits
+for ACTIVE and prints the new shards. Producers and consumers keep running: the device agent repacks
+for the new shards, readers finish each parent before its children.
+
+  --stage <name>        serverless stage (stream tributary-<stage>-records)
+  --shards <n>          target open shard count
+  --stream <name>       another stream name
+  --stepwise            reach a target beyond 2x (or 1/2) in successive doublings (halvings)
+  --region <region>     AWS region (default AWS_REGION, else us-east-1)
+  --endpoint <url>      a local Kinesis endpoint (npm start prints it): the local cloud
+  --timeout <seconds>   wait at most this long for ACTIVE per step (default 600)
+  -h, --help            this help`;
+
+export interface ScaleCommand {
+  stream: string;
+  target: number;
+  stepwise: boolean;
+  region: string;
+  endpoint: string | undefined;
+  timeoutMs: number;
+}
+
+export function parseScaleArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ScaleCommand | undefined {
+  let values: ReturnType<typeof parseScaleFlags>['values'];
+  try {
+    ({ values } = parseScaleFlags(argv));
+  } catch (error) {
+    throw new ScaleUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${SCALE_USAGE}`);
+  }
+  if (values.help) return undefined;
+  if (values.stage === undefined && values.stream === undefined)
+    throw new ScaleUsageError('--stage (or --stream) is required');
+  if (values.stage !== undefined && !/^[a-zA-Z0-9-]+$/.test(values.stage))
+    throw new ScaleUsageError(`--stage must be letters, digits and - (got ${JSON.stringify(values.stage)})`);
+  const target = Number(values.shards);
+  if (values.shards === undefined || !Number.isInteger(target) || target < 1)
+    throw new ScaleUsageError(
+      `--shards must be a whole number of at least 1 (got ${JSON.stringify(values.shards ?? null)})`,
+    );
+  const timeout = values.timeout === undefined ? 600 : Number(values.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0)
+    throw new ScaleUsageError(
+      `--timeout must be a positive number of seconds (got ${JSON.stringify(values.timeout)})`,
+    );
+  if (values.endpoint !== undefined && !/^https?:\/\//.test(values.endpoint))
+    throw new ScaleUsageError(`--endpoint must be an http(s) URL (got ${JSON.stringify(values.endpoint)})`);
+  return {
+    stream: values.stream ?? `tributary-${values.stage}-records`,
+    target,
+    stepwise: values.stepwise,
+    region: values.region ?? (env.AWS_REGION || 'us-east-1'),
+    endpoint: values.endpoint,
+    timeoutMs: timeout * 1000,
+  };
+}
+
+function parseScaleFlags(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: {
+      stage: { type: 'string' },
+      shards: { type: 'string' },
+      stream: { type: 'string' },
+      stepwise: { type: 'boolean', default: false },
+      region: { type: 'string' },
+      endpoint: { type: 'string' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+/** Entry point for `tributary scale ...`; returns the process exit code. */
+export async function scaleMain(argv: readonly string[]): Promise<number> {
+  let command: ScaleCommand | undefined;
+  try {
+    command = parseScaleArgs(argv);
+  } catch (error) {
+    if (error instanceof ScaleUsageError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  if (command === undefined) {
+    console.log(SCALE_USAGE);
+    return 0;
+  }
+  const clients = createAwsClients(
+    command.endpoint === undefined
+      ? { kind: 'aws', region: command.region }
+      : { kind: 'local', region: command.region, endpoints: { kinesis: command.endpoint } },
+  );
+  try {
+    const result = await scaleStream(clients.kinesis(), {
+      stream: command.stream,
+      target: command.target,
+      stepwise: command.stepwise,
+      timeoutMs: command.timeoutMs,
+      pollMs: command.endpoint === undefined ? 5_000 : 200,
+      log: (line) => console.log(line),
+    });
+    console.log(
+      result.steps.length === 0
+        ? `${command.stream} already has ${result.after} open shards`
+        : `${command.stream}: ${result.before} → ${result.after} open shards, ACTIVE after ${(result.millis / 1000).toFixed(1)} s`,
+    );
+    for (const line of formatShards(result.shards)) console.log(line);
+    return 0;
+  } catch (error) {
+    if (error instanceof ScaleError) {
+      console.error(`error [${error.code}]: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    clients.destroy();
+  }
+}
