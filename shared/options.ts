@@ -26,6 +26,14 @@ export interface ParseOptionsSettings {
   readonly error?: (issues: ConfigIssues) => Error;
 }
 
+/** A path renderer that shows top-level keys as the user spelled them (`--sensors` for `sensors`). */
+export function spelledAs(
+  names: Readonly<Partial<Record<string, string>>>,
+): (segments: readonly PropertyKey[]) => string {
+  return ([head, ...rest]) =>
+    formatPath([(typeof head === 'string' ? names[head] : undefined) ?? head ?? '', ...rest]);
+}
+
 /** The default error: a ConfigError at the first issue, carrying all of them. */
 export function configError(issues: ConfigIssues): ConfigError {
   const [first, ...rest] = issues;

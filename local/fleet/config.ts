@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { formatPath } from '../../shared/errors.ts';
-import { parseOptions } from '../../shared/options.ts';
+import { parseOptions, spelledAs } from '../../shared/options.ts';
 import { FleetConfigError } from './errors.ts';
 import { type AnomalyKind, DEFAULT_SCENARIO } from './scenario.ts';
 
@@ -52,7 +51,7 @@ export function parseFleetOptions(
   names: Readonly<Partial<Record<keyof FleetOptions, string>>> = {},
 ): FleetOptions {
   return parseOptions(fleetOptionsSchema, input, {
-    formatPath: ([head, ...rest]) => formatPath([names[head as keyof FleetOptions] ?? head ?? '', ...rest]),
+    formatPath: spelledAs(names),
     unknownKey: 'is not a fleet option',
     error: ([first, ...rest]) => new FleetConfigError(first.path, first.value, first.reason, { also: rest }),
   });

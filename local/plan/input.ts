@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { formatPath, valueAtPath } from '../../shared/errors.ts';
 import { MAX_RECORD_BYTES_CEILING, PARTITION_KEY_MAX_CHARS } from '../../shared/kinesis/limits.ts';
+import { parseOptions, spelledAs } from '../../shared/options.ts';
 import { PlanInputError } from './errors.ts';
 import { DEFAULT_PRICES, type PriceName } from './prices.ts';
 
@@ -99,15 +99,9 @@ export function parsePlanInput(
   input: unknown,
   names: Readonly<Partial<Record<keyof PlanInput, string>>> = {},
 ): PlanInput {
-  const parsed = planInputSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = [...(issue?.path ?? [])];
-  if (issue?.code === 'unrecognized_keys') path.push(issue.keys[0] ?? '');
-  const [head, ...rest] = path;
-  const named = names[head as keyof PlanInput];
-  const label = named === undefined ? formatPath(path) : `${named}${rest.length > 0 ? formatPath(rest) : ''}`;
-  const message =
-    issue?.code === 'unrecognized_keys' ? 'is not a known field' : (issue?.message ?? 'is invalid');
-  throw new PlanInputError(label, valueAtPath(input, path), message);
+  return parseOptions(planInputSchema, input, {
+    formatPath: spelledAs(names),
+    unknownKey: 'is not a known field',
+    error: ([first, ...rest]) => new PlanInputError(first.path, first.value, first.reason, { also: rest }),
+  });
 }
