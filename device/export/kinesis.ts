@@ -133,21 +133,18 @@ export function putRecordsBody(streamName: string, entries: readonly PlannedEntr
   return at === size ? body : body.subarray(0, at);
 }
 
-async function callJson(
+/** Not async: a suspended async function would keep `body` (a PutRecords body) alive until the answer. */
+function callJson(
   client: AwsJsonClient,
   operation: string,
   body: Uint8Array | string,
   timeoutMillis?: number,
-) {
-  try {
-    return await client.call(
-      operation,
-      body,
-      timeoutMillis === undefined ? {} : { signal: AbortSignal.timeout(timeoutMillis) },
-    );
-  } catch (error) {
-    throw classifyFailure(operation, error);
-  }
+): Promise<unknown> {
+  return client
+    .call(operation, body, timeoutMillis === undefined ? {} : { signal: AbortSignal.timeout(timeoutMillis) })
+    .catch((error: unknown) => {
+      throw classifyFailure(operation, error);
+    });
 }
 
 /** The agent's KinesisApi: `client` is `createAwsJsonClient({ service: 'kinesis', targetPrefix: KINESIS_TARGET, … })`. */

@@ -99,12 +99,13 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
   /** Server time minus ours, learnt from clock-skew errors (as the SDK does). */
   let offsetMillis = 0;
 
-  const call = async (
-    operation: string,
-    body: Uint8Array | string,
-    { signal }: { signal?: AbortSignal } = {},
-  ) => {
-    const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  /**
+   * Signs and starts one request, and returns without awaiting the answer. The body is a parameter
+   * here and in `call`: a suspended async function keeps every parameter alive, so only this one,
+   * which is done as soon as the request is written, may take it. A PutRecords body (up to 6.7 MB)
+   * is then collectable while its answer is awaited.
+   */
+  const start = async (operation: string, payload: Uint8Array, signal: AbortSignal | undefined) => {
     const credentials = await options.credentials();
     const headers = signRequest({
       method: 'POST',
@@ -121,7 +122,10 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
       credentials,
       date: new Date(clock() + offsetMillis),
     });
-    const response = await post(send, url, path, headers, agent, payload, signal);
+    return post(send, url, path, headers, agent, payload, signal);
+  };
+
+  const answer = (operation: string, response: { res: IncomingMessage; text: string }): unknown => {
     const status = response.res.statusCode ?? 0;
     let parsed: unknown;
     try {
@@ -153,6 +157,16 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
       typeof message === 'string' ? message : `HTTP ${status} ${response.text.slice(0, 200)}`,
     );
   };
+
+  // Not async, for the reason given at `start`.
+  const call = (
+    operation: string,
+    body: Uint8Array | string,
+    { signal }: { signal?: AbortSignal } = {},
+  ): Promise<unknown> =>
+    start(operation, typeof body === 'string' ? Buffer.from(body, 'utf8') : body, signal).then((response) =>
+      answer(operation, response),
+    );
 
   return { call, destroy: () => agent.destroy() };
 }

@@ -1,9 +1,19 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, type PlannedEntry, putRecordsBody } from '../../../../device/export/index.ts';
+import {
+  classifyFailure,
+  httpKinesisApi,
+  KINESIS_TARGET,
+  type PlannedEntry,
+  putRecordsBody,
+} from '../../../../device/export/index.ts';
+import { fullGc } from '../../../../device/memory.ts';
 import { AwsServiceError } from '../../../../shared/aws/errors.ts';
+import { type AwsJsonClient, createAwsJsonClient } from '../../../../shared/aws/json-client.ts';
 import { signRequest } from '../../../../shared/aws/sigv4.ts';
 
 function entry(data: Uint8Array, partitionKey: string, explicitHashKey?: string): PlannedEntry {
@@ -161,5 +171,63 @@ describe('failure classification', () => {
     });
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
     expect(classifyFailure('PutRecords', refused).code).toBe('ECONNREFUSED');
+  });
+});
+
+describe('PutRecords through the slim client', () => {
+  it('lets the request body be collected while the answer is awaited', async () => {
+    const gc = fullGc();
+    let received!: () => void;
+    const bodyReceived = new Promise<void>((resolve) => {
+      received = resolve;
+    });
+    let answer!: () => void;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received();
+        answer = () => {
+          res.setHeader('content-type', 'application/x-amz-json-1.1');
+          res.end(JSON.stringify({ Records: [{ ShardId: 'shardId-0', SequenceNumber: '1' }] }));
+        };
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = createAwsJsonClient({
+      service: 'kinesis',
+      targetPrefix: KINESIS_TARGET,
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      credentials: async () => ({ accessKeyId: 'AKID', secretAccessKey: 'secret' }),
+    });
+    try {
+      let body: WeakRef<object> | undefined;
+      // Sees the body the API built and hands it on; keeps only a weak reference.
+      const watched: AwsJsonClient = {
+        call: (operation, payload, options) => {
+          if (typeof payload !== 'string') body = new WeakRef(payload);
+          return client.call(operation, payload, options);
+        },
+        destroy: () => client.destroy(),
+      };
+      const sent = httpKinesisApi(watched).putRecords(
+        'stream',
+        [entry(new Uint8Array(1024 * 1024).fill(7), 'key')],
+        10_000,
+      );
+      await bodyReceived;
+      // Written to the socket; a few turns of the event loop let the write complete on our side.
+      for (let turn = 0; turn < 10 && body?.deref() !== undefined; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+      }
+      expect(body).toBeDefined();
+      expect(body?.deref()).toBeUndefined();
+      answer();
+      expect(await sent).toEqual([{ ok: true, shardId: 'shardId-0', sequenceNumber: '1' }]);
+    } finally {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
