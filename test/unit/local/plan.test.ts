@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import {
   SHARD_WRITE_BYTES_PER_SECOND,
   SHARD_WRITE_RECORDS_PER_SECOND,
 } from '../../../shared/kinesis/limits.ts';
+import { useTempDirs } from '../../helpers/temp-dir.ts';
 import { thrown } from '../../helpers/thrown.ts';
 
 const KB = 1024;
@@ -164,6 +164,8 @@ describe('plan properties', () => {
 });
 
 describe('plan input', () => {
+  const tempDir = useTempDirs('tributary-plan-');
+
   it('names the path and the bad value', () => {
     const error = thrown(() => parsePlanInput({ ...base, lambda: { batchSize: 0 } }));
     expect(error).toBeInstanceOf(PlanInputError);
@@ -179,29 +181,25 @@ describe('plan input', () => {
   });
 
   it('reads a YAML file, flags overriding it, and prices marked as inputs', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tributary-plan-'));
-    try {
-      const file = join(dir, 'plan.yaml');
-      await writeFile(
-        file,
-        'devices: 10\nrecordsPerSecondPerDevice: 2\nrecordBytes: 300\npartitionKeys: 10\nprices:\n  kinesisShardHour: 0.02\n',
-      );
-      const command = await parsePlanArgs(['--file', file, '--devices', '20', '--json']);
-      expect(command?.json).toBe(true);
-      expect(command?.input.devices).toBe(20);
-      const plan = planCapacity(command?.input as PlanInput);
-      const shardHours = plan.cost.lines.find((l) => l.item === 'kinesisShardHour');
-      expect(shardHours?.basis).toBe('input');
-      expect(shardHours?.usd).toBeCloseTo(0.02 * 730, 6);
-      expect(formatPlan(plan)).toContain('your price');
-      const bad = (await parsePlanArgs(['--file', file, '--rate', 'fast']).catch(
-        (e: unknown) => e,
-      )) as PlanInputError;
-      expect(bad.path).toBe('--rate');
-      expect(bad.value).toBe('fast');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const dir = await tempDir();
+    const file = join(dir, 'plan.yaml');
+    await writeFile(
+      file,
+      'devices: 10\nrecordsPerSecondPerDevice: 2\nrecordBytes: 300\npartitionKeys: 10\nprices:\n  kinesisShardHour: 0.02\n',
+    );
+    const command = await parsePlanArgs(['--file', file, '--devices', '20', '--json']);
+    expect(command?.json).toBe(true);
+    expect(command?.input.devices).toBe(20);
+    const plan = planCapacity(command?.input as PlanInput);
+    const shardHours = plan.cost.lines.find((l) => l.item === 'kinesisShardHour');
+    expect(shardHours?.basis).toBe('input');
+    expect(shardHours?.usd).toBeCloseTo(0.02 * 730, 6);
+    expect(formatPlan(plan)).toContain('your price');
+    const bad = (await parsePlanArgs(['--file', file, '--rate', 'fast']).catch(
+      (e: unknown) => e,
+    )) as PlanInputError;
+    expect(bad.path).toBe('--rate');
+    expect(bad.value).toBe('fast');
   });
 
   it('cites a source for every default price', () => {

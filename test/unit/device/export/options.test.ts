@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KinesisExporter } from '../../../../device/export/exporter.ts';
 import type { KinesisApi } from '../../../../device/export/kinesis.ts';
 import { LogStore } from '../../../../device/log/index.ts';
+import { useTempDirs } from '../../../helpers/temp-dir.ts';
 
 /** Never reached: options are validated before Kinesis is called. */
 const unreachable: KinesisApi = {
@@ -13,17 +11,16 @@ const unreachable: KinesisApi = {
   maxRecordBytes: () => Promise.reject(new Error('not called')),
 };
 
-let root: string;
+// Registered before the hook that closes the store, so the store closes before its root goes.
+const tempDir = useTempDirs('tributary-exporter-options-');
 let store: LogStore;
 
 beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'tributary-exporter-options-'));
-  store = await LogStore.open(root);
+  store = await LogStore.open(await tempDir());
 });
 
 afterEach(async () => {
   await store.close();
-  await rm(root, { recursive: true, force: true });
 });
 
 describe('KinesisExporter options', () => {
