@@ -59,6 +59,7 @@ public final class EmitWindow extends ProcessWindowFunction<WindowAccumulator, W
     w.p95 = acc.quantile(0.95);
     w.p99 = acc.quantile(0.99);
     w.revision = revision;
+    w.unit = acc.unit;
     return w;
   }
 }

@@ -21,12 +21,12 @@ public final class Keys {
 
   public static List<Observation> observations(ContractRecord record) {
     if (record instanceof ContractRecord.Telemetry t) {
-      return List.of(new Observation(device(t.deviceId(), t.metric()), t.eventTime(), t.value(), t.id()));
+      return List.of(new Observation(device(t.deviceId(), t.metric()), t.eventTime(), t.value(), t.id(), t.unit()));
     }
     ContractRecord.Transaction x = (ContractRecord.Transaction) record;
     double amount = x.amountMinor();
     return List.of(
-        new Observation(merchant(x.merchantId()), x.eventTime(), amount, x.id()),
-        new Observation(card(x.cardToken()), x.eventTime(), amount, x.id()));
+        new Observation(merchant(x.merchantId()), x.eventTime(), amount, x.id(), x.currency()),
+        new Observation(card(x.cardToken()), x.eventTime(), amount, x.id(), x.currency()));
   }
 }

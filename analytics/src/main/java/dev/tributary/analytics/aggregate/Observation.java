@@ -5,21 +5,28 @@ import java.util.Objects;
 /**
  * One value of one series, cut from a contract record: {@code device#<device_id>#<metric>} for
  * telemetry values, {@code merchant#<merchant_id>} and {@code card#<card_token>} for transaction
- * amounts (minor units). A Flink POJO.
+ * amounts (minor units). {@code unit} is what the value measures: the telemetry unit or the
+ * transaction's currency (null when unknown). A Flink POJO.
  */
 public final class Observation {
   public String entity;
   public long eventTime;
   public double value;
   public String recordId;
+  public String unit;
 
   public Observation() {}
 
   public Observation(String entity, long eventTime, double value, String recordId) {
+    this(entity, eventTime, value, recordId, null);
+  }
+
+  public Observation(String entity, long eventTime, double value, String recordId, String unit) {
     this.entity = entity;
     this.eventTime = eventTime;
     this.value = value;
     this.recordId = recordId;
+    this.unit = unit;
   }
 
   @Override
@@ -28,7 +35,8 @@ public final class Observation {
         && entity.equals(other.entity)
         && eventTime == other.eventTime
         && Double.compare(value, other.value) == 0
-        && Objects.equals(recordId, other.recordId);
+        && Objects.equals(recordId, other.recordId)
+        && Objects.equals(unit, other.unit);
   }
 
   @Override

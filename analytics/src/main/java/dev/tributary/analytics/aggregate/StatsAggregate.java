@@ -13,7 +13,7 @@ public final class StatsAggregate implements AggregateFunction<Observation, Wind
 
   @Override
   public WindowAccumulator add(Observation value, WindowAccumulator acc) {
-    acc.add(value.value);
+    acc.add(value.value, value.unit);
     return acc;
   }
 

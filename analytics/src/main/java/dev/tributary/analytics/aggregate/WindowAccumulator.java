@@ -15,8 +15,24 @@ public final class WindowAccumulator {
   public double min = Double.POSITIVE_INFINITY;
   public double max = Double.NEGATIVE_INFINITY;
   public DDSketch sketch = DDSketches.unboundedDense(RELATIVE_ACCURACY);
+  /** What the values measure (telemetry unit or currency); {@link #MIXED} when the window saw several. */
+  public String unit;
+
+  /** The unit of a window whose values came in more than one unit (amounts in two currencies). */
+  public static final String MIXED = "mixed";
 
   public WindowAccumulator() {}
+
+  public void add(double value, String valueUnit) {
+    add(value);
+    unit = mergeUnit(unit, valueUnit);
+  }
+
+  static String mergeUnit(String a, String b) {
+    if (a == null) return b;
+    if (b == null || a.equals(b)) return a;
+    return MIXED;
+  }
 
   public void add(double value) {
     count++;
@@ -32,6 +48,7 @@ public final class WindowAccumulator {
     min = Math.min(min, other.min);
     max = Math.max(max, other.max);
     sketch.mergeWith(other.sketch);
+    unit = mergeUnit(unit, other.unit);
     return this;
   }
 

@@ -19,6 +19,8 @@ public final class WindowAggregate {
   public double p95;
   public double p99;
   public int revision;
+  /** Telemetry unit or currency of the values; {@code mixed} for several; null when unknown. */
+  public String unit;
 
   public WindowAggregate() {}
 
@@ -41,7 +43,8 @@ public final class WindowAggregate {
         && Double.compare(mean, w.mean) == 0
         && Double.compare(p95, w.p95) == 0
         && Double.compare(p99, w.p99) == 0
-        && revision == w.revision;
+        && revision == w.revision
+        && Objects.equals(unit, w.unit);
   }
 
   @Override

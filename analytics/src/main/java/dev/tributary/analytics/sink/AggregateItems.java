@@ -39,6 +39,8 @@ public final class AggregateItems {
     item.put("p95", n(number(w.p95)));
     item.put("p99", n(number(w.p99)));
     item.put("revision", n(Integer.toString(w.revision)));
+    // The dashboard's axis title and value suffix: telemetry unit, or the currency of the minor units.
+    if (w.unit != null) item.put("unit", s(w.unit));
     item.put("expiresAt", n(Long.toString(Math.floorDiv(w.windowEnd, 1000L) + ttlSeconds)));
     return item;
   }

@@ -68,4 +68,18 @@ class WindowAccumulatorTest {
     DDSketch sketch = new DDSketchKryoSerializer().read(kryo, new Input(bytes.toByteArray()), DDSketch.class);
     assertEquals(acc.sketch.getValueAtQuantile(0.5), sketch.getValueAtQuantile(0.5));
   }
+
+  @Test
+  void keepsTheUnitAndSaysMixedWhenAWindowSawTwo() {
+    WindowAccumulator a = new WindowAccumulator();
+    a.add(1299, "EUR");
+    a.add(500, "EUR");
+    assertEquals("EUR", a.unit);
+    WindowAccumulator b = new WindowAccumulator();
+    b.add(700, null);
+    assertEquals("EUR", a.merge(b).unit);
+    WindowAccumulator usd = new WindowAccumulator();
+    usd.add(900, "USD");
+    assertEquals(WindowAccumulator.MIXED, a.merge(usd).unit);
+  }
 }

@@ -37,6 +37,14 @@ class AggregateItemsTest {
     assertEquals("40.2", item.get("p95").n());
     assertEquals(String.valueOf(1_795_435_260L + 86_400), item.get("expiresAt").n());
     assertEquals(item, AggregateItems.aggregate(window(), 86_400)); // deterministic: replays upsert
+    assertEquals(null, item.get("unit")); // unknown unit: no attribute
+  }
+
+  @Test
+  void aggregateItemCarriesTheUnit() {
+    WindowAggregate w = window();
+    w.unit = "Cel";
+    assertEquals("Cel", AggregateItems.aggregate(w, 86_400).get("unit").s());
   }
 
   @Test
