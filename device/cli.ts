@@ -292,16 +292,14 @@ async function appendCommand(args: string[], io: Io): Promise<number> {
         appended += result.count;
       } catch (error) {
         if (error instanceof ApiRequestError && error.index !== undefined) {
-          const at = batch.lineNumbers[error.index];
-          io.err.write(`line ${at}: refused; ${appended} records before its batch were appended\n`);
-          appended = 0;
+          throw refusedLine(error, batch.lineNumbers, values.stream, { appended, first, last });
         }
         throw error;
       }
     }
   } catch (error) {
-    if (appended > 0) {
-      io.err.write(`${appended} records were appended before the failure\n`);
+    if (appended > 0 && !(error instanceof ApiRequestError && error.index !== undefined)) {
+      io.err.write(`stored: ${appended} records (sequences ${first}..${last}) before the failure\n`);
     }
     throw error;
   }
@@ -311,6 +309,42 @@ async function appendCommand(args: string[], io: Io): Promise<number> {
       : `appended ${appended} records to ${values.stream} (sequences ${first}..${last})\n`,
   );
   return EXIT.ok;
+}
+
+/**
+ * A record the agent refused, in the input's own numbering (lines from 1): every field at fault with
+ * its path, then what was stored and what was not (the agent takes a batch whole or not at all).
+ */
+function refusedLine(
+  error: ApiRequestError,
+  lineNumbers: readonly number[],
+  stream: string,
+  done: { appended: number; first: number | undefined; last: number | undefined },
+): ApiRequestError {
+  const index = error.index ?? 0;
+  const line = lineNumbers[index] ?? index + 1;
+  const problems =
+    error.issues.length > 0
+      ? error.issues.map(
+          (i) => `  line ${line}: ${i.path || '<record>'}: ${i.message}${i.got ? ` (got ${i.got})` : ''}`,
+        )
+      : [`  line ${line}: ${error.message.replace(/^batch record at index [0-9]+: /, '')}`];
+  const from = lineNumbers[0] ?? line;
+  const to = lineNumbers.at(-1) ?? line;
+  const stored =
+    done.appended === 0
+      ? `nothing was stored in ${stream}`
+      : `stored: ${done.appended} records of earlier lines (sequences ${done.first}..${done.last})`;
+  const text = [
+    `line ${line} refused${error.issues.length > 1 ? ` (${error.issues.length} problems)` : ''}:`,
+    ...problems,
+    `not stored: lines ${from}-${to} (this batch, refused whole) and every line after; ${stored}.`,
+  ].join('\n');
+  return new ApiRequestError(error.status, error.code, text, {
+    path: error.path,
+    index,
+    issues: error.issues,
+  });
 }
 
 /** `exported 120000/250000 records (48%), 9.4k rec/s, lag 3.2 s` over all exported streams. */

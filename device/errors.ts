@@ -60,23 +60,38 @@ export class AgentNotFoundError extends AgentError {
 }
 
 /** The agent answered a request with an error status; `code` and `path` come from its body. */
+/** One field at fault in a refused record, as the agent's API lists it. */
+export interface ApiIssue {
+  readonly path: string;
+  readonly message: string;
+  readonly got?: string;
+}
+
 export class ApiRequestError extends AgentError {
   readonly status: number;
   readonly path: string | undefined;
   /** Index of the refused record in a batch. */
   readonly index: number | undefined;
   readonly retryAfterSeconds: number | undefined;
+  /** RECORD_INVALID: every field at fault, as the agent listed them. */
+  readonly issues: readonly ApiIssue[];
   constructor(
     status: number,
     code: string,
     message: string,
-    details: { path?: string | undefined; index?: number; retryAfterSeconds?: number | undefined } = {},
+    details: {
+      path?: string | undefined;
+      index?: number;
+      retryAfterSeconds?: number | undefined;
+      issues?: readonly ApiIssue[];
+    } = {},
   ) {
     super(code, message, { retryable: status === 503 || status === 429 });
     this.status = status;
     this.path = details.path;
     this.index = details.index;
     this.retryAfterSeconds = details.retryAfterSeconds;
+    this.issues = details.issues ?? [];
   }
 }
 
@@ -144,7 +159,8 @@ export class BatchRecordError extends AgentError {
   /** Path of the offending field inside the record ('' for the whole record). */
   readonly path: string;
   constructor(index: number, error: TributaryError) {
-    super(error.code, `record ${index}: ${error.message}`, { cause: error });
+    // `index` counts from 0 (the body's `index` field); said so, since people count lines from 1.
+    super(error.code, `batch record at index ${index}: ${error.message}`, { cause: error });
     this.index = index;
     this.path = 'path' in error && typeof error.path === 'string' ? error.path : '';
   }

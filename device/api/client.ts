@@ -60,6 +60,7 @@ export class ApiClient {
       {
         path: parsed.path,
         ...(parsed.index === undefined ? {} : { index: parsed.index }),
+        ...(Array.isArray(parsed.issues) ? { issues: parsed.issues } : {}),
         retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
       },
     );

@@ -24,8 +24,9 @@ import {
   JsonScanner,
   RecordDecodeError,
   RecordTooComplexError,
+  RecordValidationError,
 } from '../../shared/contract/index.ts';
-import { TributaryError } from '../../shared/errors.ts';
+import { describeValue, TributaryError } from '../../shared/errors.ts';
 import { maskPans } from '../../shared/pan.ts';
 import type { Agent } from '../agent.ts';
 import { API_HOST } from '../config.ts';
@@ -107,11 +108,19 @@ export interface AppendResponse {
   readonly count: number;
 }
 
+export interface IssueBody {
+  readonly path: string;
+  readonly message: string;
+  readonly got: string;
+}
+
 export interface ErrorBody {
   readonly code: string;
   readonly message: string;
   readonly path?: string;
   readonly index?: number;
+  /** RECORD_INVALID: every field at fault, not only the first; `got` describes the value (bounded, PANs masked). */
+  readonly issues?: readonly IssueBody[];
 }
 
 /** Seconds a client should wait before retrying a 503. */
@@ -171,6 +180,16 @@ function sendError(res: ServerResponse, error: unknown): void {
     ...('path' in error && typeof error.path === 'string' ? { path: error.path } : {}),
     ...(error instanceof BatchRecordError ? { index: error.index } : {}),
   };
+  const invalid = error instanceof BatchRecordError ? error.cause : error;
+  if (invalid instanceof RecordValidationError) {
+    Object.assign(body, {
+      issues: invalid.issues.map(({ path, message, value }) => ({
+        path,
+        message,
+        got: describeValue(value),
+      })),
+    });
+  }
   const headers: Record<string, string> = {};
   if (status === 503) headers['retry-after'] = String(RETRY_AFTER_SECONDS);
   if (status === 401) headers['www-authenticate'] = 'Bearer';

@@ -22,13 +22,17 @@ export function newRecordId(): string {
 }
 
 function toIssues(input: unknown, error: z.core.$ZodError): FieldIssue[] {
-  return error.issues.map((issue) => {
-    // An unknown key is reported at the key itself, which is the field a user must fix.
-    const path =
-      issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined
-        ? [...issue.path, issue.keys[0]]
-        : issue.path;
-    return { path: formatPath(path), message: issue.message, value: valueAtPath(input, path) };
+  return error.issues.flatMap((issue) => {
+    // An unknown key is reported at the key itself, which is the field a user must fix; each one.
+    if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) {
+      return issue.keys.map((key, index) => {
+        const path = [...issue.path, key];
+        // The first keeps zod's wording (the same issue as the runtime parser's), the others name their key.
+        const message = index === 0 ? issue.message : `Unrecognized key: ${JSON.stringify(key)}`;
+        return { path: formatPath(path), message, value: valueAtPath(input, path) };
+      });
+    }
+    return [{ path: formatPath(issue.path), message: issue.message, value: valueAtPath(input, issue.path) }];
   });
 }
 

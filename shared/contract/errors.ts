@@ -33,6 +33,9 @@ function safeValue(value: unknown): unknown {
   return value;
 }
 
+/** Issues a RECORD_INVALID message spells out; records past it are counted. */
+export const MAX_LISTED_ISSUES = 20;
+
 /** The record parsed but does not satisfy the contract; `issues` lists every field at fault. */
 export class RecordValidationError extends ContractError {
   readonly issues: readonly FieldIssue[];
@@ -40,11 +43,19 @@ export class RecordValidationError extends ContractError {
 
   constructor(issues: readonly FieldIssue[]) {
     const first = issues[0] ?? { path: '', message: 'invalid record', value: undefined };
-    const more = issues.length > 1 ? ` (+${issues.length - 1} more)` : '';
+    // Every issue, each with its path: fixing one at a time and resubmitting helps nobody. A hostile
+    // record with thousands of unknown keys still gets a bounded message (`issues` has them all).
+    const all = issues.length > 0 ? issues : [first];
+    const listed = all
+      .slice(0, MAX_LISTED_ISSUES)
+      .map((issue) => `${issue.path || '<root>'}: ${issue.message} (got ${describeValue(issue.value)})`);
+    const rest = all.length - listed.length;
     super(
       'RECORD_INVALID',
       first.path,
-      `record ${first.path || '<root>'}: ${first.message} (got ${describeValue(first.value)})${more}`,
+      all.length === 1
+        ? `record ${listed[0]}`
+        : `record has ${all.length} problems: ${listed.join('; ')}${rest > 0 ? `; and ${rest} more` : ''}`,
     );
     this.issues = issues.map((issue) => ({ ...issue, value: safeValue(issue.value) }));
     this.value = safeValue(first.value);

@@ -156,6 +156,14 @@ describe('local API', () => {
       JSON.stringify({ ...telemetryRecord(), devise_id: 'x' }),
     );
     expect(await typo).toMatchObject({ status: 400, body: { code: 'RECORD_INVALID', path: 'devise_id' } });
+    // Every problem is listed, each with its path, in the message and as `issues`.
+    const { device_id: _dropped, ...noDevice } = telemetryRecord();
+    const two = await post('/v1/streams/telemetry/records', JSON.stringify({ ...noDevice, devise_id: 'x' }));
+    const issues = two.body.issues as { path: string }[];
+    expect(issues.map((i) => i.path).sort()).toEqual(['device_id', 'devise_id']);
+    expect(two.body.message).toMatch(
+      /^record has 2 problems: .*device_id.*; .*devise_id|^record has 2 problems: .*devise_id.*; .*device_id/,
+    );
     const broken = await post('/v1/streams/telemetry/records', '{"id":');
     expect(broken).toMatchObject({ status: 400, body: { code: 'RECORD_MALFORMED', path: '' } });
     expect(typeof broken.body.message).toBe('string');

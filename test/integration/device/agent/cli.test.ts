@@ -256,6 +256,22 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
     expect(deep.stderr).toContain('RECORD_TOO_COMPLEX: line 2');
     const after = JSON.parse((await tributary(['streams', '--json', ...auth])).stdout) as typeof before;
     expect(after[0]?.log.records).toBe(before[0]?.log.records);
+
+    // A record the agent refuses: every problem with its path, the line numbered from 1 like the
+    // input, and what was and was not stored (the batch is refused whole).
+    const broken = { ...telemetryRecord(), payload: { metric: 'temperature', value: 'hot' } };
+    await writeFile(bad, `${good}\n\n${JSON.stringify(broken)}\n`);
+    const invalid = await tributary(['append', '--stream', 'telemetry', '--file', bad, ...auth]);
+    expect(invalid.code).toBe(4);
+    expect(invalid.stderr).toContain('RECORD_INVALID: line 3 refused (2 problems):');
+    expect(invalid.stderr).toMatch(/ {2}line 3: payload\.value: .*\(got "hot"\)/);
+    expect(invalid.stderr).toMatch(/ {2}line 3: payload\.unit: /);
+    expect(invalid.stderr).toContain(
+      'not stored: lines 1-3 (this batch, refused whole) and every line after; nothing was stored in telemetry.',
+    );
+    expect(invalid.stderr).not.toMatch(/more\)|record 2|index/);
+    const unchanged = JSON.parse((await tributary(['streams', '--json', ...auth])).stdout) as typeof before;
+    expect(unchanged[0]?.log.records).toBe(before[0]?.log.records);
   });
 
   it('refuses to start with a token file that others can read', async () => {

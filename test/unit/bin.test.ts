@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+/** The project's `tributary` launcher (bin/tributary.mjs): its help and its output before any error. */
+
+const BIN = join(import.meta.dirname, '../../bin/tributary.mjs');
+
+async function tributary(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('tributary launcher', () => {
+  it('lists every command in --help, the project ones included', async () => {
+    for (const flag of ['--help', 'help', '-h']) {
+      const run = await tributary([flag]);
+      expect(run.code).toBe(0);
+      for (const command of [
+        'agent run',
+        'append',
+        'status',
+        'streams',
+        'device provision',
+        'analytics',
+        'dashboard',
+      ]) {
+        expect(run.stdout).toContain(`tributary ${command}`);
+      }
+    }
+  });
+
+  it('prints no AWS SDK Node version warning before the answer of analytics status', async () => {
+    // No credentials anywhere: the command fails fast with its own error, which must come first.
+    const {
+      AWS_PROFILE: _p,
+      AWS_ACCESS_KEY_ID: _a,
+      AWS_SECRET_ACCESS_KEY: _s,
+      AWS_SESSION_TOKEN: _t,
+      ...env
+    } = process.env;
+    const run = await tributary(['analytics', 'status', '--region', 'us-east-1'], {
+      ...env,
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    expect(run.stderr).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
+    expect(run.stderr.trimStart()).toMatch(/^error \[ANALYTICS_/);
+  });
+});
