@@ -30,6 +30,8 @@ describe('tributary launcher', () => {
         'device provision',
         'analytics',
         'dashboard',
+        'plan',
+        'scale',
       ]) {
         expect(run.stdout).toContain(`tributary ${command}`);
       }
