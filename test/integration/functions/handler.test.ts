@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KinesisDataStreamSchema } from '@aws-lambda-powertools/parser/schemas/kinesis';
-import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, KinesisStreamBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertsHandler } from '../../../functions/alerts/handler.ts';
@@ -171,21 +171,21 @@ describe('alert pipeline state conflicts', () => {
   });
 
   /**
-   * Documents whose first state write for `entityId` waits until `meanwhile` has finished: the
-   * pipeline has read the state, and another writer changes it before the conditional put lands.
+   * Documents whose first `times` state writes for `entityId` each wait until `meanwhile` has finished:
+   * the pipeline has read the state, and another writer changes it before the conditional put lands.
    */
-  function racedOnStateWrite(entityId: string, meanwhile: () => Promise<void>): DocumentSender {
+  function racedOnStateWrite(entityId: string, meanwhile: () => Promise<void>, times = 1): DocumentSender {
     const inner = clients.documents();
-    let raced = false;
+    let raced = 0;
     return {
       send: (async (command: unknown, ...rest: unknown[]) => {
         if (
-          !raced &&
+          raced < times &&
           command instanceof PutCommand &&
           command.input.TableName === stateTable &&
           command.input.Item?.pk === entityId
         ) {
-          raced = true;
+          raced++;
           await meanwhile();
         }
         return (inner.send as (c: unknown, ...r: unknown[]) => Promise<unknown>)(command, ...rest);
@@ -245,5 +245,46 @@ describe('alert pipeline state conflicts', () => {
     const alerts = await items(cardEntityId(token));
     expect(alerts.map((a) => a.ruleId)).toEqual(['velocity']);
     expect(alerts[0]?.details).toMatchObject({ count: 3, recordIds: [t0.id, t1.id, t2.id] });
+  });
+
+  it('gives a record back for redelivery after four conflicts in a row; the redelivery applies it', async () => {
+    const token = 'tok_conflict_3';
+    // The other writer's transactions come from another shard, 20 minutes apart (no velocity alert).
+    const others = shardRecords(
+      [0, 20, 40, 60].map((minute) => card(token, minute)),
+      { shardId: 'shardId-000000000001', firstIndex: 500 },
+    );
+    const [mine] = shardRecords([card(token, 80)], { firstIndex: 500 });
+    if (mine === undefined) throw new Error('one record expected');
+    const pipeline = new BatchPipeline(
+      stores(
+        racedOnStateWrite(
+          cardEntityId(token),
+          async () => {
+            const next = others.shift();
+            if (next !== undefined) await run(clients.documents(), [next]);
+          },
+          4,
+        ),
+      ),
+      [mine],
+    );
+    await expect(pipeline.outcome(mine.sequenceNumber)).rejects.toMatchObject({
+      code: 'ALERTS_STATE_CONFLICT',
+      retryable: true,
+    });
+    expect(pipeline.report).toMatchObject({ stateConflicts: 4, applied: 0 });
+    expect(await run(clients.documents(), [mine])).toMatchObject({ applied: 1, stateConflicts: 0 });
+    const { Item: state } = await clients
+      .documents()
+      .send(
+        new GetCommand({ TableName: stateTable, Key: { pk: cardEntityId(token) }, ConsistentRead: true }),
+      );
+    // Four writes by the other writer, then the redelivered record's on top of them.
+    expect(state).toMatchObject({
+      version: 5,
+      appliedShard: mine.shardId,
+      appliedSequence: mine.sequenceNumber,
+    });
   });
 });
