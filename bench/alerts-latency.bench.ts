@@ -4,6 +4,7 @@ import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { alertIdFor } from '../functions/alerts/rules/model.ts';
 import { deviceEntityId } from '../functions/alerts/rules/threshold.ts';
+import { alertKey } from '../functions/alerts/store/layout.ts';
 import { startLocalCloud } from '../local/cloud.ts';
 import { LOCAL_HANDLERS, loadStreamMappings, startEventSourceRunner } from '../local/esm/index.ts';
 import { encodeRecord } from '../shared/contract/index.ts';
@@ -56,10 +57,7 @@ try {
       event_time: Date.now(),
       payload: { metric: 'battery', value: 5, unit: '%' },
     });
-    const key = {
-      pk: `ALERT#${alertIdFor('battery-low', deviceEntityId(device), [record.id])}`,
-      sk: 'ALERT',
-    };
+    const key = alertKey(alertIdFor('battery-low', deviceEntityId(device), [record.id]));
     const began = performance.now();
     await kinesis.send(
       new PutRecordsCommand({

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ALERT_SK } from '../functions/alerts/store/layout.ts';
 import { type LocalCloud, startLocalCloud } from '../local/cloud.ts';
 import {
   type FleetOptionsInput,
@@ -219,7 +220,7 @@ async function latency(): Promise<void> {
       const page = await documents.send(new ScanCommand({ TableName: pipeline.alertsTable }));
       const now = Date.now();
       for (const item of page.Items ?? []) {
-        if (item.sk !== 'ALERT' || seen.has(String(item.pk))) continue;
+        if (item.sk !== ALERT_SK || seen.has(String(item.pk))) continue;
         seen.set(String(item.pk), now);
         const acks = ((item.triggerRecordIds as string[] | undefined) ?? []).map((id) =>
           acknowledged.get(id),

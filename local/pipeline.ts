@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ALERT_SK } from '../functions/alerts/store/layout.ts';
 import type { PipelineHealth } from '../functions/dashboard/health.ts';
 import {
   type AnalyticsJobOptions,
@@ -135,7 +136,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
             TableName: alertsTable.name,
             Select: 'COUNT',
             FilterExpression: 'sk = :alert',
-            ExpressionAttributeValues: { ':alert': { S: 'ALERT' } },
+            ExpressionAttributeValues: { ':alert': { S: ALERT_SK } },
             ...(start === undefined ? {} : { ExclusiveStartKey: start }),
           }),
         );

@@ -40,13 +40,6 @@ export function configError(issues: ConfigIssues): ConfigError {
   return new ConfigError(first.path, first.value, first.reason, { also: rest });
 }
 
-/** `reason (got value)` of the first issue, then `path: reason (got value)` of the others. */
-export function describeIssuesAfterFirst(issues: ConfigIssues): string {
-  const [first, ...rest] = issues;
-  const head = describeIssue(first).slice(`${first.path || '<root>'}: `.length);
-  return [head, ...rest.map(describeIssue)].join('; ');
-}
-
 /** `path: reason (got value)` of every issue, `; `-separated. */
 export function describeIssues(issues: ConfigIssues): string {
   return issues.map(describeIssue).join('; ');

@@ -8,6 +8,16 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { describeIssues, parseOptions } from '../../shared/options.ts';
+import {
+  ALERT_KIND,
+  ALERT_PK_PREFIX,
+  ALERT_SK,
+  alertKey,
+  ENTITY_TIME_INDEX,
+  OPEN_ALERTS_INDEX,
+  OPEN_STATE,
+  RECENT_ALERTS_INDEX,
+} from '../alerts/store/layout.ts';
 import { cursorScope, decodeCursor, encodeCursor } from './cursor.ts';
 import { MalformedItemError, NotFoundError, StoreUnavailableError } from './errors.ts';
 import type { StoreHealth } from './health.ts';
@@ -31,11 +41,8 @@ export interface DashboardTables {
   aggregatesTable: string;
 }
 
-/** Names of the AlertsTable's GSIs (serverless.yml). */
-export const OPEN_ALERTS_INDEX = 'open-alerts';
-export const ENTITY_TIME_INDEX = 'by-entity-time';
-/** Every alert by raise time (hash `kind` = `alert`): the history beside the open list. */
-export const RECENT_ALERTS_INDEX = 'recent-alerts';
+/** The AlertsTable's indexes, as the alert store lays the table out. */
+export { ENTITY_TIME_INDEX, OPEN_ALERTS_INDEX, RECENT_ALERTS_INDEX };
 
 // ---------------------------------------------------------------------------------------------
 // Response shapes
@@ -243,14 +250,14 @@ type AlertIndexHash = 'openState' | 'entityId' | 'kind';
 const NUMBER_TEXT = /^-?[0-9]{1,38}(\.[0-9]{1,38})?([eE][-+]?[0-9]{1,3})?$/;
 const stringAttr = <T extends z.ZodType<string>>(value: T) => z.strictObject({ S: value });
 const numberAttr = () => z.strictObject({ N: z.string().regex(NUMBER_TEXT) });
-const alertPk = stringAttr(z.string().regex(/^ALERT#[A-Za-z0-9_-]{1,128}$/));
+const alertPk = stringAttr(z.string().regex(new RegExp(`^${ALERT_PK_PREFIX}[A-Za-z0-9_-]{1,128}$`)));
 
 const seriesCursorKey = (pk: string) => z.strictObject({ pk: stringAttr(z.literal(pk)), sk: numberAttr() });
 const scanCursorKey = z.strictObject({ pk: stringAttr(z.string().min(1).max(2048)), sk: numberAttr() });
 const alertsIndexCursorKey = (hashName: AlertIndexHash, hashValue: string) =>
   z.strictObject({
     pk: alertPk,
-    sk: stringAttr(z.literal('ALERT')),
+    sk: stringAttr(z.literal(ALERT_SK)),
     [hashName]: stringAttr(z.literal(hashValue)),
     raisedAt: stringAttr(z.string().min(1).max(64)),
   });
@@ -453,7 +460,7 @@ export class DashboardReader {
    * alerts keep their item (status CLEARED, clearedAt), so this is the history beside the open list.
    */
   async recentAlerts(query: RecentAlertsQuery): Promise<AlertsPage> {
-    return this.#alertsByIndex(RECENT_ALERTS_INDEX, 'kind', 'alert', query);
+    return this.#alertsByIndex(RECENT_ALERTS_INDEX, 'kind', ALERT_KIND, query);
   }
 
   /**
@@ -462,7 +469,7 @@ export class DashboardReader {
    * alert removes openState, so closed alerts are never read.
    */
   async openAlerts(query: OpenAlertsQuery): Promise<AlertsPage> {
-    return this.#alertsByIndex(OPEN_ALERTS_INDEX, 'openState', 'OPEN', query);
+    return this.#alertsByIndex(OPEN_ALERTS_INDEX, 'openState', OPEN_STATE, query);
   }
 
   /**
@@ -506,7 +513,7 @@ export class DashboardReader {
       // by-entity-time also lists quarantine items (entityId `quarantine`); alert routes show alerts only.
       alerts: (result.Items ?? [])
         .map(plain)
-        .filter((item) => item.kind === 'alert')
+        .filter((item) => item.kind === ALERT_KIND)
         .map((item) => toAlertView(item, this.#tables.alertsTable)),
       nextCursor: nextCursor(scope, result.LastEvaluatedKey),
     };
@@ -518,12 +525,12 @@ export class DashboardReader {
       dynamodb.send(
         new GetItemCommand({
           TableName: this.#tables.alertsTable,
-          Key: marshall({ pk: `ALERT#${alertId}`, sk: 'ALERT' }),
+          Key: marshall(alertKey(alertId)),
         }),
       ),
     );
     const item = result.Item === undefined ? undefined : plain(result.Item);
-    if (item === undefined || item.kind !== 'alert') throw new NotFoundError('alert', alertId, 'alertId');
+    if (item === undefined || item.kind !== ALERT_KIND) throw new NotFoundError('alert', alertId, 'alertId');
     return toAlertView(item, this.#tables.alertsTable);
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeIssuesAfterFirst, parseOptions } from '../../shared/options.ts';
+import { parseOptions } from '../../shared/options.ts';
 import { InvalidRequestError } from './errors.ts';
 
 /**
@@ -132,12 +132,17 @@ export const alertIdParam = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 
 
 /**
  * Validates with `schema`; every problem goes into one InvalidRequestError whose `field` is the
- * first one's and whose message names each field and value.
+ * first one's and whose message names each field.
  */
 export function parseRequest<S extends z.ZodType>(schema: S, input: unknown, fieldPrefix = ''): z.output<S> {
   return parseOptions(schema, input, {
     at: fieldPrefix === '' ? [] : [fieldPrefix],
     unknownKey: 'is not a parameter of this route',
-    error: (issues) => new InvalidRequestError(issues[0].path, describeIssuesAfterFirst(issues)),
+    // Without the values: a query parameter is what the caller just sent, and reasons may quote it.
+    error: ([first, ...rest]) =>
+      new InvalidRequestError(
+        first.path,
+        [first.reason, ...rest.map((issue) => `${issue.path}: ${issue.reason}`)].join('; '),
+      ),
   });
 }

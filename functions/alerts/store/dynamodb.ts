@@ -3,15 +3,21 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { EntityState } from '../rules/engine.ts';
 import type { ClearedAlert, RaisedAlert } from '../rules/model.ts';
+import {
+  ALERT_KIND,
+  alertKey,
+  OPEN_STATE,
+  QUARANTINE_ENTITY_ID,
+  QUARANTINE_KIND,
+  quarantineKey,
+} from './layout.ts';
 import type { AlertStore, QuarantinedRecord, StateStore, StoredState, StreamPosition } from './types.ts';
 
 /**
  * DynamoDB adapters. Item layouts (see serverless.yml for the tables and their access patterns):
  *
- * AlertsTable, alert:      pk ALERT#<alertId>, sk ALERT; status OPEN|CLEARED; openState OPEN while
- *                          open (sparse GSI open-alerts); entityId + raisedAt (GSI by-entity-time).
- * AlertsTable, quarantine: pk QUARANTINE#<shard>#<seq>#<subseq>, sk QUARANTINE; entityId
- *                          `quarantine`, so GSI by-entity-time lists quarantined records by arrival.
+ * AlertsTable:             keys, kinds and indexes in layout.ts (readers use the same names);
+ *                          alerts carry status OPEN|CLEARED.
  * CardStateTable:          pk = entity id (`card:<token>`, `device:<id>`); version, state, applied
  *                          position; TTL expiresAt.
  * Every write is conditional, so a redelivered record never creates or applies anything twice.
@@ -31,7 +37,6 @@ export interface StoreOptions {
 
 /** Quarantined bytes kept inline; larger records keep a prefix plus size and SHA-256 (items max 400 KB). */
 export const QUARANTINE_DATA_MAX_BYTES = 32 * 1024;
-export const QUARANTINE_ENTITY_ID = 'quarantine';
 
 function isConditionFailure(error: unknown): boolean {
   return (
@@ -125,9 +130,8 @@ export class DynamoAlertStore extends DynamoTableStore implements AlertStore {
 
   async raise(alert: RaisedAlert): Promise<'created' | 'exists'> {
     return this.#putNew({
-      pk: `ALERT#${alert.alertId}`,
-      sk: 'ALERT',
-      kind: 'alert',
+      ...alertKey(alert.alertId),
+      kind: ALERT_KIND,
       alertId: alert.alertId,
       ruleId: alert.ruleId,
       ruleType: alert.ruleType,
@@ -135,7 +139,7 @@ export class DynamoAlertStore extends DynamoTableStore implements AlertStore {
       entityId: alert.entityId,
       raisedAt: iso(alert.raisedAt),
       status: 'OPEN',
-      openState: 'OPEN',
+      openState: OPEN_STATE,
       triggerRecordIds: alert.triggerRecordIds,
       message: alert.message,
       details: alert.details,
@@ -148,7 +152,7 @@ export class DynamoAlertStore extends DynamoTableStore implements AlertStore {
       await this.documents.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: `ALERT#${cleared.alertId}`, sk: 'ALERT' },
+          Key: alertKey(cleared.alertId),
           UpdateExpression:
             'SET #status = :cleared, clearedAt = :at, clearedByRecordId = :rid, clearValue = :value REMOVE openState',
           // Open, or already closed by this very record (a replay): both converge on the same item.
@@ -156,7 +160,7 @@ export class DynamoAlertStore extends DynamoTableStore implements AlertStore {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':cleared': 'CLEARED',
-            ':open': 'OPEN',
+            ':open': OPEN_STATE,
             ':at': iso(cleared.clearedAt),
             ':rid': cleared.clearedByRecordId,
             ':value': cleared.value,
@@ -174,9 +178,8 @@ export class DynamoAlertStore extends DynamoTableStore implements AlertStore {
     const { position, data } = record;
     const kept = data.subarray(0, QUARANTINE_DATA_MAX_BYTES);
     return this.#putNew({
-      pk: `QUARANTINE#${position.shardId}#${position.sequenceNumber}#${position.subSequenceNumber}`,
-      sk: 'QUARANTINE',
-      kind: 'quarantine',
+      ...quarantineKey(position),
+      kind: QUARANTINE_KIND,
       entityId: QUARANTINE_ENTITY_ID,
       raisedAt: iso(record.arrivedAt),
       reasonCode: record.reasonCode,
