@@ -2,10 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dns from 'node:dns';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TLSSocket } from 'node:tls';
@@ -30,6 +29,7 @@ import { parseStackYaml } from '../../local/resources/yaml.ts';
 import { findMoto, type RunningServer, startMoto } from '../../local/servers/index.ts';
 import { type ControlPlaneClients, createControlPlaneClients } from '../../shared/aws/control-clients.ts';
 import { type IotPolicyDocument, iotAllows, resolveTemplateValue } from '../helpers/iot-policy.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const REGION = 'eu-west-1';
@@ -156,7 +156,7 @@ describe.skipIf(!available)(
   () => {
     let moto: RunningServer;
     let clients: ControlPlaneClients;
-    let work: string;
+    const tmp = useTempDir('tributary-provision-');
     let endpoint: Awaited<ReturnType<typeof credentialsEndpoint>>;
     const presented: Presented[] = [];
     const deps = {
@@ -171,8 +171,7 @@ describe.skipIf(!available)(
     beforeAll(async () => {
       moto = await startMoto();
       clients = deps.controlPlane();
-      work = await mkdtemp(join(tmpdir(), 'tributary-provision-'));
-      endpoint = await credentialsEndpoint(work, clients, presented);
+      endpoint = await credentialsEndpoint(tmp.path, clients, presented);
       // What `osls deploy` makes for devices: the role alias, and the stack with DevicePolicy and outputs.
       await clients.iot().send(
         new CreateRoleAliasCommand({
@@ -205,12 +204,11 @@ describe.skipIf(!available)(
       clients?.destroy();
       await new Promise((resolve) => endpoint?.server.close(resolve));
       await moto?.stop();
-      if (work !== undefined) await rm(work, { recursive: true, force: true });
     });
 
     it('provisions, the agent presents the written certificate for credentials, and deprovision removes it all', async () => {
-      const dir = join(work, 'etc-tributary');
-      const store = join(work, 'store');
+      const dir = join(tmp.path, 'etc-tributary');
+      const store = join(tmp.path, 'store');
       const provision = [
         'device',
         'provision',

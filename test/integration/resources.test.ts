@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -34,6 +33,7 @@ import {
   resolveTemplateValue,
 } from '../helpers/iot-policy.ts';
 import { buildFunctions, oslsPackage, serviceCopy, standInJar } from '../helpers/osls.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -59,15 +59,14 @@ function byId(statuses: readonly ResourceStatus[]): Record<string, ResourceStatu
 }
 
 describe('local resources from serverless.yml', () => {
-  let dataDir: string;
+  const data = useTempDir('tributary-resources-');
   let servers: RunningServer[] = [];
   let clients: AwsClients;
   let endpoints: LocalEndpoints;
   let stack: StackDefinition;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'tributary-resources-'));
-    servers = await Promise.all([startKinesis(), startDynamoDb(), startS3({ dataDir })]);
+    servers = await Promise.all([startKinesis(), startDynamoDb(), startS3({ dataDir: data.path })]);
     const [kinesis, dynamodb, s3] = servers as [RunningServer, RunningServer, RunningServer];
     endpoints = { kinesis: kinesis.endpoint, dynamodb: dynamodb.endpoint, s3: s3.endpoint };
     clients = createAwsClients({ kind: 'local', region: 'us-east-1', endpoints });
@@ -77,7 +76,6 @@ describe('local resources from serverless.yml', () => {
   afterAll(async () => {
     clients?.destroy();
     await Promise.all(servers.map((server) => server.stop()));
-    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
   });
 
   it('creates every emulated resource, then finds them all on a second run', async () => {
@@ -206,23 +204,21 @@ describe('local resources from serverless.yml', () => {
 });
 
 describe('osls package (offline) and cfn-lint', () => {
-  let outDir: string;
+  const out = useTempDir('tributary-package-');
   let template: string;
 
   let service: string;
 
   beforeAll(async () => {
-    outDir = await mkdtemp(join(tmpdir(), 'tributary-package-'));
     // Function artifacts (dist/*.zip) must exist before osls packages them, as in `npm run package`.
     await buildFunctions();
     // A copy: osls works in the service's .serverless, which another test file may be packaging in.
     service = await serviceCopy();
-    await oslsPackage(service, outDir, await standInJar(join(outDir, 'jar'), 'resources test'));
-    template = join(outDir, 'cloudformation-template-update-stack.json');
+    await oslsPackage(service, out.path, await standInJar(join(out.path, 'jar'), 'resources test'));
+    template = join(out.path, 'cloudformation-template-update-stack.json');
   }, 120_000);
 
   afterAll(async () => {
-    if (outDir !== undefined) await rm(outDir, { recursive: true, force: true });
     if (service !== undefined) await rm(service, { recursive: true, force: true });
   });
 
@@ -349,7 +345,7 @@ describe('osls package (offline) and cfn-lint', () => {
       // Control: the linter really checks (a broken copy must fail with the expected rule).
       const broken = JSON.parse(await readFile(template, 'utf8'));
       broken.Resources.RecordsStream.Properties.ShardCount = 'two';
-      const brokenPath = join(outDir, 'broken.json');
+      const brokenPath = join(out.path, 'broken.json');
       await writeFile(brokenPath, JSON.stringify(broken));
       const failure = await run(process.execPath, ['--import', 'tsx', script, brokenPath], {
         cwd: ROOT,
@@ -363,7 +359,7 @@ describe('osls package (offline) and cfn-lint', () => {
       // Control: the serverless rules run too (an untraced function fails with WS1000).
       const untraced = JSON.parse(await readFile(template, 'utf8'));
       delete untraced.Resources.AlertsLambdaFunction.Properties.TracingConfig;
-      const untracedPath = join(outDir, 'untraced.json');
+      const untracedPath = join(out.path, 'untraced.json');
       await writeFile(untracedPath, JSON.stringify(untraced));
       const untracedFailure = await run(process.execPath, ['--import', 'tsx', script, untracedPath], {
         cwd: ROOT,
