@@ -17,6 +17,7 @@ import {
   parseExportDefinitions,
 } from './export/index.ts';
 import { parseStreamDefinition, type StreamDefinition } from './log/index.ts';
+import { parseSource, type SourceDefinition } from './tail/source.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -152,6 +153,16 @@ const schema = z.strictObject({
       ),
     )
     .check(z.minLength(1, 'must list at least one stream')),
+  // Files tailed into streams (device/tail); each is validated in parseSources.
+  sources: z._default(
+    z.array(
+      z.custom<Record<string, unknown>>(
+        (item) => item !== null && typeof item === 'object' && !Array.isArray(item),
+        'must be a source definition object',
+      ),
+    ),
+    [],
+  ),
 });
 
 type Parsed = z.output<typeof schema>;
@@ -185,13 +196,15 @@ export interface ApiConfig extends Omit<Parsed['api'], 'authTokenFile'> {
 }
 
 /** The validated config: defaults filled in, file paths absolute. */
-export interface AgentConfig extends Omit<Parsed, 'streams' | 'iot' | 'api'> {
+export interface AgentConfig extends Omit<Parsed, 'streams' | 'iot' | 'api' | 'sources'> {
   readonly api: ApiConfig;
   /** The file it came from, for messages; undefined for configs built in code. */
   readonly file: string | undefined;
   /** Status publishing over MQTT; undefined when `iot.mqtt` is not configured. */
   readonly mqtt: MqttConfig | undefined;
   readonly streams: readonly StreamConfig[];
+  /** Files tailed into streams; empty when none are configured. */
+  readonly sources: readonly SourceDefinition[];
 }
 
 /**
@@ -356,6 +369,54 @@ function parseStreams(items: readonly Record<string, unknown>[], file: string): 
   return out;
 }
 
+/** Each source validated at `sources[i]`, its stream one of the config's File streams. */
+function parseSources(
+  items: readonly Record<string, unknown>[],
+  streams: readonly StreamConfig[],
+  file: string,
+  base: string,
+): SourceDefinition[] {
+  const names = new Map<string, number>();
+  return items.map((item, index) => {
+    let source: SourceDefinition;
+    try {
+      source = parseSource(item, base, ['sources', index]);
+    } catch (error) {
+      // parseSource already names the full path (`sources[i].…`).
+      if (error instanceof ConfigError) throw inFile(error, file, (path) => path);
+      throw error;
+    }
+    const stream = streams.find((s) => s.definition.name === source.stream);
+    if (stream === undefined) {
+      throw new ConfigFileError(
+        file,
+        `sources[${index}].stream`,
+        source.stream,
+        'must name one of streams[]',
+      );
+    }
+    if (stream.definition.persistence !== 'File') {
+      throw new ConfigFileError(
+        file,
+        `sources[${index}].stream`,
+        source.stream,
+        'must be a File stream: a tailed line is checkpointed as sent once it is durable',
+      );
+    }
+    const same = names.get(source.checkpointName);
+    if (same !== undefined) {
+      throw new ConfigFileError(
+        file,
+        `sources[${index}].checkpointName`,
+        source.checkpointName,
+        `is already used by sources[${same}] (same filePattern and stream?)`,
+      );
+    }
+    names.set(source.checkpointName, index);
+    return source;
+  });
+}
+
 /**
  * Validates a config object. `file` names it in errors and anchors relative paths (storeRoot, key
  * files, token file) at the file's directory; without it they resolve against the working directory.
@@ -377,7 +438,8 @@ export function parseConfig(input: unknown, file?: string): AgentConfig {
   }
   const base = file === undefined ? process.cwd() : dirname(resolve(file));
   const abs = (p: string) => resolve(base, p);
-  const { streams, iot: _iot, ...rest } = data;
+  const { streams, sources, iot: _iot, ...rest } = data;
+  const streamConfigs = parseStreams(streams, label);
   const creds = rest.aws.credentials;
   return {
     ...rest,
@@ -397,7 +459,8 @@ export function parseConfig(input: unknown, file?: string): AgentConfig {
           : creds,
     },
     api: resolveApi(rest.api, abs(rest.storeRoot), label, abs),
-    streams: parseStreams(streams, label),
+    streams: streamConfigs,
+    sources: parseSources(sources, streamConfigs, label, base),
   };
 }
 
