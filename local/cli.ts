@@ -31,8 +31,10 @@ the dashboard.
 
 options:
   --data-dir <dir>        where servers keep data and logs (default .tributary/cloud)
-  --persist               keep Kinesis and DynamoDB state on disk across restarts
-  --fresh                 delete the data dir before starting
+  --persist               keep all state across restarts: Kinesis, DynamoDB (alerts, aggregates), the
+                          lake, the agent's log and checkpoints; counters continue. Without it every
+                          start is fresh: the data dir is emptied, nothing of earlier runs remains
+  --fresh                 with --persist: empty the data dir once, then keep state from there
   --no-limits             do not enforce per-shard write limits (1 MiB/s, 1000 records/s)
   --stage <name>          serverless stage used to name resources (default dev)
   --sensors <n>           simulated sensors (default 50)
@@ -123,6 +125,9 @@ function describe(cloud: LocalCloud, rssBytes: number): string {
   const { endpoints } = cloud;
   const lines = [
     `Tributary local cloud is up in ${(cloud.startupMs / 1000).toFixed(1)} s (stage ${cloud.stack.stage}, region ${cloud.region}), ${mib(rssBytes)} resident`,
+    cloud.persist
+      ? `state: kept in ${cloud.dataDir} (--persist): streams, alerts, aggregates, lake, agent logs and checkpoints continue from the last run`
+      : `state: fresh: ${cloud.dataDir} was emptied (lake, agent logs, checkpoints); alerts and aggregates in memory. --persist keeps everything`,
     '',
     'endpoints (127.0.0.1 only):',
     `  kinesis   ${endpoints.kinesis}   per-shard limits ${cloud.limits.stats().enabled ? 'on' : 'off'}; raw emulator ${endpoints.kinesisEmulator}`,

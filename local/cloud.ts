@@ -1,6 +1,7 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type AwsClients, createAwsClients } from '../shared/aws/clients.ts';
+import { DATA_DIR_MARKER, ForeignDataDirError } from './errors.ts';
 import { type KinesisLimits, startKinesisLimits } from './kinesis-limits/proxy.ts';
 import { createLocalResources, type ResourceStatus } from './resources/create.ts';
 import { loadStack, type StackDefinition } from './resources/stack.ts';
@@ -42,9 +43,13 @@ export interface LocalCloud {
 export interface LocalCloudOptions {
   /** Where servers keep data and logs; `.tributary/cloud` by default. */
   dataDir?: string;
-  /** Start from empty state (removes dataDir first). */
+  /** With persist: start from empty state all the same (removes dataDir first). */
   fresh?: boolean;
-  /** Persist Kinesis/DynamoDB state on disk; tests run in memory. */
+  /**
+   * One rule for all state: with persist everything is kept in dataDir across restarts (Kinesis,
+   * DynamoDB, the lake, agent logs and checkpoints); without it everything starts fresh (dataDir is
+   * emptied at start, Kinesis and DynamoDB run in memory).
+   */
   persist?: boolean;
   /** AWS-like per-shard write limits in front of the Kinesis emulator (default on). */
   enforceLimits?: boolean;
@@ -54,6 +59,18 @@ export interface LocalCloudOptions {
 }
 
 const DEFAULT_REGION = 'us-east-1';
+
+/**
+ * Removes a data dir, but only one Tributary made (its marker file), the default one, or an empty
+ * one: `--data-dir ~/work` without --persist must not delete someone's files.
+ */
+export async function emptyDataDir(dataDir: string): Promise<void> {
+  const entries = await readdir(dataDir).catch(() => [] as string[]);
+  const ours =
+    entries.length === 0 || entries.includes(DATA_DIR_MARKER) || dataDir === resolve(TRIBUTARY_DIR, 'cloud');
+  if (!ours) throw new ForeignDataDirError(dataDir);
+  await rm(dataDir, { recursive: true, force: true });
+}
 
 /**
  * Starts every local server in parallel, then creates the resources declared in serverless.yml.
@@ -70,8 +87,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     ...(options.stage === undefined ? {} : { stage: options.stage }),
     region,
   });
-  if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+  if (options.fresh || !persist) await emptyDataDir(dataDir);
   await mkdir(dataDir, { recursive: true });
+  await writeFile(
+    join(dataDir, DATA_DIR_MARKER),
+    'Tributary local cloud data; emptied by a start without --persist\n',
+  );
 
   const started: { stop(): Promise<void> }[] = [];
   const track = <T extends { stop(): Promise<void> }>(server: T): T => {

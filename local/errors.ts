@@ -101,3 +101,18 @@ export class CliUsageError extends LocalCloudError {
     super('CLI_USAGE', message);
   }
 }
+
+/** A data dir to empty (no --persist, or --fresh) that Tributary did not create: never deleted. */
+export class ForeignDataDirError extends LocalCloudError {
+  readonly path: string;
+  constructor(path: string) {
+    super(
+      'DATA_DIR_FOREIGN',
+      `${path} holds files but no ${DATA_DIR_MARKER}: not a Tributary data dir, so it is not emptied; choose another --data-dir or an empty one`,
+    );
+    this.path = path;
+  }
+}
+
+/** The file that marks a directory as a Tributary data dir, which a fresh start may empty. */
+export const DATA_DIR_MARKER = '.tributary-data-dir';

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ALERT_SK } from '../functions/alerts/store/layout.ts';
@@ -66,13 +65,10 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     for (const stop of stoppers.reverse()) await stop().catch((error: unknown) => log(String(error)));
   };
   try {
-    // Checkpoints name stream positions: they only make sense while the stream's data persists.
+    // Checkpoints name stream positions: kept exactly when the stream's data is (the cloud empties its
+    // data dir unless --persist).
     const esmDir = join(cloud.dataDir, 'esm');
     const analyticsDir = join(cloud.dataDir, 'analytics');
-    if (!cloud.persist) {
-      await rm(esmDir, { recursive: true, force: true });
-      await rm(analyticsDir, { recursive: true, force: true });
-    }
     const functions = await startEventSourceRunner({ cloud, dataDir: esmDir, log });
     stoppers.push(() => functions.stop());
     const lake = await startLakeDelivery({
