@@ -10,7 +10,9 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ControlPlaneClients } from '../shared/aws/control-clients.ts';
-import { ConfigError, TributaryError } from '../shared/errors.ts';
+import { ContractErrorCodes } from '../shared/contract/errors.ts';
+import { CliExit, exitCodes } from '../shared/error-codes.ts';
+import { SharedErrorCodes, TributaryError, UsageError } from '../shared/errors.ts';
 import { maskPans } from '../shared/pan.ts';
 import type { AgentStatus, StreamStatus } from './agent.ts';
 import { ApiClient } from './api/client.ts';
@@ -26,29 +28,28 @@ import {
 import { DEFAULT_JSON_LIMITS, startApiServer } from './api/server.ts';
 import { ensureAuthToken, loadAuthToken } from './api/token.ts';
 import { API_HOST, DEFAULT_MAX_BODY_BYTES, loadConfig } from './config.ts';
-import {
-  AgentNotFoundError,
-  AgentUnreachableError,
-  ApiRequestError,
-  InputLineError,
-  ServiceInstallError,
-  TokenFileInsecureError,
-  UsageError,
-} from './errors.ts';
+import { AgentErrorCodes, ApiRequestError, ServiceInstallError } from './errors.ts';
+import { ExportErrorCodes } from './export/errors.ts';
+import { IotErrorCodes } from './iot/errors.ts';
+import { LogErrorCodes } from './log/errors.ts';
 import { fullGc, startCollector } from './memory.ts';
 import { ndjsonBatches } from './ndjson-input.ts';
+import { ProvisionErrorCodes } from './provision/errors.ts';
 import { DEFAULT_MEMORY_MAX, DEFAULT_UNIT_NAME, parseSize, renderUnit } from './service/systemd.ts';
 
-export const EXIT = {
-  ok: 0,
-  runtime: 1,
-  usage: 2,
-  unreachable: 3,
-  refused: 4,
-  busy: 5,
-  /** The device's disk is full (STORAGE_FULL): retrying soon does not help until space is freed. */
-  storageFull: 6,
-} as const;
+/** The exit codes, shared by every Tributary CLI (ERRORS.md lists the one each error code exits with). */
+export const EXIT = CliExit;
+
+/** Exit code of every code the device CLI can meet: its own, the agent's (over the API) and the provisioning's. */
+const EXIT_BY_CODE = exitCodes([
+  SharedErrorCodes,
+  AgentErrorCodes,
+  ContractErrorCodes,
+  LogErrorCodes,
+  ExportErrorCodes,
+  IotErrorCodes,
+  ProvisionErrorCodes,
+]);
 
 /** Where provisioning writes the device's config and certificates by default. */
 export const DEFAULT_DEVICE_DIR = '/etc/tributary';
@@ -690,17 +691,10 @@ function help(io: Io): number {
 }
 
 function exitCodeOf(error: unknown): number {
-  if (
-    error instanceof UsageError ||
-    error instanceof ConfigError ||
-    error instanceof TokenFileInsecureError
-  ) {
-    return EXIT.usage;
-  }
-  if (error instanceof InputLineError) return EXIT.refused;
-  if (error instanceof TributaryError && error.code === 'PROVISION_INPUT_INVALID') return EXIT.usage;
-  if (error instanceof AgentUnreachableError || error instanceof AgentNotFoundError) return EXIT.unreachable;
-  if (error instanceof TributaryError && error.code === 'STORAGE_FULL') return EXIT.storageFull;
+  if (!(error instanceof TributaryError)) return EXIT.runtime;
+  const known = EXIT_BY_CODE.get(error.code);
+  if (known !== undefined) return known;
+  // A code this CLI does not know (an agent of another version, an AWS error name): by its status.
   if (error instanceof ApiRequestError) return error.retryable ? EXIT.busy : EXIT.refused;
   return EXIT.runtime;
 }

@@ -1,7 +1,120 @@
+import { CliExit, type CodeOf, errorCodes } from '../shared/error-codes.ts';
 import { ConfigError, type ConfigIssue, TributaryError } from '../shared/errors.ts';
 
-/** Base of every error the device agent, its API client and the CLI raise on purpose. */
-export class AgentError extends TributaryError {}
+/**
+ * Codes of the agent, its API and the CLI. `http` is the agent API's answer; codes with class ''
+ * are refusals the API server (device/api/server.ts) answers before any agent code runs.
+ */
+export const AgentErrorCodes = errorCodes('device', {
+  AGENT_STOPPED: {
+    class: 'AgentStoppedError',
+    retryable: true,
+    http: 503,
+    exit: CliExit.busy,
+    meaning: 'the agent is stopping; appends are refused',
+  },
+  AGENT_UNREACHABLE: {
+    class: 'AgentUnreachableError',
+    retryable: true,
+    exit: CliExit.unreachable,
+    meaning: 'no agent answers at the API address (not running, wrong port)',
+  },
+  BODY_TOO_LARGE: {
+    class: 'BodyTooLargeError',
+    retryable: false,
+    http: 413,
+    exit: CliExit.refused,
+    meaning: "a request body (or a CLI input line) over the API's body limit",
+  },
+  UNAUTHORIZED: {
+    class: 'UnauthorizedError',
+    retryable: false,
+    http: 401,
+    exit: CliExit.refused,
+    meaning: 'missing or wrong bearer token',
+  },
+  AGENT_NOT_FOUND: {
+    class: 'AgentNotFoundError',
+    retryable: false,
+    exit: CliExit.unreachable,
+    meaning:
+      'no running agent found where the CLI looks (discovery files, the local cloud); the message lists them',
+  },
+  TOKEN_FILE_INSECURE: {
+    class: 'TokenFileInsecureError',
+    retryable: false,
+    exit: CliExit.usage,
+    meaning: 'the API token file is readable by group or others; the agent does not start',
+  },
+  SERVICE_INSTALL_FAILED: {
+    class: 'ServiceInstallError',
+    retryable: false,
+    meaning: '`agent install-service` could not set the service up (user, file ownership, unit file)',
+  },
+  PATH_MALFORMED: {
+    class: '',
+    retryable: false,
+    http: 400,
+    exit: CliExit.refused,
+    meaning: 'a malformed percent-encoding in the request path',
+  },
+  HOST_NOT_ALLOWED: {
+    class: '',
+    retryable: false,
+    http: 403,
+    exit: CliExit.refused,
+    meaning: 'the `Host` header names another site',
+  },
+  ORIGIN_NOT_ALLOWED: {
+    class: '',
+    retryable: false,
+    http: 403,
+    exit: CliExit.refused,
+    meaning: 'the `Origin` header names another site',
+  },
+  NOT_FOUND: {
+    class: '',
+    retryable: false,
+    http: 404,
+    exit: CliExit.refused,
+    meaning: 'no route for this method and path',
+  },
+  METHOD_NOT_ALLOWED: {
+    class: '',
+    retryable: false,
+    http: 405,
+    exit: CliExit.refused,
+    meaning: 'wrong method; `Allow` names the right one',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    class: '',
+    retryable: false,
+    http: 415,
+    exit: CliExit.refused,
+    meaning: 'a content type other than application/json or application/x-ndjson (UTF-8)',
+  },
+  CLIENT_CLOSED: {
+    class: '',
+    retryable: false,
+    http: 499,
+    exit: CliExit.refused,
+    meaning: 'the client closed the connection before the answer (logged, never received)',
+  },
+  INTERNAL: {
+    class: '',
+    retryable: false,
+    http: 500,
+    exit: CliExit.refused,
+    meaning: 'an unexpected failure in the agent (a bug); the message says what',
+  },
+});
+export type AgentErrorCode = CodeOf<typeof AgentErrorCodes>;
+
+/**
+ * Base of every error the device agent, its API client and the CLI raise on purpose. A wrapper
+ * that carries another error's code (ApiRequestError, BatchRecordError, InputLineError) widens `C`.
+ */
+export class AgentError<C extends string = AgentErrorCode> extends TributaryError<C> {}
 
 /** A config file value failed validation; the message names the file, the path and the value. */
 export class ConfigFileError extends ConfigError {
@@ -67,7 +180,7 @@ export interface ApiIssue {
   readonly got?: string;
 }
 
-export class ApiRequestError extends AgentError {
+export class ApiRequestError extends AgentError<string> {
   readonly status: number;
   readonly path: string | undefined;
   /** Index of the refused record in a batch. */
@@ -129,7 +242,7 @@ export class TokenFileInsecureError extends AgentError {
 }
 
 /** A line of the CLI's NDJSON input is refused before anything of its batch is sent. */
-export class InputLineError extends AgentError {
+export class InputLineError extends AgentError<string> {
   readonly line: number;
   /** Byte offset of the fault in the input. */
   readonly offset: number;
@@ -146,15 +259,8 @@ export class InputLineError extends AgentError {
   }
 }
 
-/** Command line misuse: unknown command or flag, missing value. */
-export class UsageError extends AgentError {
-  constructor(message: string) {
-    super('USAGE', message);
-  }
-}
-
 /** One record of a batch append was refused; nothing of the batch was appended. */
-export class BatchRecordError extends AgentError {
+export class BatchRecordError extends AgentError<string> {
   readonly index: number;
   /** Path of the offending field inside the record ('' for the whole record). */
   readonly path: string;

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DISCOVERY_FILE_NAME, removeDiscovery, writeDiscovery } from '../device/api/discovery.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../device/config.ts';
+import { UsageError } from '../shared/errors.ts';
 import { AnalyticsError } from './analytics/errors.ts';
 import { exitOnCliError } from './cli-exit.ts';
 import { type LocalCloud, startLocalCloud } from './cloud.ts';
-import { CliUsageError } from './errors.ts';
 import { parseFleetOptions } from './fleet/index.ts';
 import { describePipeline, formatPipelineLine, type RunningPipeline, startPipeline } from './pipeline.ts';
 import { processTreeRss } from './process-memory.ts';
@@ -62,12 +62,12 @@ function parse(argv: string[]) {
   try {
     const parsed = parseFlags(argv);
     const [command = 'start', ...rest] = parsed.positionals;
-    if (command !== 'start') throw new CliUsageError(`unknown command ${JSON.stringify(command)}`);
-    if (rest.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+    if (command !== 'start') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
     values = parsed.values;
   } catch (error) {
-    if (error instanceof CliUsageError) throw error;
-    throw new CliUsageError(error instanceof Error ? error.message : String(error));
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const number = (flag: string | undefined) => (flag === undefined ? undefined : Number(flag));
   const anomalySeconds = number(values['anomaly-every']);
@@ -83,12 +83,12 @@ function parse(argv: string[]) {
   );
   const port = values['dashboard-port'];
   if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) <= 65_535)) {
-    throw new CliUsageError(`--dashboard-port must be a port number 0-65535 (got ${JSON.stringify(port)})`);
+    throw new UsageError(`--dashboard-port must be a port number 0-65535 (got ${JSON.stringify(port)})`);
   }
   try {
     return { values, fleet: parseFleetOptions(fleetInput, FLAG_NAMES) };
   } catch (error) {
-    throw new CliUsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
 

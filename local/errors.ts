@@ -1,7 +1,48 @@
+import { type CodeOf, errorCodes } from '../shared/error-codes.ts';
 import { TributaryError } from '../shared/errors.ts';
 
-/** Base of every error the embedded local cloud (local/) raises on purpose. */
-export class LocalCloudError extends TributaryError {}
+/** Codes of the embedded local cloud's servers (`npm start`, the integration tests). */
+export const LocalErrorCodes = errorCodes('local', {
+  LOCAL_PORT_IN_USE: {
+    class: 'PortInUseError',
+    retryable: false,
+    meaning: 'a port asked for explicitly is taken by another process',
+  },
+  LOCAL_JAVA_MISSING: {
+    class: 'JavaMissingError',
+    retryable: false,
+    meaning: 'no usable java (17 or newer) for DynamoDB Local',
+  },
+  LOCAL_MOTO_MISSING: {
+    class: 'MotoMissingError',
+    retryable: false,
+    meaning: "moto's server is not installed in the project venv",
+  },
+  LOCAL_CC_MISSING: {
+    class: 'CompilerMissingError',
+    retryable: false,
+    meaning: 'no C compiler for the loopback shim of a server without a listen-host option',
+  },
+  LOCAL_SHIM_BUILD_FAILED: {
+    class: 'ShimBuildError',
+    retryable: false,
+    meaning: 'the C compiler rejected the loopback shim',
+  },
+  DATA_DIR_FOREIGN: {
+    class: 'ForeignDataDirError',
+    retryable: false,
+    meaning: 'a data dir to empty (no --persist, or --fresh) that Tributary did not create; it is never deleted',
+  },
+  LOCAL_SERVER_START_FAILED: {
+    class: 'ServerStartError',
+    retryable: false,
+    meaning: 'a local server exited or did not become ready; the message has the tail of its log',
+  },
+});
+export type LocalErrorCode = CodeOf<typeof LocalErrorCodes>;
+
+/** Base of every error the embedded local cloud (local/) raises on purpose; its submodules pass their codes as `C`. */
+export class LocalCloudError<C extends string = LocalErrorCode> extends TributaryError<C> {}
 
 /** A port asked for explicitly is already taken by another process. */
 export class PortInUseError extends LocalCloudError {
@@ -92,13 +133,6 @@ export class ServerStartError extends LocalCloudError {
     this.server = server;
     this.logFile = details.logFile;
     this.logTail = tail;
-  }
-}
-
-/** A bad command-line flag or argument; the CLI prints usage and exits with 2. */
-export class CliUsageError extends LocalCloudError {
-  constructor(message: string) {
-    super('CLI_USAGE', message);
   }
 }
 

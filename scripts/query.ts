@@ -7,10 +7,10 @@ import { parseArgs } from 'node:util';
 import { exitOnCliError } from '../local/cli-exit.ts';
 import { resolveDeliveryStream } from '../local/delivery/delivery.ts';
 import { EXAMPLE_QUERIES, openLake, type QueryResult, syncLake } from '../local/delivery/lake-query.ts';
-import { CliUsageError } from '../local/errors.ts';
 import { loadStack } from '../local/resources/stack.ts';
 import { PROJECT_ROOT, TRIBUTARY_DIR } from '../local/servers/runtime.ts';
 import { createAwsClients } from '../shared/aws/clients.ts';
+import { UsageError } from '../shared/errors.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -52,12 +52,12 @@ function parse() {
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
-    if (positionals.length > 1) throw new CliUsageError('pass the SQL as one quoted argument');
+    if (positionals.length > 1) throw new UsageError('pass the SQL as one quoted argument');
     return { ...values, sql: positionals[0] };
   } catch (error) {
-    throw error instanceof CliUsageError
+    throw error instanceof UsageError
       ? error
-      : new CliUsageError(error instanceof Error ? error.message : String(error));
+      : new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
 
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     for (const example of EXAMPLE_QUERIES) console.log(`-- ${example.title}\n${example.sql};\n`);
     return;
   }
-  if (args.sql === undefined || args.sql.trim() === '') throw new CliUsageError('no SQL given');
+  if (args.sql === undefined || args.sql.trim() === '') throw new UsageError('no SQL given');
 
   let dir: string;
   if (args.dir !== undefined) {
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   } else {
     const endpoint = args['s3-endpoint'] ?? process.env.TRIBUTARY_S3_ENDPOINT;
     if (endpoint === undefined)
-      throw new CliUsageError('say where the lake is: --s3-endpoint <url> or --dir <dir>');
+      throw new UsageError('say where the lake is: --s3-endpoint <url> or --dir <dir>');
     const stack = await loadStack(
       join(PROJECT_ROOT, 'serverless.yml'),
       args.stage === undefined ? {} : { stage: args.stage },

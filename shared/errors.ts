@@ -1,21 +1,50 @@
+import { CliExit, type CliExitCode, type CodeOf, errorCodes } from './error-codes.ts';
 import { maskPans, PAN_WINDOW_CHARS } from './pan.ts';
 
+/** Codes of the errors every module shares (shared/errors.ts). */
+export const SharedErrorCodes = errorCodes('shared', {
+  CONFIG_INVALID: {
+    class: 'ConfigError',
+    retryable: false,
+    exit: CliExit.usage,
+    meaning: 'a config value failed validation; the message names the path and the value',
+  },
+  USAGE: {
+    class: 'UsageError',
+    retryable: false,
+    exit: CliExit.usage,
+    meaning: 'command-line misuse: unknown command or flag, missing or bad value; the usage is printed',
+  },
+  ENV_MISSING: {
+    class: 'MissingEnvironmentError',
+    retryable: false,
+    meaning: 'a required environment variable of a deployed function is not set',
+  },
+});
+export type SharedErrorCode = CodeOf<typeof SharedErrorCodes>;
+
 /**
- * Base of every error Tributary raises on purpose. `code` is stable and machine-readable,
- * `retryable` tells a caller whether the same call may succeed later, `cause` keeps the original.
- * Each module has its own `errors.ts` that extends this class.
+ * Base of every error Tributary raises on purpose. `code` is stable and machine-readable (one of
+ * the module's closed set, listed in ERRORS.md), `retryable` tells a caller whether the same call
+ * may succeed later, `cause` keeps the original. Each module has its own `errors.ts` that extends
+ * this class with its codes as `C`.
  */
-export class TributaryError extends Error {
-  readonly code: string;
+export class TributaryError<C extends string = string> extends Error {
+  readonly code: C;
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(code: C, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
     // Whatever a message quotes (a field, a line of input), no card number leaves in it.
     super(maskPans(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
   }
+}
+
+/** The exit code a command line ends with on `error`: its code's (ERRORS.md), runtime for anything else. */
+export function exitCodeFor(error: unknown, byCode: ReadonlyMap<string, CliExitCode>): CliExitCode {
+  return (error instanceof TributaryError ? byCode.get(error.code) : undefined) ?? CliExit.runtime;
 }
 
 /** One problem in a config: where, the value found there, and why it is refused. */
@@ -37,7 +66,7 @@ export function describeIssue(issue: ConfigIssue): string {
  * Values at config paths failed validation. `path` and `value` are the first problem; `issues` holds
  * every problem found (the first included), so one run of a fix-and-retry loop can fix them all.
  */
-export class ConfigError extends TributaryError {
+export class ConfigError extends TributaryError<SharedErrorCode> {
   readonly path: string;
   readonly value: unknown;
   readonly issues: ConfigIssues;
@@ -54,6 +83,32 @@ export class ConfigError extends TributaryError {
     this.value = value;
     this.issues = issues;
   }
+}
+
+/** Command-line misuse: unknown command or flag, missing or bad value. Every CLI exits 2 on it. */
+export class UsageError extends TributaryError<SharedErrorCode> {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('USAGE', message, options);
+  }
+}
+
+/** A required environment variable of a deployed function is missing; `fn` names the function in serverless.yml. */
+export class MissingEnvironmentError extends TributaryError<SharedErrorCode> {
+  readonly variable: string;
+  constructor(variable: string, fn: string) {
+    super(
+      'ENV_MISSING',
+      `environment variable ${variable} is not set (serverless.yml functions.${fn}.environment)`,
+    );
+    this.variable = variable;
+  }
+}
+
+/** The value of a required environment variable of the function `fn`. */
+export function requiredEnv(variable: string, fn: string): string {
+  const value = process.env[variable];
+  if (value === undefined || value === '') throw new MissingEnvironmentError(variable, fn);
+  return value;
 }
 
 /** Strings up to this many characters are quoted whole; longer ones by size and a preview. */

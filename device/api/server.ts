@@ -18,6 +18,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type ContractErrorCode, ContractErrorCodes } from '../../shared/contract/errors.ts';
 import {
   isBlankLine,
   type JsonLimits,
@@ -26,11 +27,19 @@ import {
   RecordTooComplexError,
   RecordValidationError,
 } from '../../shared/contract/index.ts';
+import { httpStatuses } from '../../shared/error-codes.ts';
 import { describeValue, TributaryError } from '../../shared/errors.ts';
 import { maskPans } from '../../shared/pan.ts';
 import type { Agent } from '../agent.ts';
 import { API_HOST } from '../config.ts';
-import { BatchRecordError, BodyTooLargeError, UnauthorizedError } from '../errors.ts';
+import {
+  type AgentErrorCode,
+  AgentErrorCodes,
+  BatchRecordError,
+  BodyTooLargeError,
+  UnauthorizedError,
+} from '../errors.ts';
+import { LogErrorCodes } from '../log/errors.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -126,29 +135,18 @@ export interface ErrorBody {
 /** Seconds a client should wait before retrying a 503. */
 const RETRY_AFTER_SECONDS = 1;
 
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  RECORD_INVALID: 400,
-  RECORD_MALFORMED: 400,
-  UNAUTHORIZED: 401,
-  STREAM_NOT_FOUND: 404,
-  RECORD_TOO_LARGE: 413,
-  RECORD_TOO_COMPLEX: 413,
-  BODY_TOO_LARGE: 413,
-  STREAM_FULL: 503,
-  AGENT_STOPPED: 503,
-  LOG_CLOSED: 503,
-  LOG_WRITE_FAILED: 503,
-  STORAGE_FULL: 507,
-};
+/** The status each code is answered with (ERRORS.md); any other error is a 500. */
+const STATUS_BY_CODE = httpStatuses([AgentErrorCodes, ContractErrorCodes, LogErrorCodes]);
 
 const JSON_TYPE = 'application/json';
 const NDJSON_TYPE = 'application/x-ndjson';
 
-class HttpError extends TributaryError {
+/** A refusal the server makes itself, before or around the agent; its status is the code's. */
+class HttpError extends TributaryError<AgentErrorCode | ContractErrorCode> {
   readonly status: number;
-  constructor(status: number, code: string, message: string) {
+  constructor(code: AgentErrorCode | ContractErrorCode, message: string) {
     super(code, message);
-    this.status = status;
+    this.status = STATUS_BY_CODE.get(code) ?? 500;
   }
 }
 
@@ -170,10 +168,10 @@ function send(
 function sendError(res: ServerResponse, error: unknown): void {
   if (!(error instanceof TributaryError)) {
     const message = maskPans(error instanceof Error ? error.message : String(error));
-    send(res, 500, { code: 'INTERNAL', message });
+    send(res, 500, { code: 'INTERNAL' satisfies AgentErrorCode, message });
     return;
   }
-  const status = error instanceof HttpError ? error.status : (STATUS_BY_CODE[error.code] ?? 500);
+  const status = error instanceof HttpError ? error.status : (STATUS_BY_CODE.get(error.code) ?? 500);
   const body: ErrorBody = {
     code: error.code,
     message: error.message,
@@ -309,7 +307,7 @@ function readBody(
         return fail(error);
       }
       if (ndjson && scanner.documents === 0) {
-        return fail(new HttpError(400, 'RECORD_MALFORMED', 'the NDJSON body holds no record'));
+        return fail(new HttpError('RECORD_MALFORMED', 'the NDJSON body holds no record'));
       }
       resolve({ bytes: Buffer.concat(chunks, size), ndjson });
     });
@@ -364,7 +362,6 @@ function bodyType(req: IncomingMessage): 'json' | 'ndjson' {
     return type === JSON_TYPE ? 'json' : 'ndjson';
   }
   throw new HttpError(
-    415,
     'UNSUPPORTED_MEDIA_TYPE',
     `content-type must be ${JSON_TYPE} or ${NDJSON_TYPE} (UTF-8), got ${JSON.stringify((req.headers['content-type'] ?? '').slice(0, 100))}`,
   );
@@ -389,16 +386,11 @@ function checkOrigin(req: IncomingMessage, allowedHosts: ReadonlySet<string>): v
   const host = req.headers.host?.toLowerCase();
   // HTTP/1.1 requires Host (node answers 400 without it); only HTTP/1.0 clients, never browsers, omit it.
   if (host !== undefined && !allowedHosts.has(host)) {
-    throw new HttpError(
-      403,
-      'HOST_NOT_ALLOWED',
-      `host ${JSON.stringify(host.slice(0, 100))} is not this agent`,
-    );
+    throw new HttpError('HOST_NOT_ALLOWED', `host ${JSON.stringify(host.slice(0, 100))} is not this agent`);
   }
   const origin = req.headers.origin?.toLowerCase();
   if (origin !== undefined && !allowedHosts.has(origin.replace(/^http:\/\//, ''))) {
     throw new HttpError(
-      403,
       'ORIGIN_NOT_ALLOWED',
       `requests from ${JSON.stringify(origin.slice(0, 100))} are not allowed`,
     );
@@ -409,7 +401,7 @@ function pathParts(pathname: string): string[] {
   try {
     return pathname.split('/').slice(1).map(decodeURIComponent);
   } catch {
-    throw new HttpError(400, 'PATH_MALFORMED', 'the path has a malformed percent-encoding');
+    throw new HttpError('PATH_MALFORMED', 'the path has a malformed percent-encoding');
   }
 }
 
@@ -433,7 +425,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
   const only = (allowed: string) => {
     if (method !== allowed) {
       res.setHeader('allow', allowed);
-      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed here; use ${allowed}`);
+      throw new HttpError('METHOD_NOT_ALLOWED', `${method} is not allowed here; use ${allowed}`);
     }
   };
 
@@ -472,7 +464,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
       context.budget.release(reserve);
     }
   }
-  throw new HttpError(404, 'NOT_FOUND', `no route for ${method} ${url.pathname}`);
+  throw new HttpError('NOT_FOUND', `no route for ${method} ${url.pathname}`);
 }
 
 /** Waits for `bytes` of the body budget; gives up (and never takes them) if the client goes away. */
@@ -489,7 +481,7 @@ function waitForBudget(req: IncomingMessage, budget: ByteBudget, bytes: number):
       if (done) return;
       done = true;
       budget.forget(grant);
-      reject(new HttpError(499, 'CLIENT_CLOSED', 'the client closed the connection'));
+      reject(new HttpError('CLIENT_CLOSED', 'the client closed the connection'));
     };
     req.on('close', onClose);
     budget.acquire(bytes).then(grant);

@@ -3,6 +3,7 @@
  * highest sequence with everything before it accepted or dead-lettered (group commit, not per
  * record), and `whenExported` waiters released once it is durable.
  */
+import { ExportStatusCode } from './errors.ts';
 import type { ExporterContext, StreamExport } from './stream-export.ts';
 
 export function pumpCommit(ctx: ExporterContext, e: StreamExport): void {
@@ -22,7 +23,7 @@ export function pumpCommit(ctx: ExporterContext, e: StreamExport): void {
       },
       (error: unknown) => {
         e.state.lastError = {
-          code: 'CHECKPOINT_FAILED',
+          code: ExportStatusCode.CHECKPOINT_FAILED,
           message: error instanceof Error ? error.message : String(error),
           at: ctx.clock(),
         };

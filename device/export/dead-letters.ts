@@ -3,8 +3,10 @@
  * written to the export's dead-letter log stream with their exact bytes, and count as exported
  * only once that write is durable. A failed write keeps them and tries again a second later.
  */
+
 import type { LogRecord } from '../log/index.ts';
 import type { ExportDefinition } from './definition.ts';
+import { ExportStatusCode } from './errors.ts';
 import type { DeadLetter } from './state.ts';
 import type { ExporterContext, StreamExport } from './stream-export.ts';
 
@@ -50,7 +52,7 @@ export function pumpLetters(ctx: ExporterContext, e: StreamExport, now: number):
         e.letters.unshift(...letters);
         e.letterRetryAt = ctx.clock() + 1_000;
         e.state.lastError = {
-          code: 'DEAD_LETTER_WRITE_FAILED',
+          code: ExportStatusCode.DEAD_LETTER_WRITE_FAILED,
           message: error instanceof Error ? error.message : String(error),
           at: ctx.clock(),
         };

@@ -3,7 +3,9 @@
  * read-ahead has room, a wait at the end of the log, and damaged frames reported (the intact records
  * before them still sent, the damaged range dead-lettered) instead of stopping the export.
  */
+
 import { CorruptRecordError, type LogRecord } from '../log/index.ts';
+import { ExportStatusCode } from './errors.ts';
 import { MiB } from './options.ts';
 import type { RecordRouter } from './record-router.ts';
 import type { ExporterContext, StreamExport } from './stream-export.ts';
@@ -76,7 +78,7 @@ function readFailed(ctx: ExporterContext, router: RecordRouter, e: StreamExport,
     return;
   }
   e.state.lastError = {
-    code: error instanceof Error && 'code' in error ? String(error.code) : 'LOG_READ_FAILED',
+    code: error instanceof Error && 'code' in error ? String(error.code) : ExportStatusCode.LOG_READ_FAILED,
     message: error instanceof Error ? error.message : String(error),
     at: now,
   };

@@ -1,7 +1,107 @@
+import { type CodeOf, errorCodes } from '../../shared/error-codes.ts';
 import { describeValue, TributaryError } from '../../shared/errors.ts';
 
-/** Base of every error the AWS IoT side of the agent (credentials provider, MQTT status) raises on purpose. */
-export class IotError extends TributaryError {}
+/**
+ * Codes of the AWS IoT side of the agent. COMMAND_* are the answers on the MQTT response topic;
+ * codes with class '' appear only as the MQTT status's `lastError`.
+ */
+export const IotErrorCodes = errorCodes('device/iot', {
+  IOT_CREDENTIALS_FORBIDDEN: {
+    class: 'IotCredentialsForbiddenError',
+    retryable: false,
+    meaning:
+      'credentials provider 403: the certificate may not assume the role alias (policy, thing, inactive certificate)',
+  },
+  IOT_CREDENTIALS_UNAUTHORIZED: {
+    class: 'IotCredentialsUnauthorizedError',
+    retryable: false,
+    meaning: 'credentials provider 401: the TLS client certificate was not accepted',
+  },
+  IOT_ROLE_ALIAS_NOT_FOUND: {
+    class: 'IotRoleAliasNotFoundError',
+    retryable: false,
+    meaning: 'credentials provider 404: the role alias does not exist',
+  },
+  IOT_CREDENTIALS_THROTTLED: {
+    class: 'IotCredentialsThrottledError',
+    retryable: true,
+    meaning: 'credentials provider 429: this device is throttled',
+  },
+  IOT_CREDENTIALS_UNAVAILABLE: {
+    class: 'IotCredentialsUnavailableError',
+    retryable: true,
+    meaning: 'credentials provider 5xx, network or TLS failure, timeout, or an undocumented answer',
+  },
+  IOT_CREDENTIALS_REJECTED: {
+    class: 'IotCredentialsError',
+    retryable: false,
+    meaning: 'credentials provider refused the request with another 4xx status (`status` says which)',
+  },
+  MQTT_SDK_UNAVAILABLE: {
+    class: 'MqttSdkUnavailableError',
+    retryable: false,
+    meaning: 'iot.mqtt is configured but aws-iot-device-sdk-v2 (and its aws-crt) cannot be loaded',
+  },
+  MQTT_SETUP_FAILED: {
+    class: 'MqttSetupError',
+    retryable: false,
+    meaning: 'the MQTT client could not be set up (unreadable certificate or key, bad TLS material)',
+  },
+  MQTT_PUBLISH_FAILED: {
+    class: 'MqttPublishError',
+    retryable: true,
+    meaning: 'a status publish failed (not connected, refused, timeout); counted, never fatal',
+  },
+  MQTT_CLIENT_ERROR: { class: '', retryable: true, meaning: 'the MQTT client reported an error' },
+  MQTT_CONNECT_FAILED: {
+    class: '',
+    retryable: true,
+    meaning: 'the connection to the AWS IoT endpoint failed',
+  },
+  MQTT_DISCONNECTED: {
+    class: '',
+    retryable: true,
+    meaning: 'the connection to the AWS IoT endpoint dropped',
+  },
+  MQTT_SUBSCRIBE_FAILED: {
+    class: '',
+    retryable: true,
+    meaning: 'the subscription to the commands topic was refused or failed',
+  },
+  COMMAND_MALFORMED: {
+    class: 'MqttCommandMalformedError',
+    retryable: false,
+    meaning: 'a command payload that is not a JSON object',
+  },
+  COMMAND_UNKNOWN: {
+    class: 'MqttCommandUnknownError',
+    retryable: false,
+    meaning: '`command` names no command this agent knows',
+  },
+  COMMAND_INVALID: {
+    class: 'MqttCommandInvalidError',
+    retryable: false,
+    meaning: 'a field of a known command has a bad value; `path` names it',
+  },
+  COMMAND_FAILED: {
+    class: 'MqttCommandFailedError',
+    retryable: false,
+    meaning:
+      "a valid command failed with an error that has no code of its own (else the answer carries the cause's code)",
+  },
+  COMMAND_BUSY: {
+    class: 'MqttCommandBusyError',
+    retryable: true,
+    meaning: 'too many commands are being answered at once',
+  },
+});
+export type IotErrorCode = CodeOf<typeof IotErrorCodes>;
+
+/**
+ * Base of every error the AWS IoT side of the agent (credentials provider, MQTT status) raises on
+ * purpose. MqttCommandFailedError carries its cause's code, so it widens `C`.
+ */
+export class IotError<C extends string = IotErrorCode> extends TributaryError<C> {}
 
 /**
  * The AWS IoT credentials provider refused or failed a request. `status` is the HTTP status (0 when
@@ -11,7 +111,7 @@ export class IotError extends TributaryError {}
 export class IotCredentialsError extends IotError {
   readonly status: number;
   constructor(
-    code: string,
+    code: IotErrorCode,
     status: number,
     message: string,
     options: { retryable?: boolean; cause?: unknown } = {},
@@ -57,7 +157,7 @@ export class IotCredentialsUnavailableError extends IotCredentialsError {
 }
 
 /** Base of the MQTT status publisher's errors. */
-export class MqttError extends IotError {}
+export class MqttError<C extends string = IotErrorCode> extends IotError<C> {}
 
 /** `iot.mqtt` is configured but aws-iot-device-sdk-v2 (and its native aws-crt) cannot be loaded. */
 export class MqttSdkUnavailableError extends MqttError {
@@ -85,7 +185,7 @@ export class MqttPublishError extends MqttError {
 }
 
 /** A request on the commands topic was refused; the error is the answer on the response topic. */
-export class MqttCommandError extends MqttError {}
+export class MqttCommandError<C extends string = IotErrorCode> extends MqttError<C> {}
 
 /** The command payload is not a JSON object. */
 export class MqttCommandMalformedError extends MqttCommandError {
@@ -111,7 +211,7 @@ export class MqttCommandInvalidError extends MqttCommandError {
 }
 
 /** A valid command failed while running (e.g. the agent is stopping); `code` is the cause's. */
-export class MqttCommandFailedError extends MqttCommandError {
+export class MqttCommandFailedError extends MqttCommandError<string> {
   constructor(cause: unknown) {
     const code = cause instanceof TributaryError ? cause.code : 'COMMAND_FAILED';
     const retryable = cause instanceof TributaryError && cause.retryable;

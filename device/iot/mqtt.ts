@@ -13,6 +13,7 @@ import type { iot as IotNs, mqtt5 as Mqtt5Ns } from 'aws-iot-device-sdk-v2';
 import type { AgentStatus, FlushResult } from '../agent.ts';
 import type { MqttConfig } from '../config.ts';
 import {
+  type IotErrorCode,
   MqttCommandBusyError,
   MqttCommandFailedError,
   MqttError,
@@ -295,7 +296,7 @@ export class StatusPublisher {
     }
   }
 
-  #failed(code: string, message: string): void {
+  #failed(code: IotErrorCode, message: string): void {
     this.#lastError = { code, message, at: this.#clock() };
     if (this.#failureLogged) return;
     this.#failureLogged = true;

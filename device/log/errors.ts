@@ -1,7 +1,84 @@
+import { CliExit, type CodeOf, errorCodes } from '../../shared/error-codes.ts';
 import { TributaryError } from '../../shared/errors.ts';
 
+/** The log store's codes; `http` is the agent API's answer where an append meets one. */
+export const LogErrorCodes = errorCodes('device/log', {
+  STREAM_NOT_FOUND: {
+    class: 'StreamNotFoundError',
+    retryable: false,
+    http: 404,
+    exit: CliExit.refused,
+    meaning: 'no stream of that name',
+  },
+  STREAM_EXISTS: {
+    class: 'StreamExistsError',
+    retryable: false,
+    meaning: 'a stream of that name exists already',
+  },
+  STREAM_FULL: {
+    class: 'StreamFullError',
+    retryable: true,
+    http: 503,
+    exit: CliExit.busy,
+    meaning: 'a RejectNewData stream is at maxSize; TTL expiry or export frees room',
+  },
+  CORRUPT_RECORD: {
+    class: 'CorruptRecordError',
+    retryable: false,
+    meaning: 'a stored frame failed its CRC or sequence check; reading resumes at the next segment',
+  },
+  LOG_WRITE_FAILED: {
+    class: 'LogWriteError',
+    retryable: true,
+    http: 503,
+    exit: CliExit.busy,
+    meaning: 'a write or fsync failed; unacknowledged appends are refused and the stream reloads',
+  },
+  METADATA_WRITE_FAILED: {
+    class: 'MetadataWriteError',
+    retryable: true,
+    meaning:
+      "a stream's stream.json or sequence.json could not be replaced (not for space); the old content stays",
+  },
+  STORAGE_FULL: {
+    class: 'StorageFullError',
+    retryable: true,
+    http: 507,
+    exit: CliExit.storageFull,
+    meaning: "the device's disk is full; `path` names the file that could not be written",
+  },
+  SEGMENT_VERSION: {
+    class: 'SegmentVersionError',
+    retryable: false,
+    meaning: 'a segment written by another format version of the log',
+  },
+  INVALID_SEQUENCE: {
+    class: 'InvalidSequenceError',
+    retryable: false,
+    meaning: "a sequence number out of the stream's range (read, trim or checkpoint)",
+  },
+  LOG_CLOSED: {
+    class: 'LogClosedError',
+    retryable: false,
+    http: 503,
+    exit: CliExit.busy,
+    meaning: 'the log store is closed (the agent is stopping)',
+  },
+  STORE_LOCKED: {
+    class: 'StoreLockedError',
+    retryable: false,
+    meaning: 'another live process holds the store directory',
+  },
+  LOG_FORMAT: {
+    class: 'LogFormatError',
+    retryable: false,
+    meaning: 'a store file is unreadable as FORMAT.md describes (not a torn tail, which recovery repairs)',
+  },
+});
+export type LogErrorCode = CodeOf<typeof LogErrorCodes>;
+
 /** Base of every error the device log raises on purpose. */
-export class LogError extends TributaryError {}
+export class LogError extends TributaryError<LogErrorCode> {}
 
 export class StreamNotFoundError extends LogError {
   readonly stream: string;
@@ -33,21 +110,6 @@ export class StreamFullError extends LogError {
     this.stream = stream;
     this.maxSize = maxSize;
     this.requiredBytes = requiredBytes;
-  }
-}
-
-export class RecordTooLargeError extends LogError {
-  readonly stream: string;
-  readonly size: number;
-  readonly maxRecordSize: number;
-  constructor(stream: string, size: number, maxRecordSize: number) {
-    super(
-      'RECORD_TOO_LARGE',
-      `record of ${size} bytes exceeds maxRecordSize ${maxRecordSize} of stream ${JSON.stringify(stream)}`,
-    );
-    this.stream = stream;
-    this.size = size;
-    this.maxRecordSize = maxRecordSize;
   }
 }
 

@@ -1,3 +1,5 @@
+// The store refuses an oversized payload with the contract's class: one class per meaning.
+export { RecordTooLargeError } from '../../shared/contract/errors.ts';
 export { crc32c } from './crc32c.ts';
 export {
   DEFAULT_GROUP_COMMIT_MILLIS,

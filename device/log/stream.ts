@@ -4,15 +4,9 @@
  * flusher, one batch at a time: write + fsync, then every append in the batch resolves. Opening and
  * repair are in recovery.ts, reads in reader.ts (both on scanner.ts), waiting readers in waiters.ts.
  */
+import { RecordTooLargeError } from '../../shared/contract/errors.ts';
 import type { StreamDefinition } from './definition.ts';
-import {
-  isNoSpace,
-  LogClosedError,
-  LogWriteError,
-  RecordTooLargeError,
-  StorageFullError,
-  StreamFullError,
-} from './errors.ts';
+import { isNoSpace, LogClosedError, LogWriteError, StorageFullError, StreamFullError } from './errors.ts';
 import {
   decodeSegmentHeader,
   encodeFrame,
@@ -242,7 +236,7 @@ export class LogStream {
     this.assertWritable();
     const def = this.def;
     for (const p of payloads) {
-      if (p.length > def.maxRecordSize) throw new RecordTooLargeError(def.name, p.length, def.maxRecordSize);
+      if (p.length > def.maxRecordSize) throw new RecordTooLargeError(p.length, def.maxRecordSize, def.name);
     }
     if (def.strategyOnFull === 'RejectNewData') this.checkRoom(payloads);
     const now = this.options.clock();

@@ -1,7 +1,43 @@
+import { CliExit, type CodeOf, errorCodes } from '../../shared/error-codes.ts';
 import { describeValue, TributaryError } from '../../shared/errors.ts';
 
+export const ProvisionErrorCodes = errorCodes('device/provision', {
+  PROVISION_INPUT_INVALID: {
+    class: 'ProvisionInputError',
+    retryable: false,
+    exit: CliExit.usage,
+    meaning: 'a command-line value (thing name, stage, endpoint) is not acceptable; `path` names the flag',
+  },
+  PROVISION_STACK_NOT_FOUND: {
+    class: 'StackNotFoundError',
+    retryable: false,
+    meaning: 'the stack tributary-<stage> is not deployed in the region',
+  },
+  PROVISION_STACK_OUTPUT_MISSING: {
+    class: 'StackOutputMissingError',
+    retryable: false,
+    meaning: 'the stack lacks an output provisioning needs (an older deployment)',
+  },
+  PROVISION_CERTIFICATE_KEY_MISMATCH: {
+    class: 'CertificateKeyMismatchError',
+    retryable: false,
+    meaning: "AWS IoT issued a certificate for another key than the device's; it was deleted again",
+  },
+  PROVISION_FILE_INVALID: {
+    class: 'ProvisionFileError',
+    retryable: false,
+    meaning: 'a local file is not what provisioning wrote (unreadable, not PEM, not JSON)',
+  },
+  PROVISION_AWS_FAILED: {
+    class: 'ProvisionAwsError',
+    retryable: 'varies',
+    meaning: 'an AWS call failed; throttling and 5xx are retryable (run the command again)',
+  },
+});
+export type ProvisionErrorCode = CodeOf<typeof ProvisionErrorCodes>;
+
 /** Base of every error `tributary device provision|deprovision` raises on purpose. */
-export class ProvisionError extends TributaryError {}
+export class ProvisionError extends TributaryError<ProvisionErrorCode> {}
 
 /** A command-line value is not acceptable (thing name, stage, endpoint); `path` names the flag. */
 export class ProvisionInputError extends ProvisionError {

@@ -1,7 +1,23 @@
+import { type CodeOf, errorCodes } from '../../shared/error-codes.ts';
 import { TributaryError } from '../../shared/errors.ts';
 
+export const AlertsErrorCodes = errorCodes('functions/alerts', {
+  ALERTS_STATE_CONFLICT: {
+    class: 'StateConflictError',
+    retryable: true,
+    meaning:
+      "another writer kept changing an entity's state between read and conditional write; the record is redelivered",
+  },
+  ALERTS_EARLIER_RECORD_FAILED: {
+    class: 'EarlierRecordFailedError',
+    retryable: true,
+    meaning: 'not processed because an earlier record of the same entity in the batch failed (keeps order)',
+  },
+});
+export type AlertsErrorCode = CodeOf<typeof AlertsErrorCodes>;
+
 /** Base of every error the alert function raises on purpose. */
-export class AlertsError extends TributaryError {}
+export class AlertsError extends TributaryError<AlertsErrorCode> {}
 
 /**
  * Another writer changed an entity's state between our read and our conditional write, more often
@@ -30,15 +46,5 @@ export class EarlierRecordFailedError extends AlertsError {
     super('ALERTS_EARLIER_RECORD_FAILED', `an earlier record of ${entityKey} in this batch failed`, {
       retryable: true,
     });
-  }
-}
-
-/** A required environment variable of the deployed function is missing. */
-export class MissingEnvironmentError extends AlertsError {
-  constructor(name: string) {
-    super(
-      'ALERTS_ENV_MISSING',
-      `environment variable ${name} is not set (serverless.yml functions.alerts.environment)`,
-    );
   }
 }

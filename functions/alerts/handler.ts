@@ -13,7 +13,7 @@ import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
 import { createAwsClients } from '../../shared/aws/clients.ts';
-import { MissingEnvironmentError } from './errors.ts';
+import { requiredEnv } from '../../shared/errors.ts';
 import { BatchPipeline, type BatchReport, type StreamRecord } from './pipeline.ts';
 import { bundledRules } from './rules/bundled.ts';
 import type { RulesConfig } from './rules/config.ts';
@@ -130,21 +130,15 @@ export function createAlertsHandler(deps: AlertsHandlerDeps): AlertsHandler {
     .use(parser({ schema: alertsEventSchema })) as unknown as AlertsHandler;
 }
 
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new MissingEnvironmentError(name);
-  return value;
-}
-
 let deployed: AlertsHandler | undefined;
 
 /** The Lambda entry point (serverless.yml `functions/alerts/handler.handler`); wired on the first invocation. */
 export const handler: AlertsHandler = (event, context) => {
   deployed ??= createAlertsHandler({
     config: bundledRules,
-    documents: createAwsClients({ kind: 'aws', region: requiredEnv('AWS_REGION') }).documents(),
-    alertsTable: requiredEnv('ALERTS_TABLE'),
-    stateTable: requiredEnv('CARD_STATE_TABLE'),
+    documents: createAwsClients({ kind: 'aws', region: requiredEnv('AWS_REGION', 'alerts') }).documents(),
+    alertsTable: requiredEnv('ALERTS_TABLE', 'alerts'),
+    stateTable: requiredEnv('CARD_STATE_TABLE', 'alerts'),
   });
   return deployed(event, context);
 };

@@ -7,7 +7,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { createAwsClients } from '../../shared/aws/clients.ts';
-import { MissingEnvironmentError } from './errors.ts';
+import { requiredEnv } from '../../shared/errors.ts';
 import type { HealthProvider } from './health.ts';
 import { DashboardReader } from './reader.ts';
 import { createDashboardRouter } from './router.ts';
@@ -71,20 +71,14 @@ export function createDashboardHandler(deps: DashboardHandlerDeps): DashboardHan
     .use(parser({ schema: LambdaFunctionUrlSchema })) as unknown as DashboardHandler;
 }
 
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new MissingEnvironmentError(name);
-  return value;
-}
-
 let deployed: DashboardHandler | undefined;
 
 /** The Lambda entry point (serverless.yml `functions/dashboard/handler.handler`); wired on the first invocation. */
 export const handler: DashboardHandler = (event, context) => {
   deployed ??= createDashboardHandler({
-    dynamodb: createAwsClients({ kind: 'aws', region: requiredEnv('AWS_REGION') }).dynamodb(),
-    alertsTable: requiredEnv('ALERTS_TABLE'),
-    aggregatesTable: requiredEnv('AGGREGATES_TABLE'),
+    dynamodb: createAwsClients({ kind: 'aws', region: requiredEnv('AWS_REGION', 'dashboard') }).dynamodb(),
+    alertsTable: requiredEnv('ALERTS_TABLE', 'dashboard'),
+    aggregatesTable: requiredEnv('AGGREGATES_TABLE', 'dashboard'),
   });
   return deployed(event, context);
 };

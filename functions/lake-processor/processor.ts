@@ -1,8 +1,12 @@
 import type { FirehoseTransformationResultRecord } from 'aws-lambda';
 import { decodeRecord } from '../../shared/contract/codec.ts';
-import { ContractError, RecordValidationError } from '../../shared/contract/errors.ts';
+import {
+  ContractError,
+  type ContractErrorCode,
+  RecordValidationError,
+} from '../../shared/contract/errors.ts';
 import { deaggregate, isAggregated } from '../../shared/kinesis/aggregation.ts';
-import { AggregationCorruptError } from '../../shared/kinesis/errors.ts';
+import { AggregationCorruptError, type KinesisErrorCode } from '../../shared/kinesis/errors.ts';
 import { partitionValues } from '../../shared/lake/table.ts';
 
 /**
@@ -89,7 +93,12 @@ export function verdictOf(data: string, recordId = ''): Verdict {
   }
 }
 
-function reject(recordId: string, code: string, path: string, reason: string): Verdict {
+function reject(
+  recordId: string,
+  code: ContractErrorCode | KinesisErrorCode,
+  path: string,
+  reason: string,
+): Verdict {
   return { valid: false, rejection: { recordId, code, path, reason } };
 }
 

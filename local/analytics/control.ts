@@ -7,7 +7,9 @@ import {
   StopApplicationCommand,
   UpdateApplicationCommand,
 } from '@aws-sdk/client-kinesis-analytics-v2';
-import { AnalyticsControlError, AnalyticsUsageError } from './errors.ts';
+import { exitCodes } from '../../shared/error-codes.ts';
+import { exitCodeFor, SharedErrorCodes, UsageError } from '../../shared/errors.ts';
+import { AnalyticsControlError, AnalyticsErrorCodes } from './errors.ts';
 
 /**
  * `tributary analytics start|stop|status|update`: controls the Managed Service for Apache Flink
@@ -53,29 +55,26 @@ export function parseAnalyticsArgs(
   try {
     parsed = parseArgsStrict(argv);
   } catch (error) {
-    throw new AnalyticsUsageError(
-      `${error instanceof Error ? error.message : String(error)}\n\n${ANALYTICS_USAGE}`,
-    );
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${ANALYTICS_USAGE}`);
   }
   const { values, positionals } = parsed;
   if (values.help) return undefined;
   const [action, ...rest] = positionals;
-  if (action === undefined) throw new AnalyticsUsageError(`missing action\n\n${ANALYTICS_USAGE}`);
+  if (action === undefined) throw new UsageError(`missing action\n\n${ANALYTICS_USAGE}`);
   if (!(ACTIONS as readonly string[]).includes(action)) {
-    throw new AnalyticsUsageError(`unknown action ${JSON.stringify(action)}; expected ${ACTIONS.join(', ')}`);
+    throw new UsageError(`unknown action ${JSON.stringify(action)}; expected ${ACTIONS.join(', ')}`);
   }
-  if (rest.length > 0) throw new AnalyticsUsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   const stage = values.stage ?? 'dev';
-  if (!/^[a-zA-Z0-9-]+$/.test(stage)) throw new AnalyticsUsageError(`--stage must be letters, digits and -`);
+  if (!/^[a-zA-Z0-9-]+$/.test(stage)) throw new UsageError(`--stage must be letters, digits and -`);
   if (action === 'update' && values['file-key'] === undefined) {
-    throw new AnalyticsUsageError('update needs --file-key <S3 key of the application JAR>');
+    throw new UsageError('update needs --file-key <S3 key of the application JAR>');
   }
   if (action !== 'update' && values['file-key'] !== undefined) {
-    throw new AnalyticsUsageError('--file-key only applies to update');
+    throw new UsageError('--file-key only applies to update');
   }
-  if (action !== 'stop' && values.force) throw new AnalyticsUsageError('--force only applies to stop');
-  if (action !== 'start' && !values.restore)
-    throw new AnalyticsUsageError('--no-restore only applies to start');
+  if (action !== 'stop' && values.force) throw new UsageError('--force only applies to stop');
+  if (action !== 'start' && !values.restore) throw new UsageError('--no-restore only applies to start');
   const command: AnalyticsCommand = {
     action: action as AnalyticsAction,
     application: values.app ?? `tributary-${stage}-analytics`,
@@ -275,15 +274,17 @@ export async function runAnalyticsCommand(cmd: AnalyticsCommand, client: Client)
   }
 }
 
+const EXIT_BY_CODE = exitCodes([SharedErrorCodes, AnalyticsErrorCodes]);
+
 /** Entry point for `tributary analytics ...`; returns the process exit code. */
 export async function analyticsMain(argv: readonly string[]): Promise<number> {
   let cmd: AnalyticsCommand | undefined;
   try {
     cmd = parseAnalyticsArgs(argv);
   } catch (error) {
-    if (error instanceof AnalyticsUsageError) {
+    if (error instanceof UsageError) {
       console.error(error.message);
-      return 2;
+      return exitCodeFor(error, EXIT_BY_CODE);
     }
     throw error;
   }
@@ -298,7 +299,7 @@ export async function analyticsMain(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof AnalyticsControlError) {
       console.error(`error [${error.code}]: ${error.message}`);
-      return 1;
+      return exitCodeFor(error, EXIT_BY_CODE);
     }
     throw error;
   } finally {

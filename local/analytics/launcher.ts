@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT, TRIBUTARY_DIR } from '../servers/runtime.ts';
-import { AnalyticsError } from './errors.ts';
+import { AnalyticsBuildError } from './errors.ts';
 
 /**
  * Runs the Flink job of analytics/ locally: the same main class Managed Flink runs
@@ -88,12 +88,6 @@ const JAVA_OPENS = [
   '--add-opens=java.base/java.util=ALL-UNNAMED',
   '--add-opens=java.base/java.lang=ALL-UNNAMED',
 ];
-
-export class AnalyticsBuildError extends AnalyticsError {
-  constructor(detail: string, options: { cause?: unknown } = {}) {
-    super('ANALYTICS_BUILD_FAILED', `building analytics/ with Maven failed: ${detail}`, options);
-  }
-}
 
 const STOP_GRACE_MS = 15_000;
 

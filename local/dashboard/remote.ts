@@ -14,8 +14,15 @@ import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/clien
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider, SourceData } from '@smithy/types';
+import type { DashboardErrorCode } from '../../functions/dashboard/errors.ts';
 import { createControlPlaneClients } from '../../shared/aws/control-clients.ts';
-import { DashboardUsageError, RemoteDashboardError } from './errors.ts';
+import { exitCodes } from '../../shared/error-codes.ts';
+import { exitCodeFor, SharedErrorCodes, UsageError } from '../../shared/errors.ts';
+import {
+  type DashboardCommandErrorCode,
+  DashboardCommandErrorCodes,
+  RemoteDashboardError,
+} from './errors.ts';
 import { type DashboardApi, type DashboardServer, servePage } from './server.ts';
 
 export const DASHBOARD_USAGE = `usage: tributary dashboard --stage <stage> [options]
@@ -60,21 +67,15 @@ export function parseDashboardArgs(
     });
     values = parsed.values;
   } catch (error) {
-    throw new DashboardUsageError(
-      `${error instanceof Error ? error.message : String(error)}\n\n${DASHBOARD_USAGE}`,
-    );
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${DASHBOARD_USAGE}`);
   }
   if (values.help) return undefined;
-  if (values.stage === undefined) throw new DashboardUsageError(`--stage is required\n\n${DASHBOARD_USAGE}`);
+  if (values.stage === undefined) throw new UsageError(`--stage is required\n\n${DASHBOARD_USAGE}`);
   if (!/^[a-zA-Z0-9-]+$/.test(values.stage))
-    throw new DashboardUsageError(
-      `--stage must be letters, digits and - (got ${JSON.stringify(values.stage)})`,
-    );
+    throw new UsageError(`--stage must be letters, digits and - (got ${JSON.stringify(values.stage)})`);
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new DashboardUsageError(
-      `--port must be an integer from 0 to 65535 (got ${JSON.stringify(values.port)})`,
-    );
+    throw new UsageError(`--port must be an integer from 0 to 65535 (got ${JSON.stringify(values.port)})`);
   return {
     stackName: values.stack ?? `tributary-${values.stage}`,
     region: values.region ?? (env.AWS_REGION || 'us-east-1'),
@@ -205,7 +206,7 @@ export function createSigningProxy(options: SigningProxyOptions): DashboardApi {
   const base = options.target.pathname.replace(/\/$/, '');
   return async (request) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      return json(405, 'METHOD_NOT_ALLOWED', 'the dashboard API only reads');
+      return json(405, 'DASHBOARD_METHOD_NOT_ALLOWED', 'the dashboard API only reads');
     }
     const query: Record<string, string | string[]> = {};
     for (const [name, value] of new URLSearchParams(request.rawQuery)) {
@@ -244,7 +245,8 @@ export function createSigningProxy(options: SigningProxyOptions): DashboardApi {
   };
 }
 
-function json(status: number, code: string, message: string) {
+/** An answer of the proxy itself, in the read API's error shape and, where it means the same, with its code. */
+function json(status: number, code: DashboardCommandErrorCode | DashboardErrorCode, message: string) {
   return {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8' },
@@ -300,6 +302,8 @@ export async function startRemoteDashboard(
   return { server, functionUrl, region };
 }
 
+const EXIT_BY_CODE = exitCodes([SharedErrorCodes, DashboardCommandErrorCodes]);
+
 /** Entry point for `tributary dashboard ...`: serves until SIGINT/SIGTERM; returns the exit code. */
 export async function dashboardMain(argv: readonly string[]): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -307,9 +311,9 @@ export async function dashboardMain(argv: readonly string[]): Promise<number> {
   try {
     cmd = parseDashboardArgs(argv);
   } catch (error) {
-    if (error instanceof DashboardUsageError) {
+    if (error instanceof UsageError) {
       console.error(error.message);
-      return 2;
+      return exitCodeFor(error, EXIT_BY_CODE);
     }
     throw error;
   }
@@ -325,7 +329,7 @@ export async function dashboardMain(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof RemoteDashboardError) {
       console.error(`error [${error.code}]: ${error.message}`);
-      return 1;
+      return exitCodeFor(error, EXIT_BY_CODE);
     }
     throw error;
   } finally {

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { PlanInputError, PlanUsageError } from './errors.ts';
+import { exitCodes } from '../../shared/error-codes.ts';
+import { exitCodeFor, SharedErrorCodes, UsageError } from '../../shared/errors.ts';
+import { PlanInputError } from './errors.ts';
 import { formatPlan } from './format.ts';
 import { type PlanInput, parsePlanInput } from './input.ts';
 import { planCapacity } from './plan.ts';
@@ -53,7 +55,7 @@ export async function parsePlanArgs(argv: readonly string[]): Promise<PlanComman
       },
     }));
   } catch (error) {
-    throw new PlanUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${PLAN_USAGE}`);
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${PLAN_USAGE}`);
   }
   if (values.help === true) return undefined;
   let fields: Record<string, unknown> = {};
@@ -63,13 +65,13 @@ export async function parsePlanArgs(argv: readonly string[]): Promise<PlanComman
     try {
       text = await readFile(values.file, 'utf8');
     } catch (error) {
-      throw new PlanUsageError(`cannot read ${values.file}: ${(error as Error).message}`, { cause: error });
+      throw new UsageError(`cannot read ${values.file}: ${(error as Error).message}`, { cause: error });
     }
     let parsed: unknown;
     try {
       parsed = parseYaml(text);
     } catch (error) {
-      throw new PlanUsageError(`${values.file} is not YAML: ${(error as Error).message}`, { cause: error });
+      throw new UsageError(`${values.file} is not YAML: ${(error as Error).message}`, { cause: error });
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
       throw new PlanInputError('', parsed, `${values.file} must hold a mapping of plan fields`);
@@ -90,15 +92,17 @@ export async function parsePlanArgs(argv: readonly string[]): Promise<PlanComman
   return { input: parsePlanInput(fields, names), json: values.json === true };
 }
 
+const EXIT_BY_CODE = exitCodes([SharedErrorCodes]);
+
 /** Entry point for `tributary plan ...`; returns the process exit code. */
 export async function planMain(argv: readonly string[]): Promise<number> {
   let command: PlanCommand | undefined;
   try {
     command = await parsePlanArgs(argv);
   } catch (error) {
-    if (error instanceof PlanUsageError || error instanceof PlanInputError) {
+    if (error instanceof UsageError || error instanceof PlanInputError) {
       console.error(`error [${error.code}]: ${error.message}`);
-      return 2;
+      return exitCodeFor(error, EXIT_BY_CODE);
     }
     throw error;
   }

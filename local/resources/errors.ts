@@ -1,4 +1,41 @@
+import { type CodeOf, errorCodes } from '../../shared/error-codes.ts';
 import { describeValue, TributaryError } from '../../shared/errors.ts';
+
+/** Codes of the local creation of serverless.yml's resources. */
+export const ResourcesErrorCodes = errorCodes('local/resources', {
+  STACK_DEFINITION_INVALID: {
+    class: 'StackDefinitionError',
+    retryable: false,
+    meaning:
+      'the stack definition is invalid for local creation; names the path, the value and the file line',
+  },
+  STACK_RESOURCE_MISSING: {
+    class: 'StackDefinitionError',
+    retryable: false,
+    meaning: 'the local pipeline needs a resource (kind and logical id) the stack does not define',
+  },
+  STACK_YAML_INVALID: {
+    class: 'StackSyntaxError',
+    retryable: false,
+    meaning: 'the YAML does not parse (syntax error, unknown tag, duplicate key)',
+  },
+  STACK_VARIABLE_UNRESOLVED: {
+    class: 'StackVariableError',
+    retryable: false,
+    meaning:
+      'a serverless variable (source:address) has no value and no usable fallback, or an unsupported source',
+  },
+  LOCAL_RESOURCE_FAILED: {
+    class: 'LocalResourceError',
+    retryable: 'varies',
+    meaning:
+      'creating a resource against a local endpoint failed (retryable on 5xx, timeout, refused connection)',
+  },
+});
+export type ResourcesErrorCode = CodeOf<typeof ResourcesErrorCodes>;
+
+/** Base of every error of the local resource creation. */
+export class ResourcesError extends TributaryError<ResourcesErrorCode> {}
 
 export interface StackLocation {
   /** Source file the definition came from. */
@@ -18,7 +55,7 @@ function where(location: StackLocation): string {
  * A stack definition (serverless.yml) is invalid for local creation: names the property path,
  * the offending value, and where it is in the file.
  */
-export class StackDefinitionError extends TributaryError {
+export class StackDefinitionError extends ResourcesError {
   readonly path: string;
   readonly value: unknown;
   readonly file: string | undefined;
@@ -30,7 +67,7 @@ export class StackDefinitionError extends TributaryError {
     value: unknown,
     reason: string,
     location: StackLocation = {},
-    options: { cause?: unknown; code?: string } = {},
+    options: { cause?: unknown; code?: ResourcesErrorCode } = {},
   ) {
     const subject = location.logicalId === undefined ? '' : `resource ${location.logicalId}: `;
     super(
@@ -66,7 +103,7 @@ export class StackVariableError extends StackDefinitionError {
 }
 
 /** Creating a resource against a local endpoint failed for a reason other than "already exists". */
-export class LocalResourceError extends TributaryError {
+export class LocalResourceError extends ResourcesError {
   readonly logicalId: string;
   readonly resourceType: string;
 

@@ -1,7 +1,39 @@
+import { type CodeOf, errorCodes } from '../../shared/error-codes.ts';
 import { TributaryError } from '../../shared/errors.ts';
 
+/** Codes of the deploy tooling (the osls plugin, `npm run deploy`/`remove`). */
+export const DeployErrorCodes = errorCodes('scripts/serverless', {
+  ANALYTICS_JAR_MISSING: {
+    class: 'AnalyticsJarMissingError',
+    retryable: false,
+    meaning:
+      'no Flink application JAR where custom.analyticsCode.jar says (`npm run package:analytics` builds it)',
+  },
+  TEMPLATE_SHAPE: {
+    class: 'TemplateShapeError',
+    retryable: false,
+    meaning: 'the compiled template lacks what the plugin writes or reads',
+  },
+  ANALYTICS_JAR_KEY_MISMATCH: {
+    class: 'JarKeyMismatchError',
+    retryable: false,
+    meaning: "the packaged JAR's content no longer matches the hash in the template's key; package again",
+  },
+  BUCKET_NOT_EMPTIED: {
+    class: 'BucketNotEmptiedError',
+    retryable: false,
+    meaning: '`remove` could not delete every object of a bucket; the message names the first one and why',
+  },
+  DEPLOY_AWS_CALL: {
+    class: 'DeployAwsError',
+    retryable: true,
+    meaning: 'an AWS call of the deploy tooling failed',
+  },
+});
+export type DeployErrorCode = CodeOf<typeof DeployErrorCodes>;
+
 /** Base of every error the deploy tooling (the osls plugin, `npm run deploy`/`remove`) raises on purpose. */
-export class DeployError extends TributaryError {}
+export class DeployError extends TributaryError<DeployErrorCode> {}
 
 /** The Flink application JAR is not where `custom.analyticsCode.jar` says; `npm run package:analytics` builds it. */
 export class AnalyticsJarMissingError extends DeployError {
@@ -52,5 +84,18 @@ export class DeployAwsError extends DeployError {
     super('DEPLOY_AWS_CALL', `${operation} ${target}: ${message}`, { cause, retryable: true });
     this.operation = operation;
     this.target = target;
+  }
+}
+
+/** DeleteObjects left objects behind, so the bucket (and the stack) cannot be removed. */
+export class BucketNotEmptiedError extends DeployError {
+  readonly bucket: string;
+
+  constructor(bucket: string, failed: readonly { Key?: string | undefined; Code?: string | undefined }[]) {
+    super(
+      'BUCKET_NOT_EMPTIED',
+      `s3://${bucket}: ${failed.length} objects not deleted (first: ${failed[0]?.Key}: ${failed[0]?.Code})`,
+    );
+    this.bucket = bucket;
   }
 }

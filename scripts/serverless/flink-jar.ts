@@ -49,6 +49,7 @@ import { formatPath, valueAtPath } from '../../shared/errors.ts';
 import { parseOptions } from '../../shared/options.ts';
 import {
   AnalyticsJarMissingError,
+  BucketNotEmptiedError,
   DeployAwsError,
   DeployError,
   JarKeyMismatchError,
@@ -225,10 +226,7 @@ export async function emptyBucket(s3: S3Client, bucket: string): Promise<number>
         );
         const failed = result.Errors ?? [];
         if (failed.length > 0) {
-          throw new DeployError(
-            'BUCKET_NOT_EMPTIED',
-            `s3://${bucket}: ${failed.length} objects not deleted (first: ${failed[0]?.Key}: ${failed[0]?.Code})`,
-          );
+          throw new BucketNotEmptiedError(bucket, failed);
         }
         deleted += batch.length;
       }

@@ -1,12 +1,52 @@
+import { CliExit, type CodeOf, errorCodes } from '../error-codes.ts';
 import { describeValue, TributaryError } from '../errors.ts';
 import { maskPans } from '../pan.ts';
 
+/** The record contract's codes; `http` is the device API's answer, `exit` the device CLI's for a refused input line. */
+export const ContractErrorCodes = errorCodes('shared/contract', {
+  RECORD_INVALID: {
+    class: 'RecordValidationError',
+    retryable: false,
+    http: 400,
+    exit: CliExit.refused,
+    meaning: 'valid JSON that breaks the contract; `path` names the field',
+  },
+  RECORD_MALFORMED: {
+    class: 'RecordDecodeError',
+    retryable: false,
+    http: 400,
+    exit: CliExit.refused,
+    meaning: 'not a JSON object: invalid UTF-8 or JSON, an array, an empty NDJSON body',
+  },
+  RECORD_TOO_COMPLEX: {
+    class: 'RecordTooComplexError',
+    retryable: false,
+    http: 413,
+    exit: CliExit.refused,
+    meaning: "over the bounded JSON decoder's limits (nesting depth, values, bytes per string or number)",
+  },
+  RECORD_TOO_LARGE: {
+    class: 'RecordTooLargeError',
+    retryable: false,
+    http: 413,
+    exit: CliExit.refused,
+    meaning:
+      "the encoded record (with its partition key) is over the limit: the stream's maxRecordSize on a device",
+  },
+  GLUE_SCHEMA_CONFLICT: {
+    class: 'GlueSchemaError',
+    retryable: false,
+    meaning: "the contract's JSON Schema has no single Glue column type somewhere (a build-time error)",
+  },
+});
+export type ContractErrorCode = CodeOf<typeof ContractErrorCodes>;
+
 /** Base of every contract error: bad bytes, bad shape, bad size. None is retryable: the data is wrong. */
-export class ContractError extends TributaryError {
+export class ContractError extends TributaryError<ContractErrorCode> {
   /** Dotted path of the offending field, '' for the whole record. */
   readonly path: string;
 
-  constructor(code: string, path: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(code: ContractErrorCode, path: string, message: string, options: { cause?: unknown } = {}) {
     super(code, message, options);
     this.path = path;
   }
@@ -99,14 +139,33 @@ export class RecordTooComplexError extends ContractError {
   }
 }
 
-/** Encoded record plus partition key exceed what one Kinesis record may carry. */
+/**
+ * A record is over its size limit: the encoded record plus partition key over what one Kinesis
+ * record may carry (the codec), or a payload over a log stream's maxRecordSize (device/log; `stream`
+ * names it). One class for both: to the client it is the same refusal.
+ */
 export class RecordTooLargeError extends ContractError {
   readonly bytes: number;
   readonly limit: number;
+  readonly stream: string | undefined;
 
-  constructor(bytes: number, limit: number) {
-    super('RECORD_TOO_LARGE', '', `record is ${bytes} bytes with its partition key; the limit is ${limit}`);
+  constructor(bytes: number, limit: number, stream?: string) {
+    super(
+      'RECORD_TOO_LARGE',
+      '',
+      stream === undefined
+        ? `record is ${bytes} bytes with its partition key; the limit is ${limit}`
+        : `record of ${bytes} bytes exceeds maxRecordSize ${limit} of stream ${JSON.stringify(stream)}`,
+    );
     this.bytes = bytes;
     this.limit = limit;
+    this.stream = stream;
+  }
+}
+
+/** The contract's JSON Schema cannot be turned into Glue columns (shared/contract/glue.ts); a schema bug, not bad data. */
+export class GlueSchemaError extends TributaryError<ContractErrorCode> {
+  constructor(message: string) {
+    super('GLUE_SCHEMA_CONFLICT', message);
   }
 }

@@ -1,5 +1,5 @@
-import { TributaryError } from '../errors.ts';
 import * as z from '../zod.ts';
+import { GlueSchemaError } from './errors.ts';
 import { strictSchemas } from './schema.ts';
 
 /**
@@ -12,12 +12,6 @@ export interface GlueColumn {
   name: string;
   type: string;
   comment?: string;
-}
-
-export class GlueSchemaError extends TributaryError {
-  constructor(message: string) {
-    super('GLUE_SCHEMA_CONFLICT', message);
-  }
 }
 
 interface JsonSchema {

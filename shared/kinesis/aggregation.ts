@@ -15,9 +15,9 @@ import { createHash } from 'node:crypto';
 import {
   AggregationCorruptError,
   type AggregationCorruptReason,
+  AggregationRecordTooLargeError,
   EmptyAggregationError,
   InvalidUserRecordError,
-  RecordTooLargeError,
 } from './errors.ts';
 import { HASH_KEY_MAX } from './limits.ts';
 import { partitionKeyProblem } from './partition-key.ts';
@@ -294,7 +294,7 @@ export class AggregationBuilder {
 
 /**
  * Packs `records` in order into as few entries as fit `maxBytes` each (one builder, greedy). For a
- * single shard's records. Throws RecordTooLargeError when one record cannot fit even alone.
+ * single shard's records. Throws AggregationRecordTooLargeError when one record cannot fit even alone.
  */
 export function aggregateRecords(
   records: Iterable<UserRecord>,
@@ -308,7 +308,7 @@ export function aggregateRecords(
       entries.push(builder.build());
       if (builder.tryAdd(record, options.maxBytes)) continue;
     }
-    throw new RecordTooLargeError(builder.sizeIfAdded(record), options.maxBytes);
+    throw new AggregationRecordTooLargeError(builder.sizeIfAdded(record), options.maxBytes);
   }
   if (builder.count > 0) entries.push(builder.build());
   return entries;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { controlError, parseAnalyticsArgs } from '../../../local/analytics/control.ts';
-import { AnalyticsControlError, AnalyticsUsageError } from '../../../local/analytics/errors.ts';
+import { AnalyticsControlError } from '../../../local/analytics/errors.ts';
+import { UsageError } from '../../../shared/errors.ts';
 
 describe('tributary analytics: argument parsing', () => {
   it('derives the application name from the stage and the region from the environment', () => {
@@ -37,7 +38,7 @@ describe('tributary analytics: argument parsing', () => {
     [['status', '--bogus'], /Unknown option '--bogus'/],
     [['status', '--stage', 'a b'], /--stage/],
   ])('rejects %j with a usage error', (argv, message) => {
-    expect(() => parseAnalyticsArgs(argv, {})).toThrowError(AnalyticsUsageError);
+    expect(() => parseAnalyticsArgs(argv, {})).toThrowError(UsageError);
     expect(() => parseAnalyticsArgs(argv, {})).toThrowError(message);
   });
 });

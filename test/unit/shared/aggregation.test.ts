@@ -13,9 +13,9 @@ import {
 } from '../../../shared/kinesis/aggregation.ts';
 import {
   AggregationCorruptError,
+  AggregationRecordTooLargeError,
   EmptyAggregationError,
   InvalidUserRecordError,
-  RecordTooLargeError,
 } from '../../../shared/kinesis/errors.ts';
 import {
   DEFAULT_MAX_RECORD_BYTES,
@@ -218,10 +218,10 @@ describe('AggregationBuilder sizes', () => {
     );
   });
 
-  it('throws RecordTooLargeError when one record cannot fit alone', () => {
+  it('throws AggregationRecordTooLargeError when one record cannot fit alone', () => {
     const [record] = userRecords(1, { dataBytes: 1000 });
     if (record === undefined) throw new Error('no record');
-    expect(() => aggregateRecords([record], { maxBytes: 500 })).toThrow(RecordTooLargeError);
+    expect(() => aggregateRecords([record], { maxBytes: 500 })).toThrow(AggregationRecordTooLargeError);
   });
 });
 
