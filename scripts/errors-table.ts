@@ -20,6 +20,7 @@ import { EsmErrorCodes } from '../local/esm/errors.ts';
 import { FleetErrorCodes } from '../local/fleet/errors.ts';
 import { KinesisLimitsErrorCodes } from '../local/kinesis-limits/errors.ts';
 import { ResourcesErrorCodes } from '../local/resources/errors.ts';
+import { ScaleErrorCodes } from '../local/scale/errors.ts';
 import { ContractErrorCodes } from '../shared/contract/errors.ts';
 import { type ErrorCodeSpec, type ErrorRegistry, exitCodeOfSpec } from '../shared/error-codes.ts';
 import { ConfigError, SharedErrorCodes } from '../shared/errors.ts';
@@ -48,6 +49,7 @@ export const ERROR_REGISTRIES: readonly ErrorRegistry[] = [
   FleetErrorCodes,
   KinesisLimitsErrorCodes,
   ResourcesErrorCodes,
+  ScaleErrorCodes,
   DeployErrorCodes,
 ];
 

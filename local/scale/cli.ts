@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { createAwsClients } from '../../shared/aws/clients.ts';
-import { ScaleError, ScaleUsageError } from './errors.ts';
+import { exitCodes } from '../../shared/error-codes.ts';
+import { exitCodeFor, SharedErrorCodes, UsageError } from '../../shared/errors.ts';
+import { ScaleError, ScaleErrorCodes } from './errors.ts';
 import { formatShards, scaleStream } from './scale.ts';
 
 export const SCALE_USAGE = `usage: tributary scale --stage <stage> --shards <n> [options]
@@ -37,25 +39,25 @@ export function parseScaleArgs(
   try {
     ({ values } = parseScaleFlags(argv));
   } catch (error) {
-    throw new ScaleUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${SCALE_USAGE}`);
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${SCALE_USAGE}`);
   }
   if (values.help) return undefined;
   if (values.stage === undefined && values.stream === undefined)
-    throw new ScaleUsageError('--stage (or --stream) is required');
+    throw new UsageError('--stage (or --stream) is required');
   if (values.stage !== undefined && !/^[a-zA-Z0-9-]+$/.test(values.stage))
-    throw new ScaleUsageError(`--stage must be letters, digits and - (got ${JSON.stringify(values.stage)})`);
+    throw new UsageError(`--stage must be letters, digits and - (got ${JSON.stringify(values.stage)})`);
   const target = Number(values.shards);
   if (values.shards === undefined || !Number.isInteger(target) || target < 1)
-    throw new ScaleUsageError(
+    throw new UsageError(
       `--shards must be a whole number of at least 1 (got ${JSON.stringify(values.shards ?? null)})`,
     );
   const timeout = values.timeout === undefined ? 600 : Number(values.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
-    throw new ScaleUsageError(
+    throw new UsageError(
       `--timeout must be a positive number of seconds (got ${JSON.stringify(values.timeout)})`,
     );
   if (values.endpoint !== undefined && !/^https?:\/\//.test(values.endpoint))
-    throw new ScaleUsageError(`--endpoint must be an http(s) URL (got ${JSON.stringify(values.endpoint)})`);
+    throw new UsageError(`--endpoint must be an http(s) URL (got ${JSON.stringify(values.endpoint)})`);
   return {
     stream: values.stream ?? `tributary-${values.stage}-records`,
     target,
@@ -82,15 +84,17 @@ function parseScaleFlags(argv: readonly string[]) {
   });
 }
 
+const EXIT_BY_CODE = exitCodes([SharedErrorCodes, ScaleErrorCodes]);
+
 /** Entry point for `tributary scale ...`; returns the process exit code. */
 export async function scaleMain(argv: readonly string[]): Promise<number> {
   let command: ScaleCommand | undefined;
   try {
     command = parseScaleArgs(argv);
   } catch (error) {
-    if (error instanceof ScaleUsageError) {
+    if (error instanceof UsageError) {
       console.error(error.message);
-      return 2;
+      return exitCodeFor(error, EXIT_BY_CODE);
     }
     throw error;
   }
@@ -122,7 +126,7 @@ export async function scaleMain(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof ScaleError) {
       console.error(`error [${error.code}]: ${error.message}`);
-      return 1;
+      return exitCodeFor(error, EXIT_BY_CODE);
     }
     throw error;
   } finally {

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseScaleArgs } from '../../../local/scale/cli.ts';
-import { type ScaleRefusedError, ScaleUsageError } from '../../../local/scale/errors.ts';
+import type { ScaleRefusedError } from '../../../local/scale/errors.ts';
 import { checkScaling, type ScalingState, scaleFailure, scaleSteps } from '../../../local/scale/scale.ts';
+import { UsageError } from '../../../shared/errors.ts';
 import { thrown } from '../../helpers/thrown.ts';
 
 const state = (overrides: Partial<ScalingState> = {}): ScalingState => ({
@@ -84,7 +85,7 @@ describe('scale command line', () => {
       ['--stage', 'dev', '--shards', '2', '--endpoint', 'localhost:1'],
       ['--stage', 'dev', '--shards', '2', '--bogus'],
     ])
-      expect(thrown(() => parseScaleArgs(argv, {}))).toBeInstanceOf(ScaleUsageError);
+      expect(thrown(() => parseScaleArgs(argv, {}))).toBeInstanceOf(UsageError);
     expect(parseScaleArgs(['--help'], {})).toBeUndefined();
   });
 });
