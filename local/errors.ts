@@ -31,7 +31,8 @@ export const LocalErrorCodes = errorCodes('local', {
   DATA_DIR_FOREIGN: {
     class: 'ForeignDataDirError',
     retryable: false,
-    meaning: 'a data dir to empty (no --persist, or --fresh) that Tributary did not create; it is never deleted',
+    meaning:
+      'a data dir to empty (no --persist, or --fresh) that Tributary did not create; it is never deleted',
   },
   LOCAL_SERVER_START_FAILED: {
     class: 'ServerStartError',
