@@ -36,6 +36,7 @@ import { fullGc, startCollector } from './memory.ts';
 import { ndjsonBatches } from './ndjson-input.ts';
 import { ProvisionErrorCodes } from './provision/errors.ts';
 import { DEFAULT_MEMORY_MAX, DEFAULT_UNIT_NAME, parseSize, renderUnit } from './service/systemd.ts';
+import { TailErrorCodes } from './tail/errors.ts';
 
 /** The exit codes, shared by every Tributary CLI (ERRORS.md lists the one each error code exits with). */
 export const EXIT = CliExit;
@@ -49,6 +50,7 @@ const EXIT_BY_CODE = exitCodes([
   ExportErrorCodes,
   IotErrorCodes,
   ProvisionErrorCodes,
+  TailErrorCodes,
 ]);
 
 /** Where provisioning writes the device's config and certificates by default. */

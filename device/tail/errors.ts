@@ -1,7 +1,23 @@
+import { type CodeOf, errorCodes } from '../../shared/error-codes.ts';
 import { TributaryError } from '../../shared/errors.ts';
 
+/** Codes of the file tailer (device/tail). */
+export const TailErrorCodes = errorCodes('device/tail', {
+  TAIL_CHECKPOINT_WRITE_FAILED: {
+    class: 'TailCheckpointWriteError',
+    retryable: true,
+    meaning: 'a tail checkpoint file could not be written; the tailer retries and sends nothing past it',
+  },
+  TAIL_READ_FAILED: {
+    class: 'TailReadError',
+    retryable: true,
+    meaning: 'a tailed file could not be read (permissions, I/O error); retried at the next poll',
+  },
+});
+export type TailErrorCode = CodeOf<typeof TailErrorCodes>;
+
 /** Base of every error the file tailer raises on purpose. */
-export class TailError extends TributaryError {}
+export class TailError extends TributaryError<TailErrorCode> {}
 
 /** A tail checkpoint file could not be written (the tailer retries; nothing is sent past it). */
 export class TailCheckpointWriteError extends TailError {
