@@ -145,6 +145,15 @@ export class Agent {
    * names are kept (readable, not appendable, not exported).
    */
   static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
+    // Sources are validated (device/tail/source.ts) but nothing tails them yet: refuse rather than ignore.
+    if (config.sources.length > 0) {
+      throw new ConfigFileError(
+        config.file ?? '<config>',
+        'sources',
+        config.sources.map((s) => s.filePattern),
+        'is not supported yet: the file tailer (issue 21) is not built; remove sources',
+      );
+    }
     const log = options.log ?? (() => {});
     const store = await LogStore.open(config.storeRoot, {
       onBackgroundError: (error) =>
