@@ -21,6 +21,7 @@ import {
   type ShardRecord,
 } from './event.ts';
 import type { FileOnFailureDestination, OnFailureRecord } from './on-failure.ts';
+import { closedShardChildren } from './shard-end.ts';
 
 /**
  * Lambda's Kinesis event source mapping semantics for one shard, against a real EFO subscription:
@@ -445,6 +446,7 @@ export class ShardWorker {
     const maxBuffered = Math.max(1000, runtime.settings.batchSize * this.#lanes.length * 4);
     let failures = 0;
     let children: ChildShard[] | undefined;
+    let closedChildren: ChildShard[] | undefined;
     while (!this.#stopped && children === undefined) {
       try {
         runtime.stats.subscriptions++;
@@ -477,6 +479,18 @@ export class ShardWorker {
               arrivedAt: record.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
               encryptionType: record.EncryptionType,
             });
+          }
+          // The emulator never ends a closed shard itself (see shard-end.ts).
+          if ((shardEvent.Records ?? []).length === 0 && shardEvent.MillisBehindLatest === 0) {
+            if (closedChildren !== undefined) {
+              children = closedChildren;
+              break;
+            }
+            closedChildren = await closedShardChildren(
+              runtime.kinesis,
+              runtime.source.streamArn,
+              this.shardId,
+            );
           }
           const continuation = shardEvent.ContinuationSequenceNumber;
           if (continuation === undefined || continuation === null) {
