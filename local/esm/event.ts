@@ -87,8 +87,11 @@ export function lambdaContext(options: {
   memoryLimitInMB: number;
   timeoutMs: number;
   requestId: string;
+  /** Epoch ms; Date.now by default. */
+  clock?: () => number;
 }): Context {
-  const deadline = Date.now() + options.timeoutMs;
+  const clock = options.clock ?? Date.now;
+  const deadline = clock() + options.timeoutMs;
   const arn = `arn:aws:lambda:${options.region}:${options.accountId}:function:${options.functionName}`;
   const unsupported = () => {
     throw new Error('the callback-style context methods are not supported; return a promise');
@@ -102,7 +105,7 @@ export function lambdaContext(options: {
     awsRequestId: options.requestId,
     logGroupName: `/aws/lambda/${options.functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    getRemainingTimeInMillis: () => Math.max(0, deadline - clock()),
     done: unsupported,
     fail: unsupported,
     succeed: unsupported,

@@ -68,6 +68,8 @@ export interface EventSourceRunnerOptions {
   settings?: Partial<StreamMappingSettings>;
   /** Pause before a retry; default 200 ms. */
   retryDelayMs?: number;
+  /** Epoch ms for record ages, batching windows and timestamps; Date.now by default. */
+  clock?: () => number;
   log?: (message: string) => void;
 }
 
@@ -157,6 +159,7 @@ export async function startEventSourceRunner(options: EventSourceRunnerOptions):
         onFailure,
         stats,
         retryDelayMs: options.retryDelayMs ?? 200,
+        clock: options.clock ?? Date.now,
         log,
       };
 

@@ -68,6 +68,8 @@ export interface MappingRuntime {
   stats: MappingStats;
   /** Pause before retrying a failed batch (Lambda backs off too). */
   retryDelayMs: number;
+  /** Epoch ms: batching windows, record ages, iterator age and on-failure timestamps read it. */
+  clock: () => number;
   log(message: string): void;
 }
 
@@ -152,7 +154,7 @@ class Lane {
   }
 
   push(record: ShardRecord): void {
-    if (this.#buffer.length === 0) this.#firstBufferedAt = Date.now();
+    if (this.#buffer.length === 0) this.#firstBufferedAt = this.#runtime.clock();
     this.#buffer.push(record);
     this.#signal();
   }
@@ -195,7 +197,7 @@ class Lane {
       if (this.#shard.stopped) return undefined;
       if (this.#buffer.length >= batchSize) return this.#take();
       if (this.#buffer.length > 0) {
-        const waitMs = batchWindowSeconds * 1000 - (Date.now() - this.#firstBufferedAt);
+        const waitMs = batchWindowSeconds * 1000 - (this.#runtime.clock() - this.#firstBufferedAt);
         if (waitMs <= 0 || this.#ending) return this.#take();
         await this.#waitForSignal(waitMs);
         continue;
@@ -216,17 +218,17 @@ class Lane {
       count++;
     }
     const records = this.#buffer.splice(0, count);
-    if (this.#buffer.length > 0) this.#firstBufferedAt = Date.now();
+    if (this.#buffer.length > 0) this.#firstBufferedAt = this.#runtime.clock();
     this.#shard.drained();
     return { records, attempts: 0, invokes: 0 };
   }
 
   async #handle(batch: PendingBatch): Promise<void> {
-    const { settings, stats } = this.#runtime;
+    const { settings, stats, clock } = this.#runtime;
     // Records past the maximum age are given up before they are (re)sent; stream order means the
     // expired ones are a prefix.
     if (settings.maximumRecordAgeInSeconds >= 0) {
-      const oldest = Date.now() - settings.maximumRecordAgeInSeconds * 1000;
+      const oldest = clock() - settings.maximumRecordAgeInSeconds * 1000;
       const expired = batch.records.findIndex((record) => record.arrivedAt >= oldest);
       const cut = expired < 0 ? batch.records.length : expired;
       if (cut > 0) {
@@ -236,7 +238,8 @@ class Lane {
       }
     }
 
-    stats.iteratorAgeMillis = Date.now() - (batch.records[0]?.arrivedAt ?? Date.now());
+    const now = clock();
+    stats.iteratorAgeMillis = now - (batch.records[0]?.arrivedAt ?? now);
     const outcome = await this.#invoke(batch.records);
     batch.invokes++;
     stats.invocations++;
@@ -306,7 +309,7 @@ class Lane {
       },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
       version: '1.0',
-      timestamp: new Date().toISOString(),
+      timestamp: new Date(runtime.clock()).toISOString(),
       KinesisBatchInfo: {
         shardId: first.shardId,
         startSequenceNumber: first.sequenceNumber,
@@ -330,6 +333,7 @@ class Lane {
       memoryLimitInMB: 512,
       timeoutMs,
       requestId: randomUUID(),
+      clock: this.#runtime.clock,
     });
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -476,7 +480,7 @@ export class ShardWorker {
               sequenceNumber,
               partitionKey: record.PartitionKey ?? '',
               data: record.Data,
-              arrivedAt: record.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
+              arrivedAt: record.ApproximateArrivalTimestamp?.getTime() ?? this.#runtime.clock(),
               encryptionType: record.EncryptionType,
             });
           }

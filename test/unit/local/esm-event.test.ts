@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kinesisEventRecord, type ShardRecord } from '../../../local/esm/event.ts';
+import { kinesisEventRecord, lambdaContext, type ShardRecord } from '../../../local/esm/event.ts';
 import { TEST_EVENT_SOURCE } from '../../helpers/kinesis-events.ts';
 
 const record = (encryptionType: string | undefined): ShardRecord => ({
@@ -22,5 +22,25 @@ describe('kinesisEventRecord', () => {
         'encryptionType',
       );
     }
+  });
+});
+
+describe('lambdaContext', () => {
+  it('counts the remaining time on the clock it is given, down to zero', () => {
+    let now = 1_000;
+    const context = lambdaContext({
+      functionName: 'alerts',
+      region: 'eu-west-1',
+      accountId: '000000000000',
+      memoryLimitInMB: 512,
+      timeoutMs: 6_000,
+      requestId: 'r',
+      clock: () => now,
+    });
+    expect(context.getRemainingTimeInMillis()).toBe(6_000);
+    now += 2_500;
+    expect(context.getRemainingTimeInMillis()).toBe(3_500);
+    now += 10_000;
+    expect(context.getRemainingTimeInMillis()).toBe(0);
   });
 });
