@@ -26,6 +26,7 @@ import {
   StreamNotFoundError,
   type StreamStats,
 } from './log/index.ts';
+import { StreamManagerService } from './sm/service.ts';
 
 export interface AgentOptions {
   /** AWS clients to use instead of building them from `config.aws` (embedding, tests). Not destroyed by stop(). */
@@ -125,6 +126,9 @@ export class Agent {
   #state: AgentStatus['state'] = 'running';
   #stopping: Promise<StopResult> | undefined;
   #mqtt: StatusPublisher | undefined;
+  #streamManager: StreamManagerService | undefined;
+  /** The Kinesis connection of stream manager's exports, made when the first one starts. */
+  #smKinesis: Promise<{ api: KinesisApi; destroy(): void }> | undefined;
 
   private constructor(
     config: AgentConfig,
@@ -208,6 +212,14 @@ export class Agent {
         });
       }
       const agent = new Agent(config, store, exporter, own?.destroy);
+      if (config.api.streamManager) {
+        try {
+          agent.#streamManager = await StreamManagerService.start(agent.#streamManagerHost(options, log));
+        } catch (error) {
+          await agent.stop({ drainTimeoutMillis: 0 });
+          throw error;
+        }
+      }
       if (config.mqtt !== undefined) {
         try {
           // Loaded only when configured: the SDK's native aws-crt costs ~20 MB of resident memory.
@@ -230,9 +242,39 @@ export class Agent {
     }
   }
 
+  #streamManagerHost(options: AgentOptions, log: (line: string) => void) {
+    const config = this.config;
+    return {
+      store: this.#store,
+      storeRoot: config.storeRoot,
+      configured: (name: string) => this.#configured.get(name),
+      appendRecord: (name: string, record: unknown) => this.append(name, record),
+      configuredExport: (name: string) =>
+        this.#configured.has(name) ? this.streamStatus(name).export : undefined,
+      kinesis: async () => {
+        if (options.clients !== undefined) return options.clients.kinesis();
+        this.#smKinesis ??= makeKinesis(config);
+        return (await this.#smKinesis).api;
+      },
+      exporterLimits: {
+        maxBufferedBytes: config.exporter.maxBufferedBytesPerStream,
+        maxInFlightRequests: config.exporter.maxInFlightRequests,
+      },
+      log,
+    };
+  }
+
+  /** Stream manager's operations on this agent's streams; undefined with `api.streamManager: false`. */
+  get streamManager(): StreamManagerService | undefined {
+    return this.#streamManager;
+  }
+
   #assertAppendable(stream: string): StreamDefinition {
     if (this.#state !== 'running') throw new AgentStoppedError();
-    const definition = this.#configured.get(stream);
+    // Streams created through stream manager's door take contract records over the API too.
+    const definition =
+      this.#configured.get(stream) ??
+      (this.#streamManager?.has(stream) === true ? this.#store.describeStream(stream).definition : undefined);
     if (definition === undefined) throw new StreamNotFoundError(stream);
     return definition;
   }
@@ -359,6 +401,7 @@ export class Agent {
     }
     const backlog: Record<string, number> = {};
     try {
+      await this.#streamManager?.stop();
       await exporter?.stop();
       for (const s of exporter?.status() ?? []) {
         backlog[s.logStream] = s.backlog.records;
@@ -371,6 +414,7 @@ export class Agent {
       this.#state = 'stopped';
       await this.#store.close();
       this.#destroyKinesis?.();
+      (await this.#smKinesis?.catch(() => undefined))?.destroy();
     }
     return { drained, backlog };
   }

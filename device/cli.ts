@@ -413,12 +413,25 @@ async function agentRun(args: string[], io: Io): Promise<number> {
   const agent = await Agent.start(config, { log });
   let api: Awaited<ReturnType<typeof startApiServer>>;
   try {
+    const streamManager = agent.streamManager;
+    // Loaded only when the door is open (cbor-x and the protocol).
+    const sm = streamManager === undefined ? undefined : await import('./sm/server.ts');
     api = await startApiServer({
       agent,
       port: config.api.port,
       maxBodyBytes: config.api.maxBodyBytes,
       authToken: token,
       collectGarbage: collect,
+      ...(streamManager === undefined || sm === undefined
+        ? {}
+        : {
+            streamManager: (socket, head) =>
+              sm.serveStreamManager(socket, head, {
+                service: streamManager,
+                authToken: token,
+                maxFrameBytes: config.api.maxBodyBytes + sm.SM_FRAME_OVERHEAD_BYTES,
+              }),
+          }),
     });
   } catch (error) {
     await agent.stop({ drainTimeoutMillis: 0 });
@@ -441,7 +454,7 @@ async function agentRun(args: string[], io: Io): Promise<number> {
     s.export === undefined ? [] : [`${s.definition.name} → ${s.export.kinesisStreamName}`],
   );
   log(
-    `agent ${config.deviceId} running: store ${config.storeRoot}, API ${api.url} (${token === null ? 'no auth: api.auth is none' : `token in ${config.api.authTokenFile}`})`,
+    `agent ${config.deviceId} running: store ${config.storeRoot}, API ${api.url}${agent.streamManager === undefined ? '' : ' (and stream manager protocol)'} (${token === null ? 'no auth: api.auth is none' : `token in ${config.api.authTokenFile}`})`,
   );
   log(
     `streams: ${config.streams.map((s) => s.definition.name).join(', ')}; exporting ${exported.join(', ') || 'nothing'}`,

@@ -122,8 +122,16 @@ const schema = z.strictObject({
         z.int().check(z.gte(64 * KiB), z.lte(MAX_BODY_BYTES_CEILING)),
         DEFAULT_MAX_BODY_BYTES,
       ),
+      /** Greengrass stream manager's wire protocol on the same port (device/PROTOCOL.md). */
+      streamManager: z._default(z.boolean(), true),
     }),
-    { port: DEFAULT_API_PORT, host: API_HOST, auth: 'token', maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+    {
+      port: DEFAULT_API_PORT,
+      host: API_HOST,
+      auth: 'token',
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      streamManager: true,
+    },
   ),
   exporter: z._default(
     z.strictObject({

@@ -17,7 +17,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { type ContractErrorCode, ContractErrorCodes } from '../../shared/contract/errors.ts';
 import {
   isBlankLine,
@@ -102,6 +102,56 @@ export interface ApiServerOptions {
   readonly bodyBudgetBytes?: number;
   /** Runs a garbage collection (device/memory.ts's fullGc); called every 4 MiB of body bytes read. */
   readonly collectGarbage?: () => void;
+  /**
+   * Serves Greengrass stream manager's wire protocol on the same port: a connection whose first byte
+   * is the protocol's connect version (1; no HTTP request starts with it) is handed here with that
+   * byte and whatever came with it.
+   */
+  readonly streamManager?: (socket: Socket, head: Buffer) => void;
+}
+
+/** The stream manager SDKs' connect version byte: what tells their connections from HTTP ones. */
+const SM_CONNECT_VERSION = 1;
+
+/**
+ * One listener for both doors. Each connection's first bytes decide: stream manager's, or handed
+ * to the HTTP server, which then applies its own timeouts and limits as to a connection it accepted.
+ */
+function frontDoor(
+  http: ReturnType<typeof createServer>,
+  timeouts: ApiTimeouts,
+  streamManager: (socket: Socket, head: Buffer) => void,
+): { listener: Server; closeStreamManager(): void } {
+  const smSockets = new Set<Socket>();
+  // The HTTP server never listens itself; its header and request timeouts are checked only once
+  // it has seen 'listening'.
+  http.emit('listening');
+  const listener = createNetServer((socket) => {
+    // Nothing sent: closed like an HTTP connection that never sends its headers.
+    socket.setTimeout(timeouts.headersMillis, () => socket.destroy());
+    socket.on('error', () => {});
+    socket.once('data', (head: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      if (head[0] === SM_CONNECT_VERSION) {
+        smSockets.add(socket);
+        socket.once('close', () => smSockets.delete(socket));
+        streamManager(socket, head);
+        socket.resume();
+        return;
+      }
+      socket.unshift(head);
+      http.emit('connection', socket);
+      process.nextTick(() => socket.resume());
+    });
+  });
+  // SDK clients hold their connection open for good: a stop closes them (they reconnect).
+  return {
+    listener,
+    closeStreamManager: () => {
+      for (const socket of smSockets) socket.destroy();
+    },
+  };
 }
 
 export interface ApiServer {
@@ -500,7 +550,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     requireHostHeader: true,
   });
   server.timeout = timeouts.idleMillis;
-  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const front =
+    options.streamManager === undefined ? undefined : frontDoor(server, timeouts, options.streamManager);
+  const listener: Server = front?.listener ?? server;
+  listener.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const allowedHosts = new Set<string>();
   const context: Context = {
     options,
@@ -531,13 +584,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, API_HOST, () => {
-      server.off('error', reject);
+    listener.once('error', reject);
+    listener.listen(options.port, API_HOST, () => {
+      listener.off('error', reject);
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
+  const { port } = listener.address() as AddressInfo;
   // Without a port too (HTTP/1.0 tools): a rebinding page always sends its own name, never these.
   for (const name of [API_HOST, 'localhost']) allowedHosts.add(`${name}:${port}`).add(name);
   return {
@@ -545,7 +598,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     port,
     close: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
+        if (front !== undefined) {
+          // Stops the HTTP server's timeout checks; it has no listening socket of its own to close.
+          server.close(() => {});
+          front.closeStreamManager();
+        }
+        listener.close((error) => (error === undefined ? resolve() : reject(error)));
         server.closeIdleConnections();
       }),
   };

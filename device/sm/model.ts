@@ -1,0 +1,162 @@
+/**
+ * The requests of stream manager's protocol as the SDKs send them (CBOR maps with camelCase keys,
+ * enums as integers), validated strictly: a key this file does not know is refused with its path,
+ * so a field the SDK sends and the agent would silently ignore cannot exist. The bounds are the
+ * SDKs' own `_validations_map` (stream_manager/data/__init__.py), narrowed where the log is narrower.
+ * device/PROTOCOL.md's tables list every field here; a test keeps the two equal.
+ */
+import { describeValue, formatPath, valueAtPath } from '../../shared/errors.ts';
+import * as z from '../../shared/zod.ts';
+import { InvalidRequestError } from './errors.ts';
+
+/** The SDKs' name rule (`^[\w ,.\-_]*$`, 1-255), with the log's ASCII letters and "."/".." refused. */
+const STREAM_NAME = /^[A-Za-z0-9 ,._-]{1,255}$/;
+/** Identifiers of export configs: the SDKs' rule. */
+const IDENTIFIER = /^[\p{L}\p{N}_ ,.-]{1,255}$/u;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** Largest batch interval the exporter runs (a day); the SDKs allow up to 2^63 ms. */
+export const MAX_BATCH_INTERVAL_MILLIS = 86_400_000;
+
+const absent = <T extends z.ZodMiniType>(schema: T) => z.optional(z.nullable(schema));
+const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
+const streamName = z.string().check(
+  z.regex(STREAM_NAME, 'must be 1-255 of letters, digits, spaces, commas, periods, hyphens, underscores'),
+  z.refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."'),
+);
+const requestId = z.string().check(z.minLength(1), z.maxLength(255));
+const identifier = z.string().check(z.regex(IDENTIFIER, 'must be 1-255 of letters, digits, space , . _ -'));
+
+/** Fields every export config shares (stream manager's ExportDefinition entries). */
+const exportCommon = {
+  identifier,
+  priority: absent(int(1, 10)),
+  startSequenceNumber: absent(int(0, MAX_SAFE)),
+  disabled: absent(z.boolean()),
+};
+
+const kinesisConfig = z.strictObject({
+  ...exportCommon,
+  kinesisStreamName: z.string().check(z.minLength(1)),
+  batchSize: absent(int(1, 500)),
+  batchIntervalMillis: absent(int(60_000, MAX_BATCH_INTERVAL_MILLIS)),
+});
+
+const iotAnalyticsConfig = z.strictObject({
+  ...exportCommon,
+  iotChannel: z.string().check(z.minLength(1)),
+  iotMsgIdPrefix: absent(z.string().check(z.maxLength(32))),
+  batchSize: absent(int(1, 100)),
+  batchIntervalMillis: absent(int(60_000, MAX_BATCH_INTERVAL_MILLIS)),
+});
+
+const httpConfig = z.strictObject({
+  ...exportCommon,
+  uri: z.string().check(z.minLength(1)),
+  batchSize: absent(int(1, 500)),
+  batchIntervalMillis: absent(int(60_000, MAX_BATCH_INTERVAL_MILLIS)),
+  exportFormat: absent(int(0, 1)),
+});
+
+const siteWiseConfig = z.strictObject({
+  ...exportCommon,
+  batchSize: absent(int(1, 10)),
+  batchIntervalMillis: absent(int(60_000, MAX_BATCH_INTERVAL_MILLIS)),
+});
+
+const s3TaskExecutorConfig = z.strictObject({
+  identifier,
+  sizeThresholdForMultipartUploadBytes: absent(int(5_242_880, MAX_SAFE)),
+  priority: absent(int(1, 10)),
+  disabled: absent(z.boolean()),
+  statusConfig: absent(
+    z.strictObject({
+      statusLevel: absent(int(0, 4)),
+      statusStreamName: absent(streamName),
+    }),
+  ),
+});
+
+const exportDefinition = z.strictObject({
+  http: absent(z.array(httpConfig)),
+  iotAnalytics: absent(z.array(iotAnalyticsConfig)),
+  kinesis: absent(z.array(kinesisConfig)),
+  // Stream manager's own spelling of the key.
+  IotSitewise: absent(z.array(siteWiseConfig)),
+  s3TaskExecutor: absent(z.array(s3TaskExecutorConfig)),
+});
+
+export const messageStreamDefinition = z.strictObject({
+  name: streamName,
+  maxSize: absent(int(1024, MAX_SAFE)),
+  streamSegmentSize: absent(int(1024, 2_147_483_647)),
+  timeToLiveMillis: absent(int(60_000, MAX_SAFE)),
+  /** 0 RejectNewData, 1 OverwriteOldestData. */
+  strategyOnFull: int(0, 1),
+  /** 0 File, 1 Memory. */
+  persistence: absent(int(0, 1)),
+  flushOnWrite: absent(z.boolean()),
+  exportDefinition: absent(exportDefinition),
+});
+export type MessageStreamDefinition = z.output<typeof messageStreamDefinition>;
+export type KinesisConfig = z.output<typeof kinesisConfig>;
+export type ExportDefinitionWire = z.output<typeof exportDefinition>;
+
+export const connectRequest = z.strictObject({
+  requestId,
+  protocolVersion: z.string().check(z.minLength(1), z.maxLength(64)),
+  otherSupportedProtocolVersions: absent(z.array(z.string().check(z.maxLength(64))).check(z.maxLength(16))),
+  sdkVersion: absent(z.string().check(z.maxLength(64))),
+  authToken: absent(z.string().check(z.maxLength(4096))),
+});
+
+export const createRequest = z.strictObject({ requestId, definition: messageStreamDefinition });
+export const updateRequest = createRequest;
+export const deleteRequest = z.strictObject({ requestId, name: streamName });
+export const describeRequest = deleteRequest;
+export const listRequest = z.strictObject({ requestId });
+export const appendRequest = z.strictObject({
+  requestId,
+  name: streamName,
+  payload: z.instanceof(Uint8Array).check(z.refine((p) => p.length > 0, 'must not be empty')),
+});
+export const readRequest = z.strictObject({
+  requestId,
+  streamName,
+  readMessagesOptions: absent(
+    z.strictObject({
+      desiredStartSequenceNumber: absent(int(0, MAX_SAFE)),
+      minMessageCount: absent(int(1, 2_147_483_647)),
+      maxMessageCount: absent(int(1, 2_147_483_647)),
+      readTimeoutMillis: absent(int(0, MAX_SAFE)),
+    }),
+  ),
+});
+
+/**
+ * Validates a decoded request. The first issue becomes an InvalidRequestError naming the field and
+ * the value sent (described, never quoted whole).
+ */
+export function parseRequest<T extends z.ZodMiniType>(schema: T, body: unknown): z.output<T> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue === undefined ? [] : [...issue.path];
+  if (issue?.code === 'unrecognized_keys') {
+    const at = [...path, issue.keys[0] ?? ''];
+    throw new InvalidRequestError(
+      formatPath(at),
+      `is not a field this agent knows (see device/PROTOCOL.md) (got ${describeValue(valueAtPath(body, at))})`,
+    );
+  }
+  throw new InvalidRequestError(
+    formatPath(path),
+    `${issue?.message ?? 'is invalid'} (got ${describeValue(valueAtPath(body, path))})`,
+  );
+}
+
+/** The request id of a body, when it has a usable one: refusals are answered to it. */
+export function requestIdOf(body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const id = (body as { requestId?: unknown }).requestId;
+  return typeof id === 'string' && id.length > 0 && id.length <= 255 ? id : undefined;
+}

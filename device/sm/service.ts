@@ -1,0 +1,567 @@
+/**
+ * Stream manager's operations on the agent's log: the second door to the same streams as the HTTP
+ * API. Streams created through it are plain log streams; their stream manager definition (exports
+ * included) is kept beside the log in `<storeRoot>/stream-manager.json`, so they and their exports
+ * come back after a restart like configured ones. Configured streams (the agent's config file) are
+ * readable, describable and appendable here too, but changed only in the config.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { TributaryError } from '../../shared/errors.ts';
+import {
+  type ExportDefinition,
+  type ExportStatus,
+  type KinesisApi,
+  KinesisExporter,
+  partitionKeyOf,
+} from '../export/index.ts';
+import {
+  isValidStreamName,
+  type LogStore,
+  RecordTooLargeError,
+  StorageFullError,
+  type StreamDefinition,
+  StreamFullError,
+  StreamNotFoundError,
+} from '../log/index.ts';
+import { writeFileAtomic } from '../log/io.ts';
+import {
+  ExportUnsupportedError,
+  InvalidRequestError,
+  MessageStoreReadError,
+  NotEnoughMessagesError,
+  PayloadTooLargeError,
+  ResponseTooLargeError,
+  SmFailureError,
+  SmStreamExistsError,
+  SmStreamFullError,
+  SmStreamNotFoundError,
+  StreamManagerError,
+  UpdateFailedError,
+  UpdateNotAllowedError,
+} from './errors.ts';
+import type { KinesisConfig, MessageStreamDefinition } from './model.ts';
+
+/** The registry of streams created through stream manager's door. */
+export const REGISTRY_FILE = 'stream-manager.json';
+const REGISTRY_VERSION = 1;
+/** Stream manager's defaults (MessageStreamDefinition in the SDKs). */
+export const SM_DEFAULT_MAX_SIZE = 268_435_456;
+export const SM_DEFAULT_SEGMENT_SIZE = 16_777_216;
+/** Stream manager's Kinesis batch defaults: 500 messages, no interval. */
+const KINESIS_DEFAULT_BATCH_SIZE = 500;
+/** Stream manager's export priority: 1 is the most urgent; the exporter's 10 is. */
+const invertPriority = (p: number) => 11 - p;
+/** Bytes of messages one ReadMessages answer carries at most (the SDK would take up to 1 GiB). */
+export const MAX_READ_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+export interface Message {
+  readonly streamName: string;
+  readonly sequenceNumber: number;
+  readonly ingestTime: number;
+  readonly payload: Uint8Array;
+}
+
+export interface ReadOptions {
+  readonly desiredStartSequenceNumber?: number | null | undefined;
+  readonly minMessageCount?: number | null | undefined;
+  readonly maxMessageCount?: number | null | undefined;
+  readonly readTimeoutMillis?: number | null | undefined;
+}
+
+export interface ExportStatusWire {
+  exportConfigIdentifier: string;
+  lastExportedSequenceNumber: number;
+  errorMessage?: string;
+  /** User messages Kinesis accepted since the agent started (resends counted once per acceptance). */
+  exportedMessagesCount: number;
+}
+
+export interface MessageStreamInfo {
+  definition: Record<string, unknown>;
+  storageStatus: { oldestSequenceNumber: number; newestSequenceNumber: number; totalBytes: number };
+  exportStatuses?: ExportStatusWire[];
+}
+
+/** What the service needs of the agent: its configured streams and their contract. */
+export interface StreamManagerHost {
+  readonly store: LogStore;
+  readonly storeRoot: string;
+  /** Streams of the agent's config; undefined for others. */
+  configured(name: string): StreamDefinition | undefined;
+  /** Validates a contract record (configured streams) and appends it. */
+  appendRecord(name: string, record: unknown): Promise<{ sequence: number }>;
+  /** The export status of a configured stream, when it is exported. */
+  configuredExport(name: string): ExportStatus | undefined;
+  /** The Kinesis client for stream manager's exports, made on first use. */
+  kinesis(): Promise<KinesisApi | KinesisClient>;
+  readonly exporterLimits: { maxBufferedBytes: number; maxInFlightRequests: number };
+  /** Where notices go (an export that could not start). */
+  log(line: string): void;
+}
+
+interface RunningExport {
+  readonly identifier: string;
+  readonly exporter: KinesisExporter;
+  readonly logStream: string;
+}
+
+interface Registry {
+  version: number;
+  streams: Record<string, MessageStreamDefinition>;
+}
+
+/** The checkpoint of a Kinesis export config: its identifier may hold spaces and commas, a checkpoint name not. */
+function checkpointNameOf(identifier: string): string {
+  return `sm-kinesis-${createHash('sha256').update(identifier).digest('hex').slice(0, 32)}`;
+}
+
+/** The log definition a stream manager definition asks for. */
+export function logDefinitionOf(d: MessageStreamDefinition) {
+  const maxSize = d.maxSize ?? SM_DEFAULT_MAX_SIZE;
+  return {
+    name: d.name,
+    maxSize,
+    // Stream manager takes a segment larger than the stream as the whole stream; the log needs it within.
+    segmentSize: Math.min(d.streamSegmentSize ?? SM_DEFAULT_SEGMENT_SIZE, maxSize),
+    ...(d.timeToLiveMillis == null ? {} : { timeToLiveMillis: d.timeToLiveMillis }),
+    strategyOnFull: d.strategyOnFull === 1 ? ('OverwriteOldestData' as const) : ('RejectNewData' as const),
+    persistence: d.persistence === 1 ? ('Memory' as const) : ('File' as const),
+    flushOnWrite: d.flushOnWrite ?? false,
+  };
+}
+
+/** A configured stream's definition as stream manager would describe it. */
+function wireDefinitionOf(d: StreamDefinition): Record<string, unknown> {
+  return {
+    name: d.name,
+    maxSize: d.maxSize,
+    streamSegmentSize: d.segmentSize,
+    ...(d.timeToLiveMillis === undefined ? {} : { timeToLiveMillis: d.timeToLiveMillis }),
+    strategyOnFull: d.strategyOnFull === 'OverwriteOldestData' ? 1 : 0,
+    persistence: d.persistence === 'Memory' ? 1 : 0,
+    flushOnWrite: d.flushOnWrite,
+  };
+}
+
+/** Drops null/undefined members (the SDKs omit them too) so a stored definition reads back as sent. */
+function compact<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(compact) as T;
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v != null) out[k] = compact(v);
+  return out as T;
+}
+
+function exportStatusOf(identifier: string, s: ExportStatus): ExportStatusWire {
+  return {
+    exportConfigIdentifier: identifier,
+    lastExportedSequenceNumber: s.lastExportedSequence ?? -1,
+    ...(s.lastError === undefined ? {} : { errorMessage: `${s.lastError.code}: ${s.lastError.message}` }),
+    exportedMessagesCount: s.counters.recordsAccepted,
+  };
+}
+
+export class StreamManagerService {
+  readonly #host: StreamManagerHost;
+  readonly #registry: Registry;
+  readonly #exports = new Map<string, RunningExport[]>();
+  /** Creates, updates and deletes run one at a time (they touch the registry file). */
+  #queue: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+
+  private constructor(host: StreamManagerHost, registry: Registry) {
+    this.#host = host;
+    this.#registry = registry;
+  }
+
+  /** Loads the registry and starts the exports of the streams it holds. */
+  static async start(host: StreamManagerHost): Promise<StreamManagerService> {
+    let registry: Registry = { version: REGISTRY_VERSION, streams: {} };
+    try {
+      const text = await readFile(`${host.storeRoot}/${REGISTRY_FILE}`, 'utf8');
+      const parsed = JSON.parse(text) as Registry;
+      if (parsed.version === REGISTRY_VERSION && typeof parsed.streams === 'object') registry = parsed;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const service = new StreamManagerService(host, registry);
+    const existing = new Set(host.store.listStreams());
+    for (const [name, definition] of Object.entries(registry.streams)) {
+      // A crash between the stream's deletion and the registry's write leaves a name to forget.
+      if (!existing.has(name)) delete registry.streams[name];
+      else await service.#startExports(definition);
+    }
+    return service;
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #saveRegistry(): Promise<void> {
+    await writeFileAtomic(
+      this.#host.storeRoot,
+      REGISTRY_FILE,
+      `${JSON.stringify(this.#registry, null, 2)}\n`,
+    );
+  }
+
+  /** Refuses exports the agent does not run, with what to use instead. */
+  #checkExports(d: MessageStreamDefinition): void {
+    const e = d.exportDefinition;
+    if (e == null) return;
+    if ((e.iotAnalytics?.length ?? 0) > 0) {
+      throw new ExportUnsupportedError(
+        'definition.exportDefinition.iotAnalytics',
+        'is refused: AWS IoT Analytics has reached end of support; export to Kinesis (exportDefinition.kinesis) and use the project analytics (analytics/, the Flink aggregates) instead',
+      );
+    }
+    if ((e.http?.length ?? 0) > 0) {
+      throw new ExportUnsupportedError(
+        'definition.exportDefinition.http',
+        'is refused: the HTTP export is not part of stream manager on AWS and this agent does not run it; export to Kinesis instead',
+      );
+    }
+    if ((e.IotSitewise?.length ?? 0) > 0) {
+      throw new ExportUnsupportedError(
+        'definition.exportDefinition.IotSitewise',
+        'is refused: this agent does not export to IoT SiteWise yet (device/PROTOCOL.md)',
+      );
+    }
+    if ((e.s3TaskExecutor?.length ?? 0) > 0) {
+      throw new ExportUnsupportedError(
+        'definition.exportDefinition.s3TaskExecutor',
+        'is refused: this agent does not run S3 export tasks yet (device/PROTOCOL.md)',
+      );
+    }
+    const seen = new Set<string>();
+    (e.kinesis ?? []).forEach((k, i) => {
+      if (seen.has(k.identifier)) {
+        throw new InvalidRequestError(
+          `definition.exportDefinition.kinesis[${i}].identifier`,
+          `${JSON.stringify(k.identifier)} is used twice`,
+        );
+      }
+      seen.add(k.identifier);
+    });
+    const deadLetter = `${d.name}.dead-letter`;
+    if ((e.kinesis?.length ?? 0) > 0 && !isValidStreamName(deadLetter)) {
+      throw new InvalidRequestError(
+        'definition.name',
+        `is too long for a Kinesis export: its dead-letter stream ${JSON.stringify(deadLetter)} would pass 255 characters`,
+      );
+    }
+  }
+
+  async #startExports(d: MessageStreamDefinition): Promise<void> {
+    const running: RunningExport[] = [];
+    for (const k of d.exportDefinition?.kinesis ?? []) {
+      if (k.disabled === true) continue;
+      try {
+        running.push(await this.#startKinesis(d.name, k));
+      } catch (error) {
+        this.#host.log(
+          `stream manager: export ${k.identifier} of ${d.name} not started: ${(error as Error).message}`,
+        );
+      }
+    }
+    this.#exports.set(d.name, running);
+  }
+
+  async #startKinesis(logStream: string, k: KinesisConfig): Promise<RunningExport> {
+    const definition: Partial<ExportDefinition> & { logStream: string; kinesisStreamName: string } = {
+      logStream,
+      kinesisStreamName: k.kinesisStreamName,
+      batchSize: k.batchSize ?? KINESIS_DEFAULT_BATCH_SIZE,
+      batchIntervalMillis: k.batchIntervalMillis ?? 0,
+      priority: invertPriority(k.priority ?? 1),
+      ...(k.startSequenceNumber == null ? {} : { startSequence: k.startSequenceNumber }),
+      checkpointName: checkpointNameOf(k.identifier),
+    };
+    const exporter = await KinesisExporter.start({
+      store: this.#host.store,
+      kinesis: await this.#host.kinesis(),
+      exports: [definition],
+      // Stream manager's key is random per message; a JSON message naming its partition_key keeps it.
+      route: (payload) =>
+        partitionKeyOf(payload) === undefined ? { partitionKey: randomUUID() } : undefined,
+      ...this.#host.exporterLimits,
+    });
+    return { identifier: k.identifier, exporter, logStream };
+  }
+
+  async #stopExports(name: string): Promise<void> {
+    const running = this.#exports.get(name) ?? [];
+    this.#exports.delete(name);
+    await Promise.all(running.map((r) => r.exporter.stop()));
+  }
+
+  /** Whether `name` was created through this door (and still exists). */
+  has(name: string): boolean {
+    return Object.hasOwn(this.#registry.streams, name);
+  }
+
+  #assertRunning(): void {
+    if (this.#stopped) throw new SmFailureError('the agent is stopping', undefined, true);
+  }
+
+  create(d: MessageStreamDefinition): Promise<void> {
+    return this.#serial(async () => {
+      this.#assertRunning();
+      this.#checkExports(d);
+      if (this.#host.store.listStreams().includes(d.name)) throw new SmStreamExistsError(d.name);
+      await this.#mapLogErrors(() => this.#host.store.createStream(logDefinitionOf(d)));
+      const stored = compact(d);
+      this.#registry.streams[d.name] = stored;
+      await this.#saveRegistry();
+      await this.#startExports(stored);
+    });
+  }
+
+  update(d: MessageStreamDefinition): Promise<void> {
+    return this.#serial(async () => {
+      this.#assertRunning();
+      if (!this.#host.store.listStreams().includes(d.name)) throw new SmStreamNotFoundError(d.name);
+      if (this.#host.configured(d.name) !== undefined) {
+        throw new UpdateNotAllowedError(
+          'definition.name',
+          `${JSON.stringify(d.name)} is defined in the agent's config file; change it there`,
+        );
+      }
+      const current = this.#host.store.describeStream(d.name).definition;
+      const next = logDefinitionOf(d);
+      if (current.persistence !== next.persistence) {
+        throw new UpdateNotAllowedError(
+          'definition.persistence',
+          `cannot change from ${current.persistence} to ${next.persistence}`,
+        );
+      }
+      this.#checkExports(d);
+      await this.#stopExports(d.name);
+      try {
+        await this.#host.store.updateStream({ ...current, ...next, maxRecordSize: undefined });
+      } catch (error) {
+        await this.#startExports(this.#registry.streams[d.name] ?? d);
+        if (error instanceof TributaryError && error.code === 'CONFIG_INVALID') {
+          throw new InvalidRequestError('definition', error.message);
+        }
+        throw new UpdateFailedError(
+          `stream ${JSON.stringify(d.name)} was not updated: ${(error as Error).message}`,
+          error,
+        );
+      }
+      const stored = compact(d);
+      this.#registry.streams[d.name] = stored;
+      await this.#saveRegistry();
+      await this.#startExports(stored);
+    });
+  }
+
+  delete(name: string): Promise<void> {
+    return this.#serial(async () => {
+      this.#assertRunning();
+      if (!this.#host.store.listStreams().includes(name)) throw new SmStreamNotFoundError(name);
+      if (this.#host.configured(name) !== undefined) {
+        throw new InvalidRequestError(
+          'name',
+          `${JSON.stringify(name)} is defined in the agent's config file; remove it there`,
+        );
+      }
+      await this.#stopExports(name);
+      await this.#host.store.deleteStream(name);
+      delete this.#registry.streams[name];
+      await this.#saveRegistry();
+    });
+  }
+
+  list(): string[] {
+    this.#assertRunning();
+    return this.#host.store.listStreams();
+  }
+
+  describe(name: string): MessageStreamInfo {
+    this.#assertRunning();
+    let description: ReturnType<LogStore['describeStream']>;
+    try {
+      description = this.#host.store.describeStream(name);
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) throw new SmStreamNotFoundError(name);
+      throw error;
+    }
+    const registered = this.#registry.streams[name];
+    const definition = {
+      ...wireDefinitionOf(description.definition),
+      ...(registered?.exportDefinition == null ? {} : { exportDefinition: registered.exportDefinition }),
+    };
+    const statuses: ExportStatusWire[] = [];
+    for (const r of this.#exports.get(name) ?? []) {
+      statuses.push(exportStatusOf(r.identifier, r.exporter.statusOf(r.logStream)));
+    }
+    const configured = this.#host.configuredExport(name);
+    if (configured !== undefined) {
+      statuses.push(exportStatusOf(`kinesis.${configured.kinesisStreamName}`, configured));
+    }
+    return {
+      definition,
+      storageStatus: {
+        oldestSequenceNumber: description.firstSequence,
+        newestSequenceNumber: description.nextSequence - 1,
+        totalBytes: description.bytes,
+      },
+      ...(statuses.length === 0 ? {} : { exportStatuses: statuses }),
+    };
+  }
+
+  async append(name: string, payload: Uint8Array): Promise<number> {
+    this.#assertRunning();
+    const configured = this.#host.configured(name);
+    if (configured !== undefined) {
+      // The config's streams carry the record contract: the message must be one contract record.
+      let record: unknown;
+      try {
+        record = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+      } catch (error) {
+        throw new InvalidRequestError(
+          'payload',
+          `is not a JSON record, which stream ${JSON.stringify(name)} (from the agent's config) requires: ${(error as Error).message}`,
+        );
+      }
+      return this.#mapLogErrors(async () => (await this.#host.appendRecord(name, record)).sequence);
+    }
+    return this.#mapLogErrors(async () => (await this.#host.store.append(name, payload)).sequence);
+  }
+
+  /**
+   * Stream manager's read: from the desired sequence (or the oldest kept, when that is gone), at
+   * least `min` and at most `max` messages, waiting up to the timeout for `min` to be there.
+   */
+  async read(name: string, options: ReadOptions, signal: AbortSignal): Promise<Message[]> {
+    this.#assertRunning();
+    const min = options.minMessageCount ?? 1;
+    const max = options.maxMessageCount ?? Math.max(min, 1);
+    if (min > max) {
+      throw new InvalidRequestError(
+        'readMessagesOptions.minMessageCount',
+        `must not exceed maxMessageCount (${min} > ${max})`,
+      );
+    }
+    const desired = options.desiredStartSequenceNumber ?? 0;
+    const timeout = options.readTimeoutMillis ?? 0;
+    const store = this.#host.store;
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      let stats: ReturnType<LogStore['describeStream']>;
+      try {
+        stats = store.describeStream(name);
+      } catch (error) {
+        if (error instanceof StreamNotFoundError) throw new SmStreamNotFoundError(name);
+        throw error;
+      }
+      const from = Math.max(desired, stats.firstSequence);
+      const available = stats.nextSequence - from;
+      if (available >= min) {
+        const messages = await this.#readRange(name, from, Math.min(max, available));
+        if (messages.length < min) {
+          throw new ResponseTooLargeError(
+            `${min} messages from sequence ${from} of ${JSON.stringify(name)} exceed the ${MAX_READ_RESPONSE_BYTES}-byte answer limit; ask for fewer`,
+          );
+        }
+        return messages;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted) {
+        throw new NotEnoughMessagesError(
+          `stream ${JSON.stringify(name)} has ${Math.max(0, available)} messages from sequence ${from} (newest ${stats.nextSequence - 1}), fewer than minMessageCount ${min}${timeout > 0 ? ` after waiting ${timeout} ms` : ''}`,
+        );
+      }
+      await this.#waitForSequence(name, from + min - 1, left, signal);
+    }
+  }
+
+  async #readRange(name: string, from: number, count: number): Promise<Message[]> {
+    const out: Message[] = [];
+    let next = from;
+    let bytes = 0;
+    try {
+      while (out.length < count) {
+        const batch = await this.#host.store.read(name, {
+          fromSequence: next,
+          maxRecords: Math.min(1000, count - out.length),
+        });
+        const last = batch.at(-1);
+        if (last === undefined) break;
+        for (const r of batch) {
+          bytes += r.payload.length;
+          out.push({
+            streamName: name,
+            sequenceNumber: r.sequence,
+            ingestTime: r.timestamp,
+            payload: r.payload,
+          });
+        }
+        if (bytes > MAX_READ_RESPONSE_BYTES) break;
+        next = last.sequence + 1;
+      }
+    } catch (error) {
+      if (error instanceof StreamManagerError) throw error;
+      if (error instanceof StreamNotFoundError) throw new SmStreamNotFoundError(name);
+      throw new MessageStoreReadError(
+        `reading ${JSON.stringify(name)} failed: ${(error as Error).message}`,
+        error,
+      );
+    }
+    return out;
+  }
+
+  async #waitForSequence(name: string, sequence: number, millis: number, signal: AbortSignal): Promise<void> {
+    const wait = new AbortController();
+    const timer = setTimeout(() => wait.abort(), millis);
+    const onAbort = () => wait.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.#host.store.waitFor(name, sequence, wait.signal);
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) throw new SmStreamNotFoundError(name);
+      // Aborted by the timer or the connection: the loop answers with what there is.
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #mapLogErrors<T>(task: () => Promise<T>): Promise<T> {
+    try {
+      return await task();
+    } catch (error) {
+      if (error instanceof StreamManagerError) throw error;
+      if (error instanceof StreamNotFoundError) throw new SmStreamNotFoundError(error.stream);
+      if (error instanceof StreamFullError) throw new SmStreamFullError(error.message, error);
+      if (error instanceof RecordTooLargeError) throw new PayloadTooLargeError(error.message);
+      if (error instanceof StorageFullError) throw new SmFailureError(error.message, error, true);
+      if (error instanceof TributaryError) {
+        if (error.code === 'RECORD_TOO_LARGE') throw new PayloadTooLargeError(error.message);
+        if (error.code.startsWith('RECORD_')) {
+          const field = (error as TributaryError & { path?: unknown }).path;
+          throw new InvalidRequestError(
+            typeof field === 'string' && field !== '' ? `payload.${field}` : 'payload',
+            `breaks the record contract: ${error.message}`,
+          );
+        }
+        if (error.code === 'CONFIG_INVALID') throw new InvalidRequestError('definition', error.message);
+        throw new SmFailureError(error.message, error, error.retryable);
+      }
+      throw error;
+    }
+  }
+
+  /** Stops every export (final checkpoints); the streams stay in the log. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#queue;
+    await Promise.all([...this.#exports.keys()].map((name) => this.#stopExports(name)));
+  }
+}
