@@ -67,7 +67,9 @@ const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNum
  */
 function wideIntegers(value: unknown): unknown {
   if (typeof value === 'number') {
-    return Number.isSafeInteger(value) && (value > 0xffff_ffff || value < -0x8000_0000) ? BigInt(value) : value;
+    return Number.isSafeInteger(value) && (value > 0xffff_ffff || value < -0x8000_0000)
+      ? BigInt(value)
+      : value;
   }
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
   if (Array.isArray(value)) return value.map(wideIntegers);

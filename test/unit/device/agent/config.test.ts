@@ -35,6 +35,8 @@ describe('agent config', () => {
       auth: 'token',
       authTokenFile: join(resolve(String(minimal.storeRoot)), 'api-token'),
       maxBodyBytes: 1024 * 1024,
+      // Stream manager's wire protocol shares the port (device/PROTOCOL.md).
+      streamManager: true,
     });
     const open = parseConfig({ ...minimal, api: { auth: 'none' } });
     expect(open.api.authTokenFile).toBeUndefined();

@@ -1,0 +1,207 @@
+"""
+Drives the official Python Stream Manager SDK (PyPI stream-manager) against a running agent, for
+test/integration/stream-manager.test.ts. Port and token come from the SDK's own environment variables
+(STREAM_MANAGER_SERVER_PORT, AWS_CONTAINER_AUTHORIZATION_TOKEN). Prints one JSON object on stdout.
+
+  sm_python.py flows <stream> <kinesis stream>   the documented flows and a bad request per operation
+  sm_python.py append-forever <stream>           creates <stream>, appends until killed; prints each acked sequence
+  sm_python.py read-all <stream>                 every message of <stream>
+  sm_python.py bench <stream> <count> <size>     appends <count> messages; prints messages/s
+"""
+
+import json
+import sys
+import time
+
+from stream_manager import (
+    ExportDefinition,
+    IoTAnalyticsConfig,
+    KinesisConfig,
+    MessageStreamDefinition,
+    Persistence,
+    ReadMessagesOptions,
+    StrategyOnFull,
+    StreamManagerClient,
+)
+from stream_manager.exceptions import StreamManagerException
+
+
+def refused(action):
+    try:
+        action()
+    except StreamManagerException as e:
+        return {"type": type(e).__name__, "message": str(e)}
+    return {"type": None, "message": None}
+
+
+def flows(name, kinesis_stream):
+    out = {}
+    client = StreamManagerClient()
+    try:
+        client.create_message_stream(
+            MessageStreamDefinition(
+                name=name,
+                strategy_on_full=StrategyOnFull.OverwriteOldestData,
+                persistence=Persistence.File,
+                flush_on_write=True,
+                export_definition=ExportDefinition(
+                    kinesis=[
+                        KinesisConfig(
+                            identifier="KinesisExport" + name,
+                            kinesis_stream_name=kinesis_stream,
+                            batch_size=10,
+                        )
+                    ]
+                ),
+            )
+        )
+        out["sequences"] = [client.append_message(name, ("python message %d" % i).encode()) for i in range(20)]
+        messages = client.read_messages(
+            name,
+            ReadMessagesOptions(desired_start_sequence_number=5, min_message_count=3, max_message_count=4),
+        )
+        out["read"] = [[m.sequence_number, m.payload.decode()] for m in messages]
+        info = client.describe_message_stream(name)
+        out["describe"] = {
+            "name": info.definition.name,
+            "strategyOnFull": info.definition.strategy_on_full.name,
+            "oldest": info.storage_status.oldest_sequence_number,
+            "newest": info.storage_status.newest_sequence_number,
+            "kinesis": [k.kinesis_stream_name for k in info.definition.export_definition.kinesis],
+        }
+        client.update_message_stream(
+            MessageStreamDefinition(
+                name=name,
+                strategy_on_full=StrategyOnFull.RejectNewData,
+                max_size=64 * 1024 * 1024,
+                time_to_live_millis=3_600_000,
+                export_definition=info.definition.export_definition,
+            )
+        )
+        updated = client.describe_message_stream(name)
+        out["updated"] = {
+            "strategyOnFull": updated.definition.strategy_on_full.name,
+            "maxSize": updated.definition.max_size,
+            "ttl": updated.definition.time_to_live_millis,
+        }
+        out["list"] = client.list_streams()
+        # Waits for the export: describe until the status says everything went out.
+        deadline = time.time() + 30
+        exported = None
+        while time.time() < deadline:
+            statuses = client.describe_message_stream(name).export_statuses or []
+            exported = [[s.export_config_identifier, s.last_exported_sequence_number] for s in statuses]
+            if exported and exported[0][1] >= 19:
+                break
+            time.sleep(0.2)
+        out["exportStatuses"] = exported
+        out["bad"] = {
+            "create": refused(
+                lambda: client.create_message_stream(
+                    MessageStreamDefinition(name=name, strategy_on_full=StrategyOnFull.RejectNewData)
+                )
+            ),
+            "createIotAnalytics": refused(
+                lambda: client.create_message_stream(
+                    MessageStreamDefinition(
+                        name=name + "-analytics",
+                        strategy_on_full=StrategyOnFull.RejectNewData,
+                        export_definition=ExportDefinition(
+                            iot_analytics=[IoTAnalyticsConfig(identifier="a", iot_channel="c")]
+                        ),
+                    )
+                )
+            ),
+            "update": refused(
+                lambda: client.update_message_stream(
+                    MessageStreamDefinition(
+                        name=name, strategy_on_full=StrategyOnFull.RejectNewData, persistence=Persistence.Memory
+                    )
+                )
+            ),
+            "updateMissing": refused(
+                lambda: client.update_message_stream(
+                    MessageStreamDefinition(name="no-such-stream", strategy_on_full=StrategyOnFull.RejectNewData)
+                )
+            ),
+            "delete": refused(lambda: client.delete_message_stream("no-such-stream")),
+            "describe": refused(lambda: client.describe_message_stream("no-such-stream")),
+            "append": refused(lambda: client.append_message("no-such-stream", b"x")),
+            "appendContract": refused(lambda: client.append_message("telemetry", b"not json")),
+            "read": refused(
+                lambda: client.read_messages(
+                    name, ReadMessagesOptions(desired_start_sequence_number=1000, read_timeout_millis=200)
+                )
+            ),
+            "readMissing": refused(lambda: client.read_messages("no-such-stream")),
+        }
+        client.delete_message_stream(name)
+        out["listAfterDelete"] = client.list_streams()
+    finally:
+        client.close()
+    print(json.dumps(out))
+
+
+def append_forever(name):
+    client = StreamManagerClient()
+    if name not in client.list_streams():
+        client.create_message_stream(
+            MessageStreamDefinition(name=name, strategy_on_full=StrategyOnFull.RejectNewData)
+        )
+    i = 0
+    while True:
+        sequence = client.append_message(name, ("crash %d" % i).encode())
+        # One line per acknowledged message: the test holds the agent to every one of them.
+        sys.stdout.write("%d %d\n" % (i, sequence))
+        sys.stdout.flush()
+        i += 1
+
+
+def read_all(name):
+    client = StreamManagerClient()
+    try:
+        info = client.describe_message_stream(name)
+        newest = info.storage_status.newest_sequence_number
+        out = []
+        start = 0
+        while start <= newest:
+            batch = client.read_messages(
+                name,
+                ReadMessagesOptions(desired_start_sequence_number=start, min_message_count=1, max_message_count=1000),
+            )
+            out.extend(m.payload.decode() for m in batch)
+            start = batch[-1].sequence_number + 1
+        print(json.dumps({"streams": client.list_streams(), "payloads": out}))
+    finally:
+        client.close()
+
+
+def bench(name, count, size):
+    client = StreamManagerClient()
+    try:
+        if name not in client.list_streams():
+            client.create_message_stream(
+                MessageStreamDefinition(name=name, strategy_on_full=StrategyOnFull.OverwriteOldestData)
+            )
+        payload = b"x" * size
+        began = time.perf_counter()
+        for _ in range(count):
+            client.append_message(name, payload)
+        seconds = time.perf_counter() - began
+        print(json.dumps({"messages": count, "seconds": seconds, "perSecond": count / seconds}))
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "flows":
+        flows(sys.argv[2], sys.argv[3])
+    elif command == "append-forever":
+        append_forever(sys.argv[2])
+    elif command == "read-all":
+        read_all(sys.argv[2])
+    elif command == "bench":
+        bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        raise SystemExit("unknown command " + command)

@@ -1,0 +1,381 @@
+/**
+ * Greengrass stream manager compatibility: the official SDKs, unchanged (PyPI stream-manager 1.1.2 in
+ * the project venv, npm aws-greengrass-core-sdk 1.7.0), against the agent run as devices run it
+ * (`tributary.mjs agent run`), exporting to kinesis-local. Every request the SDKs send passes a
+ * recording proxy; the last test holds what they sent against device/PROTOCOL.md's field table.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createConnection, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeCbor, FrameDecoder, isOversized, Operation } from '../../device/sm/protocol.ts';
+import { type RunningServer, startKinesis } from '../../local/servers/index.ts';
+import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
+import { referenceDeaggregate } from '../helpers/aggregated.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/tributary.mjs');
+const PYTHON = join(ROOT, '.venv/bin/python');
+const DRIVER = join(ROOT, 'test/helpers/sm_python.py');
+const KINESIS_STREAM = 'sm-export';
+const run = promisify(execFile);
+
+interface RunningAgent {
+  readonly child: ChildProcess;
+  readonly port: number;
+}
+
+let dir: string;
+let configFile: string;
+let kinesis: RunningServer;
+let clients: AwsClients;
+let agent: RunningAgent;
+let token: string;
+let proxy: Server;
+let proxyPort: number;
+/** Field paths of every request the SDKs sent, by operation name. */
+const sent = new Map<string, Set<string>>();
+
+async function startAgent(): Promise<RunningAgent> {
+  const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    const match = /API http:\/\/127\.0\.0\.1:(\d+) \(and stream manager protocol\)/.exec(line);
+    if (match !== null) {
+      // Keep draining its output so the pipe never fills.
+      lines.on('line', () => {});
+      return { child, port: Number(match[1]) };
+    }
+  }
+  throw new Error('the agent exited before its API came up');
+}
+
+async function stopAgent(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (agent.child.exitCode !== null || agent.child.signalCode !== null) return;
+  const exited = once(agent.child, 'exit');
+  agent.child.kill(signal);
+  await exited;
+}
+
+/** Every path of keys in a decoded request (`definition.exportDefinition.kinesis[].batchSize`). */
+function paths(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((v) => paths(v, `${prefix}[]`));
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array)
+    return prefix === '' ? [] : [prefix];
+  const out = prefix === '' ? [] : [prefix];
+  for (const [k, v] of Object.entries(value)) out.push(...paths(v, prefix === '' ? k : `${prefix}.${k}`));
+  return out;
+}
+
+const operationName = new Map(Object.entries(Operation).map(([name, code]) => [code as number, name]));
+
+/** Forwards to the agent and records the requests' field paths; the agent's port may change. */
+async function startProxy(): Promise<void> {
+  proxy = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port: agent.port });
+    const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024, expectConnectVersion: true });
+    client.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        if (isOversized(frame)) continue;
+        const name = operationName.get(frame.operation) ?? `op${frame.operation}`;
+        const seen = sent.get(name) ?? new Set<string>();
+        for (const p of paths(decodeCbor(frame.payload))) seen.add(p);
+        sent.set(name, seen);
+      }
+      upstream.write(chunk);
+    });
+    upstream.pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  proxyPort = (proxy.address() as { port: number }).port;
+}
+
+function smEnv(port: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    STREAM_MANAGER_SERVER_PORT: String(port),
+    AWS_CONTAINER_AUTHORIZATION_TOKEN: token,
+  };
+}
+
+async function python(args: string[], port = proxyPort): Promise<Record<string, unknown>> {
+  const { stdout } = await run(PYTHON, [DRIVER, ...args], { env: smEnv(port), timeout: 120_000 });
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+/** Payloads of every user record in the Kinesis stream, KPL aggregates unpacked. */
+async function payloadsInKinesis(): Promise<string[]> {
+  const client = clients.kinesis();
+  const out: string[] = [];
+  const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: KINESIS_STREAM }));
+  for (const shard of Shards) {
+    let { ShardIterator: iterator } = await client.send(
+      new GetShardIteratorCommand({
+        StreamName: KINESIS_STREAM,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    while (iterator !== undefined) {
+      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      for (const record of page.Records ?? []) {
+        for (const user of referenceDeaggregate(record.Data ?? new Uint8Array(), record.PartitionKey ?? '')) {
+          out.push(Buffer.from(user.data).toString('utf8'));
+        }
+      }
+      if ((page.Records ?? []).length === 0 && page.MillisBehindLatest === 0) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tributary-sm-'));
+  kinesis = await startKinesis();
+  clients = createAwsClients({
+    kind: 'local',
+    region: 'us-east-1',
+    endpoints: { kinesis: kinesis.endpoint },
+  });
+  const client = clients.kinesis();
+  await client.send(new CreateStreamCommand({ StreamName: KINESIS_STREAM, ShardCount: 2 }));
+  while (
+    (await client.send(new DescribeStreamSummaryCommand({ StreamName: KINESIS_STREAM })))
+      .StreamDescriptionSummary?.StreamStatus !== 'ACTIVE'
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  configFile = join(dir, 'agent.json');
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      storeRoot: join(dir, 'store'),
+      deviceId: 'gateway-sm-01',
+      aws: { region: 'us-east-1', endpoint: kinesis.endpoint },
+      api: { port: 0 },
+      streams: [{ name: 'telemetry' }],
+    }),
+  );
+  agent = await startAgent();
+  token = (await readFile(join(dir, 'store', 'api-token'), 'utf8')).trim();
+  await startProxy();
+}, 120_000);
+
+afterAll(async () => {
+  if (agent !== undefined) await stopAgent();
+  proxy?.close();
+  clients?.destroy();
+  await kinesis?.stop();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+describe('stream manager SDKs against the agent', () => {
+  it('Python SDK: create with a Kinesis export, append, read, describe, update, list, delete; each refusal is the documented exception', async () => {
+    const out = await python(['flows', 'py-stream', KINESIS_STREAM]);
+    expect(out.sequences).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(out.read).toEqual([5, 6, 7, 8].map((i) => [i, `python message ${i}`]));
+    expect(out.describe).toEqual({
+      name: 'py-stream',
+      strategyOnFull: 'OverwriteOldestData',
+      oldest: 0,
+      newest: 19,
+      kinesis: [KINESIS_STREAM],
+    });
+    expect(out.updated).toEqual({
+      strategyOnFull: 'RejectNewData',
+      maxSize: 64 * 1024 * 1024,
+      ttl: 3_600_000,
+    });
+    expect(out.list).toEqual(expect.arrayContaining(['py-stream', 'telemetry']));
+    expect(out.exportStatuses).toEqual([['KinesisExportpy-stream', 19]]);
+    const bad = out.bad as Record<string, { type: string; message: string }>;
+    expect(Object.fromEntries(Object.entries(bad).map(([k, v]) => [k, v.type]))).toEqual({
+      create: 'InvalidRequestException',
+      createIotAnalytics: 'InvalidRequestException',
+      update: 'UpdateNotAllowedException',
+      updateMissing: 'ResourceNotFoundException',
+      delete: 'ResourceNotFoundException',
+      describe: 'ResourceNotFoundException',
+      append: 'ResourceNotFoundException',
+      appendContract: 'InvalidRequestException',
+      read: 'NotEnoughMessagesException',
+      readMissing: 'ResourceNotFoundException',
+    });
+    expect(bad.create?.message).toMatch(/already exists/);
+    expect(bad.createIotAnalytics?.message).toMatch(/end of support.*Kinesis/);
+    expect(bad.update?.message).toMatch(/persistence cannot change from File to Memory/);
+    expect(bad.read?.message).toMatch(/fewer than minMessageCount 1 after waiting 200 ms/);
+    expect(out.listAfterDelete).not.toContain('py-stream');
+    // The export ran before the delete: every message is in Kinesis, once.
+    const inKinesis = (await payloadsInKinesis()).filter((p) => p.startsWith('python message'));
+    expect(new Set(inKinesis)).toEqual(new Set(Array.from({ length: 20 }, (_, i) => `python message ${i}`)));
+  });
+
+  it('Node SDK: the same flows and refusals', async () => {
+    const sm = createRequire(import.meta.url)('aws-greengrass-core-sdk/stream-manager');
+    const quiet = { error() {}, debug() {}, info() {}, warn() {} };
+    process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN = token;
+    const client = new sm.StreamManagerClient({ port: proxyPort, logger: quiet });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.onConnected(resolve);
+        client.onError(reject);
+      });
+      const name = 'node-stream';
+      await client.createMessageStream(
+        new sm.MessageStreamDefinition()
+          .withName(name)
+          .withStrategyOnFull(sm.StrategyOnFull.OverwriteOldestData)
+          .withPersistence(sm.Persistence.Memory)
+          .withExportDefinition(
+            new sm.ExportDefinition().withKinesis([
+              new sm.KinesisConfig()
+                .withIdentifier('node-export')
+                .withKinesisStreamName(KINESIS_STREAM)
+                .withBatchSize(5),
+            ]),
+          ),
+      );
+      const sequences: number[] = [];
+      for (let i = 0; i < 10; i++)
+        sequences.push(await client.appendMessage(name, Buffer.from(`node message ${i}`)));
+      expect(sequences).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      const read = await client.readMessages(
+        name,
+        new sm.ReadMessagesOptions()
+          .withDesiredStartSequenceNumber(2)
+          .withMinMessageCount(2)
+          .withMaxMessageCount(3),
+      );
+      expect(
+        read.map((m: { sequenceNumber: number; payload: Buffer }) => [
+          m.sequenceNumber,
+          m.payload.toString(),
+        ]),
+      ).toEqual([2, 3, 4].map((i) => [i, `node message ${i}`]));
+      // A read that waits: the message appended meanwhile answers it.
+      const waiting = client.readMessages(
+        name,
+        new sm.ReadMessagesOptions().withDesiredStartSequenceNumber(10).withReadTimeoutMillis(10_000),
+      );
+      await client.appendMessage(name, Buffer.from('node message 10'));
+      expect((await waiting).map((m: { payload: Buffer }) => m.payload.toString())).toEqual([
+        'node message 10',
+      ]);
+      const info = await client.describeMessageStream(name);
+      expect(info.definition.persistence).toBe(sm.Persistence.Memory);
+      expect(info.storageStatus.newestSequenceNumber).toBe(10);
+      await client.updateMessageStream(
+        new sm.MessageStreamDefinition()
+          .withName(name)
+          .withStrategyOnFull(sm.StrategyOnFull.RejectNewData)
+          .withPersistence(sm.Persistence.Memory),
+      );
+      expect((await client.describeMessageStream(name)).definition.strategyOnFull).toBe(
+        sm.StrategyOnFull.RejectNewData,
+      );
+      expect(await client.listStreams()).toContain(name);
+      const refusal = async (action: () => Promise<unknown>) => {
+        try {
+          await action();
+          return 'none';
+        } catch (error) {
+          return (error as Error).constructor.name;
+        }
+      };
+      expect({
+        create: await refusal(() =>
+          client.createMessageStream(
+            new sm.MessageStreamDefinition()
+              .withName(name)
+              .withStrategyOnFull(sm.StrategyOnFull.RejectNewData),
+          ),
+        ),
+        update: await refusal(() =>
+          client.updateMessageStream(
+            new sm.MessageStreamDefinition()
+              .withName('telemetry')
+              .withStrategyOnFull(sm.StrategyOnFull.RejectNewData),
+          ),
+        ),
+        delete: await refusal(() => client.deleteMessageStream('no-such-stream')),
+        describe: await refusal(() => client.describeMessageStream('no-such-stream')),
+        append: await refusal(() => client.appendMessage('no-such-stream', Buffer.from('x'))),
+        read: await refusal(() =>
+          client.readMessages(name, new sm.ReadMessagesOptions().withDesiredStartSequenceNumber(99)),
+        ),
+      }).toEqual({
+        create: 'InvalidRequestException',
+        update: 'UpdateNotAllowedException',
+        delete: 'ResourceNotFoundException',
+        describe: 'ResourceNotFoundException',
+        append: 'ResourceNotFoundException',
+        read: 'NotEnoughMessagesException',
+      });
+      await client.deleteMessageStream(name);
+      expect(await client.listStreams()).not.toContain(name);
+    } finally {
+      client.close();
+      delete process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN;
+    }
+  });
+
+  it('SIGKILL during SDK appends: after a restart every acknowledged message is there, and the stream created at run time too', async () => {
+    const writer = spawn(PYTHON, [DRIVER, 'append-forever', 'crash-stream'], {
+      env: smEnv(agent.port),
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const acked: number[] = [];
+    const lines = createInterface({ input: writer.stdout as NodeJS.ReadableStream });
+    for await (const line of lines) {
+      acked.push(Number(line.split(' ')[0]));
+      if (acked.length === 300) break;
+    }
+    await stopAgent('SIGKILL');
+    // Whatever the writer got acknowledged before it noticed counts too.
+    for await (const line of lines) acked.push(Number(line.split(' ')[0]));
+    writer.kill('SIGKILL');
+    agent = await startAgent();
+    const out = await python(['read-all', 'crash-stream'], agent.port);
+    expect(out.streams).toContain('crash-stream');
+    const payloads = new Set(out.payloads as string[]);
+    const lost = acked.filter((i) => !payloads.has(`crash ${i}`));
+    expect(lost).toEqual([]);
+    expect(acked.length).toBeGreaterThanOrEqual(300);
+  });
+
+  it('sends nothing device/PROTOCOL.md does not list', async () => {
+    const doc = await readFile(join(ROOT, 'device/PROTOCOL.md'), 'utf8');
+    const listed = new Set<string>();
+    for (const match of doc.matchAll(/^\| `(\w+)` \| `([^`]+)` \|/gm)) listed.add(`${match[1]} ${match[2]}`);
+    expect(listed.size).toBeGreaterThan(40);
+    const unlisted: string[] = [];
+    for (const [operation, fields] of sent) {
+      for (const field of fields)
+        if (!listed.has(`${operation} ${field}`)) unlisted.push(`${operation} ${field}`);
+    }
+    expect(sent.get('AppendMessage')?.size).toBeGreaterThan(0);
+    expect(unlisted).toEqual([]);
+  });
+});
