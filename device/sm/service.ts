@@ -157,7 +157,8 @@ function compact<T>(value: T): T {
 function exportStatusOf(identifier: string, s: ExportStatus): ExportStatusWire {
   return {
     exportConfigIdentifier: identifier,
-    lastExportedSequenceNumber: s.lastExportedSequence ?? -1,
+    // A restarted export (update, agent restart) has exported nothing yet but its checkpoint says where it is.
+    lastExportedSequenceNumber: s.lastExportedSequence ?? s.committedSequence ?? -1,
     ...(s.lastError === undefined ? {} : { errorMessage: `${s.lastError.code}: ${s.lastError.message}` }),
     exportedMessagesCount: s.counters.recordsAccepted,
   };

@@ -6,10 +6,9 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createConnection, createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -25,6 +24,7 @@ import { decodeCbor, FrameDecoder, isOversized, Operation } from '../../device/s
 import { type RunningServer, startKinesis } from '../../local/servers/index.ts';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
 import { referenceDeaggregate } from '../helpers/aggregated.ts';
+import { useTempDir } from '../helpers/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/tributary.mjs');
@@ -38,6 +38,7 @@ interface RunningAgent {
   readonly port: number;
 }
 
+const tmp = useTempDir('tributary-sm-');
 let dir: string;
 let configFile: string;
 let kinesis: RunningServer;
@@ -58,7 +59,7 @@ async function startAgent(): Promise<RunningAgent> {
     const match = /API http:\/\/127\.0\.0\.1:(\d+) \(and stream manager protocol\)/.exec(line);
     if (match !== null) {
       // Keep draining its output so the pipe never fills.
-      lines.on('line', () => {});
+      lines.on('line', (l) => process.env.SM_TEST_DEBUG && console.log('AGENT', l));
       return { child, port: Number(match[1]) };
     }
   }
@@ -151,7 +152,7 @@ async function payloadsInKinesis(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-sm-'));
+  dir = tmp.path;
   kinesis = await startKinesis();
   clients = createAwsClients({
     kind: 'local',
@@ -187,7 +188,6 @@ afterAll(async () => {
   proxy?.close();
   clients?.destroy();
   await kinesis?.stop();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
 describe('stream manager SDKs against the agent', () => {

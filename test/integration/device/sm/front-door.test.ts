@@ -3,10 +3,7 @@
  * connection cap, stream manager connections get the protocol, and a stop closes both.
  */
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../../device/agent.ts';
 import { ApiClient } from '../../../../device/api/client.ts';
@@ -23,16 +20,16 @@ import {
 } from '../../../../device/sm/protocol.ts';
 import { serveStreamManager } from '../../../../device/sm/server.ts';
 import { telemetryRecord } from '../../../helpers/records.ts';
+import { useTempDir } from '../../../helpers/temp-dir.ts';
 
-let dir: string;
+const dir = useTempDir('tributary-sm-door-');
 let agent: Agent;
 const TOKEN = 'front-door-token';
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-sm-door-'));
   agent = await Agent.start(
     parseConfig({
-      storeRoot: dir,
+      storeRoot: dir.path,
       deviceId: 'sensor-0001',
       aws: { region: 'us-east-1' },
       streams: [{ name: 'telemetry' }],
@@ -42,7 +39,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 async function start(options: { maxConnections?: number } = {}) {
