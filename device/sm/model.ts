@@ -5,7 +5,8 @@
  * SDKs' own `_validations_map` (stream_manager/data/__init__.py), narrowed where the log is narrower.
  * device/PROTOCOL.md's tables list every field here; a test keeps the two equal.
  */
-import { describeValue, formatPath, valueAtPath } from '../../shared/errors.ts';
+import { describeIssue, describeValue } from '../../shared/errors.ts';
+import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import { InvalidRequestError } from './errors.ts';
 
@@ -133,25 +134,21 @@ export const readRequest = z.strictObject({
 });
 
 /**
- * Validates a decoded request. The first issue becomes an InvalidRequestError naming the field and
- * the value sent (described, never quoted whole).
+ * Validates a decoded request (shared/options.ts's parseOptions): every problem becomes part of one
+ * InvalidRequestError, at the first one's path, naming each path and the value sent.
  */
 export function parseRequest<T extends z.ZodMiniType>(schema: T, body: unknown): z.output<T> {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = issue === undefined ? [] : [...issue.path];
-  if (issue?.code === 'unrecognized_keys') {
-    const at = [...path, issue.keys[0] ?? ''];
-    throw new InvalidRequestError(
-      formatPath(at),
-      `is not a field this agent knows (see device/PROTOCOL.md) (got ${describeValue(valueAtPath(body, at))})`,
-    );
-  }
-  throw new InvalidRequestError(
-    formatPath(path),
-    `${issue?.message ?? 'is invalid'} (got ${describeValue(valueAtPath(body, path))})`,
-  );
+  return parseOptions(schema, body, {
+    unknownKey: 'is not a field this agent knows (see device/PROTOCOL.md)',
+    error: (issues) => {
+      const [first, ...rest] = issues;
+      const others = rest.length === 0 ? '' : `; ${rest.map(describeIssue).join('; ')}`;
+      return new InvalidRequestError(
+        first.path,
+        `${first.reason} (got ${describeValue(first.value)})${others}`,
+      );
+    },
+  }) as z.output<T>;
 }
 
 /** The request id of a body, when it has a usable one: refusals are answered to it. */

@@ -25,7 +25,7 @@ import {
   StreamFullError,
   StreamNotFoundError,
 } from '../log/index.ts';
-import { writeFileAtomic } from '../log/io.ts';
+import { FsDir } from '../log/io.ts';
 import {
   ExportUnsupportedError,
   InvalidRequestError,
@@ -204,11 +204,19 @@ export class StreamManagerService {
   }
 
   async #saveRegistry(): Promise<void> {
-    await writeFileAtomic(
-      this.#host.storeRoot,
-      REGISTRY_FILE,
-      `${JSON.stringify(this.#registry, null, 2)}\n`,
-    );
+    // Temp file, fsync, rename, directory fsync: a crash leaves the old or the new registry.
+    try {
+      await new FsDir(this.#host.storeRoot).replace(
+        REGISTRY_FILE,
+        Buffer.from(`${JSON.stringify(this.#registry, null, 2)}\n`),
+      );
+    } catch (error) {
+      throw new SmFailureError(
+        `${REGISTRY_FILE} could not be written: ${(error as Error).message}`,
+        error,
+        true,
+      );
+    }
   }
 
   /** Refuses exports the agent does not run, with what to use instead. */
