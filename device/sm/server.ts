@@ -284,6 +284,8 @@ export function serveStreamManager(
     }
   };
 
+  // Answers go out as they finish: with Nagle, a second answer would wait for the client's delayed ACK.
+  socket.setNoDelay(true);
   socket.on('data', onData);
   socket.on('error', () => {});
   socket.on('close', () => {
