@@ -129,6 +129,7 @@ export class Agent {
   #streamManager: StreamManagerService | undefined;
   /** The Kinesis connection of stream manager's exports, made when the first one starts. */
   #smKinesis: Promise<{ api: KinesisApi; destroy(): void }> | undefined;
+  #smS3: Promise<AwsClients> | undefined;
 
   private constructor(
     config: AgentConfig,
@@ -251,6 +252,22 @@ export class Agent {
       appendRecord: (name: string, record: unknown) => this.append(name, record),
       configuredExport: (name: string) =>
         this.#configured.has(name) ? this.streamStatus(name).export : undefined,
+      s3: async () => {
+        if (options.clients !== undefined) return options.clients.s3();
+        this.#smS3 ??= (async () => {
+          // Loaded on the first S3 export task only: the S3 client is large.
+          const { createAwsClients } = await import('../shared/aws/clients.ts');
+          const { region, endpoint, s3Endpoint } = config.aws;
+          return endpoint !== undefined
+            ? createAwsClients({
+                kind: 'local',
+                region,
+                endpoints: s3Endpoint === undefined ? {} : { s3: s3Endpoint },
+              })
+            : createAwsClients({ kind: 'aws', region, credentials: await credentialsFor(config) });
+        })();
+        return (await this.#smS3).s3();
+      },
       kinesis: async () => {
         if (options.clients !== undefined) return options.clients.kinesis();
         this.#smKinesis ??= makeKinesis(config);
@@ -415,6 +432,7 @@ export class Agent {
       await this.#store.close();
       this.#destroyKinesis?.();
       (await this.#smKinesis?.catch(() => undefined))?.destroy();
+      (await this.#smS3?.catch(() => undefined))?.destroy();
     }
     return { drained, backlog };
   }

@@ -107,6 +107,8 @@ const schema = z.strictObject({
   aws: z.strictObject({
     region: z.string().check(z.regex(REGION, 'must be an AWS region like eu-west-1')),
     endpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+    /** S3 endpoint of a local cloud, for stream manager's S3 export tasks (with `endpoint` only). */
+    s3Endpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
     credentials: z._default(credentials, { source: 'default-chain' }),
   }),
   api: z._default(

@@ -8,6 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { TributaryError } from '../../shared/errors.ts';
 import {
   type ExportDefinition,
@@ -42,6 +43,7 @@ import {
   UpdateNotAllowedError,
 } from './errors.ts';
 import type { KinesisConfig, MessageStreamDefinition } from './model.ts';
+import { S3TaskExecutor } from './s3-task.ts';
 
 /** The registry of streams created through stream manager's door. */
 export const REGISTRY_FILE = 'stream-manager.json';
@@ -94,6 +96,8 @@ export interface StreamManagerHost {
   appendRecord(name: string, record: unknown): Promise<{ sequence: number }>;
   /** The export status of a configured stream, when it is exported. */
   configuredExport(name: string): ExportStatus | undefined;
+  /** The S3 client for S3 export tasks, made on first use. */
+  s3(): Promise<S3Client>;
   /** The Kinesis client for stream manager's exports, made on first use. */
   kinesis(): Promise<KinesisApi | KinesisClient>;
   readonly exporterLimits: { maxBufferedBytes: number; maxInFlightRequests: number };
@@ -168,6 +172,7 @@ export class StreamManagerService {
   readonly #host: StreamManagerHost;
   readonly #registry: Registry;
   readonly #exports = new Map<string, RunningExport[]>();
+  readonly #s3Tasks = new Map<string, S3TaskExecutor[]>();
   /** Creates, updates and deletes run one at a time (they touch the registry file). */
   #queue: Promise<unknown> = Promise.resolve();
   #stopped = false;
@@ -241,22 +246,19 @@ export class StreamManagerService {
         'is refused: this agent does not export to IoT SiteWise yet (device/PROTOCOL.md)',
       );
     }
-    if ((e.s3TaskExecutor?.length ?? 0) > 0) {
-      throw new ExportUnsupportedError(
-        'definition.exportDefinition.s3TaskExecutor',
-        'is refused: this agent does not run S3 export tasks yet (device/PROTOCOL.md)',
-      );
-    }
     const seen = new Set<string>();
-    (e.kinesis ?? []).forEach((k, i) => {
-      if (seen.has(k.identifier)) {
-        throw new InvalidRequestError(
-          `definition.exportDefinition.kinesis[${i}].identifier`,
-          `${JSON.stringify(k.identifier)} is used twice`,
-        );
-      }
-      seen.add(k.identifier);
-    });
+    const unique = (key: string, list: readonly { identifier: string }[]) =>
+      list.forEach((k, i) => {
+        if (seen.has(k.identifier)) {
+          throw new InvalidRequestError(
+            `definition.exportDefinition.${key}[${i}].identifier`,
+            `${JSON.stringify(k.identifier)} is used twice`,
+          );
+        }
+        seen.add(k.identifier);
+      });
+    unique('kinesis', e.kinesis ?? []);
+    unique('s3TaskExecutor', e.s3TaskExecutor ?? []);
     const deadLetter = `${d.name}.dead-letter`;
     if ((e.kinesis?.length ?? 0) > 0 && !isValidStreamName(deadLetter)) {
       throw new InvalidRequestError(
@@ -267,6 +269,21 @@ export class StreamManagerService {
   }
 
   async #startExports(d: MessageStreamDefinition): Promise<void> {
+    const tasks: S3TaskExecutor[] = [];
+    for (const config of d.exportDefinition?.s3TaskExecutor ?? []) {
+      if (config.disabled === true) continue;
+      const executor = new S3TaskExecutor(
+        d.name,
+        config,
+        this.#host.store,
+        () => this.#host.s3(),
+        this.#host.storeRoot,
+        (line) => this.#host.log(line),
+      );
+      await executor.start();
+      tasks.push(executor);
+    }
+    this.#s3Tasks.set(d.name, tasks);
     const running: RunningExport[] = [];
     for (const k of d.exportDefinition?.kinesis ?? []) {
       if (k.disabled === true) continue;
@@ -305,8 +322,10 @@ export class StreamManagerService {
 
   async #stopExports(name: string): Promise<void> {
     const running = this.#exports.get(name) ?? [];
+    const tasks = this.#s3Tasks.get(name) ?? [];
     this.#exports.delete(name);
-    await Promise.all(running.map((r) => r.exporter.stop()));
+    this.#s3Tasks.delete(name);
+    await Promise.all([...running.map((r) => r.exporter.stop()), ...tasks.map((t) => t.stop())]);
   }
 
   /** Whether `name` was created through this door (and still exists). */
@@ -409,6 +428,15 @@ export class StreamManagerService {
     const statuses: ExportStatusWire[] = [];
     for (const r of this.#exports.get(name) ?? []) {
       statuses.push(exportStatusOf(r.identifier, r.exporter.statusOf(r.logStream)));
+    }
+    for (const t of this.#s3Tasks.get(name) ?? []) {
+      const s = t.status();
+      statuses.push({
+        exportConfigIdentifier: s.identifier,
+        lastExportedSequenceNumber: s.committed ?? -1,
+        ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
+        exportedMessagesCount: s.tasksDone,
+      });
     }
     const configured = this.#host.configuredExport(name);
     if (configured !== undefined) {

@@ -1,0 +1,350 @@
+/**
+ * Stream manager's S3 export tasks: each message of the stream is a JSON S3ExportTaskDefinition
+ * (`{inputUrl: "file:///…", bucket, key, userMetadata?}`); the file is uploaded, in parts above the
+ * multipart threshold, and StatusMessages go to the status stream as the task starts, succeeds or
+ * fails. One task at a time, in sequence order; the stream's checkpoint moves past a task once it is
+ * done (or failed for good). A multipart upload's id and finished parts are kept in
+ * `<storeRoot>/stream-manager-s3/<checkpoint>.json` after every part, so a restart goes on with the
+ * next part instead of starting over.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { describeIssue } from '../../shared/errors.ts';
+import { parseOptions } from '../../shared/options.ts';
+import * as z from '../../shared/zod.ts';
+import type { LogStore } from '../log/index.ts';
+import { FsDir } from '../log/io.ts';
+
+/** S3's smallest part (all but the last); also stream manager's smallest multipart threshold. */
+export const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
+/** Parts of this size: few enough requests, small enough to hold one in memory. */
+const PART_BYTES = S3_MIN_PART_BYTES;
+const RETRY_BASE_MILLIS = 500;
+const RETRY_CAP_MILLIS = 30_000;
+
+/** Stream manager's StatusMessage codes (data/__init__.py: Status, StatusLevel, EventType). */
+export const TaskStatus = { Success: 0, Failure: 1, InProgress: 2, Warning: 3, Canceled: 4 } as const;
+export const StatusLevel = { ERROR: 0, WARN: 1, INFO: 2, DEBUG: 3, TRACE: 4 } as const;
+const EVENT_S3_TASK = 0;
+
+const BUCKET = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const taskSchema = z.strictObject({
+  inputUrl: z.string().check(z.startsWith('file:', 'must be a file: URL of a local file')),
+  bucket: z.string().check(z.regex(BUCKET, 'must be an S3 bucket name (3-63 of a-z 0-9 . -)')),
+  key: z.string().check(
+    z.minLength(1),
+    z.maxLength(1024),
+    z.refine((k) => !k.includes('!{'), 'uses a !{timestamp:…} pattern, which this agent does not expand'),
+  ),
+  userMetadata: z.optional(z.nullable(z.record(z.string(), z.string()))),
+});
+export type S3Task = z.output<typeof taskSchema>;
+
+export interface S3TaskConfig {
+  readonly identifier: string;
+  readonly sizeThresholdForMultipartUploadBytes?: number | null | undefined;
+  readonly statusConfig?:
+    | { statusLevel?: number | null | undefined; statusStreamName?: string | null | undefined }
+    | null
+    | undefined;
+}
+
+interface UploadState {
+  sequence: number;
+  uploadId: string;
+  parts: { PartNumber: number; ETag: string }[];
+}
+
+/** Why a task failed for good (bad definition, missing file, refused by S3): not retried. */
+class TaskFailed extends Error {}
+
+const PERMANENT_S3_ERRORS = new Set([
+  'NoSuchBucket',
+  'AccessDenied',
+  'InvalidBucketName',
+  'InvalidArgument',
+  'KeyTooLongError',
+  'EntityTooLarge',
+]);
+
+export function checkpointNameOfS3(identifier: string): string {
+  return `sm-s3-${createHash('sha256').update(identifier).digest('hex').slice(0, 32)}`;
+}
+
+export interface S3TaskStatus {
+  readonly identifier: string;
+  readonly committed: number | undefined;
+  readonly tasksDone: number;
+  readonly lastError: string | undefined;
+}
+
+export class S3TaskExecutor {
+  readonly #abort = new AbortController();
+  readonly #checkpoint: string;
+  readonly #stateDir: string;
+  #loop: Promise<void> | undefined;
+  #done = 0;
+  #lastError: string | undefined;
+
+  constructor(
+    readonly stream: string,
+    readonly config: S3TaskConfig,
+    private readonly store: LogStore,
+    private readonly s3: () => Promise<S3Client>,
+    storeRoot: string,
+    private readonly log: (line: string) => void,
+  ) {
+    this.#checkpoint = checkpointNameOfS3(config.identifier);
+    this.#stateDir = join(storeRoot, 'stream-manager-s3');
+  }
+
+  async start(): Promise<void> {
+    await this.store.prepareCheckpoint(this.stream, this.#checkpoint);
+    this.#loop = this.#run().catch((error: unknown) => {
+      if (!this.#abort.signal.aborted)
+        this.log(`S3 export ${this.config.identifier} stopped: ${String(error)}`);
+    });
+  }
+
+  status(): S3TaskStatus {
+    return {
+      identifier: this.config.identifier,
+      committed: this.store.committed(this.stream, this.#checkpoint),
+      tasksDone: this.#done,
+      lastError: this.#lastError,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+  }
+
+  get #stateFile(): string {
+    return join(this.#stateDir, `${this.#checkpoint}.json`);
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      const committed = this.store.committed(this.stream, this.#checkpoint);
+      const next = Math.max(
+        committed === undefined ? 0 : committed + 1,
+        this.store.describeStream(this.stream).firstSequence,
+      );
+      const [record] = await this.store.read(this.stream, { fromSequence: next, maxRecords: 1 });
+      if (record === undefined) {
+        try {
+          await this.store.waitFor(this.stream, next, signal);
+        } catch {
+          // Aborted: the loop condition ends it.
+        }
+        continue;
+      }
+      await this.#runTask(record.sequence, record.payload, signal);
+      if (signal.aborted) return;
+      await this.store.commit(this.stream, this.#checkpoint, record.sequence);
+      this.#done++;
+    }
+  }
+
+  /** Runs one task to success or permanent failure; transient failures are retried with backoff. */
+  async #runTask(sequence: number, payload: Uint8Array, signal: AbortSignal): Promise<void> {
+    let task: S3Task;
+    try {
+      task = parseOptions(taskSchema, JSON.parse(Buffer.from(payload).toString('utf8')), {
+        unknownKey: 'is not an S3ExportTaskDefinition field',
+        error: (issues) => new TaskFailed(`task is invalid: ${issues.map(describeIssue).join('; ')}`),
+      });
+    } catch (error) {
+      const message =
+        error instanceof TaskFailed ? error.message : `task is not JSON: ${(error as Error).message}`;
+      this.#lastError = message;
+      await this.#status(sequence, undefined, TaskStatus.Failure, StatusLevel.ERROR, message);
+      return;
+    }
+    await this.#status(sequence, task, TaskStatus.InProgress, StatusLevel.INFO, 'upload started');
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        await this.#upload(sequence, task, signal);
+        await this.#status(
+          sequence,
+          task,
+          TaskStatus.Success,
+          StatusLevel.INFO,
+          `uploaded to s3://${task.bucket}/${task.key}`,
+        );
+        this.#lastError = undefined;
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        const name = (error as { name?: string }).name ?? '';
+        const message = `${name || 'Error'}: ${(error as Error).message}`;
+        this.#lastError = message;
+        if (error instanceof TaskFailed || PERMANENT_S3_ERRORS.has(name)) {
+          await this.#forget();
+          await this.#status(sequence, task, TaskStatus.Failure, StatusLevel.ERROR, message);
+          return;
+        }
+        if (name === 'NoSuchUpload') await this.#forget();
+        const delay = Math.min(RETRY_CAP_MILLIS, RETRY_BASE_MILLIS * 2 ** attempt) * Math.random();
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  async #upload(sequence: number, task: S3Task, signal: AbortSignal): Promise<void> {
+    let path: string;
+    try {
+      path = fileURLToPath(task.inputUrl);
+    } catch (error) {
+      throw new TaskFailed(
+        `inputUrl ${JSON.stringify(task.inputUrl)} is not a local file URL: ${(error as Error).message}`,
+      );
+    }
+    let size: number;
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) throw new TaskFailed(`${path} is not a regular file`);
+      size = info.size;
+    } catch (error) {
+      if (error instanceof TaskFailed) throw error;
+      throw new TaskFailed(`${path} cannot be read: ${(error as Error).message}`);
+    }
+    const s3 = await this.s3();
+    const metadata = task.userMetadata ?? undefined;
+    const threshold = Math.max(
+      S3_MIN_PART_BYTES,
+      this.config.sizeThresholdForMultipartUploadBytes ?? S3_MIN_PART_BYTES,
+    );
+    if (size < threshold) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: task.bucket,
+          Key: task.key,
+          Body: await readFile(path),
+          ...(metadata === undefined ? {} : { Metadata: metadata }),
+        }),
+        { abortSignal: signal },
+      );
+      return;
+    }
+    let state = await this.#saved(sequence);
+    if (state === undefined) {
+      const created = await s3.send(
+        new CreateMultipartUploadCommand({
+          Bucket: task.bucket,
+          Key: task.key,
+          ...(metadata === undefined ? {} : { Metadata: metadata }),
+        }),
+        { abortSignal: signal },
+      );
+      state = { sequence, uploadId: created.UploadId as string, parts: [] };
+      await this.#save(state);
+    }
+    const handle = await open(path, 'r');
+    try {
+      const partCount = Math.max(1, Math.ceil(size / PART_BYTES));
+      for (let part = state.parts.length + 1; part <= partCount; part++) {
+        if (signal.aborted) return;
+        const offset = (part - 1) * PART_BYTES;
+        const buffer = Buffer.allocUnsafe(Math.min(PART_BYTES, size - offset));
+        await handle.read(buffer, 0, buffer.length, offset);
+        const uploaded = await s3.send(
+          new UploadPartCommand({
+            Bucket: task.bucket,
+            Key: task.key,
+            UploadId: state.uploadId,
+            PartNumber: part,
+            Body: buffer,
+          }),
+          { abortSignal: signal },
+        );
+        state.parts.push({ PartNumber: part, ETag: uploaded.ETag as string });
+        await this.#save(state);
+      }
+    } finally {
+      await handle.close();
+    }
+    try {
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: task.bucket,
+          Key: task.key,
+          UploadId: state.uploadId,
+          MultipartUpload: { Parts: state.parts },
+        }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      if (PERMANENT_S3_ERRORS.has((error as { name?: string }).name ?? '')) {
+        await s3.send(
+          new AbortMultipartUploadCommand({ Bucket: task.bucket, Key: task.key, UploadId: state.uploadId }),
+        );
+      }
+      throw error;
+    }
+    await this.#forget();
+  }
+
+  async #saved(sequence: number): Promise<UploadState | undefined> {
+    try {
+      const state = JSON.parse(await readFile(this.#stateFile, 'utf8')) as UploadState;
+      return state.sequence === sequence ? state : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #save(state: UploadState): Promise<void> {
+    await mkdir(this.#stateDir, { recursive: true });
+    await new FsDir(this.#stateDir).replace(`${this.#checkpoint}.json`, Buffer.from(JSON.stringify(state)));
+  }
+
+  async #forget(): Promise<void> {
+    await rm(this.#stateFile, { force: true });
+  }
+
+  /** Appends a StatusMessage (JSON, as the SDKs' Util.validate_and_serialize_to_json_bytes writes). */
+  async #status(
+    sequence: number,
+    task: S3Task | undefined,
+    status: number,
+    level: number,
+    message: string,
+  ): Promise<void> {
+    const target = this.config.statusConfig?.statusStreamName;
+    const wanted = this.config.statusConfig?.statusLevel ?? StatusLevel.INFO;
+    if (target == null || level > wanted) return;
+    const body = {
+      eventType: EVENT_S3_TASK,
+      statusLevel: level,
+      status,
+      statusContext: {
+        ...(task === undefined ? {} : { s3ExportTaskDefinition: task }),
+        exportIdentifier: this.config.identifier,
+        streamName: this.stream,
+        sequenceNumber: sequence,
+      },
+      message,
+      timestampEpochMs: Date.now(),
+    };
+    try {
+      await this.store.append(target, Buffer.from(JSON.stringify(body)));
+    } catch (error) {
+      this.log(
+        `S3 export ${this.config.identifier}: status to ${target} not written: ${(error as Error).message}`,
+      );
+    }
+  }
+}
