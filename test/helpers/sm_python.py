@@ -7,6 +7,7 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
   sm_python.py append-forever <stream>           creates <stream>, appends until killed; prints each acked sequence
   sm_python.py read-all <stream>                 every message of <stream>
   sm_python.py bench <stream> <count> <size>     appends <count> messages; prints messages/s
+  sm_python.py s3 <bucket> <file>...              S3 export tasks for the files (and one missing file), their status messages
 """
 
 import json
@@ -23,7 +24,16 @@ from stream_manager import (
     StrategyOnFull,
     StreamManagerClient,
 )
-from stream_manager.exceptions import StreamManagerException
+from stream_manager import (
+    S3ExportTaskDefinition,
+    S3ExportTaskExecutorConfig,
+    Status,
+    StatusConfig,
+    StatusLevel,
+    StatusMessage,
+    Util,
+)
+from stream_manager.exceptions import NotEnoughMessagesException, StreamManagerException
 
 
 def refused(action):
@@ -176,6 +186,69 @@ def read_all(name):
         client.close()
 
 
+def s3(bucket, files):
+    client = StreamManagerClient()
+    try:
+        client.create_message_stream(
+            MessageStreamDefinition(name="StatusStream", strategy_on_full=StrategyOnFull.OverwriteOldestData)
+        )
+        client.create_message_stream(
+            MessageStreamDefinition(
+                name="S3TaskStream",
+                strategy_on_full=StrategyOnFull.OverwriteOldestData,
+                export_definition=ExportDefinition(
+                    s3_task_executor=[
+                        S3ExportTaskExecutorConfig(
+                            identifier="S3TaskExecutor",
+                            status_config=StatusConfig(
+                                status_level=StatusLevel.INFO, status_stream_name="StatusStream"
+                            ),
+                        )
+                    ]
+                ),
+            )
+        )
+        paths = files + [files[0] + ".missing"]
+        for i, path in enumerate(paths):
+            task = S3ExportTaskDefinition(input_url="file://" + path, bucket=bucket, key="uploads/%d" % i)
+            client.append_message("S3TaskStream", Util.validate_and_serialize_to_json_bytes(task))
+        done = {}
+        events = []
+        start = 0
+        deadline = time.time() + 90
+        while len(done) < len(paths) and time.time() < deadline:
+            try:
+                batch = client.read_messages(
+                    "StatusStream",
+                    ReadMessagesOptions(
+                        desired_start_sequence_number=start, min_message_count=1, max_message_count=10, read_timeout_millis=1000
+                    ),
+                )
+            except NotEnoughMessagesException:
+                continue
+            for m in batch:
+                status = Util.deserialize_json_bytes_to_obj(m.payload, StatusMessage)
+                sequence = status.status_context.sequence_number
+                events.append([sequence, status.status.name])
+                if status.status in (Status.Success, Status.Failure):
+                    done[sequence] = [status.status.name, status.message]
+                start = m.sequence_number + 1
+        info = client.describe_message_stream("S3TaskStream")
+        print(
+            json.dumps(
+                {
+                    "done": {str(k): v for k, v in done.items()},
+                    "events": events,
+                    "exportStatuses": [
+                        [s.export_config_identifier, s.last_exported_sequence_number] for s in info.export_statuses or []
+                    ],
+                }
+            )
+        )
+    finally:
+        client.close()
+
+
 def bench(name, count, size):
     client = StreamManagerClient()
     try:
@@ -201,6 +274,8 @@ if __name__ == "__main__":
         append_forever(sys.argv[2])
     elif command == "read-all":
         read_all(sys.argv[2])
+    elif command == "s3":
+        s3(sys.argv[2], sys.argv[3:])
     elif command == "bench":
         bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:

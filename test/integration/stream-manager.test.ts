@@ -19,9 +19,10 @@ import {
   GetShardIteratorCommand,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCbor, FrameDecoder, isOversized, Operation } from '../../device/sm/protocol.ts';
-import { type RunningServer, startKinesis } from '../../local/servers/index.ts';
+import { type RunningServer, startKinesis, startS3 } from '../../local/servers/index.ts';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
 import { referenceDeaggregate } from '../helpers/aggregated.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
@@ -42,6 +43,7 @@ const tmp = useTempDir('tributary-sm-');
 let dir: string;
 let configFile: string;
 let kinesis: RunningServer;
+let s3: RunningServer;
 let clients: AwsClients;
 let agent: RunningAgent;
 let token: string;
@@ -153,12 +155,13 @@ async function payloadsInKinesis(): Promise<string[]> {
 
 beforeAll(async () => {
   dir = tmp.path;
-  kinesis = await startKinesis();
+  [kinesis, s3] = await Promise.all([startKinesis(), startS3({ dataDir: join(dir, 's3') })]);
   clients = createAwsClients({
     kind: 'local',
     region: 'us-east-1',
-    endpoints: { kinesis: kinesis.endpoint },
+    endpoints: { kinesis: kinesis.endpoint, s3: s3.endpoint },
   });
+  await clients.s3().send(new CreateBucketCommand({ Bucket: 'sm-exports' }));
   const client = clients.kinesis();
   await client.send(new CreateStreamCommand({ StreamName: KINESIS_STREAM, ShardCount: 2 }));
   while (
@@ -173,7 +176,7 @@ beforeAll(async () => {
     JSON.stringify({
       storeRoot: join(dir, 'store'),
       deviceId: 'gateway-sm-01',
-      aws: { region: 'us-east-1', endpoint: kinesis.endpoint },
+      aws: { region: 'us-east-1', endpoint: kinesis.endpoint, s3Endpoint: s3.endpoint },
       api: { port: 0 },
       streams: [{ name: 'telemetry' }],
     }),
@@ -187,7 +190,7 @@ afterAll(async () => {
   if (agent !== undefined) await stopAgent();
   proxy?.close();
   clients?.destroy();
-  await kinesis?.stop();
+  await Promise.all([kinesis?.stop(), s3?.stop()]);
 });
 
 describe('stream manager SDKs against the agent', () => {
@@ -339,6 +342,32 @@ describe('stream manager SDKs against the agent', () => {
       client.close();
       delete process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN;
     }
+  });
+
+  it('Python SDK: S3 export tasks upload files (multipart above 5 MiB) and report on the status stream', async () => {
+    const big = join(dir, 'big.bin');
+    const small = join(dir, 'small.txt');
+    const bigData = Buffer.alloc(12 * 1024 * 1024 + 123);
+    for (let i = 0; i < bigData.length; i += 4096) bigData.writeUInt32BE(i, i);
+    await writeFile(big, bigData);
+    await writeFile(small, 'a small file');
+    const out = await python(['s3', 'sm-exports', big, small]);
+    const done = out.done as Record<string, [string, string]>;
+    expect(done['0']?.[0]).toBe('Success');
+    expect(done['1']?.[0]).toBe('Success');
+    expect(done['2']).toEqual(['Failure', expect.stringMatching(/big\.bin\.missing cannot be read/)]);
+    expect((out.events as [number, string][]).filter(([, s]) => s === 'InProgress').map(([q]) => q)).toEqual([
+      0, 1, 2,
+    ]);
+    expect(out.exportStatuses).toEqual([['S3TaskExecutor', 2]]);
+    const object = async (key: string) =>
+      Buffer.from(
+        await ((
+          await clients.s3().send(new GetObjectCommand({ Bucket: 'sm-exports', Key: key }))
+        ).Body?.transformToByteArray() ?? new Uint8Array()),
+      );
+    expect((await object('uploads/0')).equals(bigData)).toBe(true);
+    expect((await object('uploads/1')).toString()).toBe('a small file');
   });
 
   it('SIGKILL during SDK appends: after a restart every acknowledged message is there, and the stream created at run time too', async () => {
