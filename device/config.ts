@@ -446,6 +446,14 @@ export function parseConfig(input: unknown, file?: string): AgentConfig {
       'must be default-chain when aws.endpoint points at a local cloud (it takes static local credentials)',
     );
   }
+  if (data.aws.s3Endpoint !== undefined && data.aws.endpoint === undefined) {
+    throw new ConfigFileError(
+      label,
+      'aws.s3Endpoint',
+      data.aws.s3Endpoint,
+      'is for a local cloud and needs aws.endpoint too (on AWS, S3 is found by region)',
+    );
+  }
   const base = file === undefined ? process.cwd() : dirname(resolve(file));
   const abs = (p: string) => resolve(base, p);
   const { streams, sources, iot: _iot, ...rest } = data;

@@ -177,6 +177,8 @@ export class S3TaskExecutor {
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
         await this.#upload(sequence, task, signal);
+        // Stopped between parts: the upload goes on at the next start.
+        if (signal.aborted) return;
         await this.#status(
           sequence,
           task,

@@ -26,6 +26,17 @@ function failure(input: unknown, file = 'agent.yaml'): ConfigFileError {
 const tmp = useTempDir('tributary-config-');
 
 describe('agent config', () => {
+  it('takes an S3 endpoint only for a local cloud', () => {
+    expect(
+      failure({ ...minimal, aws: { region: 'eu-west-1', s3Endpoint: 'http://127.0.0.1:4569' } }).message,
+    ).toMatch(/aws.s3Endpoint: is for a local cloud and needs aws.endpoint too/);
+    const local = parseConfig({
+      ...minimal,
+      aws: { region: 'eu-west-1', endpoint: 'http://127.0.0.1:4567', s3Endpoint: 'http://127.0.0.1:4569' },
+    });
+    expect(local.aws.s3Endpoint).toBe('http://127.0.0.1:4569');
+  });
+
   it('fills every default', () => {
     const config = parseConfig(minimal);
     // Auth is on by default: the token file lives in the store directory.
