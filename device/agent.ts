@@ -3,6 +3,7 @@
  * that have an `export` to Kinesis, and validates every record against the contract before it is
  * appended. Signal handling lives in the CLI; this class is also the API for code on the device.
  */
+import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import type { AwsClients, AwsCredentialsProvider } from '../shared/aws/clients.ts';
 import { createAwsJsonClient } from '../shared/aws/json-client.ts';
 import { encodeRecord } from '../shared/contract/index.ts';
@@ -130,6 +131,7 @@ export class Agent {
   /** The Kinesis connection of stream manager's exports, made when the first one starts. */
   #smKinesis: Promise<{ api: KinesisApi; destroy(): void }> | undefined;
   #smS3: Promise<AwsClients> | undefined;
+  #smSiteWise: Promise<IoTSiteWiseClient> | undefined;
 
   private constructor(
     config: AgentConfig,
@@ -267,6 +269,31 @@ export class Agent {
             : createAwsClients({ kind: 'aws', region, credentials: await credentialsFor(config) });
         })();
         return (await this.#smS3).s3();
+      },
+      sitewise: async () => {
+        this.#smSiteWise ??= (async () => {
+          const [{ IoTSiteWiseClient }, { clientConfig }] = await Promise.all([
+            import('@aws-sdk/client-iotsitewise'),
+            import('../shared/aws/clients.ts'),
+          ]);
+          const { region, endpoint, siteWiseEndpoint } = config.aws;
+          if (endpoint === undefined) {
+            return new IoTSiteWiseClient({
+              ...clientConfig({ kind: 'aws', region, credentials: await credentialsFor(config) }, 'sitewise'),
+            });
+          }
+          const local = clientConfig(
+            {
+              kind: 'local',
+              region,
+              endpoints: siteWiseEndpoint === undefined ? {} : { sitewise: siteWiseEndpoint },
+            },
+            'sitewise',
+          );
+          // SiteWise's data plane is `data.<endpoint>`; a local endpoint is one host.
+          return new IoTSiteWiseClient({ ...local, disableHostPrefix: true });
+        })();
+        return this.#smSiteWise;
       },
       kinesis: async () => {
         if (options.clients !== undefined) return options.clients.kinesis();
@@ -433,6 +460,7 @@ export class Agent {
       this.#destroyKinesis?.();
       (await this.#smKinesis?.catch(() => undefined))?.destroy();
       (await this.#smS3?.catch(() => undefined))?.destroy();
+      (await this.#smSiteWise?.catch(() => undefined))?.destroy();
     }
     return { drained, backlog };
   }

@@ -109,6 +109,8 @@ const schema = z.strictObject({
     endpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
     /** S3 endpoint of a local cloud, for stream manager's S3 export tasks (with `endpoint` only). */
     s3Endpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+    /** IoT SiteWise endpoint of a local cloud, for stream manager's SiteWise export (with `endpoint` only). */
+    siteWiseEndpoint: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
     credentials: z._default(credentials, { source: 'default-chain' }),
   }),
   api: z._default(
@@ -446,13 +448,15 @@ export function parseConfig(input: unknown, file?: string): AgentConfig {
       'must be default-chain when aws.endpoint points at a local cloud (it takes static local credentials)',
     );
   }
-  if (data.aws.s3Endpoint !== undefined && data.aws.endpoint === undefined) {
-    throw new ConfigFileError(
-      label,
-      'aws.s3Endpoint',
-      data.aws.s3Endpoint,
-      'is for a local cloud and needs aws.endpoint too (on AWS, S3 is found by region)',
-    );
+  for (const key of ['s3Endpoint', 'siteWiseEndpoint'] as const) {
+    if (data.aws[key] !== undefined && data.aws.endpoint === undefined) {
+      throw new ConfigFileError(
+        label,
+        `aws.${key}`,
+        data.aws[key],
+        'is for a local cloud and needs aws.endpoint too (on AWS, the service is found by region)',
+      );
+    }
   }
   const base = file === undefined ? process.cwd() : dirname(resolve(file));
   const abs = (p: string) => resolve(base, p);

@@ -11,14 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { describeIssue } from '../../shared/errors.ts';
 import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
@@ -224,6 +217,14 @@ export class S3TaskExecutor {
       throw new TaskFailed(`${path} cannot be read: ${(error as Error).message}`);
     }
     const s3 = await this.s3();
+    // Loaded with the first task: agents without S3 export tasks never load the SDK.
+    const {
+      AbortMultipartUploadCommand,
+      CompleteMultipartUploadCommand,
+      CreateMultipartUploadCommand,
+      PutObjectCommand,
+      UploadPartCommand,
+    } = await import('@aws-sdk/client-s3');
     const metadata = task.userMetadata ?? undefined;
     const threshold = Math.max(
       S3_MIN_PART_BYTES,

@@ -7,6 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { TributaryError } from '../../shared/errors.ts';
@@ -44,6 +45,7 @@ import {
 } from './errors.ts';
 import type { KinesisConfig, MessageStreamDefinition } from './model.ts';
 import { S3TaskExecutor } from './s3-task.ts';
+import { SiteWiseExporter } from './sitewise.ts';
 
 /** The registry of streams created through stream manager's door. */
 export const REGISTRY_FILE = 'stream-manager.json';
@@ -98,6 +100,8 @@ export interface StreamManagerHost {
   configuredExport(name: string): ExportStatus | undefined;
   /** The S3 client for S3 export tasks, made on first use. */
   s3(): Promise<S3Client>;
+  /** The IoT SiteWise client for SiteWise exports, made on first use. */
+  sitewise(): Promise<IoTSiteWiseClient>;
   /** The Kinesis client for stream manager's exports, made on first use. */
   kinesis(): Promise<KinesisApi | KinesisClient>;
   readonly exporterLimits: { maxBufferedBytes: number; maxInFlightRequests: number };
@@ -173,6 +177,7 @@ export class StreamManagerService {
   readonly #registry: Registry;
   readonly #exports = new Map<string, RunningExport[]>();
   readonly #s3Tasks = new Map<string, S3TaskExecutor[]>();
+  readonly #siteWise = new Map<string, SiteWiseExporter[]>();
   /** Creates, updates and deletes run one at a time (they touch the registry file). */
   #queue: Promise<unknown> = Promise.resolve();
   #stopped = false;
@@ -240,12 +245,6 @@ export class StreamManagerService {
         'is refused: the HTTP export is not part of stream manager on AWS and this agent does not run it; export to Kinesis instead',
       );
     }
-    if ((e.IotSitewise?.length ?? 0) > 0) {
-      throw new ExportUnsupportedError(
-        'definition.exportDefinition.IotSitewise',
-        'is refused: this agent does not export to IoT SiteWise yet (device/PROTOCOL.md)',
-      );
-    }
     const seen = new Set<string>();
     const unique = (key: string, list: readonly { identifier: string }[]) =>
       list.forEach((k, i) => {
@@ -259,6 +258,7 @@ export class StreamManagerService {
       });
     unique('kinesis', e.kinesis ?? []);
     unique('s3TaskExecutor', e.s3TaskExecutor ?? []);
+    unique('IotSitewise', e.IotSitewise ?? []);
     const deadLetter = `${d.name}.dead-letter`;
     if ((e.kinesis?.length ?? 0) > 0 && !isValidStreamName(deadLetter)) {
       throw new InvalidRequestError(
@@ -284,6 +284,20 @@ export class StreamManagerService {
       tasks.push(executor);
     }
     this.#s3Tasks.set(d.name, tasks);
+    const siteWise: SiteWiseExporter[] = [];
+    for (const config of d.exportDefinition?.IotSitewise ?? []) {
+      if (config.disabled === true) continue;
+      const exporter = new SiteWiseExporter(
+        d.name,
+        config,
+        this.#host.store,
+        () => this.#host.sitewise(),
+        (line) => this.#host.log(line),
+      );
+      await exporter.start();
+      siteWise.push(exporter);
+    }
+    this.#siteWise.set(d.name, siteWise);
     const running: RunningExport[] = [];
     for (const k of d.exportDefinition?.kinesis ?? []) {
       if (k.disabled === true) continue;
@@ -323,9 +337,15 @@ export class StreamManagerService {
   async #stopExports(name: string): Promise<void> {
     const running = this.#exports.get(name) ?? [];
     const tasks = this.#s3Tasks.get(name) ?? [];
+    const siteWise = this.#siteWise.get(name) ?? [];
     this.#exports.delete(name);
     this.#s3Tasks.delete(name);
-    await Promise.all([...running.map((r) => r.exporter.stop()), ...tasks.map((t) => t.stop())]);
+    this.#siteWise.delete(name);
+    await Promise.all([
+      ...running.map((r) => r.exporter.stop()),
+      ...tasks.map((t) => t.stop()),
+      ...siteWise.map((w) => w.stop()),
+    ]);
   }
 
   /** Whether `name` was created through this door (and still exists). */
@@ -436,6 +456,15 @@ export class StreamManagerService {
         lastExportedSequenceNumber: s.committed ?? -1,
         ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
         exportedMessagesCount: s.tasksDone,
+      });
+    }
+    for (const w of this.#siteWise.get(name) ?? []) {
+      const s = w.status();
+      statuses.push({
+        exportConfigIdentifier: s.identifier,
+        lastExportedSequenceNumber: s.committed ?? -1,
+        ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
+        exportedMessagesCount: s.entriesAccepted,
       });
     }
     const configured = this.#host.configuredExport(name);

@@ -25,6 +25,8 @@ export type AwsEnvironment =
         dynamodb?: string;
         s3?: string;
         sqs?: string;
+        /** IoT SiteWise's data plane (the device agent's stream manager export; local/servers/sitewise.ts). */
+        sitewise?: string;
         /** AWS IoT control plane and CloudFormation (moto in tests; see control-clients.ts). */
         iot?: string;
         cloudformation?: string;

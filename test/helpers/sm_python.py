@@ -7,6 +7,7 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
   sm_python.py append-forever <stream>           creates <stream>, appends until killed; prints each acked sequence
   sm_python.py read-all <stream>                 every message of <stream>
   sm_python.py bench <stream> <count> <size>     appends <count> messages; prints messages/s
+  sm_python.py sitewise <alias> <unknown alias>   a SiteWise export of 4 entries (one to an unknown property)
   sm_python.py s3 <bucket> <file>...              S3 export tasks for the files (and one missing file), their status messages
 """
 
@@ -25,6 +26,12 @@ from stream_manager import (
     StreamManagerClient,
 )
 from stream_manager import (
+    AssetPropertyValue,
+    IoTSiteWiseConfig,
+    PutAssetPropertyValueEntry,
+    Quality,
+    TimeInNanos,
+    Variant,
     S3ExportTaskDefinition,
     S3ExportTaskExecutorConfig,
     Status,
@@ -249,6 +256,47 @@ def s3(bucket, files):
         client.close()
 
 
+def sitewise(alias, unknown):
+    client = StreamManagerClient()
+    try:
+        client.create_message_stream(
+            MessageStreamDefinition(
+                name="SiteWiseStream",
+                strategy_on_full=StrategyOnFull.OverwriteOldestData,
+                export_definition=ExportDefinition(
+                    iot_sitewise=[IoTSiteWiseConfig(identifier="SiteWiseExport", batch_size=2)]
+                ),
+            )
+        )
+        now = int(time.time())
+        for i, target in enumerate([alias, alias, unknown, alias]):
+            entry = PutAssetPropertyValueEntry(
+                entry_id="entry-%d" % i,
+                property_alias=target,
+                property_values=[
+                    AssetPropertyValue(
+                        value=Variant(double_value=20.5 + i),
+                        quality=Quality.GOOD,
+                        timestamp=TimeInNanos(time_in_seconds=now, offset_in_nanos=i),
+                    )
+                ],
+            )
+            client.append_message("SiteWiseStream", Util.validate_and_serialize_to_json_bytes(entry))
+        deadline = time.time() + 60
+        statuses = []
+        while time.time() < deadline:
+            statuses = [
+                [s.export_config_identifier, s.last_exported_sequence_number, s.error_message, s.exported_messages_count]
+                for s in client.describe_message_stream("SiteWiseStream").export_statuses or []
+            ]
+            if statuses and statuses[0][1] >= 3:
+                break
+            time.sleep(0.2)
+        print(json.dumps({"exportStatuses": statuses}))
+    finally:
+        client.close()
+
+
 def bench(name, count, size):
     client = StreamManagerClient()
     try:
@@ -274,6 +322,8 @@ if __name__ == "__main__":
         append_forever(sys.argv[2])
     elif command == "read-all":
         read_all(sys.argv[2])
+    elif command == "sitewise":
+        sitewise(sys.argv[2], sys.argv[3])
     elif command == "s3":
         s3(sys.argv[2], sys.argv[3:])
     elif command == "bench":

@@ -23,6 +23,7 @@ import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCbor, FrameDecoder, isOversized, Operation } from '../../device/sm/protocol.ts';
 import { type RunningServer, startKinesis, startS3 } from '../../local/servers/index.ts';
+import { type SiteWiseStandIn, startSiteWise } from '../../local/servers/sitewise.ts';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
 import { referenceDeaggregate } from '../helpers/aggregated.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
@@ -44,6 +45,8 @@ let dir: string;
 let configFile: string;
 let kinesis: RunningServer;
 let s3: RunningServer;
+let sitewise: SiteWiseStandIn;
+const ALIAS = '/plant/line-1/temperature';
 let clients: AwsClients;
 let agent: RunningAgent;
 let token: string;
@@ -155,7 +158,11 @@ async function payloadsInKinesis(): Promise<string[]> {
 
 beforeAll(async () => {
   dir = tmp.path;
-  [kinesis, s3] = await Promise.all([startKinesis(), startS3({ dataDir: join(dir, 's3') })]);
+  [kinesis, s3, sitewise] = await Promise.all([
+    startKinesis(),
+    startS3({ dataDir: join(dir, 's3') }),
+    startSiteWise({ properties: [ALIAS] }),
+  ]);
   clients = createAwsClients({
     kind: 'local',
     region: 'us-east-1',
@@ -176,7 +183,12 @@ beforeAll(async () => {
     JSON.stringify({
       storeRoot: join(dir, 'store'),
       deviceId: 'gateway-sm-01',
-      aws: { region: 'us-east-1', endpoint: kinesis.endpoint, s3Endpoint: s3.endpoint },
+      aws: {
+        region: 'us-east-1',
+        endpoint: kinesis.endpoint,
+        s3Endpoint: s3.endpoint,
+        siteWiseEndpoint: sitewise.endpoint,
+      },
       api: { port: 0 },
       streams: [{ name: 'telemetry' }],
     }),
@@ -190,7 +202,7 @@ afterAll(async () => {
   if (agent !== undefined) await stopAgent();
   proxy?.close();
   clients?.destroy();
-  await Promise.all([kinesis?.stop(), s3?.stop()]);
+  await Promise.all([kinesis?.stop(), s3?.stop(), sitewise?.stop()]);
 });
 
 describe('stream manager SDKs against the agent', () => {
@@ -368,6 +380,22 @@ describe('stream manager SDKs against the agent', () => {
       );
     expect((await object('uploads/0')).equals(bigData)).toBe(true);
     expect((await object('uploads/1')).toString()).toBe('a small file');
+  });
+
+  it('Python SDK: a SiteWise export sends BatchPutAssetPropertyValue, retries a throttled request and reports entry errors', async () => {
+    sitewise.throttleNext(4);
+    const out = await python(['sitewise', ALIAS, '/plant/unknown']);
+    const [status] = out.exportStatuses as [string, number, string, number][];
+    expect(status?.slice(0, 2)).toEqual(['SiteWiseExport', 3]);
+    expect(status?.[2]).toMatch(
+      /entry entry-2: ResourceNotFoundException: property \/plant\/unknown does not exist/,
+    );
+    expect(status?.[3]).toBe(3);
+    expect(sitewise.stored.map((v) => [v.property, v.value])).toEqual(
+      [0, 1, 3].map((i) => [ALIAS, { doubleValue: 20.5 + i }]),
+    );
+    // 4 throttled answers, then at least two requests: at most 2 entries (batchSize) in each.
+    expect(sitewise.requests).toBeGreaterThanOrEqual(6);
   });
 
   it('SIGKILL during SDK appends: after a restart every acknowledged message is there, and the stream created at run time too', async () => {
