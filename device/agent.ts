@@ -4,6 +4,7 @@
  * appended. Signal handling lives in the CLI; this class is also the API for code on the device.
  */
 import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { AwsClients, AwsCredentialsProvider } from '../shared/aws/clients.ts';
 import { createAwsJsonClient } from '../shared/aws/json-client.ts';
 import { encodeRecord } from '../shared/contract/index.ts';
@@ -130,7 +131,7 @@ export class Agent {
   #streamManager: StreamManagerService | undefined;
   /** The Kinesis connection of stream manager's exports, made when the first one starts. */
   #smKinesis: Promise<{ api: KinesisApi; destroy(): void }> | undefined;
-  #smS3: Promise<AwsClients> | undefined;
+  #smS3: Promise<S3Client> | undefined;
   #smSiteWise: Promise<IoTSiteWiseClient> | undefined;
 
   private constructor(
@@ -258,40 +259,23 @@ export class Agent {
         if (options.clients !== undefined) return options.clients.s3();
         this.#smS3 ??= (async () => {
           // Loaded on the first S3 export task only: the S3 client is large.
-          const { createAwsClients } = await import('../shared/aws/clients.ts');
-          const { region, endpoint, s3Endpoint } = config.aws;
-          return endpoint !== undefined
-            ? createAwsClients({
-                kind: 'local',
-                region,
-                endpoints: s3Endpoint === undefined ? {} : { s3: s3Endpoint },
-              })
-            : createAwsClients({ kind: 'aws', region, credentials: await credentialsFor(config) });
+          const { makeS3Client } = await import('./sm/s3-sdk.ts');
+          return makeS3Client({
+            region: config.aws.region,
+            endpoint: config.aws.endpoint === undefined ? undefined : config.aws.s3Endpoint,
+            credentials: await credentialsFor(config),
+          });
         })();
-        return (await this.#smS3).s3();
+        return this.#smS3;
       },
       sitewise: async () => {
         this.#smSiteWise ??= (async () => {
-          const [{ IoTSiteWiseClient }, { clientConfig }] = await Promise.all([
-            import('@aws-sdk/client-iotsitewise'),
-            import('../shared/aws/clients.ts'),
-          ]);
-          const { region, endpoint, siteWiseEndpoint } = config.aws;
-          if (endpoint === undefined) {
-            return new IoTSiteWiseClient({
-              ...clientConfig({ kind: 'aws', region, credentials: await credentialsFor(config) }, 'sitewise'),
-            });
-          }
-          const local = clientConfig(
-            {
-              kind: 'local',
-              region,
-              endpoints: siteWiseEndpoint === undefined ? {} : { sitewise: siteWiseEndpoint },
-            },
-            'sitewise',
-          );
-          // SiteWise's data plane is `data.<endpoint>`; a local endpoint is one host.
-          return new IoTSiteWiseClient({ ...local, disableHostPrefix: true });
+          const { makeSiteWiseClient } = await import('./sm/sitewise-sdk.ts');
+          return makeSiteWiseClient({
+            region: config.aws.region,
+            endpoint: config.aws.endpoint === undefined ? undefined : config.aws.siteWiseEndpoint,
+            credentials: await credentialsFor(config),
+          });
         })();
         return this.#smSiteWise;
       },

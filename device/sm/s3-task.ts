@@ -224,7 +224,7 @@ export class S3TaskExecutor {
       CreateMultipartUploadCommand,
       PutObjectCommand,
       UploadPartCommand,
-    } = await import('@aws-sdk/client-s3');
+    } = await import('./s3-sdk.ts');
     const metadata = task.userMetadata ?? undefined;
     const threshold = Math.max(
       S3_MIN_PART_BYTES,

@@ -189,7 +189,7 @@ export class SiteWiseExporter {
   async #send(entries: Entry[], signal: AbortSignal): Promise<void> {
     const client = await this.client();
     // Loaded with the first request: agents without a SiteWise export never load the SDK.
-    const { BatchPutAssetPropertyValueCommand } = await import('@aws-sdk/client-iotsitewise');
+    const { BatchPutAssetPropertyValueCommand } = await import('./sitewise-sdk.ts');
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
         const answer = await client.send(
