@@ -11,7 +11,7 @@
  * after each run. Run: npm run bench -- stream-manager
  * Figures and their reading: device/PROTOCOL.md, "Throughput".
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -34,14 +34,28 @@ function rssMb(pid: number): number {
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
 }
 
-async function startAgent(config: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'bin/tributary.mjs'), 'agent', 'run', '--config', config],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+/** The device bundle with device/README.md's launch line (flags and malloc settings). */
+const BUNDLE = {
+  args: [
+    '--max-semi-space-size=1',
+    '--max-old-space-size=48',
+    '--optimize-for-size',
+    join(ROOT, 'dist/device/tributary.mjs'),
+  ],
+  env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' },
+};
+
+async function startAgent(
+  config: string,
+  launch: { args: string[]; env: Record<string, string> } = {
+    args: [join(ROOT, 'bin/tributary.mjs')],
+    env: {},
+  },
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [...launch.args, 'agent', 'run', '--config', config], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...launch.env },
+  });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
     const match = /API http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
@@ -195,5 +209,78 @@ c.close()
   const exited = once(agent.child, 'exit');
   agent.child.kill('SIGTERM');
   await exited;
-  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * RSS of the device bundle (launch line) with both doors busy: 10k messages/s in all, NDJSON
+ * batches over HTTP paced to fill what the SDK clients (Node SDK, 32 in flight) leave.
+ */
+{
+  const built = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/build-device.ts')], {
+    stdio: 'ignore',
+  });
+  if (built.status !== 0) throw new Error('npm run build:device failed');
+  await rm(join(dir, 'store'), { recursive: true, force: true });
+  const bundled = await startAgent(config, BUNDLE);
+  const bpid = bundled.child.pid as number;
+  try {
+    const token = (await readFile(join(dir, 'store', 'api-token'), 'utf8')).trim();
+    const idle = rssMb(bpid);
+    process.env.STREAM_MANAGER_SERVER_PORT = String(bundled.port);
+    process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN = token;
+    const sm = createRequire(import.meta.url)('aws-greengrass-core-sdk/stream-manager');
+    const client = new sm.StreamManagerClient({ logger: { error() {}, debug() {}, info() {}, warn() {} } });
+    await new Promise<void>((resolve, reject) => {
+      client.onConnected(resolve);
+      client.onError(reject);
+    });
+    await client.createMessageStream(
+      new sm.MessageStreamDefinition()
+        .withName('sm-rss')
+        .withStrategyOnFull(sm.StrategyOnFull.OverwriteOldestData),
+    );
+    const http = new ApiClient({ url: `http://127.0.0.1:${bundled.port}`, token });
+    const seconds = 15;
+    const target = 10_000;
+    const began = performance.now();
+    const deadline = began + seconds * 1000;
+    let viaSdk = 0;
+    let viaHttp = 0;
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(rssMb(bpid)), 100);
+    const sdkWorker = async () => {
+      while (performance.now() < deadline) {
+        await client.appendMessage('sm-rss', record());
+        viaSdk++;
+      }
+    };
+    const httpWorker = async () => {
+      while (performance.now() < deadline) {
+        const due = Math.floor(((performance.now() - began) / 1000) * target) - viaSdk - viaHttp;
+        if (due < 100) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          continue;
+        }
+        const count = Math.min(500, due);
+        await http.append(
+          'telemetry',
+          Array.from({ length: count }, () => telemetryRecord()),
+        );
+        viaHttp += count;
+      }
+    };
+    await Promise.all([...Array.from({ length: 32 }, sdkWorker), httpWorker(), httpWorker()]);
+    clearInterval(sampler);
+    client.close();
+    const elapsed = (performance.now() - began) / 1000;
+    const sorted = [...samples].sort((a, b) => a - b);
+    console.log(
+      `device bundle, both doors: ${Math.round((viaSdk + viaHttp) / elapsed).toLocaleString('en')} messages/s (${Math.round(viaSdk / elapsed)}/s Node SDK, ${Math.round(viaHttp / elapsed).toLocaleString('en')}/s HTTP NDJSON) for ${seconds} s: RSS idle ${idle.toFixed(1)} MB, median ${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(1)} MB, peak ${(sorted.at(-1) ?? 0).toFixed(1)} MB`,
+    );
+  } finally {
+    const exited = once(bundled.child, 'exit');
+    bundled.child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  }
 }
