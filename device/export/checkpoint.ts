@@ -22,11 +22,11 @@ export function pumpCommit(ctx: ExporterContext, e: StreamExport): void {
         }
       },
       (error: unknown) => {
-        e.state.lastError = {
-          code: ExportStatusCode.CHECKPOINT_FAILED,
-          message: error instanceof Error ? error.message : String(error),
-          at: ctx.clock(),
-        };
+        e.state.noteError(
+          ExportStatusCode.CHECKPOINT_FAILED,
+          error instanceof Error ? error.message : String(error),
+          ctx.clock(),
+        );
       },
     )
     .finally(() => {

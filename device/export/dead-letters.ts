@@ -33,11 +33,7 @@ export function pumpLetters(ctx: ExporterContext, e: StreamExport, now: number):
   // A dead-lettered record shows in the status as the last error, not only in a counter.
   const last = taken.at(-1);
   if (last !== undefined)
-    e.state.lastError = {
-      code: last.reason,
-      message: `sequence ${last.sequence} dead-lettered: ${last.detail}`,
-      at: now,
-    };
+    e.state.noteError(last.reason, `sequence ${last.sequence} dead-lettered: ${last.detail}`, now);
   if (e.writingLetters !== undefined || e.letters.length === 0 || e.letterRetryAt > now) return;
   const letters = e.letters.splice(0);
   const { definition } = e;
@@ -51,11 +47,11 @@ export function pumpLetters(ctx: ExporterContext, e: StreamExport, now: number):
       (error: unknown) => {
         e.letters.unshift(...letters);
         e.letterRetryAt = ctx.clock() + 1_000;
-        e.state.lastError = {
-          code: ExportStatusCode.DEAD_LETTER_WRITE_FAILED,
-          message: error instanceof Error ? error.message : String(error),
-          at: ctx.clock(),
-        };
+        e.state.noteError(
+          ExportStatusCode.DEAD_LETTER_WRITE_FAILED,
+          error instanceof Error ? error.message : String(error),
+          ctx.clock(),
+        );
       },
     )
     .finally(() => {

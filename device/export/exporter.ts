@@ -1,9 +1,10 @@
 /**
  * KinesisExporter: drains device log streams into Kinesis, one export definition per log stream.
  * This is the thin, stateful edge: it reads the log in bounded chunks (log-reader.ts), routes
- * records (record-router.ts), asks the pure state machine (state.ts → planner.ts) what to send,
- * calls Kinesis (kinesis-calls.ts), writes dead letters (dead-letters.ts), and commits the
- * checkpoint to the log (checkpoint.ts). This file holds the loop that drives those pumps.
+ * records (record-router.ts), asks each export's state machine (state.ts: deterministic, no I/O,
+ * changed only through its methods; planner.ts is its pure planner) what to send, calls Kinesis
+ * (kinesis-calls.ts), writes dead letters (dead-letters.ts), and commits the checkpoint to the log
+ * (checkpoint.ts). This file holds the loop that drives those pumps.
  *
  * Guarantee: at-least-once. A record leaves the backlog (checkpoint) only after Kinesis accepted it
  * or it was written to the dead-letter stream; resends carry the same user-record bytes. After a
@@ -21,15 +22,6 @@ import { TokenBucket } from './pacing.ts';
 import { RecordRouter } from './record-router.ts';
 import { type ExportStatus, exportStatus } from './status.ts';
 import { type ExporterContext, openExport, type StreamExport } from './stream-export.ts';
-
-export { encodeDeadLetter } from './dead-letters.ts';
-export {
-  DEFAULT_MAX_BUFFERED_BYTES,
-  DEFAULT_MAX_IN_FLIGHT_REQUESTS,
-  exporterLimitFields,
-  type KinesisExporterOptions,
-} from './options.ts';
-export type { ExportStatus } from './status.ts';
 
 export class KinesisExporter {
   readonly #store: KinesisExporterOptions['store'];

@@ -63,7 +63,7 @@ function readFailed(ctx: ExporterContext, router: RecordRouter, e: StreamExport,
     // Records before the damage come back on the next read; the damaged range is reported, not skipped silently.
     if (error.sequence > e.nextRead) {
       e.readRetryAt = 0;
-      e.state.lastError = { code: error.code, message: error.message, at: now };
+      e.state.noteError(error.code, error.message, now);
       readBefore(ctx, router, e, error.sequence);
       return;
     }
@@ -77,11 +77,11 @@ function readFailed(ctx: ExporterContext, router: RecordRouter, e: StreamExport,
     e.nextRead = error.resumeSequence;
     return;
   }
-  e.state.lastError = {
-    code: error instanceof Error && 'code' in error ? String(error.code) : ExportStatusCode.LOG_READ_FAILED,
-    message: error instanceof Error ? error.message : String(error),
-    at: now,
-  };
+  e.state.noteError(
+    error instanceof Error && 'code' in error ? String(error.code) : ExportStatusCode.LOG_READ_FAILED,
+    error instanceof Error ? error.message : String(error),
+    now,
+  );
   e.readRetryAt = now + 1_000;
 }
 

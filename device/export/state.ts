@@ -1,8 +1,13 @@
 /**
- * The retry/ordering state machine of one export: pure (time and randomness come in), no I/O.
- * It owns the records read from the log until Kinesis accepted them (or they were dead-lettered),
- * decides what goes next through the planner, and reduces PutRecords outcomes to retries, backoff
- * and the checkpoint: the highest sequence S such that every record <= S is done.
+ * The retry/ordering state machine of one export. Deterministic and without I/O: it reads no clock
+ * and draws no randomness of its own (`now` and `random` come in), so a test drives it step by
+ * step. It is not pure: it is a mutable object, changed only through its methods, which are the
+ * events the exporter reports (records read or unreadable, a PutRecords answer or failure, dead
+ * letters written, a shard map reloaded, an error elsewhere in the export); nothing outside writes
+ * its fields. It owns the records read from the log until Kinesis accepted them (or they were
+ * dead-lettered), decides what goes next through the planner (which is pure), and reduces
+ * PutRecords outcomes to retries, backoff and the checkpoint: the highest sequence S such that
+ * every record <= S is done.
  */
 
 import type { ShardMap } from '../../shared/kinesis/hash.ts';
@@ -168,7 +173,7 @@ class ContiguousTracker {
 }
 
 export class ExportState {
-  readonly counters: ExportCounters = {
+  readonly #counters: ExportCounters = {
     recordsSent: 0,
     entriesSent: 0,
     requestsSent: 0,
@@ -181,7 +186,7 @@ export class ExportState {
     deadLettered: 0,
     shardMismatches: 0,
   };
-  lastError: LastError | undefined;
+  #lastError: LastError | undefined;
 
   #pending: PendingRecord[] = [];
   #pendingBytes = 0;
@@ -210,6 +215,20 @@ export class ExportState {
     return this.#limits;
   }
 
+  get counters(): Readonly<ExportCounters> {
+    return this.#counters;
+  }
+
+  /** The latest failure of this export, from Kinesis or reported by the exporter (`noteError`). */
+  get lastError(): LastError | undefined {
+    return this.#lastError;
+  }
+
+  /** A failure outside the state's own calls (log read, dead-letter write, checkpoint commit) for the status. */
+  noteError(code: string, message: string, now: number): void {
+    this.#lastError = { code, message, at: now };
+  }
+
   /** Takes freshly read records, in ascending sequence order, after everything offered before. */
   offer(records: readonly PendingRecord[]): void {
     for (const record of records) {
@@ -235,7 +254,7 @@ export class ExportState {
   /** The dead letters are durably in the dead-letter stream. */
   deadLettered(letters: readonly DeadLetter[]): void {
     for (const letter of letters) {
-      this.counters.deadLettered++;
+      this.#counters.deadLettered++;
       this.#tracker.complete(letter.sequence);
     }
   }
@@ -351,7 +370,7 @@ export class ExportState {
         this.#lanes.set(entry.lane, outstanding);
         this.#outstandingBytes += entry.records.reduce((sum, r) => sum + r.bytes, 0);
       } else {
-        this.counters.retried++;
+        this.#counters.retried++;
       }
       entries.push(entry);
       outstanding.attempts++;
@@ -362,9 +381,9 @@ export class ExportState {
       records += entry.records.length;
     }
     this.#requests.set(id, sent);
-    this.counters.requestsSent++;
-    this.counters.entriesSent += sent.length;
-    this.counters.recordsSent += records;
+    this.#counters.requestsSent++;
+    this.#counters.entriesSent += sent.length;
+    this.#counters.recordsSent += records;
     return { id, entries, bytes, records };
   }
 
@@ -422,20 +441,20 @@ export class ExportState {
       if (outcome.ok) {
         this.#dropLane(entry.lane, outstanding);
         for (const record of entry.records) this.#tracker.complete(record.sequence);
-        this.counters.entriesAccepted++;
-        this.counters.recordsAccepted += entry.records.length;
+        this.#counters.entriesAccepted++;
+        this.#counters.recordsAccepted += entry.records.length;
         if (outcome.shardId !== entry.shardId) {
-          this.counters.shardMismatches++;
+          this.#counters.shardMismatches++;
           this.#refreshNeeded = true;
         }
         return;
       }
       if (outcome.code === THROTTLED_CODE) {
-        this.counters.throttled++;
+        this.#counters.throttled++;
         if (outstanding.pacerToken !== undefined) this.#pacer(entry.shardId).refund(outstanding.pacerToken);
       } else {
-        this.counters.failedEntries++;
-        this.lastError = { code: outcome.code, message: outcome.message, at: now };
+        this.#counters.failedEntries++;
+        this.noteError(outcome.code, outcome.message, now);
       }
       outstanding.inFlight = false;
       outstanding.notBefore =
@@ -446,9 +465,9 @@ export class ExportState {
   /** PutRecords failed as a whole (no per-entry answer). */
   fail(id: number, failure: RequestFailure, now: number): void {
     const sent = this.#take(id);
-    this.counters.failedRequests++;
-    this.counters.failedEntries += sent.length;
-    this.lastError = { code: failure.code, message: failure.message, at: now };
+    this.#counters.failedRequests++;
+    this.#counters.failedEntries += sent.length;
+    this.noteError(failure.code, failure.message, now);
     if (failure.kind === 'invalid') {
       this.#isolate(sent, failure, now);
       return;
@@ -462,7 +481,7 @@ export class ExportState {
 
   /** A call failed because Kinesis is unreachable or refusing: nothing is sent until the backoff ends. */
   backOff(failure: RequestFailure, now: number): void {
-    this.lastError = { code: failure.code, message: failure.message, at: now };
+    this.noteError(failure.code, failure.message, now);
     if (failure.kind === 'stream-missing') this.#refreshNeeded = true;
     this.#offlineFailures++;
     this.#offlineUntil =

@@ -1,14 +1,10 @@
-export { FileCheckpointStore, SHARD_END } from './checkpoints.ts';
+/**
+ * The event source runner's public surface: start it, read what it gave up. Shards, events and
+ * checkpoints are internals.
+ */
 export { loadStreamMappings, type StreamMappingDefinition, type StreamMappingSettings } from './config.ts';
 export { EventSourceMappingError, InvalidBatchResponseError, InvocationTimeoutError } from './errors.ts';
-export {
-  type EventSource,
-  kinesisEvent,
-  kinesisEventRecord,
-  lambdaContext,
-  type ShardRecord,
-} from './event.ts';
-export { FileOnFailureDestination, type OnFailureRecord, readOnFailureRecords } from './on-failure.ts';
+export { type OnFailureRecord, readOnFailureRecords } from './on-failure.ts';
 export {
   type EventSourceRunner,
   type EventSourceRunnerOptions,

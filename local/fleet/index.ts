@@ -4,7 +4,7 @@ import type { FleetOptions } from './config.ts';
 import { FleetPublisher, type PublishedBatch } from './publisher.ts';
 import { FleetScenario } from './scenario.ts';
 
-export { FLEET_STREAMS, type RunningDeviceAgent, startDeviceAgent } from './agent.ts';
+export type { RunningDeviceAgent } from './agent.ts';
 export { type FleetOptions, type FleetOptionsInput, parseFleetOptions } from './config.ts';
 export { FleetConfigError, FleetRecordRefusedError } from './errors.ts';
 export type { PublishedBatch, PublisherStats } from './publisher.ts';

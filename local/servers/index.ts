@@ -1,8 +1,6 @@
 export { type DynamoDbOptions, startDynamoDb } from './dynamodb.ts';
 export { type KinesisOptions, startKinesis } from './kinesis.ts';
-export { ALLOW_WILDCARD_BIND_ENV } from './loopback-shim.ts';
 export { findMoto, type MotoOptions, startMoto } from './moto.ts';
 export { findMosquitto, type MqttOptions, type RunningMqtt, startMqtt } from './mqtt.ts';
-export { dynamoDbReady, kinesisReady, motoReady, mqttReady, s3Ready } from './probes.ts';
-export { assertPortFree, freePort, LOOPBACK, type RunningServer } from './runtime.ts';
+export { freePort, type RunningServer } from './runtime.ts';
 export { type S3Options, startS3 } from './s3.ts';

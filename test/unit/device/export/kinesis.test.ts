@@ -8,9 +8,9 @@ import {
   classifyFailure,
   httpKinesisApi,
   KINESIS_TARGET,
-  type PlannedEntry,
   putRecordsBody,
-} from '../../../../device/export/index.ts';
+} from '../../../../device/export/kinesis.ts';
+import type { PlannedEntry } from '../../../../device/export/planner.ts';
 import { fullGc } from '../../../../device/memory.ts';
 import { AwsServiceError } from '../../../../shared/aws/errors.ts';
 import { type AwsJsonClient, createAwsJsonClient } from '../../../../shared/aws/json-client.ts';
