@@ -10,6 +10,7 @@ import { ExportErrorCodes } from '../device/export/errors.ts';
 import { IotErrorCodes } from '../device/iot/errors.ts';
 import { LogErrorCodes } from '../device/log/errors.ts';
 import { ProvisionErrorCodes } from '../device/provision/errors.ts';
+import { SmErrorCodes } from '../device/sm/errors.ts';
 import { TailErrorCodes } from '../device/tail/errors.ts';
 import { AlertsErrorCodes } from '../functions/alerts/errors.ts';
 import { DashboardErrorCodes } from '../functions/dashboard/errors.ts';
@@ -41,6 +42,7 @@ export const ERROR_REGISTRIES: readonly ErrorRegistry[] = [
   IotErrorCodes,
   ProvisionErrorCodes,
   TailErrorCodes,
+  SmErrorCodes,
   AlertsErrorCodes,
   DashboardErrorCodes,
   LocalErrorCodes,

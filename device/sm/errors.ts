@@ -1,3 +1,4 @@
+import { type CodeOf, errorCodes } from '../../shared/error-codes.ts';
 import { TributaryError } from '../../shared/errors.ts';
 
 /**
@@ -27,8 +28,109 @@ export const ResponseStatus = {
 } as const;
 export type ResponseStatusName = keyof typeof ResponseStatus;
 
-/** The closed set of codes this module raises; each answers with one wire status. */
-export const SM_ERROR_CODES = {
+/**
+ * Codes of the stream manager door. Each is answered with one wire status (SM_WIRE_STATUS), which the
+ * SDK raises as its exception; those with class '' are handshake refusals, answered in the
+ * ConnectResponse before the connection closes (the SDK raises ConnectFailedException).
+ */
+export const SmErrorCodes = errorCodes('device/sm', {
+  SM_INVALID_REQUEST: {
+    class: 'InvalidRequestError',
+    retryable: false,
+    meaning:
+      'InvalidRequest: a request field is out of bounds or unknown (the message names its path and value)',
+  },
+  SM_STREAM_NOT_FOUND: {
+    class: 'SmStreamNotFoundError',
+    retryable: false,
+    meaning: 'ResourceNotFound: no stream of that name',
+  },
+  SM_STREAM_EXISTS: {
+    class: 'SmStreamExistsError',
+    retryable: false,
+    meaning: 'InvalidRequest: CreateMessageStream of a name that exists',
+  },
+  SM_STREAM_FULL: {
+    class: 'SmStreamFullError',
+    retryable: true,
+    meaning: 'InvalidRequest: an append to a RejectNewData stream at its maxSize',
+  },
+  SM_PAYLOAD_TOO_LARGE: {
+    class: 'PayloadTooLargeError',
+    retryable: false,
+    meaning: "RequestPayloadTooLarge: a message over the stream's record limit, or a frame over the agent's",
+  },
+  SM_RESPONSE_TOO_LARGE: {
+    class: 'ResponseTooLargeError',
+    retryable: false,
+    meaning: 'ResponsePayloadTooLarge: minMessageCount messages exceed the 4 MiB answer limit',
+  },
+  SM_NOT_ENOUGH_MESSAGES: {
+    class: 'NotEnoughMessagesError',
+    retryable: true,
+    meaning: 'NotEnoughMessages: fewer than minMessageCount messages after readTimeoutMillis',
+  },
+  SM_UPDATE_NOT_ALLOWED: {
+    class: 'UpdateNotAllowedError',
+    retryable: false,
+    meaning: "UpdateNotAllowed: changing persistence, or updating a stream of the agent's config file",
+  },
+  SM_UPDATE_FAILED: {
+    class: 'UpdateFailedError',
+    retryable: false,
+    meaning: 'UpdateFailed: the new definition could not be applied to the log',
+  },
+  SM_EXPORT_UNSUPPORTED: {
+    class: 'ExportUnsupportedError',
+    retryable: false,
+    meaning: 'InvalidRequest: an IoT Analytics or HTTP export (the message says what to use instead)',
+  },
+  SM_READ_FAILED: {
+    class: 'MessageStoreReadError',
+    retryable: true,
+    meaning: 'MessageStoreReadError: the log could not be read (a damaged segment)',
+  },
+  SM_UNAUTHORIZED: {
+    class: '',
+    retryable: false,
+    meaning: 'connect refusal Unauthorized: authToken missing or not the agent token',
+  },
+  SM_UNSUPPORTED_CONNECT_VERSION: {
+    class: '',
+    retryable: false,
+    meaning: 'connect refusal UnsupportedConnectVersion: the first byte is not connect version 1',
+  },
+  SM_UNSUPPORTED_PROTOCOL_VERSION: {
+    class: '',
+    retryable: false,
+    meaning:
+      'connect refusal UnsupportedProtocolVersion: no protocol version in common (the agent speaks 1.1.0, 1.0.0)',
+  },
+  SM_UNEXPECTED_OPERATION: {
+    class: '',
+    retryable: false,
+    meaning: 'connect refusal UnexpectedOperation: the first frame is not Connect',
+  },
+  SM_UNKNOWN_OPERATION: {
+    class: 'UnknownOperationError',
+    retryable: false,
+    meaning: 'UnknownOperation: an operation code the agent does not know',
+  },
+  SM_FRAME_MALFORMED: {
+    class: 'FrameMalformedError',
+    retryable: false,
+    meaning: 'InvalidRequest: a frame that is not one CBOR item, or a length below 1',
+  },
+  SM_FAILURE: {
+    class: 'SmFailureError',
+    retryable: 'varies',
+    meaning: 'UnknownFailure: the agent is stopping, the disk is full, a write failed',
+  },
+});
+export type SmErrorCode = CodeOf<typeof SmErrorCodes>;
+
+/** The wire status each code is answered with. */
+export const SM_WIRE_STATUS = {
   SM_INVALID_REQUEST: 'InvalidRequest',
   SM_STREAM_NOT_FOUND: 'ResourceNotFound',
   SM_STREAM_EXISTS: 'InvalidRequest',
@@ -47,12 +149,10 @@ export const SM_ERROR_CODES = {
   SM_UNEXPECTED_OPERATION: 'UnexpectedOperation',
   SM_FRAME_MALFORMED: 'InvalidRequest',
   SM_FAILURE: 'UnknownFailure',
-} as const satisfies Record<string, ResponseStatusName>;
-export type SmErrorCode = keyof typeof SM_ERROR_CODES;
+} as const satisfies Record<SmErrorCode, ResponseStatusName>;
 
 /** Base of every error of the stream manager door; `status` is what the SDK is answered. */
-export class StreamManagerError extends TributaryError {
-  declare readonly code: SmErrorCode;
+export class StreamManagerError extends TributaryError<SmErrorCode> {
   /** The request field at fault (`definition.exportDefinition.kinesis[0].batchSize`), when one is. */
   readonly path: string | undefined;
 
@@ -66,7 +166,7 @@ export class StreamManagerError extends TributaryError {
   }
 
   get status(): number {
-    return ResponseStatus[SM_ERROR_CODES[this.code]];
+    return ResponseStatus[SM_WIRE_STATUS[this.code]];
   }
 }
 
