@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { describeIssue } from '../../shared/errors.ts';
 import {
   ESM_MAX_BATCH_SIZE,
   ESM_MAX_BATCHING_WINDOW_SECONDS,
@@ -6,7 +8,9 @@ import {
   ESM_MAX_RECORD_AGE_SECONDS,
   ESM_MAX_RETRY_ATTEMPTS,
   ESM_MIN_RECORD_AGE_SECONDS,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
 } from '../../shared/kinesis/limits.ts';
+import { parseOptions } from '../../shared/options.ts';
 import { StackDefinitionError } from '../resources/errors.ts';
 import { LOCAL_ACCOUNT_ID, type StackDefinition } from '../resources/stack.ts';
 import { VariableResolver } from '../resources/variables.ts';
@@ -55,6 +59,49 @@ const DEFAULTS = {
 
 type Path = (string | number)[];
 
+const integer = (min: number, max: number) => {
+  const reason = `must be an integer in [${min}, ${max}]`;
+  return z.number().int(reason).min(min, reason).max(max, reason);
+};
+
+/**
+ * A Kinesis `stream` event as the local runner applies it: osls's own keys and bounds (Lambda's
+ * limits, shared/kinesis/limits.ts), strict, so a misspelt setting is refused rather than ignored.
+ * What the runner cannot emulate (filters, tumbling windows, AT_TIMESTAMP) is refused too: running
+ * without it would make local behaviour differ silently from AWS.
+ */
+const kinesisStreamEventSchema = z.strictObject({
+  type: z.literal('kinesis'),
+  /** `!GetAtt`/`!Ref` of a stream; resolved against the stack's resources below. */
+  arn: z.unknown(),
+  consumer: z.unknown(),
+  enabled: z.boolean().optional(),
+  batchSize: integer(1, ESM_MAX_BATCH_SIZE).default(DEFAULTS.batchSize),
+  batchWindow: integer(0, ESM_MAX_BATCHING_WINDOW_SECONDS).default(DEFAULTS.batchWindowSeconds),
+  parallelizationFactor: integer(1, ESM_MAX_PARALLELIZATION_FACTOR).default(DEFAULTS.parallelizationFactor),
+  startingPosition: z
+    .enum(['LATEST', 'TRIM_HORIZON'], 'must be LATEST or TRIM_HORIZON locally')
+    .default('LATEST'),
+  maximumRetryAttempts: integer(-1, ESM_MAX_RETRY_ATTEMPTS).default(DEFAULTS.maximumRetryAttempts),
+  maximumRecordAgeInSeconds: integer(-1, ESM_MAX_RECORD_AGE_SECONDS)
+    .refine(
+      (age) => age === -1 || age >= ESM_MIN_RECORD_AGE_SECONDS,
+      `must be -1 or >= ${ESM_MIN_RECORD_AGE_SECONDS}`,
+    )
+    .default(DEFAULTS.maximumRecordAgeInSeconds),
+  bisectBatchOnFunctionError: z.boolean().default(false),
+  functionResponseType: z.literal('ReportBatchItemFailures').optional(),
+  destinations: z.strictObject({ onFailure: z.unknown() }).optional(),
+});
+
+/** The parts of a function the runner uses; the rest of its keys are osls's to validate. */
+const functionSchema = z.looseObject({
+  handler: z.string('must be a string'),
+  timeout: integer(1, LAMBDA_MAX_TIMEOUT_SECONDS).default(DEFAULTS.timeoutSeconds),
+  environment: z.record(z.string(), z.unknown()).default({}),
+  events: z.array(z.unknown()).default([]),
+});
+
 /**
  * Reads the Kinesis `stream` events of every function in serverless.yml, with variables resolved and
  * `!GetAtt X.Arn` / `!Ref X` mapped to the stack's stream and consumer names.
@@ -69,14 +116,35 @@ export async function loadStreamMappings(stack: StackDefinition): Promise<Stream
     accountId: LOCAL_ACCOUNT_ID,
     lineOf: (path) => parsed.lineOf(path),
   });
-  const fail = (path: Path, value: unknown, reason: string): never => {
+  const locate = (path: Path) => {
     const line = parsed.lineOf(path);
-    throw new StackDefinitionError(
-      path.join('.'),
-      value,
-      reason,
-      line === undefined ? { file: stack.file } : { file: stack.file, line },
-    );
+    return line === undefined ? { file: stack.file } : { file: stack.file, line };
+  };
+  const fail = (path: Path, value: unknown, reason: string): never => {
+    throw new StackDefinitionError(path.join('.'), value, reason, locate(path));
+  };
+  /** parseOptions at `at` in the file; every issue is reported, the first one located by line. */
+  const parseAt = <S extends z.ZodType>(schema: S, input: unknown, at: Path): z.output<S> => {
+    const rendered = new Map<string, Path>();
+    return parseOptions(schema, input, {
+      at,
+      formatPath: (segments) => {
+        const path = segments.map((s) => (typeof s === 'number' ? s : String(s)));
+        const text = path.join('.');
+        rendered.set(text, path);
+        return text;
+      },
+      unknownKey: 'is not a stream event setting the local runner applies',
+      error: ([first, ...rest]) => {
+        const also = rest.length === 0 ? '' : `; also ${rest.map(describeIssue).join('; ')}`;
+        return new StackDefinitionError(
+          first.path,
+          first.value,
+          `${first.reason}${also}`,
+          locate(rendered.get(first.path) ?? at),
+        );
+      },
+    });
   };
   const functions = resolver.resolve(['functions']) ?? {};
   if (!isRecord(functions)) return fail(['functions'], functions, 'must be a map');
@@ -95,74 +163,52 @@ export async function loadStreamMappings(stack: StackDefinition): Promise<Stream
   };
 
   const mappings: StreamMappingDefinition[] = [];
-  for (const [functionName, fn] of Object.entries(functions)) {
-    if (!isRecord(fn)) continue;
-    const events = Array.isArray(fn.events) ? fn.events : [];
+  for (const [functionName, raw] of Object.entries(functions)) {
+    const fnAt: Path = ['functions', functionName];
+    const events = isRecord(raw) && Array.isArray(raw.events) ? raw.events : [];
     events.forEach((event, index) => {
-      if (!isRecord(event) || !isRecord(event.stream)) return;
-      const at = (...rest: Path): Path => ['functions', functionName, 'events', index, 'stream', ...rest];
-      const stream = event.stream;
-      if (stream.type !== 'kinesis') return;
+      if (!isRecord(event) || event.stream === undefined) return;
+      const at: Path = [...fnAt, 'events', index, 'stream'];
+      if (typeof event.stream === 'string') {
+        if (/^arn:[^:]+:kinesis:/.test(event.stream))
+          fail(
+            at,
+            event.stream,
+            'must be an object with type kinesis and a consumer locally (a bare ARN names no resource of this stack)',
+          );
+        return;
+      }
+      if (!isRecord(event.stream) || event.stream.type !== 'kinesis') return;
+      const stream = parseAt(kinesisStreamEventSchema, event.stream, at);
       if (stream.enabled === false) return;
-      const number = (key: string, fallback: number, min: number, max: number): number => {
-        const value = stream[key] ?? fallback;
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-          return fail(at(key), value, `must be an integer in [${min}, ${max}]`);
-        return value;
-      };
-      const startingPosition = stream.startingPosition ?? 'LATEST';
-      if (startingPosition !== 'LATEST' && startingPosition !== 'TRIM_HORIZON')
-        fail(at('startingPosition'), startingPosition, 'must be LATEST or TRIM_HORIZON locally');
+      const fn = parseAt(functionSchema, raw, fnAt);
       if (stream.consumer === undefined || stream.consumer === true)
-        fail(at('consumer'), stream.consumer, 'must reference an AWS::Kinesis::StreamConsumer resource');
-      const destinations = isRecord(stream.destinations) ? stream.destinations : {};
-      const onFailure = isRecord(destinations.onFailure)
-        ? destinations.onFailure.arn
-        : destinations.onFailure;
-      const retry = number('maximumRetryAttempts', DEFAULTS.maximumRetryAttempts, -1, ESM_MAX_RETRY_ATTEMPTS);
-      const maxAge = number(
-        'maximumRecordAgeInSeconds',
-        DEFAULTS.maximumRecordAgeInSeconds,
-        -1,
-        ESM_MAX_RECORD_AGE_SECONDS,
-      );
-      if (maxAge !== -1 && maxAge < ESM_MIN_RECORD_AGE_SECONDS)
-        fail(at('maximumRecordAgeInSeconds'), maxAge, `must be -1 or >= ${ESM_MIN_RECORD_AGE_SECONDS}`);
-      if (typeof fn.handler !== 'string')
-        fail(['functions', functionName, 'handler'], fn.handler, 'must be a string');
+        fail([...at, 'consumer'], stream.consumer, 'must reference an AWS::Kinesis::StreamConsumer resource');
+      const onFailure = isRecord(stream.destinations?.onFailure)
+        ? stream.destinations.onFailure.arn
+        : stream.destinations?.onFailure;
       const environment: Record<string, string> = {};
-      for (const [key, value] of Object.entries(isRecord(fn.environment) ? fn.environment : {})) {
-        const path = ['functions', functionName, 'environment', key];
+      for (const [key, value] of Object.entries(fn.environment)) {
         if (typeof value === 'string' || typeof value === 'number') environment[key] = String(value);
-        else environment[key] = nameOf(path, value, undefined);
+        else environment[key] = nameOf([...fnAt, 'environment', key], value, undefined);
       }
       mappings.push({
         functionName,
-        handler: fn.handler as string,
-        streamName: nameOf(at('arn'), stream.arn, 'AWS::Kinesis::Stream'),
-        consumerName: nameOf(at('consumer'), stream.consumer, 'AWS::Kinesis::StreamConsumer'),
+        handler: fn.handler,
+        streamName: nameOf([...at, 'arn'], stream.arn, 'AWS::Kinesis::Stream'),
+        consumerName: nameOf([...at, 'consumer'], stream.consumer, 'AWS::Kinesis::StreamConsumer'),
         onFailure: onFailure === undefined ? undefined : logicalIdOf(onFailure),
         environment,
         settings: {
-          batchSize: number('batchSize', DEFAULTS.batchSize, 1, ESM_MAX_BATCH_SIZE),
-          batchWindowSeconds: number(
-            'batchWindow',
-            DEFAULTS.batchWindowSeconds,
-            0,
-            ESM_MAX_BATCHING_WINDOW_SECONDS,
-          ),
-          parallelizationFactor: number(
-            'parallelizationFactor',
-            DEFAULTS.parallelizationFactor,
-            1,
-            ESM_MAX_PARALLELIZATION_FACTOR,
-          ),
-          startingPosition: startingPosition as 'LATEST' | 'TRIM_HORIZON',
-          maximumRetryAttempts: retry,
-          maximumRecordAgeInSeconds: maxAge,
-          bisectBatchOnFunctionError: stream.bisectBatchOnFunctionError === true,
+          batchSize: stream.batchSize,
+          batchWindowSeconds: stream.batchWindow,
+          parallelizationFactor: stream.parallelizationFactor,
+          startingPosition: stream.startingPosition,
+          maximumRetryAttempts: stream.maximumRetryAttempts,
+          maximumRecordAgeInSeconds: stream.maximumRecordAgeInSeconds,
+          bisectBatchOnFunctionError: stream.bisectBatchOnFunctionError,
           reportBatchItemFailures: stream.functionResponseType === 'ReportBatchItemFailures',
-          timeoutSeconds: typeof fn.timeout === 'number' ? fn.timeout : DEFAULTS.timeoutSeconds,
+          timeoutSeconds: fn.timeout,
         },
       });
     });

@@ -105,6 +105,10 @@ export const FIREHOSE_PROCESSOR_RETRIES_DEFAULT = 3;
  * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html */
 export const LAMBDA_SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024;
 
+/** A Lambda function's timeout: 1 to 900 seconds (15 minutes):
+ * https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
 /**
  * UpdateShardCount's default limits: at most ten scaling operations per rolling 24 hours per stream, a
  * target of at most double and at least half the current open shards, at most 10,000 shards per
