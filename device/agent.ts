@@ -7,10 +7,15 @@ import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AwsClients, AwsCredentialsProvider } from '../shared/aws/clients.ts';
 import { createAwsJsonClient } from '../shared/aws/json-client.ts';
-import { encodeRecord } from '../shared/contract/index.ts';
+import { encodeRecord, type RecordType } from '../shared/contract/index.ts';
 import { TributaryError } from '../shared/errors.ts';
 import type { AgentConfig, IotCredentialsConfig } from './config.ts';
-import { AgentStoppedError, BatchRecordError, ConfigFileError } from './errors.ts';
+import {
+  AgentStoppedError,
+  BatchRecordError,
+  ConfigFileError,
+  RecordTypeNotAcceptedError,
+} from './errors.ts';
 import {
   type ExportStatus,
   httpKinesisApi,
@@ -43,6 +48,8 @@ export interface StreamStatus {
   readonly log: StreamStats;
   /** Undefined for streams that are not exported. */
   readonly export: ExportStatus | undefined;
+  /** What appends may carry (`streams[].recordTypes`); absent for streams the config does not list. */
+  readonly recordTypes?: readonly RecordType[];
 }
 
 export interface AgentStatus {
@@ -124,6 +131,7 @@ export class Agent {
   /** Frees the agent's own Kinesis connection; undefined when the caller brought the clients. */
   readonly #destroyKinesis: (() => void) | undefined;
   readonly #configured: Map<string, StreamDefinition>;
+  readonly #recordTypes: Map<string, readonly RecordType[]>;
   readonly #startedAt = Date.now();
   #state: AgentStatus['state'] = 'running';
   #stopping: Promise<StopResult> | undefined;
@@ -145,6 +153,7 @@ export class Agent {
     this.#exporter = exporter;
     this.#destroyKinesis = destroyKinesis;
     this.#configured = new Map(config.streams.map((s) => [s.definition.name, s.definition]));
+    this.#recordTypes = new Map(config.streams.map((s) => [s.definition.name, s.recordTypes]));
   }
 
   /**
@@ -308,6 +317,20 @@ export class Agent {
   }
 
   /**
+   * Refuses a valid record of a type the stream does not take (`streams[].recordTypes`): a
+   * transaction in the telemetry stream would pass every check downstream and be counted as neither.
+   * Streams made through stream manager's door take every type.
+   */
+  #assertAccepted(stream: string, record: unknown): void {
+    const accepted = this.#recordTypes.get(stream);
+    // encodeRecord has validated it: `type` is one of the contract's.
+    const type = (record as { type: RecordType }).type;
+    if (accepted !== undefined && !accepted.includes(type)) {
+      throw new RecordTypeNotAcceptedError(stream, type, accepted);
+    }
+  }
+
+  /**
    * Validates `record` strictly against the contract, encodes it and appends it. Resolves once the
    * record is durable per the stream's persistence and flush settings. The record's partition_key
    * travels inside the encoded JSON, where the exporter reads it.
@@ -315,6 +338,7 @@ export class Agent {
   async append(stream: string, record: unknown): Promise<{ sequence: number }> {
     const definition = this.#assertAppendable(stream);
     const payload = encodeRecord(record, definition.maxRecordSize);
+    this.#assertAccepted(stream, record);
     const { sequence } = await this.#store.append(stream, payload);
     return { sequence };
   }
@@ -330,7 +354,9 @@ export class Agent {
       const definition = this.#assertAppendable(stream);
       for (const record of records) {
         try {
-          payloads.push(encodeRecord(record, definition.maxRecordSize));
+          const payload = encodeRecord(record, definition.maxRecordSize);
+          this.#assertAccepted(stream, record);
+          payloads.push(payload);
         } catch (error) {
           if (error instanceof TributaryError) throw new BatchRecordError(payloads.length, error);
           throw error;
@@ -360,7 +386,14 @@ export class Agent {
     if (this.#exporter !== undefined && this.config.streams.some((s) => s.export?.logStream === name)) {
       exportStatus = this.#exporter.statusOf(name);
     }
-    return { name, definition, log, export: exportStatus };
+    const recordTypes = this.#recordTypes.get(name);
+    return {
+      name,
+      definition,
+      log,
+      export: exportStatus,
+      ...(recordTypes === undefined ? {} : { recordTypes }),
+    };
   }
 
   status(): AgentStatus {

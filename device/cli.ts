@@ -81,6 +81,10 @@ directory (the agent of npm start).
 
 append reads NDJSON from stdin when neither --record nor --file is given; every line is checked
 (UTF-8, JSON, size) before its batch is sent, and a bad one is named by line and byte offset.
+A stream takes the record types its config lists (streams[].recordTypes): by default the telemetry
+stream takes telemetry records, transactions takes transaction records, any other stream every type;
+a record of another type is refused (RECORD_TYPE_NOT_ACCEPTED, path type). \`tributary streams\` shows
+what each stream takes.
 Exit codes: 0 ok, 1 runtime error, 2 usage or config error, 3 agent not reachable,
 4 request refused (invalid record, unknown stream, auth), 5 agent busy (stream full, stopping; retry).
 `;
@@ -231,7 +235,8 @@ async function streamsCommand(args: string[], io: Io): Promise<number> {
   }
   for (const s of streams) {
     const target = s.export === undefined ? '' : ` → ${s.export.kinesisStreamName}`;
-    io.out.write(`${s.name}\t${s.log.records} records\t${formatBytes(s.log.bytes)}${target}\n`);
+    const takes = s.recordTypes === undefined ? '' : `\ttakes ${s.recordTypes.join(', ')}`;
+    io.out.write(`${s.name}\t${s.log.records} records\t${formatBytes(s.log.bytes)}${takes}${target}\n`);
   }
   return EXIT.ok;
 }

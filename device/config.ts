@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { RECORD_TYPES, type RecordType } from '../shared/contract/index.ts';
 import { ConfigError, type ConfigIssue, formatPath } from '../shared/errors.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../shared/kinesis/limits.ts';
 import { parseOptions } from '../shared/options.ts';
@@ -185,6 +186,43 @@ export type IotCredentialsConfig = Extract<CredentialsConfig, { source: 'iot' }>
 export interface StreamConfig {
   readonly definition: StreamDefinition;
   readonly export?: ExportDefinition;
+  /** The contract record types appends to this stream may carry (`streams[].recordTypes`, else the default). */
+  readonly recordTypes: readonly RecordType[];
+}
+
+/**
+ * What the standard streams take when `recordTypes` is not given: the streams `npm start`'s fleet
+ * and device/README.md's examples use, one record type each. Any other stream takes every type.
+ */
+export const DEFAULT_STREAM_RECORD_TYPES: Readonly<Record<string, readonly RecordType[]>> = {
+  telemetry: ['telemetry'],
+  transactions: ['transaction'],
+};
+
+/** The record types a stream named `name` takes without a `recordTypes` field. */
+export function defaultRecordTypes(name: string): readonly RecordType[] {
+  return (
+    (Object.hasOwn(DEFAULT_STREAM_RECORD_TYPES, name) ? DEFAULT_STREAM_RECORD_TYPES[name] : undefined) ??
+    RECORD_TYPES
+  );
+}
+
+/** `streams[i].recordTypes`: a non-empty list of contract record types, each once. */
+function parseRecordTypes(value: unknown, file: string, at: string): readonly RecordType[] {
+  const reason = `must be a non-empty list of record types (${RECORD_TYPES.join(', ')})`;
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new ConfigFileError(file, `${at}.recordTypes`, value, reason);
+  }
+  const seen = new Set<RecordType>();
+  value.forEach((item: unknown, i) => {
+    const path = `${at}.recordTypes[${i}]`;
+    if (!RECORD_TYPES.includes(item as RecordType)) {
+      throw new ConfigFileError(file, path, item, `is not a record type (${RECORD_TYPES.join(', ')})`);
+    }
+    if (seen.has(item as RecordType)) throw new ConfigFileError(file, path, item, 'is listed twice');
+    seen.add(item as RecordType);
+  });
+  return [...seen];
 }
 
 /** `iot.mqtt` resolved: host and port split, thing name, client id and key files filled in. */
@@ -326,7 +364,7 @@ function parseStreams(items: readonly Record<string, unknown>[], file: string): 
   const names = new Map<string, number>();
   items.forEach((item, index) => {
     const at = formatPath(['streams', index]);
-    const { export: exportInput, ...logInput } = item;
+    const { export: exportInput, recordTypes: typesInput, ...logInput } = item;
     let definition: StreamDefinition;
     try {
       definition = parseStreamDefinition(logInput);
@@ -342,8 +380,10 @@ function parseStreams(items: readonly Record<string, unknown>[], file: string): 
       );
     }
     names.set(definition.name, index);
+    const recordTypes =
+      typesInput === undefined ? defaultRecordTypes(definition.name) : parseRecordTypes(typesInput, file, at);
     if (exportInput === undefined) {
-      out.push({ definition });
+      out.push({ definition, recordTypes });
       return;
     }
     if (exportInput === null || typeof exportInput !== 'object' || Array.isArray(exportInput)) {
@@ -359,7 +399,7 @@ function parseStreams(items: readonly Record<string, unknown>[], file: string): 
     }
     try {
       const [exported] = parseExportDefinitions([{ ...exportInput, logStream: definition.name }], 'export');
-      if (exported !== undefined) out.push({ definition, export: exported });
+      if (exported !== undefined) out.push({ definition, export: exported, recordTypes });
     } catch (error) {
       rethrowUnder(error, file, `${at}.export`, 'export[0]');
     }

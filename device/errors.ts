@@ -100,6 +100,14 @@ export const AgentErrorCodes = errorCodes('device', {
     exit: CliExit.refused,
     meaning: 'the client closed the connection before the answer (logged, never received)',
   },
+  RECORD_TYPE_NOT_ACCEPTED: {
+    class: 'RecordTypeNotAcceptedError',
+    retryable: false,
+    http: 400,
+    exit: CliExit.refused,
+    meaning:
+      'a valid record of a type the stream does not take (`streams[].recordTypes`; `telemetry` takes telemetry, `transactions` transactions); `path` is `type`',
+  },
   INTERNAL: {
     class: '',
     retryable: false,
@@ -269,6 +277,25 @@ export class BatchRecordError extends AgentError<string> {
     super(error.code, `batch record at index ${index}: ${error.message}`, { cause: error });
     this.index = index;
     this.path = 'path' in error && typeof error.path === 'string' ? error.path : '';
+  }
+}
+
+/** A valid record whose type the stream does not take (`streams[].recordTypes` in the agent config). */
+export class RecordTypeNotAcceptedError extends AgentError {
+  readonly stream: string;
+  readonly recordType: string;
+  readonly accepted: readonly string[];
+  /** The field at fault, as in RECORD_INVALID. */
+  readonly path = 'type';
+  constructor(stream: string, recordType: string, accepted: readonly string[]) {
+    super(
+      'RECORD_TYPE_NOT_ACCEPTED',
+      `type: stream ${JSON.stringify(stream)} takes ${accepted.join(', ')} records, not ${recordType} ` +
+        '(streams[].recordTypes in the agent config)',
+    );
+    this.stream = stream;
+    this.recordType = recordType;
+    this.accepted = accepted;
   }
 }
 

@@ -130,6 +130,23 @@ describe('local API', () => {
     expect(agent.streamStatus('telemetry').log.nextSequence).toBe(before);
   });
 
+  it('refuses a valid record of a type the stream does not take, naming the type field; the batch whole', async () => {
+    const before = agent.streamStatus('telemetry').log.nextSequence;
+    const error = await client
+      .append('telemetry', [telemetryRecord(), transactionRecord()])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiRequestError);
+    expect(error).toMatchObject({ status: 400, code: 'RECORD_TYPE_NOT_ACCEPTED', index: 1, path: 'type' });
+    expect((error as Error).message).toMatch(/stream "telemetry" takes telemetry records, not transaction/);
+    expect(agent.streamStatus('telemetry').log.nextSequence).toBe(before);
+    // One record through the JSON door: the same refusal.
+    await expect(agent.append('telemetry', transactionRecord())).rejects.toMatchObject({
+      code: 'RECORD_TYPE_NOT_ACCEPTED',
+      path: 'type',
+    });
+    expect((await client.stream('telemetry')).recordTypes).toEqual(['telemetry']);
+  });
+
   it('reads NDJSON line by line: blank lines skipped, a bad line named by its record index', async () => {
     const ndjson = { 'content-type': 'application/x-ndjson' };
     const lines = [JSON.stringify(telemetryRecord()), '', JSON.stringify(telemetryRecord()), '\r'];
@@ -187,8 +204,10 @@ describe('local API', () => {
   });
 
   it('serves stream and agent status, 404 for unknown streams and routes', async () => {
-    const names = (await client.streams()).map((s) => s.name);
-    expect(names).toEqual(['small records', 'telemetry', 'tiny']);
+    const streams = await client.streams();
+    expect(streams.map((s) => s.name)).toEqual(['small records', 'telemetry', 'tiny']);
+    // A stream with no default takes every record type.
+    expect(streams.find((s) => s.name === 'tiny')?.recordTypes).toEqual(['telemetry', 'transaction']);
     const telemetry = await client.stream('telemetry');
     expect(telemetry.log.records).toBe(6);
     expect(telemetry.export).toBeUndefined();

@@ -4,7 +4,7 @@ import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { telemetryRecord } from '../../../helpers/records.ts';
+import { telemetryRecord, transactionRecord } from '../../../helpers/records.ts';
 import { useTempDir } from '../../../helpers/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '../../../..');
@@ -171,6 +171,17 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
     ]);
     expect(invalid.code).toBe(4);
     expect(invalid.stderr).toMatch(/RECORD_INVALID/);
+    // A valid transaction in the telemetry stream: refused by its line, the type field named.
+    const wrongType = await tributary(
+      ['append', '--stream', 'telemetry', ...auth],
+      `${JSON.stringify(telemetryRecord())}\n${JSON.stringify(transactionRecord())}\n`,
+    );
+    expect(wrongType.code).toBe(4);
+    expect(wrongType.stderr).toMatch(/RECORD_TYPE_NOT_ACCEPTED/);
+    expect(wrongType.stderr).toMatch(
+      /line 2: type: stream "telemetry" takes telemetry records, not transaction/,
+    );
+    expect(wrongType.stderr).toMatch(/nothing was stored in telemetry/);
     expect((await tributary(['status', '--url', url])).code).toBe(4);
 
     const status = await tributary(['status', '--json', ...auth]);
@@ -180,7 +191,7 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
       expect.objectContaining({ name: 'telemetry', log: expect.objectContaining({ records: 4 }) }),
     ]);
     const text = await tributary(['streams', ...auth]);
-    expect(text.stdout).toMatch(/^telemetry\t4 records\t/);
+    expect(text.stdout).toMatch(/^telemetry\t4 records\t[^\t]+\ttakes telemetry\b/);
   });
 
   it('generated the token into a file only its user can read, and refuses requests without it', async () => {

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_API_PORT, loadConfig, parseConfig } from '../../../../device/config.ts';
 import { ConfigFileError } from '../../../../device/errors.ts';
+import { RECORD_TYPES } from '../../../../shared/contract/index.ts';
 import { useTempDir } from '../../../helpers/temp-dir.ts';
 
 const minimal = {
@@ -70,6 +71,36 @@ describe('agent config', () => {
       checkpointName: 'kinesis.tributary-dev-records',
       deadLetterStream: 'telemetry.dead-letter',
     });
+  });
+
+  it('gives each stream the record types it takes: the standard streams one each, the others every type', () => {
+    const config = parseConfig({
+      ...minimal,
+      streams: [
+        { name: 'telemetry' },
+        { name: 'transactions' },
+        { name: 'mixed' },
+        { name: 'cards', recordTypes: ['transaction'] },
+        { name: 'constructor' },
+      ],
+    });
+    expect(Object.fromEntries(config.streams.map((s) => [s.definition.name, s.recordTypes]))).toEqual({
+      telemetry: ['telemetry'],
+      transactions: ['transaction'],
+      mixed: RECORD_TYPES,
+      cards: ['transaction'],
+      constructor: RECORD_TYPES,
+    });
+    for (const [recordTypes, path] of [
+      [[], 'streams[0].recordTypes'],
+      ['telemetry', 'streams[0].recordTypes'],
+      [['telemetry', 'metrics'], 'streams[0].recordTypes[1]'],
+      [['telemetry', 'telemetry'], 'streams[0].recordTypes[1]'],
+    ] as const) {
+      const error = failure({ ...minimal, streams: [{ name: 'telemetry', recordTypes }] });
+      expect(error.path).toBe(path);
+      expect(error.message).toContain(`agent.yaml: config ${path}`);
+    }
   });
 
   it('names the file, the path and the value of a bad export field', () => {
