@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { AnalyticsErrorCodes } from '../../local/analytics/errors.ts';
+import { exitCodeOfSpec } from '../../shared/error-codes.ts';
 
 /** The project's `tributary` launcher (bin/tributary.mjs): its help and its output before any error. */
 
@@ -54,6 +56,9 @@ describe('tributary launcher', () => {
       AWS_EC2_METADATA_DISABLED: 'true',
     });
     expect(run.stderr).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
-    expect(run.stderr.trimStart()).toMatch(/^error \[ANALYTICS_/);
+    expect(run.stderr.trimStart()).toMatch(/^error \[ANALYTICS_NO_CREDENTIALS\]/);
+    // The exit status is the code's (ERRORS.md), not 0.
+    expect(run.code).toBe(exitCodeOfSpec(AnalyticsErrorCodes.codes.ANALYTICS_NO_CREDENTIALS));
+    expect(run.code).not.toBe(0);
   });
 });
