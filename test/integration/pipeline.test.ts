@@ -1,29 +1,39 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
+import { formatDuration } from '../../local/dashboard/public/view.js';
 import { openLake, syncLake } from '../../local/delivery/lake-query.ts';
 import { parseFleetOptions } from '../../local/fleet/index.ts';
 import { type RunningPipeline, startPipeline } from '../../local/pipeline.ts';
 import type { TelemetryRecord, TributaryRecord } from '../../shared/contract/index.ts';
-import { launchChromium } from '../helpers/dashboard.ts';
+import { type HeadlessChromium, launchChromium } from '../helpers/dashboard.ts';
 
 /**
  * The whole local pipeline, end to end: a seeded fleet publishes through a real device agent for a
- * bounded (simulated) time; afterwards every published record is in the lake, each injected anomaly
- * raised exactly one alert, and the Flink job's closed 1-minute windows match the records.
+ * bounded (simulated) time; while it runs, the dashboard is looked at after one and three minutes of
+ * pipeline time, as a user of `npm start` would; afterwards every published record is in the lake,
+ * each injected anomaly raised exactly one alert, and the Flink job's closed 1-minute windows match
+ * the records.
  */
 
-const TIME_SCALE = 16;
+/** Five pipeline minutes per wall-clock minute: minute 1 is 12 s in, minute 3 is 36 s in. */
+const TIME_SCALE = 5;
 const OUT_OF_ORDERNESS_MS = 30_000;
 const WINDOW_MS = 60_000;
 
 let work: string;
 let cloud: LocalCloud;
 let pipeline: RunningPipeline;
+let browser: HeadlessChromium | undefined;
 const published: TributaryRecord[] = [];
+/**
+ * 50 s into a minute: the first 1-minute window (10 s of records) closes at 40 s of pipeline time
+ * (its end plus the 30 s out-of-orderness), so minute 1 has a real window to show.
+ */
+const START_TIME = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS + 50_000;
 
 /** Retries an assertion every 500 ms until it holds (vi.waitFor), for the pipeline's eventual results. */
 const eventually = (timeout: number, assertion: () => Promise<void>) =>
@@ -54,8 +64,10 @@ beforeAll(async () => {
       terminals: 10,
       transactionsPerTerminalPerMinute: 12,
       anomalyIntervalMs: 40_000,
-      firstAnomalyAfterMs: 20_000,
+      // Overheating first: hot from 5 s, raised about a minute later, cleared before minute 3.
+      firstAnomalyAfterMs: 5_000,
       durationMs: 8 * 60_000,
+      startTime: START_TIME,
       timeScale: TIME_SCALE,
     }),
     analyticsWindows: { 'out.of.orderness.ms': String(OUT_OF_ORDERNESS_MS) },
@@ -67,12 +79,128 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await browser?.close();
   await pipeline?.stop();
   await cloud?.stop();
   if (work !== undefined && process.env.TRIBUTARY_KEEP_TEST_DATA === undefined) {
     await rm(work, { recursive: true, force: true });
   }
 }, 60_000);
+
+/** Simulated ms the fleet has generated since its start: the pipeline's clock. */
+function pipelineTime(): number {
+  const scenario = pipeline.fleet?.scenario;
+  if (scenario === undefined) throw new Error('no fleet');
+  return scenario.now - START_TIME;
+}
+
+async function untilPipelineTime(ms: number): Promise<void> {
+  while (pipelineTime() < ms) await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
+const SHOTS = resolve('.tributary/artifacts');
+
+/** The default view (no address fragment), refreshed every second; page errors collected. */
+async function openDashboard(problems: string[]) {
+  const url = pipeline.dashboard?.url;
+  if (url === undefined) throw new Error('no dashboard');
+  browser ??= await launchChromium();
+  const page = await browser.context.newPage();
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`${url}?refresh=1000`);
+  return page;
+}
+
+type Page = Awaited<ReturnType<typeof openDashboard>>;
+
+/** What any moment must show: a default series drawn with points, its unit on the axis and in the legend. */
+async function expectDefaultChart(page: Page): Promise<void> {
+  const chart = page.locator('#chart');
+  await expect
+    .poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 60_000 })
+    .toBeGreaterThan(0);
+  const series = (await chart.getAttribute('data-series')) ?? '';
+  expect(series).toMatch(/^(device|card|merchant)#.+\|1m$/);
+  expect(await page.locator('#window').inputValue()).toBe('1m');
+  const unit = (await chart.getAttribute('data-unit')) ?? '';
+  expect(unit).not.toBe('');
+  expect(unit).not.toBe('unit not recorded');
+  // The y axis is titled with the unit (°C, %, EUR ...); the x axis with what its times are.
+  expect(await chart.getAttribute('data-axis')).toContain(`(${unit})`);
+  expect(await page.locator('#series-unit').textContent()).toContain(`(${unit})`);
+  expect(await page.locator('#chart canvas').count()).toBeGreaterThan(0);
+  expect(await page.locator('.u-legend').textContent()).not.toContain('–');
+  expect(await page.locator('#series-summary').textContent()).toMatch(/^[0-9]+ windows? · latest /);
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(SHOTS, { recursive: true });
+  const path = join(SHOTS, name);
+  await page.screenshot({ path, fullPage: true });
+  expect((await stat(path)).size).toBeGreaterThan(10_000);
+  console.log(`dashboard at ${(pipelineTime() / 1000).toFixed(0)} s of pipeline time: ${path}`);
+}
+
+describe('the dashboard while the pipeline runs (headless Chromium)', () => {
+  it('shows a default chart with units after one minute', async () => {
+    await untilPipelineTime(60_000);
+    const problems: string[] = [];
+    const page = await openDashboard(problems);
+    await expectDefaultChart(page);
+    // The picker lists series grouped by kind, the fleet table its devices with values and units.
+    expect(await page.locator('#entity optgroup').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('#fleet tbody tr').count(), { timeout: 30_000 }).toBe(12);
+    expect(await page.locator('#fleet tbody').textContent()).toMatch(/temperature [0-9.]+ °C/);
+    await screenshot(page, 'pipeline-1min.png');
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 180_000);
+
+  it('lists the cleared overheating alert in the history with its raise and clear times after three minutes', async () => {
+    const overheated = pipeline.fleet?.scenario.anomalies.find((a) => a.kind === 'overheating');
+    if (overheated === undefined) throw new Error('no overheating anomaly injected');
+    await untilPipelineTime(180_000);
+    const problems: string[] = [];
+    const page = await openDashboard(problems);
+    await expectDefaultChart(page);
+    const api = new URL('api/alerts', pipeline.dashboard?.url);
+    api.searchParams.set('entity', overheated.expectedAlert.entityId);
+    type AlertView = {
+      alertId: string;
+      ruleId: string;
+      status: string;
+      raisedAt: string;
+      clearedAt?: string;
+    };
+    let alert: AlertView | undefined;
+    await expect
+      .poll(
+        async () => {
+          const { alerts } = (await (await fetch(api)).json()) as { alerts: AlertView[] };
+          alert = alerts.find((a) => a.ruleId === overheated.expectedAlert.ruleId);
+          return alert?.status;
+        },
+        { timeout: 60_000 },
+      )
+      .toBe('CLEARED');
+    if (alert?.clearedAt === undefined) throw new Error('cleared without a time');
+    const row = page.locator(`#alert-history tr[data-alert-id="${alert.alertId}"]`);
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('CLEARED');
+    const cells = row.locator('td');
+    expect(await cells.nth(0).getAttribute('title')).toBe(alert.raisedAt);
+    expect(await cells.nth(1).getAttribute('title')).toBe(alert.clearedAt);
+    expect(await cells.nth(1).textContent()).not.toBe('open');
+    const openFor = Date.parse(alert.clearedAt) - Date.parse(alert.raisedAt);
+    // Raised after a minute above the threshold, cleared after a minute back below it.
+    expect(openFor).toBeGreaterThan(60_000);
+    expect(await cells.nth(2).textContent()).toBe(formatDuration(openFor));
+    expect(await row.textContent()).toContain(overheated.expectedAlert.ruleId);
+    expect(await page.locator(`#alerts tr[data-alert-id="${alert.alertId}"]`).count()).toBe(0);
+    await screenshot(page, 'pipeline-3min.png');
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 240_000);
+});
 
 describe('the whole pipeline', () => {
   it('publishes the bounded simulation through the agent, which exports all of it', async () => {
@@ -90,7 +218,7 @@ describe('the whole pipeline', () => {
       expect(health.exports?.map((e) => e.backlogRecords)).toEqual([0, 0]);
       expect(health.totals?.recordsExported).toBe(published.length);
     });
-  }, 120_000);
+  }, 180_000);
 
   it('raises exactly one alert per injected anomaly, and no other', async () => {
     const anomalies = pipeline.fleet?.scenario.anomalies ?? [];
@@ -176,9 +304,9 @@ describe('the whole pipeline', () => {
     expect(open.length).toBeGreaterThan(0);
     const overheated = pipeline.fleet?.scenario.anomalies.find((a) => a.kind === 'overheating');
     const series = `device#${overheated?.deviceId}#temperature`;
-    const browser = await launchChromium();
+    browser ??= await launchChromium();
+    const page = await browser.context.newPage();
     try {
-      const page = await browser.context.newPage();
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(error.message));
       await page.goto(`${url}?refresh=1000#entity=${encodeURIComponent(series)}&window=1m`);
@@ -193,12 +321,17 @@ describe('the whole pipeline', () => {
         expect(await row.textContent()).toContain(String(alert.ruleId));
       }
       expect(await page.locator('#health-exports tbody').textContent()).toContain('gateway-01');
+      // Drained: the counters agree, both counted from the agent's logs.
+      const tile = (label: string) =>
+        page.locator('#health-tiles .tile', { hasText: label }).locator('.value').textContent();
+      expect(await tile('Records appended')).toBe(await tile('Records exported'));
+      expect(Number((await tile('Records appended'))?.replace(/\D/g, ''))).toBe(published.length);
       const artifact = resolve('.tributary/artifacts/pipeline-dashboard.png');
       await page.screenshot({ path: artifact, fullPage: true });
       console.log(`dashboard screenshot of the end-to-end run: ${artifact}`);
       expect(problems).toEqual([]);
     } finally {
-      await browser.close();
+      await page.close();
     }
   }, 120_000);
 });

@@ -294,6 +294,7 @@ function renderChart(points, info) {
     state.chartKey = '';
     container.dataset.points = '0';
     container.dataset.unit = '';
+    container.dataset.axis = '';
     summary.textContent =
       'No series yet: the Flink job writes a window when it closes (the first after about a minute).';
     return;
@@ -323,6 +324,8 @@ function renderChart(points, info) {
   container.dataset.points = String(points.length);
   container.dataset.series = key;
   container.dataset.unit = info.unit;
+  // The y axis' title as drawn (uPlot draws it on the canvas), for tests and accessibility tools.
+  container.dataset.axis = info.axis;
   $('series-title').textContent = seriesTitle(state.entity);
   $('series-unit').textContent = info.axis;
   const last = points.at(-1);
@@ -330,7 +333,7 @@ function renderChart(points, info) {
   summary.textContent =
     last === undefined
       ? 'No windows in this range.'
-      : `${points.length} windows · latest ${timeText(last.windowStart)}: ${fmt(last.count)} records, ` +
+      : `${points.length} window${points.length === 1 ? '' : 's'} · latest ${timeText(last.windowStart)}: ${fmt(last.count)} records, ` +
         `mean ${v(last.mean)}, min ${v(last.min)}, max ${v(last.max)}, p99 ${v(last.p99)}`;
 }
 
