@@ -293,6 +293,8 @@ export class Agent {
         this.#smKinesis ??= makeKinesis(config);
         return (await this.#smKinesis).api;
       },
+      deadLetterStreams: () =>
+        config.streams.flatMap((s) => (s.export === undefined ? [] : [s.export.deadLetterStream])),
       exporterLimits: {
         maxBufferedBytes: config.exporter.maxBufferedBytesPerStream,
         maxInFlightRequests: config.exporter.maxInFlightRequests,

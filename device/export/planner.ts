@@ -26,6 +26,8 @@ export interface PendingRecord {
   readonly data: Uint8Array;
   /** Bytes as a lone PutRecords entry: data + partition key UTF-8 (data wrapped if it starts with the KPL magic). */
   readonly bytes: number;
+  /** The log record's payload size: what `bytesAccepted` counts once Kinesis took the record. */
+  readonly payloadBytes: number;
   /** Must travel alone, un-aggregated, in a request of its own (isolating a validation failure). */
   readonly solo?: boolean | undefined;
 }

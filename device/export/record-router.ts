@@ -79,6 +79,7 @@ export class RecordRouter {
       hashKey: explicitHashKey === undefined ? key.hashKey : hashKeyOf(partitionKey, explicitHashKey),
       data,
       bytes: this.#sizer.sizeIfAdded(routed),
+      payloadBytes: data.byteLength,
     };
   }
 

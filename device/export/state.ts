@@ -78,6 +78,8 @@ export interface ExportCounters {
   entriesSent: number;
   requestsSent: number;
   recordsAccepted: number;
+  /** Payload bytes of the accepted user records, as the log holds them (resends counted once per acceptance). */
+  bytesAccepted: number;
   entriesAccepted: number;
   /** Entries answered ProvisionedThroughputExceededException. */
   throttled: number;
@@ -178,6 +180,7 @@ export class ExportState {
     entriesSent: 0,
     requestsSent: 0,
     recordsAccepted: 0,
+    bytesAccepted: 0,
     entriesAccepted: 0,
     throttled: 0,
     failedEntries: 0,
@@ -187,6 +190,7 @@ export class ExportState {
     shardMismatches: 0,
   };
   #lastError: LastError | undefined;
+  #lastRequestAt: number | undefined;
 
   #pending: PendingRecord[] = [];
   #pendingBytes = 0;
@@ -217,6 +221,11 @@ export class ExportState {
 
   get counters(): Readonly<ExportCounters> {
     return this.#counters;
+  }
+
+  /** When the latest PutRecords request went out (ms since the epoch); undefined before the first. */
+  get lastRequestAt(): number | undefined {
+    return this.#lastRequestAt;
   }
 
   /** The latest failure of this export, from Kinesis or reported by the exporter (`noteError`). */
@@ -382,6 +391,7 @@ export class ExportState {
     }
     this.#requests.set(id, sent);
     this.#counters.requestsSent++;
+    this.#lastRequestAt = now;
     this.#counters.entriesSent += sent.length;
     this.#counters.recordsSent += records;
     return { id, entries, bytes, records };
@@ -443,6 +453,7 @@ export class ExportState {
         for (const record of entry.records) this.#tracker.complete(record.sequence);
         this.#counters.entriesAccepted++;
         this.#counters.recordsAccepted += entry.records.length;
+        for (const record of entry.records) this.#counters.bytesAccepted += record.payloadBytes;
         if (outcome.shardId !== entry.shardId) {
           this.#counters.shardMismatches++;
           this.#refreshNeeded = true;

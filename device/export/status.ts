@@ -21,6 +21,8 @@ export interface ExportStatus {
   /** Age of the oldest record not yet exported, ms. */
   readonly lagMillis: number;
   readonly lastError: LastError | undefined;
+  /** When the latest PutRecords request was sent, ms since the epoch (stream manager's lastExportTime). */
+  readonly lastRequestAt: number | undefined;
   readonly counters: Readonly<ExportCounters> & {
     /** Records the log deleted (TTL, overwrite) before they were exported. */
     readonly lostBeforeExport: number;
@@ -61,6 +63,7 @@ export function exportStatus(e: StreamExport, store: LogStore, now: number, stop
     committedSequence: e.committed,
     lagMillis: oldest === undefined ? 0 : Math.max(0, now - oldest),
     lastError: state.lastError,
+    lastRequestAt: state.lastRequestAt,
     counters: { ...state.counters, lostBeforeExport: e.lostBeforeExport },
     inFlightRequests: state.inFlightRequests,
     bufferedBytes: state.bufferedBytes,

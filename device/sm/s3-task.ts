@@ -77,7 +77,12 @@ export function checkpointNameOfS3(identifier: string): string {
 export interface S3TaskStatus {
   readonly identifier: string;
   readonly committed: number | undefined;
+  /** Tasks finished (uploaded or failed for good) since the agent started. */
   readonly tasksDone: number;
+  /** File bytes of the tasks uploaded since the agent started. */
+  readonly bytesUploaded: number;
+  /** When the latest S3 request of a task was sent, ms since the epoch. */
+  readonly lastAttemptAt: number | undefined;
   readonly lastError: string | undefined;
 }
 
@@ -87,6 +92,8 @@ export class S3TaskExecutor {
   readonly #stateDir: string;
   #loop: Promise<void> | undefined;
   #done = 0;
+  #bytesUploaded = 0;
+  #lastAttemptAt: number | undefined;
   #lastError: string | undefined;
 
   constructor(
@@ -114,6 +121,8 @@ export class S3TaskExecutor {
       identifier: this.config.identifier,
       committed: this.store.committed(this.stream, this.#checkpoint),
       tasksDone: this.#done,
+      bytesUploaded: this.#bytesUploaded,
+      lastAttemptAt: this.#lastAttemptAt,
       lastError: this.#lastError,
     };
   }
@@ -169,9 +178,11 @@ export class S3TaskExecutor {
     await this.#status(sequence, task, TaskStatus.InProgress, StatusLevel.INFO, 'upload started');
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
-        await this.#upload(sequence, task, signal);
+        this.#lastAttemptAt = Date.now();
+        const bytes = await this.#upload(sequence, task, signal);
         // Stopped between parts: the upload goes on at the next start.
         if (signal.aborted) return;
+        this.#bytesUploaded += bytes;
         await this.#status(
           sequence,
           task,
@@ -198,7 +209,8 @@ export class S3TaskExecutor {
     }
   }
 
-  async #upload(sequence: number, task: S3Task, signal: AbortSignal): Promise<void> {
+  /** Uploads the task's file; resolves with its size. */
+  async #upload(sequence: number, task: S3Task, signal: AbortSignal): Promise<number> {
     let path: string;
     try {
       path = fileURLToPath(task.inputUrl);
@@ -240,7 +252,7 @@ export class S3TaskExecutor {
         }),
         { abortSignal: signal },
       );
-      return;
+      return size;
     }
     let state = await this.#saved(sequence);
     if (state === undefined) {
@@ -259,7 +271,8 @@ export class S3TaskExecutor {
     try {
       const partCount = Math.max(1, Math.ceil(size / PART_BYTES));
       for (let part = state.parts.length + 1; part <= partCount; part++) {
-        if (signal.aborted) return;
+        if (signal.aborted) return size;
+        this.#lastAttemptAt = Date.now();
         const offset = (part - 1) * PART_BYTES;
         const buffer = Buffer.allocUnsafe(Math.min(PART_BYTES, size - offset));
         await handle.read(buffer, 0, buffer.length, offset);
@@ -298,6 +311,7 @@ export class S3TaskExecutor {
       throw error;
     }
     await this.#forget();
+    return size;
   }
 
   async #saved(sequence: number): Promise<UploadState | undefined> {

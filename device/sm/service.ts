@@ -50,6 +50,8 @@ import { SiteWiseExporter } from './sitewise.ts';
 /** The registry of streams created through stream manager's door. */
 export const REGISTRY_FILE = 'stream-manager.json';
 const REGISTRY_VERSION = 1;
+/** The exporter's dead-letter stream of a stream manager stream: `<name>.dead-letter` (the exporter's default). */
+const DEAD_LETTER_SUFFIX = '.dead-letter';
 /** Stream manager's defaults (MessageStreamDefinition in the SDKs). */
 export const SM_DEFAULT_MAX_SIZE = 268_435_456;
 export const SM_DEFAULT_SEGMENT_SIZE = 16_777_216;
@@ -74,11 +76,16 @@ export interface ReadOptions {
   readonly readTimeoutMillis?: number | null | undefined;
 }
 
+/** MessageStreamInfo.exportStatuses[] of the SDKs' model, every field of it. */
 export interface ExportStatusWire {
   exportConfigIdentifier: string;
   lastExportedSequenceNumber: number;
+  /** The latest export attempt (a request sent), ms since the epoch; absent before the first. */
+  lastExportTime?: number;
   errorMessage?: string;
-  /** User messages Kinesis accepted since the agent started (resends counted once per acceptance). */
+  /** Bytes the export delivered since the agent started: accepted message payloads (S3: file bytes uploaded). */
+  exportedBytesFromStream: number;
+  /** Messages the export delivered since the agent started (resends counted once per acceptance). */
   exportedMessagesCount: number;
 }
 
@@ -105,6 +112,8 @@ export interface StreamManagerHost {
   /** The Kinesis client for stream manager's exports, made on first use. */
   kinesis(): Promise<KinesisApi | KinesisClient>;
   readonly exporterLimits: { maxBufferedBytes: number; maxInFlightRequests: number };
+  /** Dead-letter streams of the config's exports (the agent's own streams, not the user's). */
+  deadLetterStreams(): readonly string[];
   /** Where notices go (an export that could not start). */
   log(line: string): void;
 }
@@ -113,6 +122,12 @@ interface RunningExport {
   readonly identifier: string;
   readonly exporter: KinesisExporter;
   readonly logStream: string;
+}
+
+interface ExportTotals {
+  readonly messages: number;
+  readonly bytes: number;
+  readonly lastExportTime: number | undefined;
 }
 
 interface Registry {
@@ -167,7 +182,9 @@ function exportStatusOf(identifier: string, s: ExportStatus): ExportStatusWire {
     exportConfigIdentifier: identifier,
     // A restarted export (update, agent restart) has exported nothing yet but its checkpoint says where it is.
     lastExportedSequenceNumber: s.lastExportedSequence ?? s.committedSequence ?? -1,
+    ...(s.lastRequestAt === undefined ? {} : { lastExportTime: s.lastRequestAt }),
     ...(s.lastError === undefined ? {} : { errorMessage: `${s.lastError.code}: ${s.lastError.message}` }),
+    exportedBytesFromStream: s.counters.bytesAccepted,
     exportedMessagesCount: s.counters.recordsAccepted,
   };
 }
@@ -178,6 +195,8 @@ export class StreamManagerService {
   readonly #exports = new Map<string, RunningExport[]>();
   readonly #s3Tasks = new Map<string, S3TaskExecutor[]>();
   readonly #siteWise = new Map<string, SiteWiseExporter[]>();
+  /** Per stream and export identifier: what earlier runs delivered (since the agent started). */
+  readonly #carried = new Map<string, Map<string, ExportTotals>>();
   /** Creates, updates and deletes run one at a time (they touch the registry file). */
   #queue: Promise<unknown> = Promise.resolve();
   #stopped = false;
@@ -259,7 +278,7 @@ export class StreamManagerService {
     unique('kinesis', e.kinesis ?? []);
     unique('s3TaskExecutor', e.s3TaskExecutor ?? []);
     unique('IotSitewise', e.IotSitewise ?? []);
-    const deadLetter = `${d.name}.dead-letter`;
+    const deadLetter = `${d.name}${DEAD_LETTER_SUFFIX}`;
     if ((e.kinesis?.length ?? 0) > 0 && !isValidStreamName(deadLetter)) {
       throw new InvalidRequestError(
         'definition.name',
@@ -334,18 +353,81 @@ export class StreamManagerService {
     return { identifier: k.identifier, exporter, logStream };
   }
 
-  async #stopExports(name: string): Promise<void> {
+  /** Stops the exports of `name`; their totals are kept for the next run unless the stream goes (`forget`). */
+  async #stopExports(name: string, forget = false): Promise<void> {
     const running = this.#exports.get(name) ?? [];
     const tasks = this.#s3Tasks.get(name) ?? [];
     const siteWise = this.#siteWise.get(name) ?? [];
-    this.#exports.delete(name);
-    this.#s3Tasks.delete(name);
-    this.#siteWise.delete(name);
     await Promise.all([
       ...running.map((r) => r.exporter.stop()),
       ...tasks.map((t) => t.stop()),
       ...siteWise.map((w) => w.stop()),
     ]);
+    const totals = this.#withCarried(name, this.#liveStatuses(name));
+    this.#exports.delete(name);
+    this.#s3Tasks.delete(name);
+    this.#siteWise.delete(name);
+    if (forget) {
+      this.#carried.delete(name);
+      return;
+    }
+    const carried = this.#carried.get(name) ?? new Map<string, ExportTotals>();
+    for (const s of totals) {
+      carried.set(s.exportConfigIdentifier, {
+        messages: s.exportedMessagesCount,
+        bytes: s.exportedBytesFromStream,
+        lastExportTime: s.lastExportTime,
+      });
+    }
+    this.#carried.set(name, carried);
+  }
+
+  /** The statuses of the exports of `name` running now (or just stopped), counting since their start. */
+  #liveStatuses(name: string): ExportStatusWire[] {
+    const statuses: ExportStatusWire[] = [];
+    for (const r of this.#exports.get(name) ?? []) {
+      statuses.push(exportStatusOf(r.identifier, r.exporter.statusOf(r.logStream)));
+    }
+    for (const t of this.#s3Tasks.get(name) ?? []) {
+      const s = t.status();
+      statuses.push({
+        exportConfigIdentifier: s.identifier,
+        lastExportedSequenceNumber: s.committed ?? -1,
+        ...(s.lastAttemptAt === undefined ? {} : { lastExportTime: s.lastAttemptAt }),
+        ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
+        exportedBytesFromStream: s.bytesUploaded,
+        exportedMessagesCount: s.tasksDone,
+      });
+    }
+    for (const w of this.#siteWise.get(name) ?? []) {
+      const s = w.status();
+      statuses.push({
+        exportConfigIdentifier: s.identifier,
+        lastExportedSequenceNumber: s.committed ?? -1,
+        ...(s.lastAttemptAt === undefined ? {} : { lastExportTime: s.lastAttemptAt }),
+        ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
+        exportedBytesFromStream: s.bytesAccepted,
+        exportedMessagesCount: s.entriesAccepted,
+      });
+    }
+    return statuses;
+  }
+
+  /** Adds what earlier runs of the same export identifiers delivered (an update restarts the exports). */
+  #withCarried(name: string, statuses: ExportStatusWire[]): ExportStatusWire[] {
+    const carried = this.#carried.get(name);
+    if (carried === undefined) return statuses;
+    return statuses.map((s) => {
+      const c = carried.get(s.exportConfigIdentifier);
+      if (c === undefined) return s;
+      const last = s.lastExportTime ?? c.lastExportTime;
+      return {
+        ...s,
+        ...(last === undefined ? {} : { lastExportTime: last }),
+        exportedBytesFromStream: s.exportedBytesFromStream + c.bytes,
+        exportedMessagesCount: s.exportedMessagesCount + c.messages,
+      };
+    });
   }
 
   /** Whether `name` was created through this door (and still exists). */
@@ -419,16 +501,28 @@ export class StreamManagerService {
           `${JSON.stringify(name)} is defined in the agent's config file; remove it there`,
         );
       }
-      await this.#stopExports(name);
+      await this.#stopExports(name, true);
       await this.#host.store.deleteStream(name);
       delete this.#registry.streams[name];
       await this.#saveRegistry();
     });
   }
 
+  /**
+   * The user's streams, as stream manager lists them: the agent's dead-letter streams (of the
+   * config's exports, and `<stream>.dead-letter` beside a stream) are left out unless the config or
+   * this door created them under that name. They stay readable and describable by name.
+   */
   list(): string[] {
     this.#assertRunning();
-    return this.#host.store.listStreams();
+    const all = this.#host.store.listStreams();
+    const present = new Set(all);
+    const deadLetters = new Set(this.#host.deadLetterStreams());
+    return all.filter((name) => {
+      if (this.has(name) || this.#host.configured(name) !== undefined) return true;
+      if (deadLetters.has(name)) return false;
+      return !(name.endsWith(DEAD_LETTER_SUFFIX) && present.has(name.slice(0, -DEAD_LETTER_SUFFIX.length)));
+    });
   }
 
   describe(name: string): MessageStreamInfo {
@@ -445,28 +539,7 @@ export class StreamManagerService {
       ...wireDefinitionOf(description.definition),
       ...(registered?.exportDefinition == null ? {} : { exportDefinition: registered.exportDefinition }),
     };
-    const statuses: ExportStatusWire[] = [];
-    for (const r of this.#exports.get(name) ?? []) {
-      statuses.push(exportStatusOf(r.identifier, r.exporter.statusOf(r.logStream)));
-    }
-    for (const t of this.#s3Tasks.get(name) ?? []) {
-      const s = t.status();
-      statuses.push({
-        exportConfigIdentifier: s.identifier,
-        lastExportedSequenceNumber: s.committed ?? -1,
-        ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
-        exportedMessagesCount: s.tasksDone,
-      });
-    }
-    for (const w of this.#siteWise.get(name) ?? []) {
-      const s = w.status();
-      statuses.push({
-        exportConfigIdentifier: s.identifier,
-        lastExportedSequenceNumber: s.committed ?? -1,
-        ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
-        exportedMessagesCount: s.entriesAccepted,
-      });
-    }
+    const statuses = this.#withCarried(name, this.#liveStatuses(name));
     const configured = this.#host.configuredExport(name);
     if (configured !== undefined) {
       statuses.push(exportStatusOf(`kinesis.${configured.kinesisStreamName}`, configured));

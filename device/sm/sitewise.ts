@@ -63,7 +63,11 @@ export interface SiteWiseStatus {
   readonly identifier: string;
   readonly committed: number | undefined;
   readonly entriesAccepted: number;
+  /** Payload bytes of the messages whose entries SiteWise accepted. */
+  readonly bytesAccepted: number;
   readonly entriesFailed: number;
+  /** When the latest BatchPutAssetPropertyValue was sent, ms since the epoch. */
+  readonly lastAttemptAt: number | undefined;
   readonly lastError: string | undefined;
 }
 
@@ -85,7 +89,9 @@ export class SiteWiseExporter {
   readonly #checkpoint: string;
   #loop: Promise<void> | undefined;
   #accepted = 0;
+  #bytesAccepted = 0;
   #failed = 0;
+  #lastAttemptAt: number | undefined;
   #lastError: string | undefined;
 
   constructor(
@@ -111,7 +117,9 @@ export class SiteWiseExporter {
       identifier: this.config.identifier,
       committed: this.store.committed(this.stream, this.#checkpoint),
       entriesAccepted: this.#accepted,
+      bytesAccepted: this.#bytesAccepted,
       entriesFailed: this.#failed,
+      lastAttemptAt: this.#lastAttemptAt,
       lastError: this.#lastError,
     };
   }
@@ -154,6 +162,7 @@ export class SiteWiseExporter {
         continue;
       }
       const entries: Entry[] = [];
+      const sizes: number[] = [];
       for (const record of records) {
         try {
           entries.push(
@@ -162,6 +171,7 @@ export class SiteWiseExporter {
               error: (issues) => new Error(issues.map(describeIssue).join('; ')),
             }),
           );
+          sizes.push(record.payload.byteLength);
         } catch (error) {
           this.#failed++;
           this.#lastError = `message ${record.sequence} is not a PutAssetPropertyValueEntry: ${(error as Error).message}`;
@@ -174,7 +184,7 @@ export class SiteWiseExporter {
         let end = start;
         while (end < entries.length && !ids.has((entries[end] as Entry).entryId))
           ids.add((entries[end++] as Entry).entryId);
-        await this.#send(entries.slice(start, end), signal);
+        await this.#send(entries.slice(start, end), sizes.slice(start, end), signal);
         start = end;
       }
       if (signal.aborted) return;
@@ -186,12 +196,14 @@ export class SiteWiseExporter {
     }
   }
 
-  async #send(entries: Entry[], signal: AbortSignal): Promise<void> {
+  /** Sends entries (their messages of `sizes` bytes) until answered, or refused as a whole. */
+  async #send(entries: Entry[], sizes: number[], signal: AbortSignal): Promise<void> {
     const client = await this.client();
     // Loaded with the first request: agents without a SiteWise export never load the SDK.
     const { BatchPutAssetPropertyValueCommand } = await import('./sitewise-sdk.ts');
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
+        this.#lastAttemptAt = Date.now();
         const answer = await client.send(
           new BatchPutAssetPropertyValueCommand({ entries: clean(entries) as never }),
           {
@@ -201,6 +213,10 @@ export class SiteWiseExporter {
         const errors = answer.errorEntries ?? [];
         this.#failed += errors.length;
         this.#accepted += entries.length - errors.length;
+        const refused = new Set(errors.map((e) => e.entryId));
+        entries.forEach((entry, i) => {
+          if (!refused.has(entry.entryId)) this.#bytesAccepted += sizes[i] ?? 0;
+        });
         const firstError = errors[0];
         if (firstError !== undefined) {
           const e = firstError.errors?.[0];

@@ -43,6 +43,7 @@ export function pendingRecord(
     hashKey: hashKeyOf(partitionKey, explicitHashKey),
     data,
     bytes: dataBytes + Buffer.byteLength(partitionKey, 'utf8'),
+    payloadBytes: dataBytes,
   };
 }
 

@@ -112,6 +112,17 @@ def flows(name, kinesis_stream):
                 break
             time.sleep(0.2)
         out["exportStatuses"] = exported
+        status = statuses[0] if statuses else None
+        out["exportStatus"] = status and {
+            "lastExportTime": status.last_export_time,
+            "exportedBytesFromStream": status.exported_bytes_from_stream,
+            "exportedMessagesCount": status.exported_messages_count,
+            "errorMessage": status.error_message,
+        }
+        # The exporter's dead-letter stream is the agent's, not listed; it stays readable by name.
+        out["deadLetterNewest"] = client.describe_message_stream(
+            name + ".dead-letter"
+        ).storage_status.newest_sequence_number
         out["bad"] = {
             "create": refused(
                 lambda: client.create_message_stream(
@@ -247,7 +258,14 @@ def s3(bucket, files):
                     "done": {str(k): v for k, v in done.items()},
                     "events": events,
                     "exportStatuses": [
-                        [s.export_config_identifier, s.last_exported_sequence_number] for s in info.export_statuses or []
+                        [
+                            s.export_config_identifier,
+                            s.last_exported_sequence_number,
+                            s.exported_bytes_from_stream,
+                            s.exported_messages_count,
+                            s.last_export_time,
+                        ]
+                        for s in info.export_statuses or []
                     ],
                 }
             )
@@ -269,6 +287,7 @@ def sitewise(alias, unknown):
             )
         )
         now = int(time.time())
+        sizes = []
         for i, target in enumerate([alias, alias, unknown, alias]):
             entry = PutAssetPropertyValueEntry(
                 entry_id="entry-%d" % i,
@@ -281,18 +300,27 @@ def sitewise(alias, unknown):
                     )
                 ],
             )
-            client.append_message("SiteWiseStream", Util.validate_and_serialize_to_json_bytes(entry))
+            message = Util.validate_and_serialize_to_json_bytes(entry)
+            sizes.append(len(message))
+            client.append_message("SiteWiseStream", message)
         deadline = time.time() + 60
         statuses = []
         while time.time() < deadline:
             statuses = [
-                [s.export_config_identifier, s.last_exported_sequence_number, s.error_message, s.exported_messages_count]
+                [
+                    s.export_config_identifier,
+                    s.last_exported_sequence_number,
+                    s.error_message,
+                    s.exported_messages_count,
+                    s.exported_bytes_from_stream,
+                    s.last_export_time,
+                ]
                 for s in client.describe_message_stream("SiteWiseStream").export_statuses or []
             ]
             if statuses and statuses[0][1] >= 3:
                 break
             time.sleep(0.2)
-        print(json.dumps({"exportStatuses": statuses}))
+        print(json.dumps({"exportStatuses": statuses, "sizes": sizes}))
     finally:
         client.close()
 

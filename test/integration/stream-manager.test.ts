@@ -207,6 +207,7 @@ afterAll(async () => {
 
 describe('stream manager SDKs against the agent', () => {
   it('Python SDK: create with a Kinesis export, append, read, describe, update, list, delete; each refusal is the documented exception', async () => {
+    const started = Date.now();
     const out = await python(['flows', 'py-stream', KINESIS_STREAM]);
     expect(out.sequences).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(out.read).toEqual([5, 6, 7, 8].map((i) => [i, `python message ${i}`]));
@@ -223,7 +224,23 @@ describe('stream manager SDKs against the agent', () => {
       ttl: 3_600_000,
     });
     expect(out.list).toEqual(expect.arrayContaining(['py-stream', 'telemetry']));
+    // The exporter's dead-letter stream exists (empty) but is the agent's: ListStreams leaves it out.
+    expect(out.list).not.toContain('py-stream.dead-letter');
+    expect(out.deadLetterNewest).toBe(-1);
     expect(out.exportStatuses).toEqual([['KinesisExportpy-stream', 19]]);
+    // Every field of the SDK's export status; the counts span the update, which restarted the export.
+    const payloadBytes = Array.from({ length: 20 }, (_, i) => `python message ${i}`.length).reduce(
+      (a, b) => a + b,
+    );
+    expect(out.exportStatus).toEqual({
+      lastExportTime: expect.any(Number),
+      exportedBytesFromStream: payloadBytes,
+      exportedMessagesCount: 20,
+      errorMessage: null,
+    });
+    const lastExportTime = (out.exportStatus as { lastExportTime: number }).lastExportTime;
+    expect(lastExportTime).toBeGreaterThan(started);
+    expect(lastExportTime).toBeLessThanOrEqual(Date.now());
     const bad = out.bad as Record<string, { type: string; message: string }>;
     expect(Object.fromEntries(Object.entries(bad).map(([k, v]) => [k, v.type]))).toEqual({
       create: 'InvalidRequestException',
@@ -251,6 +268,7 @@ describe('stream manager SDKs against the agent', () => {
     const sm = createRequire(import.meta.url)('aws-greengrass-core-sdk/stream-manager');
     const quiet = { error() {}, debug() {}, info() {}, warn() {} };
     process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN = token;
+    const started = Date.now();
     const client = new sm.StreamManagerClient({ port: proxyPort, logger: quiet });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -301,6 +319,27 @@ describe('stream manager SDKs against the agent', () => {
       const info = await client.describeMessageStream(name);
       expect(info.definition.persistence).toBe(sm.Persistence.Memory);
       expect(info.storageStatus.newestSequenceNumber).toBe(10);
+      // The export status as the SDK's model reads it, every field of it.
+      let status: Record<string, unknown> | undefined;
+      for (let tries = 0; tries < 300; tries++) {
+        status = (await client.describeMessageStream(name)).exportStatuses?.[0];
+        if ((status?.lastExportedSequenceNumber as number) >= 10) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect({
+        identifier: status?.exportConfigIdentifier,
+        last: status?.lastExportedSequenceNumber,
+        bytes: status?.exportedBytesFromStream,
+        messages: status?.exportedMessagesCount,
+        error: status?.errorMessage,
+      }).toEqual({
+        identifier: 'node-export',
+        last: 10,
+        bytes: Array.from({ length: 11 }, (_, i) => `node message ${i}`.length).reduce((a, b) => a + b),
+        messages: 11,
+        error: null,
+      });
+      expect(status?.lastExportTime).toBeGreaterThan(started);
       await client.updateMessageStream(
         new sm.MessageStreamDefinition()
           .withName(name)
@@ -311,6 +350,7 @@ describe('stream manager SDKs against the agent', () => {
         sm.StrategyOnFull.RejectNewData,
       );
       expect(await client.listStreams()).toContain(name);
+      expect(await client.listStreams()).not.toContain(`${name}.dead-letter`);
       const refusal = async (action: () => Promise<unknown>) => {
         try {
           await action();
@@ -371,7 +411,10 @@ describe('stream manager SDKs against the agent', () => {
     expect((out.events as [number, string][]).filter(([, s]) => s === 'InProgress').map(([q]) => q)).toEqual([
       0, 1, 2,
     ]);
-    expect(out.exportStatuses).toEqual([['S3TaskExecutor', 2]]);
+    // Three tasks processed (one failed), the two files' bytes uploaded.
+    expect(out.exportStatuses).toEqual([
+      ['S3TaskExecutor', 2, bigData.length + 'a small file'.length, 3, expect.any(Number)],
+    ]);
     const object = async (key: string) =>
       Buffer.from(
         await ((
@@ -385,12 +428,16 @@ describe('stream manager SDKs against the agent', () => {
   it('Python SDK: a SiteWise export sends BatchPutAssetPropertyValue, retries a throttled request and reports entry errors', async () => {
     sitewise.throttleNext(4);
     const out = await python(['sitewise', ALIAS, '/plant/unknown']);
-    const [status] = out.exportStatuses as [string, number, string, number][];
+    const [status] = out.exportStatuses as [string, number, string, number, number, number][];
     expect(status?.slice(0, 2)).toEqual(['SiteWiseExport', 3]);
     expect(status?.[2]).toMatch(
       /entry entry-2: ResourceNotFoundException: property \/plant\/unknown does not exist/,
     );
     expect(status?.[3]).toBe(3);
+    // Bytes of the three accepted entries' messages, not of the refused one.
+    const sizes = out.sizes as number[];
+    expect(status?.[4]).toBe((sizes[0] ?? 0) + (sizes[1] ?? 0) + (sizes[3] ?? 0));
+    expect(status?.[5]).toBeGreaterThan(0);
     expect(sitewise.stored.map((v) => [v.property, v.value])).toEqual(
       [0, 1, 3].map((i) => [ALIAS, { doubleValue: 20.5 + i }]),
     );
