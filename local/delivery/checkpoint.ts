@@ -22,6 +22,17 @@ export interface ShardCheckpoint {
   closed?: boolean;
 }
 
+/** What the committed batches delivered in all: kept with the checkpoints, so counts continue across restarts. */
+export interface DeliveryTotals {
+  readonly delivered: number;
+  readonly failed: number;
+  readonly objects: number;
+  readonly bytesWritten: number;
+  readonly failures: Readonly<Record<string, number>>;
+}
+
+const NO_TOTALS: DeliveryTotals = { delivered: 0, failed: 0, objects: 0, bytesWritten: 0, failures: {} };
+
 interface CheckpointFile {
   version: 1;
   deliveryStream: string;
@@ -29,6 +40,24 @@ interface CheckpointFile {
   streamArn: string;
   streamCreatedMs: number;
   shards: Record<string, ShardCheckpoint>;
+  /** Absent in files written before totals were kept: counting starts there. */
+  totals?: DeliveryTotals;
+}
+
+const count = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+function validTotals(totals: unknown): totals is DeliveryTotals {
+  if (totals === null || typeof totals !== 'object') return false;
+  const t = totals as Record<string, unknown>;
+  return (
+    count(t.delivered) &&
+    count(t.failed) &&
+    count(t.objects) &&
+    count(t.bytesWritten) &&
+    t.failures !== null &&
+    typeof t.failures === 'object' &&
+    Object.values(t.failures).every(count)
+  );
 }
 
 export interface StreamIdentity {
@@ -75,7 +104,8 @@ export class CheckpointStore {
     if (
       parsed.version !== 1 ||
       parsed.deliveryStream !== deliveryStream ||
-      typeof parsed.shards !== 'object'
+      typeof parsed.shards !== 'object' ||
+      (parsed.totals !== undefined && !validTotals(parsed.totals))
     ) {
       throw new CheckpointError(file, `is not a checkpoint of delivery stream ${deliveryStream}`);
     }
@@ -95,10 +125,30 @@ export class CheckpointStore {
     await this.#persist();
   }
 
-  async commit(shardId: string, sequenceNumber: string): Promise<void> {
+  /** Totals of every committed batch (of this stream incarnation, as the checkpoints are). */
+  totals(): DeliveryTotals {
+    const totals = this.#state.totals ?? NO_TOTALS;
+    return { ...totals, failures: { ...totals.failures } };
+  }
+
+  /** Moves the shard's checkpoint and adds the batch's figures to the totals, in one write. */
+  async commit(shardId: string, sequenceNumber: string, batch: DeliveryTotals = NO_TOTALS): Promise<void> {
     this.#update(shardId, ({ closed }) =>
       closed === undefined ? { sequenceNumber } : { sequenceNumber, closed },
     );
+    const totals = this.#state.totals ?? NO_TOTALS;
+    const failures = { ...totals.failures };
+    for (const [code, n] of Object.entries(batch.failures)) failures[code] = (failures[code] ?? 0) + n;
+    this.#state = {
+      ...this.#state,
+      totals: {
+        delivered: totals.delivered + batch.delivered,
+        failed: totals.failed + batch.failed,
+        objects: totals.objects + batch.objects,
+        bytesWritten: totals.bytesWritten + batch.bytesWritten,
+        failures,
+      },
+    };
     await this.#persist();
   }
 

@@ -218,14 +218,15 @@ class DeliveryRunner {
   readonly #wakers = new Set<() => void>();
   readonly #shards = new Map<string, Promise<void>>();
   #discovery: Promise<void> = Promise.resolve();
-  readonly #counters = {
-    recordsRead: 0,
-    delivered: 0,
-    failed: 0,
-    objects: 0,
-    bytesWritten: 0,
-    failures: {} as Record<string, number>,
-    millisBehindLatest: {} as Record<string, number>,
+  /** Delivered, failed, objects and bytes continue from the checkpoint's totals (kept with --persist). */
+  readonly #counters: {
+    recordsRead: number;
+    delivered: number;
+    failed: number;
+    objects: number;
+    bytesWritten: number;
+    failures: Record<string, number>;
+    millisBehindLatest: Record<string, number>;
   };
 
   constructor(
@@ -236,6 +237,16 @@ class DeliveryRunner {
     private readonly planner: BatchPlanner,
     private readonly settings: RunnerSettings,
   ) {
+    const totals = checkpoints.totals();
+    this.#counters = {
+      recordsRead: 0,
+      delivered: totals.delivered,
+      failed: totals.failed,
+      objects: totals.objects,
+      bytesWritten: totals.bytesWritten,
+      failures: { ...totals.failures },
+      millisBehindLatest: {},
+    };
     this.done = new Promise((resolve, reject) => {
       this.#resolveDone = resolve;
       this.#rejectDone = reject;
@@ -390,6 +401,7 @@ class DeliveryRunner {
     if (last === undefined) return;
     await this.checkpoints.begin(shardId, last.sequenceNumber);
     const batch = this.planner.plan(shardId, records, Date.now());
+    let bytesWritten = 0;
     for (const object of batch.objects) {
       await this.retry(shardId, `PutObject ${object.key}`, () =>
         this.s3.send(
@@ -403,6 +415,7 @@ class DeliveryRunner {
       );
       this.#counters.objects += 1;
       this.#counters.bytesWritten += object.body.byteLength;
+      bytesWritten += object.body.byteLength;
     }
     this.#counters.delivered += batch.delivered;
     this.#counters.failed += batch.failed;
@@ -417,7 +430,13 @@ class DeliveryRunner {
       delivered: batch.delivered,
       failed: batch.failed,
     });
-    await this.checkpoints.commit(shardId, last.sequenceNumber);
+    await this.checkpoints.commit(shardId, last.sequenceNumber, {
+      delivered: batch.delivered,
+      failed: batch.failed,
+      objects: batch.objects.length,
+      bytesWritten,
+      failures: batch.failures,
+    });
     await this.emit({ type: 'committed', shardId, sequenceNumber: last.sequenceNumber });
   }
 
