@@ -121,6 +121,12 @@ export const SmErrorCodes = errorCodes('device/sm', {
     retryable: false,
     meaning: 'InvalidRequest: a frame that is not one CBOR item, or a length below 1',
   },
+  SM_S3_KEY_PATTERN: {
+    class: 'S3KeyPatternError',
+    retryable: false,
+    meaning:
+      "S3 export task failure (status stream, Describe's errorMessage): the key's !{…} placeholder is not !{timestamp:<DateTimeFormatter pattern>} the agent formats",
+  },
   SM_FAILURE: {
     class: 'SmFailureError',
     retryable: 'varies',
@@ -148,6 +154,7 @@ export const SM_WIRE_STATUS = {
   SM_UNKNOWN_OPERATION: 'UnknownOperation',
   SM_UNEXPECTED_OPERATION: 'UnexpectedOperation',
   SM_FRAME_MALFORMED: 'InvalidRequest',
+  SM_S3_KEY_PATTERN: 'InvalidRequest',
   SM_FAILURE: 'UnknownFailure',
 } as const satisfies Record<SmErrorCode, ResponseStatusName>;
 
@@ -253,5 +260,12 @@ export class FrameMalformedError extends StreamManagerError {
 export class SmFailureError extends StreamManagerError {
   constructor(message: string, cause: unknown, retryable = false) {
     super('SM_FAILURE', message, { cause, retryable });
+  }
+}
+
+/** An S3 export task's key placeholder the agent cannot resolve; the task fails with this message. */
+export class S3KeyPatternError extends StreamManagerError {
+  constructor(pattern: string, reason: string) {
+    super('SM_S3_KEY_PATTERN', `key pattern ${JSON.stringify(pattern)}: ${reason}`, { path: 'key' });
   }
 }

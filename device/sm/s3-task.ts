@@ -17,6 +17,8 @@ import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import type { LogStore } from '../log/index.ts';
 import { FsDir } from '../log/io.ts';
+import { S3KeyPatternError } from './errors.ts';
+import { expandKey, S3_TASK_KEY } from './s3-key.ts';
 
 /** S3's smallest part (all but the last); also stream manager's smallest multipart threshold. */
 export const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -34,11 +36,17 @@ const BUCKET = /^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const taskSchema = z.strictObject({
   inputUrl: z.string().check(z.startsWith('file:', 'must be a file: URL of a local file')),
   bucket: z.string().check(z.regex(BUCKET, 'must be an S3 bucket name (3-63 of a-z 0-9 . -)')),
-  key: z.string().check(
-    z.minLength(1),
-    z.maxLength(1024),
-    z.refine((k) => !k.includes('!{'), 'uses a !{timestamp:…} pattern, which this agent does not expand'),
-  ),
+  // The SDKs' own rule; placeholders (!{timestamp:…}) are resolved when the upload starts (s3-key.ts).
+  key: z
+    .string()
+    .check(
+      z.minLength(1),
+      z.maxLength(1024),
+      z.regex(
+        S3_TASK_KEY,
+        'must be what the SDKs allow: no { } [ ] \' " # % ^ ? | ~ < > \\ ` or space, placeholders as !{timestamp:letters and /}',
+      ),
+    ),
   userMetadata: z.optional(z.nullable(z.record(z.string(), z.string()))),
 });
 export type S3Task = z.output<typeof taskSchema>;
@@ -54,6 +62,8 @@ export interface S3TaskConfig {
 
 interface UploadState {
   sequence: number;
+  /** The key as resolved when the upload began: a restart goes on under the same key. */
+  key?: string;
   uploadId: string;
   parts: { PartNumber: number; ETag: string }[];
 }
@@ -175,11 +185,27 @@ export class S3TaskExecutor {
       await this.#status(sequence, undefined, TaskStatus.Failure, StatusLevel.ERROR, message);
       return;
     }
-    await this.#status(sequence, task, TaskStatus.InProgress, StatusLevel.INFO, 'upload started');
+    let target: S3Task;
+    try {
+      const saved = await this.#saved(sequence);
+      target = { ...task, key: saved?.key ?? expandKey(task.key, new Date()) };
+    } catch (error) {
+      if (!(error instanceof S3KeyPatternError)) throw error;
+      this.#lastError = error.message;
+      await this.#status(sequence, task, TaskStatus.Failure, StatusLevel.ERROR, error.message);
+      return;
+    }
+    await this.#status(
+      sequence,
+      task,
+      TaskStatus.InProgress,
+      StatusLevel.INFO,
+      `upload to s3://${target.bucket}/${target.key} started`,
+    );
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
         this.#lastAttemptAt = Date.now();
-        const bytes = await this.#upload(sequence, task, signal);
+        const bytes = await this.#upload(sequence, target, signal);
         // Stopped between parts: the upload goes on at the next start.
         if (signal.aborted) return;
         this.#bytesUploaded += bytes;
@@ -188,7 +214,7 @@ export class S3TaskExecutor {
           task,
           TaskStatus.Success,
           StatusLevel.INFO,
-          `uploaded to s3://${task.bucket}/${task.key}`,
+          `uploaded to s3://${target.bucket}/${target.key}`,
         );
         this.#lastError = undefined;
         return;
@@ -264,7 +290,7 @@ export class S3TaskExecutor {
         }),
         { abortSignal: signal },
       );
-      state = { sequence, uploadId: created.UploadId as string, parts: [] };
+      state = { sequence, key: task.key, uploadId: created.UploadId as string, parts: [] };
       await this.#save(state);
     }
     const handle = await open(path, 'r');

@@ -9,6 +9,7 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
   sm_python.py bench <stream> <count> <size>     appends <count> messages; prints messages/s
   sm_python.py sitewise <alias> <unknown alias>   a SiteWise export of 4 entries (one to an unknown property)
   sm_python.py s3 <bucket> <file>...              S3 export tasks for the files (and one missing file), their status messages
+  sm_python.py s3-keys <bucket> <file> <key>...   an S3 export task of <file> per key (placeholders), their status messages
 """
 
 import json
@@ -204,40 +205,39 @@ def read_all(name):
         client.close()
 
 
-def s3(bucket, files):
+def run_s3_tasks(status_stream, task_stream, tasks):
+    """Creates the streams, appends the tasks, waits for each to finish; prints what happened."""
     client = StreamManagerClient()
     try:
         client.create_message_stream(
-            MessageStreamDefinition(name="StatusStream", strategy_on_full=StrategyOnFull.OverwriteOldestData)
+            MessageStreamDefinition(name=status_stream, strategy_on_full=StrategyOnFull.OverwriteOldestData)
         )
         client.create_message_stream(
             MessageStreamDefinition(
-                name="S3TaskStream",
+                name=task_stream,
                 strategy_on_full=StrategyOnFull.OverwriteOldestData,
                 export_definition=ExportDefinition(
                     s3_task_executor=[
                         S3ExportTaskExecutorConfig(
                             identifier="S3TaskExecutor",
                             status_config=StatusConfig(
-                                status_level=StatusLevel.INFO, status_stream_name="StatusStream"
+                                status_level=StatusLevel.INFO, status_stream_name=status_stream
                             ),
                         )
                     ]
                 ),
             )
         )
-        paths = files + [files[0] + ".missing"]
-        for i, path in enumerate(paths):
-            task = S3ExportTaskDefinition(input_url="file://" + path, bucket=bucket, key="uploads/%d" % i)
-            client.append_message("S3TaskStream", Util.validate_and_serialize_to_json_bytes(task))
+        for task in tasks:
+            client.append_message(task_stream, Util.validate_and_serialize_to_json_bytes(task))
         done = {}
         events = []
         start = 0
         deadline = time.time() + 90
-        while len(done) < len(paths) and time.time() < deadline:
+        while len(done) < len(tasks) and time.time() < deadline:
             try:
                 batch = client.read_messages(
-                    "StatusStream",
+                    status_stream,
                     ReadMessagesOptions(
                         desired_start_sequence_number=start, min_message_count=1, max_message_count=10, read_timeout_millis=1000
                     ),
@@ -251,7 +251,7 @@ def s3(bucket, files):
                 if status.status in (Status.Success, Status.Failure):
                     done[sequence] = [status.status.name, status.message]
                 start = m.sequence_number + 1
-        info = client.describe_message_stream("S3TaskStream")
+        info = client.describe_message_stream(task_stream)
         print(
             json.dumps(
                 {
@@ -272,6 +272,21 @@ def s3(bucket, files):
         )
     finally:
         client.close()
+
+
+def s3(bucket, files):
+    paths = files + [files[0] + ".missing"]
+    tasks = [
+        S3ExportTaskDefinition(input_url="file://" + path, bucket=bucket, key="uploads/%d" % i)
+        for i, path in enumerate(paths)
+    ]
+    run_s3_tasks("StatusStream", "S3TaskStream", tasks)
+
+
+def s3_keys(bucket, file, *keys):
+    """One task per key, all uploading <file>: key placeholders as the SDK documents them."""
+    tasks = [S3ExportTaskDefinition(input_url="file://" + file, bucket=bucket, key=key) for key in keys]
+    run_s3_tasks("KeyStatusStream", "KeyTaskStream", tasks)
 
 
 def sitewise(alias, unknown):
@@ -354,6 +369,8 @@ if __name__ == "__main__":
         sitewise(sys.argv[2], sys.argv[3])
     elif command == "s3":
         s3(sys.argv[2], sys.argv[3:])
+    elif command == "s3-keys":
+        s3_keys(sys.argv[2], sys.argv[3], *sys.argv[4:])
     elif command == "bench":
         bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:

@@ -424,6 +424,32 @@ describe('stream manager SDKs against the agent', () => {
     expect((await object('uploads/1')).toString()).toBe('a small file');
   });
 
+  it('Python SDK: S3 task keys resolve !{timestamp:…} placeholders (DateTimeFormatter patterns, UTC) when the upload starts', async () => {
+    const file = join(dir, 'dated.txt');
+    await writeFile(file, 'a dated file');
+    const day = (t: Date) => t.toISOString().slice(0, 10).replaceAll('-', '/');
+    const before = new Date();
+    const out = await python([
+      's3-keys',
+      'sm-exports',
+      file,
+      'dated/!{timestamp:yyyy/MM/dd}/h!{timestamp:HH}-file.txt',
+      'bad/!{timestamp:YYYY/ww}/file.txt',
+    ]);
+    const after = new Date();
+    const done = out.done as Record<string, [string, string]>;
+    expect(done['0']?.[0]).toBe('Success');
+    expect(done['1']).toEqual([
+      'Failure',
+      expect.stringMatching(/letter Y \(week-based year\) is not supported/),
+    ]);
+    const uploaded = /s3:\/\/sm-exports\/(\S+)$/.exec(done['0']?.[1] ?? '')?.[1] ?? '';
+    const expected = (t: Date) => `dated/${day(t)}/h${t.toISOString().slice(11, 13)}-file.txt`;
+    expect([expected(before), expected(after)]).toContain(uploaded);
+    const object = await clients.s3().send(new GetObjectCommand({ Bucket: 'sm-exports', Key: uploaded }));
+    expect(await object.Body?.transformToString()).toBe('a dated file');
+  });
+
   it('Python SDK: a SiteWise export sends BatchPutAssetPropertyValue, retries a throttled request and reports entry errors', async () => {
     sitewise.throttleNext(4);
     const out = await python(['sitewise', ALIAS, '/plant/unknown']);
