@@ -21,6 +21,8 @@ Runs SQL with DuckDB over the Parquet lake. Tables:
   lake_errors  one row per Firehose error document (errors/processing-failed/: records the lake
                processor refused; errors/format-conversion-failed/) with the reason; empty when
                nothing failed
+Both tables always exist: on a lake with nothing delivered yet they answer no rows (a note on stderr
+says the lake is empty).
 
 source (one of):
   --s3-endpoint <url>  local S3 endpoint printed by \`npm start\` (or env TRIBUTARY_S3_ENDPOINT);
@@ -124,6 +126,12 @@ async function main(): Promise<void> {
     }
   }
   const lake = await openLake(dir);
+  if (lake.dataFiles === 0 && lake.errorFiles === 0) {
+    // Not an error: the tables exist and answer no rows. Said, so an empty answer is not a puzzle.
+    console.error(
+      `note: the lake at ${dir} is empty (no objects under data/ or errors/ yet): is the delivery running (npm start), and has its buffer interval passed since records were put?`,
+    );
+  }
   try {
     const result = await lake.query(args.sql);
     if (args.json) for (const row of result.rows) console.log(JSON.stringify(row));

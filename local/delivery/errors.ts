@@ -14,7 +14,6 @@ export const DeliveryErrorCodes = errorCodes('local/delivery', {
     retryable: false,
     meaning: 'the checkpoint file cannot be read or belongs to another stream',
   },
-  LAKE_EMPTY: { class: 'LakeQueryError', retryable: false, meaning: 'the lake has nothing to query yet' },
   LAKE_QUERY_FAILED: { class: 'LakeQueryError', retryable: false, meaning: 'the lake query failed' },
 });
 export type DeliveryErrorCode = CodeOf<typeof DeliveryErrorCodes>;
@@ -39,9 +38,9 @@ export class CheckpointError extends DeliveryError {
   }
 }
 
-/** The lake has nothing to query, or the query failed. */
+/** The lake could not be opened or the query failed. */
 export class LakeQueryError extends DeliveryError {
-  constructor(code: 'LAKE_EMPTY' | 'LAKE_QUERY_FAILED', message: string, options: { cause?: unknown } = {}) {
+  constructor(code: 'LAKE_QUERY_FAILED', message: string, options: { cause?: unknown } = {}) {
     super(code, message, options);
   }
 }

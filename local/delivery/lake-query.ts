@@ -1,16 +1,20 @@
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { verdictOf } from '../../functions/lake-processor/processor.ts';
 import { ERROR_OUTPUT_TYPES, type ErrorOutputType } from '../../shared/lake/layout.ts';
+import { ParquetEncoder } from '../../shared/lake/parquet.ts';
 import { PARTITION_KEYS } from '../../shared/lake/table.ts';
 import { LakeQueryError } from './errors.ts';
 
 /**
  * DuckDB over the lake: the bucket's objects are mirrored into a local directory (same keys), then
  * read with hive partitioning, so `record_type`, `dt` and `hour` are columns as in Athena. Views:
- *   records      every delivered row (data/**\/*.parquet); partition columns are strings, as in Glue
+ *   records      every delivered row (data/**\/*.parquet); partition columns are strings, as in Glue;
+ *                on a lake without data, no rows but the same columns
  *   lake_errors  one row per Firehose error document under errors/ (empty when there are none), both
  *                output types in one shape, with the reason: for a processing-failed record the lake
  *                processor's verdict on its rawData (Firehose's document carries no reason from the
@@ -93,25 +97,30 @@ export async function openLake(dir: string): Promise<LakeSession> {
   const files = await listFiles(dir);
   const dataFiles = files.filter((f) => f.startsWith(join(dir, 'data')) && f.endsWith('.parquet')).length;
   const errorFiles = files.filter((f) => f.startsWith(join(dir, 'errors'))).length;
-  if (dataFiles === 0 && errorFiles === 0) {
-    throw new LakeQueryError(
-      'LAKE_EMPTY',
-      `the lake at ${dir} is empty: no objects under data/ or errors/ yet. Is the delivery running (npm start), ` +
-        'and has its buffer interval passed since records were put?',
-    );
-  }
+  // No data yet: `records` reads an empty Parquet file of the contract's schema, so every query runs
+  // (and answers no rows) on a new lake, as Athena's table does on an empty prefix.
+  const schemaDir = dataFiles === 0 ? await mkdtemp(join(tmpdir(), 'tributary-lake-schema-')) : undefined;
+  const removeSchemaDir = () => {
+    if (schemaDir !== undefined) rmSync(schemaDir, { recursive: true, force: true });
+  };
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
     await connection.run('CREATE MACRO from_unixtime(seconds) AS to_timestamp(seconds)');
     const hiveTypes = PARTITION_KEYS.map((key) => `'${key}': VARCHAR`).join(', ');
     const dataGlob = quote(join(dir, 'data', '**', '*.parquet'));
-    await connection.run(
-      dataFiles === 0
-        ? // No data yet: an empty view with the partition columns keeps queries from failing on a missing table.
-          `CREATE VIEW records AS SELECT NULL::VARCHAR AS ${PARTITION_KEYS.join(', NULL::VARCHAR AS ')} WHERE false`
-        : `CREATE VIEW records AS SELECT * FROM read_parquet(${dataGlob}, hive_partitioning = true, hive_types = {${hiveTypes}}, union_by_name = true)`,
-    );
+    if (schemaDir === undefined) {
+      await connection.run(
+        `CREATE VIEW records AS SELECT * FROM read_parquet(${dataGlob}, hive_partitioning = true, hive_types = {${hiveTypes}}, union_by_name = true)`,
+      );
+    } else {
+      const empty = join(schemaDir, 'empty.parquet');
+      await writeFile(empty, new ParquetEncoder().encode([], { compression: 'SNAPPY' }));
+      const partitions = PARTITION_KEYS.map((key) => `NULL::VARCHAR AS ${key}`).join(', ');
+      await connection.run(
+        `CREATE VIEW records AS SELECT *, ${partitions} FROM read_parquet(${quote(empty)})`,
+      );
+    }
     await loadErrors(
       connection,
       dir,
@@ -120,6 +129,7 @@ export async function openLake(dir: string): Promise<LakeSession> {
   } catch (error) {
     connection.closeSync();
     instance.closeSync();
+    removeSchemaDir();
     throw new LakeQueryError('LAKE_QUERY_FAILED', `cannot open the lake at ${dir}: ${message(error)}`, {
       cause: error,
     });
@@ -132,6 +142,7 @@ export async function openLake(dir: string): Promise<LakeSession> {
     close: () => {
       connection.closeSync();
       instance.closeSync();
+      removeSchemaDir();
     },
   };
 }
