@@ -7,7 +7,7 @@ import { ApiClient } from '../../../../device/api/client.ts';
 import { type ApiServer, startApiServer } from '../../../../device/api/server.ts';
 import { parseConfig } from '../../../../device/config.ts';
 import { ApiRequestError } from '../../../../device/errors.ts';
-import { decodeRecord } from '../../../../shared/contract/index.ts';
+import { decodeRecord, RECORD_TYPES } from '../../../../shared/contract/index.ts';
 import { telemetryRecord, transactionRecord } from '../../../helpers/records.ts';
 import { useTempDir } from '../../../helpers/temp-dir.ts';
 
@@ -207,7 +207,7 @@ describe('local API', () => {
     const streams = await client.streams();
     expect(streams.map((s) => s.name)).toEqual(['small records', 'telemetry', 'tiny']);
     // A stream with no default takes every record type.
-    expect(streams.find((s) => s.name === 'tiny')?.recordTypes).toEqual(['telemetry', 'transaction']);
+    expect(streams.find((s) => s.name === 'tiny')?.recordTypes).toEqual(RECORD_TYPES);
     const telemetry = await client.stream('telemetry');
     expect(telemetry.log.records).toBe(6);
     expect(telemetry.export).toBeUndefined();
