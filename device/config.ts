@@ -115,21 +115,38 @@ const schema = z.strictObject({
     credentials: z._default(credentials, { source: 'default-chain' }),
   }),
   api: z._default(
-    z.strictObject({
-      port: z._default(z.int().check(z.gte(0), z.lte(65_535)), DEFAULT_API_PORT),
-      host: z._default(
-        z.literal(API_HOST, 'must be 127.0.0.1: the API never listens on other interfaces'),
-        API_HOST,
+    z
+      .strictObject({
+        port: z._default(z.int().check(z.gte(0), z.lte(65_535)), DEFAULT_API_PORT),
+        host: z._default(
+          z.literal(API_HOST, 'must be 127.0.0.1: the API never listens on other interfaces'),
+          API_HOST,
+        ),
+        auth: z._default(z.enum(['token', 'none']), 'token'),
+        authTokenFile: z.optional(path),
+        maxBodyBytes: z._default(
+          z.int().check(z.gte(64 * KiB), z.lte(MAX_BODY_BYTES_CEILING)),
+          DEFAULT_MAX_BODY_BYTES,
+        ),
+        /** Greengrass stream manager's wire protocol on the same port (device/PROTOCOL.md). */
+        streamManager: z._default(z.boolean(), true),
+        /**
+         * A port of stream manager's protocol alone, beside the API port (stream manager's
+         * STREAM_MANAGER_SERVER_PORT): for components whose environment names another port than the API's.
+         */
+        streamManagerPort: z.optional(z.int().check(z.gte(0), z.lte(65_535))),
+      })
+      .check(
+        z.superRefine((api, ctx) => {
+          if (api.streamManagerPort !== undefined && !api.streamManager) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['streamManagerPort'],
+              message: 'needs api.streamManager: true (the protocol is off)',
+            });
+          }
+        }),
       ),
-      auth: z._default(z.enum(['token', 'none']), 'token'),
-      authTokenFile: z.optional(path),
-      maxBodyBytes: z._default(
-        z.int().check(z.gte(64 * KiB), z.lte(MAX_BODY_BYTES_CEILING)),
-        DEFAULT_MAX_BODY_BYTES,
-      ),
-      /** Greengrass stream manager's wire protocol on the same port (device/PROTOCOL.md). */
-      streamManager: z._default(z.boolean(), true),
-    }),
     {
       port: DEFAULT_API_PORT,
       host: API_HOST,

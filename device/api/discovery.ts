@@ -27,6 +27,8 @@ const discoverySchema = z.object({
   maxBodyBytes: z.int().check(z.gte(1)),
   pid: z.optional(z.int()),
   deviceId: z.optional(z.string()),
+  /** Where stream manager's protocol is served (the API port or api.streamManagerPort); absent when it is off. */
+  streamManagerPort: z.optional(z.int().check(z.gte(1), z.lte(65_535))),
 });
 
 export type AgentDiscovery = z.output<typeof discoverySchema>;

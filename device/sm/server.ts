@@ -4,7 +4,7 @@
  * (a ReadMessages may wait for messages) but start in arrival order, so appends keep their order.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { TributaryError } from '../../shared/errors.ts';
 import {
   type FrameMalformedError,
@@ -295,4 +295,53 @@ export function serveStreamManager(
     abort.abort(new SmFailureError('connection closed', undefined));
   });
   if (head.length > 0) onData(head);
+}
+
+export interface StreamManagerListener {
+  readonly port: number;
+  /** Stops accepting and closes the open connections (SDK clients reconnect to a restarted agent). */
+  close(): Promise<void>;
+}
+
+/**
+ * A port of stream manager's protocol alone (`api.streamManagerPort`), on 127.0.0.1: a connection
+ * whose first byte is not the connect version is closed, as stream manager would close it.
+ */
+export async function listenStreamManager(
+  port: number,
+  host: string,
+  options: StreamManagerConnectionOptions,
+): Promise<StreamManagerListener> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.setTimeout(CONNECT_TIMEOUT_MILLIS, () => socket.destroy());
+    socket.once('data', (head: Buffer) => {
+      socket.setTimeout(0);
+      if (head[0] !== CONNECT_VERSION) {
+        socket.destroy();
+        return;
+      }
+      socket.pause();
+      serveStreamManager(socket, head, options);
+      socket.resume();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        for (const socket of sockets) socket.destroy();
+        server.close((error) => (error === undefined ? resolve() : reject(error)));
+      }),
+  };
 }

@@ -6,6 +6,7 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
   sm_python.py flows <stream> <kinesis stream>   the documented flows and a bad request per operation
   sm_python.py append-forever <stream>           creates <stream>, appends until killed; prints each acked sequence
   sm_python.py read-all <stream>                 every message of <stream>
+  sm_python.py whoami                            the port taken from the environment, the streams listed there
   sm_python.py bench <stream> <count> <size>     appends <count> messages; prints messages/s
   sm_python.py sitewise <alias> <unknown alias>   a SiteWise export of 4 entries (one to an unknown property)
   sm_python.py s3 <bucket> <file>...              S3 export tasks for the files (and one missing file), their status messages
@@ -340,6 +341,15 @@ def sitewise(alias, unknown):
         client.close()
 
 
+def whoami():
+    """The port the SDK took from its environment, and the streams it sees there."""
+    client = StreamManagerClient()
+    try:
+        print(json.dumps({"port": client.port, "streams": client.list_streams()}))
+    finally:
+        client.close()
+
+
 def bench(name, count, size):
     client = StreamManagerClient()
     try:
@@ -371,6 +381,8 @@ if __name__ == "__main__":
         s3(sys.argv[2], sys.argv[3:])
     elif command == "s3-keys":
         s3_keys(sys.argv[2], sys.argv[3], *sys.argv[4:])
+    elif command == "whoami":
+        whoami()
     elif command == "bench":
         bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:

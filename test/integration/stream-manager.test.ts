@@ -38,6 +38,8 @@ const run = promisify(execFile);
 interface RunningAgent {
   readonly child: ChildProcess;
   readonly port: number;
+  /** api.streamManagerPort's listener (stream manager's protocol alone). */
+  readonly smPort: number;
 }
 
 const tmp = useTempDir('tributary-sm-');
@@ -61,11 +63,14 @@ async function startAgent(): Promise<RunningAgent> {
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
-    const match = /API http:\/\/127\.0\.0\.1:(\d+) \(and stream manager protocol\)/.exec(line);
+    const match =
+      /API http:\/\/127\.0\.0\.1:(\d+) \(and stream manager protocol\), stream manager protocol also on 127\.0\.0\.1:(\d+)/.exec(
+        line,
+      );
     if (match !== null) {
       // Keep draining its output so the pipe never fills.
       lines.on('line', (l) => process.env.SM_TEST_DEBUG && console.log('AGENT', l));
-      return { child, port: Number(match[1]) };
+      return { child, port: Number(match[1]), smPort: Number(match[2]) };
     }
   }
   throw new Error('the agent exited before its API came up');
@@ -189,7 +194,8 @@ beforeAll(async () => {
         s3Endpoint: s3.endpoint,
         siteWiseEndpoint: sitewise.endpoint,
       },
-      api: { port: 0 },
+      // A port of its own for stream manager too, as a fleet whose components name another one has.
+      api: { port: 0, streamManagerPort: 0 },
       streams: [{ name: 'telemetry' }],
     }),
   );
@@ -492,6 +498,48 @@ describe('stream manager SDKs against the agent', () => {
     const lost = acked.filter((i) => !payloads.has(`crash ${i}`));
     expect(lost).toEqual([]);
     expect(acked.length).toBeGreaterThanOrEqual(300);
+  });
+
+  it('an unmodified component finds the agent through its environment: eval "$(tributary agent env)" sets the port and token the SDK reads', async () => {
+    const { stdout: exports } = await run(process.execPath, [BIN, 'agent', 'env', '--config', configFile]);
+    expect(exports).toBe(
+      `export STREAM_MANAGER_SERVER_PORT='${agent.smPort}'\nexport AWS_CONTAINER_AUTHORIZATION_TOKEN='${token}'\n`,
+    );
+    // The component's own environment has neither variable; the shell line gives both.
+    const env = { ...process.env };
+    delete env.STREAM_MANAGER_SERVER_PORT;
+    delete env.AWS_CONTAINER_AUTHORIZATION_TOKEN;
+    const { stdout } = await run(
+      'sh',
+      [
+        '-c',
+        `eval "$("$0" "$1" agent env --config "$2")" && exec "$3" "$4" whoami`,
+        process.execPath,
+        BIN,
+        configFile,
+        PYTHON,
+        DRIVER,
+      ],
+      { env, timeout: 120_000 },
+    );
+    const out = JSON.parse(stdout) as { port: number; streams: string[] };
+    expect(out.port).toBe(agent.smPort);
+    expect(out.port).not.toBe(agent.port);
+    expect(out.streams).toContain('telemetry');
+    const { stdout: envFile } = await run(process.execPath, [
+      BIN,
+      'agent',
+      'env',
+      '--config',
+      configFile,
+      '--format',
+      'env',
+    ]);
+    expect(envFile).toBe(
+      `STREAM_MANAGER_SERVER_PORT=${agent.smPort}\nAWS_CONTAINER_AUTHORIZATION_TOKEN=${token}\n`,
+    );
+    // The stream manager port speaks only stream manager's protocol: an HTTP request is closed unanswered.
+    await expect(fetch(`http://127.0.0.1:${agent.smPort}/v1/streams`)).rejects.toThrow();
   });
 
   it('sends nothing device/PROTOCOL.md does not list', async () => {

@@ -38,6 +38,16 @@ describe('agent config', () => {
     expect(local.aws.s3Endpoint).toBe('http://127.0.0.1:4569');
   });
 
+  it("takes a stream manager port of its own only with stream manager's protocol on", () => {
+    expect(parseConfig({ ...minimal, api: { streamManagerPort: 8089 } }).api.streamManagerPort).toBe(8089);
+    expect(failure({ ...minimal, api: { streamManager: false, streamManagerPort: 8089 } }).message).toMatch(
+      /api.streamManagerPort.*needs api.streamManager: true/,
+    );
+    expect(failure({ ...minimal, api: { streamManagerPort: 70_000 } }).message).toMatch(
+      /api.streamManagerPort/,
+    );
+  });
+
   it('fills every default', () => {
     const config = parseConfig(minimal);
     // Auth is on by default: the token file lives in the store directory.
