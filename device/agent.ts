@@ -22,6 +22,7 @@ import {
   KINESIS_TARGET,
   type KinesisApi,
   KinesisExporter,
+  SharedBandwidth,
 } from './export/index.ts';
 import type { MqttStatus, StatusPublisher } from './iot/mqtt.ts';
 import {
@@ -209,17 +210,21 @@ export class Agent {
         );
       }
       const exports = config.streams.flatMap((s) => (s.export === undefined ? [] : [s.export]));
+      const { maxBandwidthBytesPerSecond, maxBufferedBytesPerStream, maxInFlightRequests } = config.exporter;
+      // One cap for every exporter: this one and each of stream manager's exports.
+      const bandwidth =
+        maxBandwidthBytesPerSecond === undefined
+          ? undefined
+          : new SharedBandwidth(maxBandwidthBytesPerSecond, Date.now());
       let exporter: KinesisExporter | undefined;
       if (exports.length > 0) {
         if (options.clients === undefined) own = await makeKinesis(config);
-        const { maxBandwidthBytesPerSecond, maxBufferedBytesPerStream, maxInFlightRequests } =
-          config.exporter;
         exporter = await KinesisExporter.start({
           store,
           kinesis: own?.api ?? (options.clients as AwsClients).kinesis(),
           exports,
           defaultPartitionKey: config.deviceId,
-          ...(maxBandwidthBytesPerSecond === undefined ? {} : { maxBandwidthBytesPerSecond }),
+          ...(bandwidth === undefined ? {} : { bandwidth }),
           maxBufferedBytes: maxBufferedBytesPerStream,
           maxInFlightRequests,
         });
@@ -227,7 +232,9 @@ export class Agent {
       const agent = new Agent(config, store, exporter, own?.destroy);
       if (config.api.streamManager) {
         try {
-          agent.#streamManager = await StreamManagerService.start(agent.#streamManagerHost(options, log));
+          agent.#streamManager = await StreamManagerService.start(
+            agent.#streamManagerHost(options, log, bandwidth),
+          );
         } catch (error) {
           await agent.stop({ drainTimeoutMillis: 0 });
           throw error;
@@ -255,7 +262,11 @@ export class Agent {
     }
   }
 
-  #streamManagerHost(options: AgentOptions, log: (line: string) => void) {
+  #streamManagerHost(
+    options: AgentOptions,
+    log: (line: string) => void,
+    bandwidth: SharedBandwidth | undefined,
+  ) {
     const config = this.config;
     return {
       store: this.#store,
@@ -295,6 +306,7 @@ export class Agent {
       },
       deadLetterStreams: () =>
         config.streams.flatMap((s) => (s.export === undefined ? [] : [s.export.deadLetterStream])),
+      bandwidth,
       exporterLimits: {
         maxBufferedBytes: config.exporter.maxBufferedBytesPerStream,
         maxInFlightRequests: config.exporter.maxInFlightRequests,

@@ -10,6 +10,7 @@
  * or it was written to the dead-letter stream; resends carry the same user-record bytes. After a
  * restart, records accepted but not yet checkpointed are sent again (same id, same bytes).
  */
+import { SharedBandwidth } from './bandwidth.ts';
 import { pumpCommit } from './checkpoint.ts';
 import { pumpLetters } from './dead-letters.ts';
 import { parseExportDefinitions } from './definition.ts';
@@ -18,7 +19,6 @@ import type { KinesisApi } from './kinesis.ts';
 import { pumpRefresh, sendRequest } from './kinesis-calls.ts';
 import { pumpRead } from './log-reader.ts';
 import { type KinesisExporterOptions, type ResolvedOptions, resolveOptions } from './options.ts';
-import { TokenBucket } from './pacing.ts';
 import { RecordRouter } from './record-router.ts';
 import { type ExportStatus, exportStatus } from './status.ts';
 import { type ExporterContext, openExport, type StreamExport } from './stream-export.ts';
@@ -32,7 +32,8 @@ export class KinesisExporter {
   /** Highest priority first; the order stays stable so equal priorities keep their definition order. */
   readonly #exports: StreamExport[];
   readonly #byName = new Map<string, StreamExport>();
-  readonly #bucket: TokenBucket | undefined;
+  readonly #bandwidth: SharedBandwidth | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
   readonly #abort = new AbortController();
   #stopping = false;
   #drainUntil = 0;
@@ -61,8 +62,10 @@ export class KinesisExporter {
     this.#exports = [...exports].sort((a, b) => b.definition.priority - a.definition.priority);
     for (const e of exports) this.#byName.set(e.definition.logStream, e);
     const cap = resolved.maxBandwidthBytesPerSecond;
-    this.#bucket =
-      cap === undefined ? undefined : new TokenBucket(cap, Math.max(cap, 64 * 1024), this.#clock());
+    this.#bandwidth =
+      options.bandwidth ?? (cap === undefined ? undefined : new SharedBandwidth(cap, this.#clock()));
+    // A more urgent exporter that waited has sent: this one may look again.
+    this.#unsubscribe = this.#bandwidth?.subscribe(() => this.#wake());
   }
 
   /**
@@ -197,9 +200,16 @@ export class KinesisExporter {
         continue;
       }
       for (;;) {
-        const global = this.#bucket?.available(now) ?? Number.POSITIVE_INFINITY;
-        // Out of shared bandwidth: lower priorities must not spend what this export is waiting for.
-        if (global <= 0) return Math.min(wake, this.#bucket?.readyAt(now) ?? now);
+        const bandwidth = this.#bandwidth;
+        const priority = e.definition.priority;
+        const global = bandwidth?.available(now, priority, this) ?? Number.POSITIVE_INFINITY;
+        // Out of shared bandwidth (or a more urgent exporter waits for it): lower priorities must not
+        // spend what this export is waiting for. The most urgent export with data claims the next bytes.
+        if (bandwidth !== undefined && global <= 0) {
+          const wanting = this.#exports.find((x) => x.state.heldRecords > 0);
+          if (wanting !== undefined) bandwidth.claim(this, wanting.definition.priority, now);
+          return Math.min(wake, bandwidth.readyAt(now, priority, this));
+        }
         const own = e.bucket?.available(now) ?? Number.POSITIVE_INFINITY;
         if (own <= 0) {
           wake = Math.min(wake, e.bucket?.readyAt(now) ?? now);
@@ -213,7 +223,7 @@ export class KinesisExporter {
           request = e.state.plan(now, e.map, budget);
         }
         if (request === undefined) break;
-        this.#bucket?.take(request.bytes, now);
+        this.#bandwidth?.take(this, request.bytes, now);
         e.bucket?.take(request.bytes, now);
         sendRequest(this.#ctx, e, request);
       }
@@ -234,6 +244,8 @@ export class KinesisExporter {
       await e.committing;
       for (const waiter of e.waiters.splice(0)) waiter.reject(new ExporterStoppedError());
     }
+    this.#unsubscribe?.();
+    this.#bandwidth?.release(this);
     this.#stopped = true;
   }
 }

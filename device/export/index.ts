@@ -3,6 +3,7 @@
  * use. The planner, the state machine, pacing and the wire encoding are internals (their tests
  * import their files).
  */
+export { acquireBandwidth, type BandwidthShare, SharedBandwidth } from './bandwidth.ts';
 export { type ExportDefinition, type ExportDefinitionInput, parseExportDefinitions } from './definition.ts';
 export * from './errors.ts';
 export { KinesisExporter } from './exporter.ts';

@@ -9,6 +9,7 @@ import { SHARD_WRITE_BYTES_PER_SECOND, SHARD_WRITE_RECORDS_PER_SECOND } from '..
 import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import type { LogStore } from '../log/index.ts';
+import type { SharedBandwidth } from './bandwidth.ts';
 import type { KinesisApi } from './kinesis.ts';
 import type { RouteFunction } from './routing.ts';
 
@@ -67,6 +68,11 @@ interface KinesisExporterParts {
   /** ms since the epoch; comparable with the log's append timestamps. */
   readonly clock?: () => number;
   readonly random?: () => number;
+  /**
+   * The agent's cap shared with its other exporters (bandwidth.ts); without it,
+   * `maxBandwidthBytesPerSecond` caps this exporter alone.
+   */
+  readonly bandwidth?: SharedBandwidth;
 }
 
 export type KinesisExporterOptions = KinesisExporterParts & Readonly<z.input<typeof optionsSchema>>;
@@ -82,6 +88,7 @@ export function resolveOptions(options: KinesisExporterOptions): ResolvedOptions
     route: _route,
     clock: _clock,
     random: _random,
+    bandwidth: _bandwidth,
     ...rest
   } = options;
   return parseOptions(optionsSchema, rest, { unknownKey: 'is not an exporter option' });

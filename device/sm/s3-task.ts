@@ -15,6 +15,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { describeIssue } from '../../shared/errors.ts';
 import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
+import { acquireBandwidth, type BandwidthShare } from '../export/index.ts';
 import type { LogStore } from '../log/index.ts';
 import { FsDir } from '../log/io.ts';
 import { S3KeyPatternError } from './errors.ts';
@@ -113,6 +114,8 @@ export class S3TaskExecutor {
     private readonly s3: () => Promise<S3Client>,
     storeRoot: string,
     private readonly log: (line: string) => void,
+    /** The agent's bandwidth cap, when it has one: every PutObject and part waits for its bytes. */
+    private readonly share?: BandwidthShare,
   ) {
     this.#checkpoint = checkpointNameOfS3(config.identifier);
     this.#stateDir = join(storeRoot, 'stream-manager-s3');
@@ -269,6 +272,8 @@ export class S3TaskExecutor {
       this.config.sizeThresholdForMultipartUploadBytes ?? S3_MIN_PART_BYTES,
     );
     if (size < threshold) {
+      await this.#bandwidth(size, signal);
+      if (signal.aborted) return size;
       await s3.send(
         new PutObjectCommand({
           Bucket: task.bucket,
@@ -302,6 +307,8 @@ export class S3TaskExecutor {
         const offset = (part - 1) * PART_BYTES;
         const buffer = Buffer.allocUnsafe(Math.min(PART_BYTES, size - offset));
         await handle.read(buffer, 0, buffer.length, offset);
+        await this.#bandwidth(buffer.length, signal);
+        if (signal.aborted) return size;
         const uploaded = await s3.send(
           new UploadPartCommand({
             Bucket: task.bucket,
@@ -338,6 +345,13 @@ export class S3TaskExecutor {
     }
     await this.#forget();
     return size;
+  }
+
+  /** Waits for `bytes` of the agent's bandwidth cap (no cap: at once). */
+  async #bandwidth(bytes: number, signal: AbortSignal): Promise<void> {
+    if (this.share !== undefined) {
+      await acquireBandwidth(this.share.bandwidth, this, this.share.priority, bytes, signal);
+    }
   }
 
   async #saved(sequence: number): Promise<UploadState | undefined> {

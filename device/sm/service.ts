@@ -12,11 +12,13 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { TributaryError } from '../../shared/errors.ts';
 import {
+  type BandwidthShare,
   type ExportDefinition,
   type ExportStatus,
   type KinesisApi,
   KinesisExporter,
   partitionKeyOf,
+  type SharedBandwidth,
 } from '../export/index.ts';
 import {
   isValidStreamName,
@@ -57,8 +59,11 @@ export const SM_DEFAULT_MAX_SIZE = 268_435_456;
 export const SM_DEFAULT_SEGMENT_SIZE = 16_777_216;
 /** Stream manager's Kinesis batch defaults: 500 messages, no interval. */
 const KINESIS_DEFAULT_BATCH_SIZE = 500;
-/** Stream manager's export priority: 1 is the most urgent; the exporter's 10 is. */
-const invertPriority = (p: number) => 11 - p;
+/**
+ * Stream manager's export priority: 1 is the most urgent, and an export without one has "the lowest
+ * priority" (the SDKs' KinesisConfig); the exporter's (and the shared bandwidth's) 10 is the most urgent.
+ */
+const exporterPriority = (p: number | null | undefined) => 11 - (p ?? 10);
 /** Bytes of messages one ReadMessages answer carries at most (the SDK would take up to 1 GiB). */
 export const MAX_READ_RESPONSE_BYTES = 4 * 1024 * 1024;
 
@@ -112,6 +117,8 @@ export interface StreamManagerHost {
   /** The Kinesis client for stream manager's exports, made on first use. */
   kinesis(): Promise<KinesisApi | KinesisClient>;
   readonly exporterLimits: { maxBufferedBytes: number; maxInFlightRequests: number };
+  /** The agent's bandwidth cap (exporter.maxBandwidthBytesPerSecond), shared with every other exporter. */
+  readonly bandwidth: SharedBandwidth | undefined;
   /** Dead-letter streams of the config's exports (the agent's own streams, not the user's). */
   deadLetterStreams(): readonly string[];
   /** Where notices go (an export that could not start). */
@@ -298,6 +305,7 @@ export class StreamManagerService {
         () => this.#host.s3(),
         this.#host.storeRoot,
         (line) => this.#host.log(line),
+        this.#shareOf(config.priority),
       );
       await executor.start();
       tasks.push(executor);
@@ -312,6 +320,7 @@ export class StreamManagerService {
         this.#host.store,
         () => this.#host.sitewise(),
         (line) => this.#host.log(line),
+        this.#shareOf(config.priority),
       );
       await exporter.start();
       siteWise.push(exporter);
@@ -331,13 +340,19 @@ export class StreamManagerService {
     this.#exports.set(d.name, running);
   }
 
+  /** An export's part of the agent's bandwidth cap, at its priority; undefined without a cap. */
+  #shareOf(priority: number | null | undefined): BandwidthShare | undefined {
+    const bandwidth = this.#host.bandwidth;
+    return bandwidth === undefined ? undefined : { bandwidth, priority: exporterPriority(priority) };
+  }
+
   async #startKinesis(logStream: string, k: KinesisConfig): Promise<RunningExport> {
     const definition: Partial<ExportDefinition> & { logStream: string; kinesisStreamName: string } = {
       logStream,
       kinesisStreamName: k.kinesisStreamName,
       batchSize: k.batchSize ?? KINESIS_DEFAULT_BATCH_SIZE,
       batchIntervalMillis: k.batchIntervalMillis ?? 0,
-      priority: invertPriority(k.priority ?? 1),
+      priority: exporterPriority(k.priority),
       ...(k.startSequenceNumber == null ? {} : { startSequence: k.startSequenceNumber }),
       checkpointName: checkpointNameOf(k.identifier),
     };
@@ -349,6 +364,7 @@ export class StreamManagerService {
       route: (payload) =>
         partitionKeyOf(payload) === undefined ? { partitionKey: randomUUID() } : undefined,
       ...this.#host.exporterLimits,
+      ...(this.#host.bandwidth === undefined ? {} : { bandwidth: this.#host.bandwidth }),
     });
     return { identifier: k.identifier, exporter, logStream };
   }

@@ -12,6 +12,7 @@ import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import { describeIssue } from '../../shared/errors.ts';
 import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
+import { acquireBandwidth, type BandwidthShare } from '../export/index.ts';
 import type { LogStore } from '../log/index.ts';
 
 /** BatchPutAssetPropertyValue's limits (AWS IoT SiteWise API reference). */
@@ -100,6 +101,8 @@ export class SiteWiseExporter {
     private readonly store: LogStore,
     private readonly client: () => Promise<IoTSiteWiseClient>,
     private readonly log: (line: string) => void,
+    /** The agent's bandwidth cap, when it has one: every request waits for its messages' bytes. */
+    private readonly share?: BandwidthShare,
   ) {
     this.#checkpoint = checkpointNameOfSiteWise(config.identifier);
   }
@@ -203,6 +206,11 @@ export class SiteWiseExporter {
     const { BatchPutAssetPropertyValueCommand } = await import('./sitewise-sdk.ts');
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
+        if (this.share !== undefined) {
+          const bytes = sizes.reduce((sum, n) => sum + n, 0);
+          await acquireBandwidth(this.share.bandwidth, this, this.share.priority, bytes, signal);
+          if (signal.aborted) return;
+        }
         this.#lastAttemptAt = Date.now();
         const answer = await client.send(
           new BatchPutAssetPropertyValueCommand({ entries: clean(entries) as never }),

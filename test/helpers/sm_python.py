@@ -6,6 +6,7 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
   sm_python.py flows <stream> <kinesis stream>   the documented flows and a bad request per operation
   sm_python.py append-forever <stream>           creates <stream>, appends until killed; prints each acked sequence
   sm_python.py read-all <stream>                 every message of <stream>
+  sm_python.py bandwidth <kinesis stream> <count> <size>  two exports (priority 10 and 1) under the agent's cap
   sm_python.py whoami                            the port taken from the environment, the streams listed there
   sm_python.py bench <stream> <count> <size>     appends <count> messages; prints messages/s
   sm_python.py sitewise <alias> <unknown alias>   a SiteWise export of 4 entries (one to an unknown property)
@@ -341,6 +342,46 @@ def sitewise(alias, unknown):
         client.close()
 
 
+def bandwidth(kinesis_stream, count, size):
+    """Two streams exported to Kinesis, priority 10 (low) and 1 (most urgent), appended in turns;
+    when each export is done, and how far the low one was when the urgent one was done."""
+    client = StreamManagerClient()
+    try:
+        for name, priority in (("bw-low", 10), ("bw-high", 1)):
+            client.create_message_stream(
+                MessageStreamDefinition(
+                    name=name,
+                    strategy_on_full=StrategyOnFull.RejectNewData,
+                    export_definition=ExportDefinition(
+                        kinesis=[
+                            KinesisConfig(
+                                identifier="export-" + name, kinesis_stream_name=kinesis_stream, priority=priority
+                            )
+                        ]
+                    ),
+                )
+            )
+        started = time.time()
+        for i in range(count):
+            for name in ("bw-low", "bw-high"):
+                client.append_message(name, (name + " %06d " % i).encode().ljust(size, b"x"))
+        done = {}
+        low_at_high_done = None
+        deadline = time.time() + 120
+        while len(done) < 2 and time.time() < deadline:
+            for name in ("bw-low", "bw-high"):
+                status = client.describe_message_stream(name).export_statuses[0]
+                if name not in done and status.last_exported_sequence_number >= count - 1:
+                    done[name] = time.time() - started
+                    if name == "bw-high":
+                        low = client.describe_message_stream("bw-low").export_statuses[0]
+                        low_at_high_done = low.last_exported_sequence_number
+            time.sleep(0.05)
+        print(json.dumps({"done": done, "lowAtHighDone": low_at_high_done}))
+    finally:
+        client.close()
+
+
 def whoami():
     """The port the SDK took from its environment, and the streams it sees there."""
     client = StreamManagerClient()
@@ -381,6 +422,8 @@ if __name__ == "__main__":
         s3(sys.argv[2], sys.argv[3:])
     elif command == "s3-keys":
         s3_keys(sys.argv[2], sys.argv[3], *sys.argv[4:])
+    elif command == "bandwidth":
+        bandwidth(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif command == "whoami":
         whoami()
     elif command == "bench":

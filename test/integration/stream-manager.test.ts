@@ -57,8 +57,8 @@ let proxyPort: number;
 /** Field paths of every request the SDKs sent, by operation name. */
 const sent = new Map<string, Set<string>>();
 
-async function startAgent(): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', configFile], {
+async function startAgent(file = configFile): Promise<RunningAgent> {
+  const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', file], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -121,16 +121,23 @@ async function startProxy(): Promise<void> {
   proxyPort = (proxy.address() as { port: number }).port;
 }
 
-function smEnv(port: number): NodeJS.ProcessEnv {
+function smEnv(port: number, agentToken = token): NodeJS.ProcessEnv {
   return {
     ...process.env,
     STREAM_MANAGER_SERVER_PORT: String(port),
-    AWS_CONTAINER_AUTHORIZATION_TOKEN: token,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN: agentToken,
   };
 }
 
-async function python(args: string[], port = proxyPort): Promise<Record<string, unknown>> {
-  const { stdout } = await run(PYTHON, [DRIVER, ...args], { env: smEnv(port), timeout: 120_000 });
+async function python(
+  args: string[],
+  port = proxyPort,
+  agentToken = token,
+): Promise<Record<string, unknown>> {
+  const { stdout } = await run(PYTHON, [DRIVER, ...args], {
+    env: smEnv(port, agentToken),
+    timeout: 180_000,
+  });
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
@@ -540,6 +547,45 @@ describe('stream manager SDKs against the agent', () => {
     );
     // The stream manager port speaks only stream manager's protocol: an HTTP request is closed unanswered.
     await expect(fetch(`http://127.0.0.1:${agent.smPort}/v1/streams`)).rejects.toThrow();
+  });
+
+  it("the agent's bandwidth cap covers every stream manager export together, the most urgent first", async () => {
+    const rate = 64 * 1024;
+    const count = 200;
+    const size = 1000;
+    const file = join(dir, 'capped.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        storeRoot: join(dir, 'capped-store'),
+        deviceId: 'gateway-sm-capped',
+        aws: { region: 'us-east-1', endpoint: kinesis.endpoint },
+        api: { port: 0, streamManagerPort: 0 },
+        exporter: { maxBandwidthBytesPerSecond: rate },
+        streams: [{ name: 'telemetry' }],
+      }),
+    );
+    const capped = await startAgent(file);
+    try {
+      const cappedToken = (await readFile(join(dir, 'capped-store', 'api-token'), 'utf8')).trim();
+      const out = await python(
+        ['bandwidth', KINESIS_STREAM, String(count), String(size)],
+        capped.port,
+        cappedToken,
+      );
+      const done = out.done as { 'bw-low': number; 'bw-high': number };
+      // Messages went in turns, the urgent stream's after the other's each time: uncapped (or capped
+      // apart) the low export would be done first. Under one cap the urgent export (priority 1) took
+      // it whenever both had data: done first, the other behind.
+      expect(done['bw-high']).toBeLessThan(done['bw-low']);
+      expect(out.lowAtHighDone as number).toBeLessThan(count - 1);
+      const inKinesis = (await payloadsInKinesis()).filter((p) => p.startsWith('bw-'));
+      expect(new Set(inKinesis).size).toBe(2 * count);
+    } finally {
+      const exited = once(capped.child, 'exit');
+      capped.child.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('sends nothing device/PROTOCOL.md does not list', async () => {
