@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SharedBandwidth } from '../../../../device/export/index.ts';
 import { LogStore } from '../../../../device/log/index.ts';
 import { S3TaskExecutor, TaskStatus } from '../../../../device/sm/s3-task.ts';
 import { type RunningServer, startS3 } from '../../../../local/servers/index.ts';
@@ -64,12 +65,21 @@ describe('S3 export tasks', () => {
       await writeFile(file, data);
       await store.append(
         'tasks',
-        Buffer.from(JSON.stringify({ inputUrl: `file://${file}`, bucket: 'resume', key: 'big.bin' })),
+        // A key resolved at the upload's start: the restart must go on under the same one.
+        Buffer.from(
+          JSON.stringify({
+            inputUrl: `file://${file}`,
+            bucket: 'resume',
+            key: 'dated/!{timestamp:HHmmssSSS}/big.bin',
+          }),
+        ),
       );
       const config = { identifier: 'S3', statusConfig: { statusLevel: 2, statusStreamName: 'status' } };
       let first: S3TaskExecutor | undefined;
       let stopping: Promise<void> | undefined;
-      const one = recording((name) => {
+      const keys = new Set<unknown>();
+      const one = recording((name, input) => {
+        keys.add(input.Key);
         // Stopped right after the first part went up.
         if (name === 'UploadPart') stopping ??= first?.stop();
       });
@@ -81,7 +91,7 @@ describe('S3 export tasks', () => {
       // Not finished, so not checkpointed.
       expect(first.status().committed).toBeUndefined();
 
-      const two = recording(() => {});
+      const two = recording((_, input) => keys.add(input.Key));
       const second = new S3TaskExecutor('tasks', config, store, two.client, tmp.path, () => {});
       await second.start();
       for (;;) {
@@ -94,10 +104,57 @@ describe('S3 export tasks', () => {
       await second.stop();
       expect(two.sent).toEqual(['UploadPart 2', 'UploadPart 3', 'UploadPart 4', 'CompleteMultipartUpload']);
       expect(second.status().committed).toBe(0);
+      expect(keys.size).toBe(1);
+      const [key] = [...keys] as string[];
+      expect(key).toMatch(/^dated\/\d{9}\/big\.bin$/);
       const body = await (
-        await clients.s3().send(new GetObjectCommand({ Bucket: 'resume', Key: 'big.bin' }))
+        await clients.s3().send(new GetObjectCommand({ Bucket: 'resume', Key: key }))
       ).Body?.transformToByteArray();
       expect(Buffer.from(body ?? new Uint8Array()).equals(data)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("wait for the agent's bandwidth cap before sending, and claim it at their priority", async () => {
+    const store = await LogStore.open(join(tmp.path, 'store-capped'));
+    try {
+      await store.createStream({ name: 'tasks' });
+      const file = join(tmp.path, 'small.txt');
+      await writeFile(file, 'under the cap');
+      // 1 MiB/s, and 1 MiB spent beyond the full bucket by another exporter: a second of debt.
+      const bandwidth = new SharedBandwidth(1024 * 1024, Date.now());
+      bandwidth.take({}, 2 * 1024 * 1024, Date.now());
+      const calls = recording(() => {});
+      const executor = new S3TaskExecutor(
+        'tasks',
+        { identifier: 'S3' },
+        store,
+        calls.client,
+        tmp.path,
+        () => {},
+        { bandwidth, priority: 1 },
+      );
+      await executor.start();
+      await store.append(
+        'tasks',
+        Buffer.from(JSON.stringify({ inputUrl: `file://${file}`, bucket: 'resume', key: 'capped.txt' })),
+      );
+      // The task waits, its claim holding back anything less urgent (a probe at priority 0).
+      const probe = {};
+      while (
+        bandwidth.available(Date.now(), 0, probe) !== 0 ||
+        executor.status().lastAttemptAt === undefined
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(calls.sent).toEqual([]);
+      while (executor.status().committed === undefined)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      await executor.stop();
+      expect(calls.sent).toEqual(['PutObject']);
+      // Sent: its claim ended.
+      expect(bandwidth.available(Date.now(), 0, probe)).not.toBe(0);
     } finally {
       await store.close();
     }
