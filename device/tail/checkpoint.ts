@@ -28,6 +28,8 @@ export interface PendingBatch {
   readonly count: number;
   /** SHA-256 (hex) of the batch's payloads, each prefixed by its length. */
   readonly digest: string;
+  /** ms since the epoch the batch was read at: with `path`, what re-creates it byte for byte. */
+  readonly readTime: number;
 }
 
 export interface TailPosition {

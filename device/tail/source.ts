@@ -10,7 +10,14 @@ import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import { isValidStreamName } from '../log/index.ts';
 import type { LogFormat } from './parsers.ts';
-import { METADATA_FIELDS, type ProcessingOption } from './process.ts';
+import {
+  type LevelPattern,
+  LOG_LEVELS,
+  type LogLevel,
+  MAX_FIELD_CHARS,
+  METADATA_FIELDS,
+  type ProcessingOption,
+} from './process.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -21,6 +28,10 @@ export const DEFAULT_TRUNCATION_MARKER = '[truncated]';
 export const DEFAULT_POLL_MILLIS = 250;
 /** A pending multi-line record is sent once its file has been quiet this long. */
 export const DEFAULT_MULTILINE_FLUSH_MILLIS = 1_000;
+
+/** Parsed fields + metadata entries + device/file/offset/time + parse_error stay within the contract's 64. */
+const MAX_PARSED_FIELDS = 50;
+const MAX_METADATA_ENTRIES = 8;
 
 const LOG_FORMATS = [
   'COMMONAPACHELOG',
@@ -43,8 +54,10 @@ function compiles(pattern: string): boolean {
 const regex = () =>
   z.string().check(z.minLength(1), z.refine(compiles, 'must be a valid regular expression'));
 const fieldNames = () =>
-  z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(
+  // Names become `log` record field keys: 1-64 chars, and with metadata at most 64 entries in all.
+  z.array(z.string().check(z.minLength(1), z.maxLength(64))).check(
     z.minLength(1, 'must name at least one field'),
+    z.maxLength(MAX_PARSED_FIELDS),
     z.refine((names) => new Set(names).size === names.length, 'must not repeat a name'),
   );
 
@@ -75,7 +88,20 @@ const processingOption = z.discriminatedUnion('optionName', [
   z.strictObject({
     optionName: z.literal('ADDMETADATA'),
     fields: z._default(z.array(z.enum(METADATA_FIELDS)), [...METADATA_FIELDS]),
-    metadata: z.optional(z.record(z.string().check(z.minLength(1), z.maxLength(64)), z.string())),
+    metadata: z.optional(
+      z
+        .record(
+          z.string().check(z.minLength(1), z.maxLength(64)),
+          z.string().check(z.maxLength(MAX_FIELD_CHARS)),
+        )
+        .check(
+          z.refine(
+            (m) => Object.keys(m).length <= MAX_METADATA_ENTRIES,
+            `at most ${MAX_METADATA_ENTRIES} entries`,
+          ),
+          z.refine((m) => !Object.hasOwn(m, '__proto__'), '"__proto__" is reserved'),
+        ),
+    ),
   }),
 ]);
 
@@ -97,6 +123,11 @@ const schema = z
     dataProcessingOptions: z._default(z.array(processingOption), []),
     pollIntervalMillis: z._default(z.int().check(z.gte(10), z.lte(60_000)), DEFAULT_POLL_MILLIS),
     multiLineFlushMillis: z._default(z.int().check(z.gte(0), z.lte(600_000)), DEFAULT_MULTILINE_FLUSH_MILLIS),
+    levelPatterns: z._default(
+      z.array(z.strictObject({ pattern: regex(), level: z.enum(LOG_LEVELS) })).check(z.maxLength(16)),
+      [],
+    ),
+    defaultLevel: z._default(z.enum(LOG_LEVELS), 'info'),
     checkpointName: z.optional(
       z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . -')),
     ),
@@ -155,6 +186,9 @@ export interface SourceDefinition {
   readonly dataProcessingOptions: readonly ProcessingOption[];
   readonly pollIntervalMillis: number;
   readonly multiLineFlushMillis: number;
+  /** Level of lines whose format states none, by the first pattern that matches the line. */
+  readonly levelPatterns: readonly LevelPattern[];
+  readonly defaultLevel: LogLevel;
   /** Names the source's checkpoint directory; by default a digest of filePattern and stream. */
   readonly checkpointName: string;
 }
@@ -187,6 +221,7 @@ export function parseSource(
     fileNamePattern: filePattern.slice(slash + 1),
     multiLineStartPattern:
       s.multiLineStartPattern === undefined ? undefined : new RegExp(s.multiLineStartPattern),
+    levelPatterns: s.levelPatterns.map((p) => ({ pattern: new RegExp(p.pattern), level: p.level })),
     checkpointName:
       s.checkpointName ??
       createHash('sha256').update(`${filePattern}\0${s.stream}`).digest('hex').slice(0, 16),

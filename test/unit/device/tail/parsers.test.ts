@@ -230,47 +230,93 @@ describe('log parsers round-trip generated lines', () => {
 describe('processing options', () => {
   const ctx = { deviceId: 'gw-1', file: '/var/log/app.log', offset: 120, readTime: READ_TIME };
 
-  it('single-line, then metadata with the read time (no parser)', () => {
+  it('single-line, then metadata with the read time (no parser); level info by default', () => {
     const run = processor([
       { optionName: 'SINGLELINE' },
-      { optionName: 'ADDMETADATA', fields: ['device', 'file', 'offset', 'time'] },
+      { optionName: 'ADDMETADATA', fields: ['device', 'file', 'offset', 'time'], metadata: { site: 'A' } },
     ]);
-    const out = run('Exception: boom\n   at a()\n   at b()', ctx);
-    expect(JSON.parse(out.payload.toString())).toEqual({
-      device: 'gw-1',
-      file: '/var/log/app.log',
-      offset: 120,
+    // Kinesis Agent's SINGLELINE: newlines out, each line trimmed, nothing put between them.
+    expect(run('Exception: boom\n   at a()\n   at b()', ctx)).toEqual({
+      message: 'Exception: boomat a()at b()',
+      level: 'info',
+      fields: { site: 'A', device: 'gw-1', file: '/var/log/app.log', offset: '120', time: String(READ_TIME) },
       time: READ_TIME,
-      // Kinesis Agent's SINGLELINE: newlines out, each line trimmed, nothing put between them.
-      data: 'Exception: boomat a()at b()',
+      unparsed: false,
+      fieldTruncated: false,
     });
-    expect(out).toMatchObject({ time: READ_TIME, unparsed: false });
   });
 
-  it('log to JSON takes the line time; an unreadable line is sent raw with the reason, never dropped', () => {
+  it('log to JSON takes the line time; an unreadable line is kept whole with the reason, never dropped', () => {
     const run = processor([{ optionName: 'LOGTOJSON', logFormat: 'COMMONAPACHELOG' }]);
     const ok = run(fixture('apache-common.log')[0] as string, ctx);
     expect(ok.time).toBe(Date.UTC(2000, 9, 10, 20, 55, 36));
+    expect(ok.message).toBe(fixture('apache-common.log')[0]);
+    expect(ok.fields).toMatchObject({ host: '127.0.0.1', response: '200' });
+    expect('ident' in ok.fields).toBe(false); // `-` is no value
     const bad = run('not an access log line', ctx);
-    expect(JSON.parse(bad.payload.toString())).toEqual({
-      raw: 'not an access log line',
-      error: 'does not match COMMONAPACHELOG',
+    expect(bad).toEqual({
+      message: 'not an access log line',
+      level: 'info',
+      fields: { parse_error: 'does not match COMMONAPACHELOG' },
+      time: READ_TIME,
+      unparsed: true,
+      fieldTruncated: false,
     });
-    expect(bad).toMatchObject({ time: READ_TIME, unparsed: true });
   });
 
   it('CSV to JSON with field names and delimiter; custom pattern with names', () => {
     const csv = processor([
       { optionName: 'CSVTOJSON', customFieldNames: ['ts', 'level', 'msg'], delimiter: ';' },
     ]);
-    expect(JSON.parse(csv('2026-12-05;WARN;"disk; 91% full"', ctx).payload.toString())).toEqual({
-      ts: '2026-12-05',
-      level: 'WARN',
-      msg: 'disk; 91% full',
-    });
+    const row = csv('2026-12-05;WARN;"disk; 91% full"', ctx);
+    expect(row.fields).toEqual({ ts: '2026-12-05', level: 'WARN', msg: 'disk; 91% full' });
+    expect(row.level).toBe('warning');
     const custom = processor([
       { optionName: 'LOGTOJSON', matchPattern: '^(\\w+) (\\d+)$', customFieldNames: ['word', 'number'] },
     ]);
-    expect(JSON.parse(custom('hello 42', ctx).payload.toString())).toEqual({ word: 'hello', number: '42' });
+    expect(custom('hello 42', ctx).fields).toEqual({ word: 'hello', number: '42' });
+  });
+
+  it('levels: access status, Apache error severity, syslog PRI, patterns for the rest', () => {
+    const access = processor([{ optionName: 'LOGTOJSON', logFormat: 'COMMONAPACHELOG' }]);
+    const line = (status: number) => `1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" ${status} 12`;
+    expect([200, 304, 404, 503].map((s) => access(line(s), ctx).level)).toEqual([
+      'info',
+      'info',
+      'warning',
+      'error',
+    ]);
+    const error = processor([{ optionName: 'LOGTOJSON', logFormat: 'APACHEERRORLOG' }]);
+    const e = error('[Wed Oct 11 14:32:52 2000] [crit] [client 127.0.0.1] client denied by server', ctx);
+    expect(e).toMatchObject({ level: 'critical', message: 'client denied by server' });
+    const syslog = processor([{ optionName: 'LOGTOJSON', logFormat: 'SYSLOG' }]);
+    // PRI 11 = facility 1 (user), severity 3 (error); without a PRI the line states no level.
+    expect(syslog('<11>Mar  7 04:32:01 host app[12]: disk failed', ctx)).toMatchObject({
+      level: 'error',
+      message: 'disk failed',
+    });
+    expect(syslog('Mar  7 04:32:01 host app[12]: started', ctx).level).toBe('info');
+    const plain = processor([], {
+      levelPatterns: [
+        { pattern: /\bERROR\b/, level: 'error' },
+        { pattern: /\bWARN/, level: 'warning' },
+      ],
+      defaultLevel: 'notice',
+    });
+    expect(['x ERROR y', 'WARNING z', 'hello'].map((t) => plain(t, ctx).level)).toEqual([
+      'error',
+      'warning',
+      'notice',
+    ]);
+  });
+
+  it('a field value over the contract limit is cut with the marker and flagged', () => {
+    const run = processor([{ optionName: 'LOGTOJSON', matchPattern: '^(.*)$', customFieldNames: ['all'] }], {
+      truncationMarker: '[cut]',
+    });
+    const out = run('x'.repeat(10_000), ctx);
+    expect(out.fields.all).toHaveLength(8192);
+    expect(out.fields.all?.endsWith('[cut]')).toBe(true);
+    expect(out.fieldTruncated).toBe(true);
   });
 });

@@ -1,0 +1,682 @@
+/**
+ * The file edge of a tail source: finds its files by polling the directory (fs.watch only wakes the
+ * poll early: it misses events on network and overlay filesystems), follows each file by identity
+ * (device + inode, checked by its first bytes), reads it in chunks through the pure splitter and
+ * processor, and appends batches to the log with a checkpoint announced before each append
+ * (device/FORMAT.md "Tail checkpoint"). Files are read one at a time, the least recently modified
+ * first, so a file rotated away is read to its end before the new one.
+ */
+import { type FSWatcher, watch } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TributaryError } from '../../shared/errors.ts';
+import {
+  batchDigest,
+  FINGERPRINT_BYTES,
+  fingerprintOf,
+  TailCheckpointFile,
+  type TailPosition,
+} from './checkpoint.ts';
+import { TailCheckpointWriteError, TailReadError } from './errors.ts';
+import { isCompressedName, MIN_COPY_PREFIX, matchesFingerprint, samePrefix } from './files.ts';
+import { LineSplitter, type SplitRecord } from './lines.ts';
+import { type Processor, processor, type TailEntry } from './process.ts';
+import { tailRecordId } from './record-id.ts';
+import { type LoggedRecord, type RecreatedRecord, resolvePending } from './resolve.ts';
+import { fileNameRegExp, type SourceDefinition } from './source.ts';
+
+/** The log stream a source appends to. */
+export interface TailTarget {
+  /** The sequence the next append will get at the earliest. */
+  nextSequence(): number;
+  /** All or none; resolves once durable. Retryable errors (full stream, full disk) are retried. */
+  appendMany(payloads: readonly Uint8Array[]): Promise<unknown>;
+  /** Acknowledged records from `fromSequence` to the end of the log. */
+  read(fromSequence: number): AsyncIterable<LoggedRecord>;
+}
+
+export interface EntryMeta {
+  /** Deterministic UUIDv7 of the line (record-id.ts). */
+  readonly id: string;
+  /** The source's filePattern: one name for a log across its rotations. */
+  readonly source: string;
+  /** The splitter cut the record at maxLineBytes. */
+  readonly truncated: boolean;
+}
+
+/** One processed line to the bytes appended; must be a pure function of its arguments. */
+export type EntryEncoder = (entry: TailEntry, meta: EntryMeta) => Uint8Array;
+
+export interface SourceTailerOptions {
+  readonly source: SourceDefinition;
+  readonly deviceId: string;
+  /** This source's own directory of checkpoint files. */
+  readonly checkpointDir: string;
+  readonly target: TailTarget;
+  readonly encode: EntryEncoder;
+  readonly clock?: () => number;
+  readonly log?: (line: string) => void;
+  /** Bytes of payloads per append (default 1 MiB). */
+  readonly maxBatchBytes?: number;
+  readonly readChunkBytes?: number;
+}
+
+export interface TailSourceStatus {
+  readonly filePattern: string;
+  readonly stream: string;
+  /** `blocked`: the stream refuses appends (full); tailing waits and resumes. */
+  readonly state: 'starting' | 'running' | 'blocked' | 'stopped';
+  readonly lines: number;
+  /** File bytes consumed (lines sent and header lines skipped). */
+  readonly bytes: number;
+  readonly unparsed: number;
+  readonly truncated: number;
+  readonly filesFollowed: number;
+  /** Bytes written to followed files and not yet in the log. */
+  readonly lagBytes: number;
+  /** ms since the oldest unsent byte's file last grew while it waited; 0 when caught up. */
+  readonly lagMillis: number;
+  readonly lastError?: { readonly code: string; readonly message: string; readonly at: number } | undefined;
+}
+
+interface Listed {
+  readonly name: string;
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+interface Follower {
+  readonly key: string;
+  readonly dev: number;
+  readonly ino: number;
+  path: string;
+  readonly handle: FileHandle;
+  readonly ckpt: TailCheckpointFile;
+  head: Buffer;
+  splitter: LineSplitter;
+  /** Next byte to read. */
+  readOffset: number;
+  /** Durable position: everything before it is in the log. */
+  committed: number;
+  committedHeaderLines: number;
+  /** The checkpoint on disk still announces a batch now in the log (rewritten when idle). */
+  diskPending: boolean;
+  size: number;
+  mtimeMs: number;
+  /** Clock when bytes last arrived. */
+  grewAt: number;
+  /** In the last directory listing under a matching name. */
+  listed: boolean;
+}
+
+interface CopyCandidate {
+  readonly entry: Listed;
+  readonly handle: FileHandle;
+  readonly head: Buffer;
+  readonly of: Follower;
+  readonly seenAt: number;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const MAX_BATCH_RECORDS = 10_000;
+const BACKOFF_MIN = 50;
+const BACKOFF_MAX = 5_000;
+
+const keyOf = (dev: number, ino: number) => `${dev}-${ino}`;
+
+class Stopped extends Error {}
+
+export class SourceTailer {
+  readonly source: SourceDefinition;
+  readonly #o: SourceTailerOptions;
+  readonly #clock: () => number;
+  readonly #process: Processor;
+  readonly #nameRe: RegExp;
+  readonly #followers = new Map<string, Follower>();
+  readonly #candidates = new Map<string, CopyCandidate>();
+  /** Plain copies of a followed file (no truncation followed): never read. */
+  readonly #ignored = new Set<string>();
+  readonly #buf: Buffer;
+  #state: TailSourceStatus['state'] = 'starting';
+  #lines = 0;
+  #bytes = 0;
+  #unparsed = 0;
+  #truncated = 0;
+  #lastError: TailSourceStatus['lastError'];
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #watcher: FSWatcher | undefined;
+  #running: Promise<void> | undefined;
+  #firstRun = false;
+
+  constructor(options: SourceTailerOptions) {
+    this.#o = options;
+    this.source = options.source;
+    this.#clock = options.clock ?? Date.now;
+    const s = options.source;
+    this.#process = processor(s.dataProcessingOptions, {
+      levelPatterns: s.levelPatterns,
+      defaultLevel: s.defaultLevel,
+      truncationMarker: s.truncationMarker,
+    });
+    this.#nameRe = fileNameRegExp(s.fileNamePattern);
+    this.#buf = Buffer.allocUnsafe(options.readChunkBytes ?? 256 * KiB);
+  }
+
+  /** Loads checkpoints, settles announced batches against the log, and starts polling. */
+  async start(): Promise<void> {
+    await this.#load();
+    this.#state = 'running';
+    try {
+      this.#watcher = watch(this.source.directory, () => this.#wake?.());
+      this.#watcher.on('error', () => {
+        this.#watcher?.close();
+        this.#watcher = undefined;
+      });
+    } catch {
+      // No inotify here (or the directory is missing yet): polling alone finds changes.
+    }
+    this.#running = this.#loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    this.#watcher?.close();
+    await this.#running;
+    for (const f of this.#followers.values()) {
+      await f.handle.close().catch(() => {});
+      await f.ckpt.close().catch(() => {});
+    }
+    for (const c of this.#candidates.values()) await c.handle.close().catch(() => {});
+    this.#followers.clear();
+    this.#candidates.clear();
+    this.#state = 'stopped';
+  }
+
+  status(): TailSourceStatus {
+    let lagBytes = 0;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const f of this.#followers.values()) {
+      const behind = Math.max(0, f.size - f.committed);
+      lagBytes += behind;
+      if (behind > 0) oldest = Math.min(oldest, f.grewAt);
+    }
+    return {
+      filePattern: this.source.filePattern,
+      stream: this.source.stream,
+      state: this.#state,
+      lines: this.#lines,
+      bytes: this.#bytes,
+      unparsed: this.#unparsed,
+      truncated: this.#truncated,
+      filesFollowed: this.#followers.size,
+      lagBytes,
+      lagMillis: Number.isFinite(oldest) ? Math.max(0, this.#clock() - oldest) : 0,
+      ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
+    };
+  }
+
+  #noteError(error: unknown): void {
+    const code = error instanceof TributaryError ? error.code : 'TAIL_READ_FAILED';
+    const message = error instanceof Error ? error.message : String(error);
+    this.#lastError = { code, message, at: this.#clock() };
+    this.#o.log?.(`tail ${this.source.filePattern}: ${code}: ${message}`);
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        await this.#poll();
+      } catch (error) {
+        if (error instanceof Stopped) break;
+        this.#noteError(error);
+      }
+      if (this.#stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.source.pollIntervalMillis);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#wake = done;
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------ discovery
+
+  /** Regular files in the directory (all of them with `all`, else those the pattern matches). */
+  async #list(all: boolean): Promise<Listed[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.source.directory);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new TailReadError(this.source.directory, error);
+    }
+    const out: Listed[] = [];
+    for (const name of names) {
+      if (isCompressedName(name)) continue;
+      if (!all && !this.#nameRe.test(name)) continue;
+      try {
+        const st = await stat(join(this.source.directory, name));
+        if (st.isFile()) out.push({ name, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+      } catch {
+        // Gone between readdir and stat (rotated): the next poll sees where it went.
+      }
+    }
+    return out;
+  }
+
+  async #readHead(handle: FileHandle, size: number): Promise<Buffer> {
+    const n = Math.min(size, FINGERPRINT_BYTES);
+    const head = Buffer.alloc(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await handle.read(head, got, n - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return head.subarray(0, got);
+  }
+
+  #newSplitter(offset: number, headerLinesLeft: number): LineSplitter {
+    const s = this.source;
+    return new LineSplitter({
+      maxRecordBytes: s.maxLineBytes,
+      truncationMarker: s.truncationMarker,
+      multiLineStartPattern: s.multiLineStartPattern,
+      skipHeaderLines: headerLinesLeft,
+      startOffset: offset,
+    });
+  }
+
+  async #follow(
+    entry: Listed,
+    handle: FileHandle,
+    head: Buffer,
+    offset: number,
+    headerLinesLeft: number,
+  ): Promise<Follower> {
+    const path = join(this.source.directory, entry.name);
+    const key = keyOf(entry.dev, entry.ino);
+    const ckptPath = join(this.#o.checkpointDir, `${key}.ckpt`);
+    let ckpt: TailCheckpointFile;
+    try {
+      ckpt = (await TailCheckpointFile.open(ckptPath)).file;
+    } catch (error) {
+      throw new TailCheckpointWriteError(ckptPath, error);
+    }
+    const f: Follower = {
+      key,
+      dev: entry.dev,
+      ino: entry.ino,
+      path,
+      handle,
+      ckpt,
+      head,
+      splitter: this.#newSplitter(offset, headerLinesLeft),
+      readOffset: offset,
+      committed: offset,
+      committedHeaderLines: headerLinesLeft,
+      diskPending: false,
+      size: entry.size,
+      mtimeMs: entry.mtimeMs,
+      grewAt: this.#clock(),
+      listed: true,
+    };
+    await this.#writePosition(f, undefined);
+    this.#followers.set(key, f);
+    return f;
+  }
+
+  async #writePosition(f: Follower, pending: TailPosition['pending']): Promise<void> {
+    const position: TailPosition = {
+      path: f.path,
+      dev: f.dev,
+      ino: f.ino,
+      fingerprintBytes: f.head.length,
+      fingerprint: fingerprintOf(f.head),
+      offset: f.committed,
+      headerLinesLeft: f.committedHeaderLines,
+      ...(pending === undefined ? {} : { pending }),
+    };
+    try {
+      await f.ckpt.write(position);
+    } catch (error) {
+      throw new TailCheckpointWriteError(f.ckpt.path, error);
+    }
+    f.diskPending = pending !== undefined;
+  }
+
+  /** Where a file seen for the first time starts: initialPosition applies on a source's first run. */
+  async #startOffset(handle: FileHandle, size: number): Promise<number> {
+    if (!this.#firstRun || this.source.initialPosition === 'START_OF_FILE' || size === 0) return 0;
+    // END_OF_FILE: after the last complete line, so a line being written is sent whole.
+    const n = Math.min(size, 64 * KiB);
+    const tail = Buffer.alloc(n);
+    const { bytesRead } = await handle.read(tail, 0, n, size - n);
+    const nl = tail.subarray(0, bytesRead).lastIndexOf(0x0a);
+    return nl < 0 ? size : size - n + nl + 1;
+  }
+
+  async #load(): Promise<void> {
+    const dir = this.#o.checkpointDir;
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => n.endsWith('.ckpt'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new TailReadError(dir, error);
+      this.#firstRun = true;
+      names = [];
+      await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+        throw new TailCheckpointWriteError(dir, e);
+      });
+    }
+    const positions: { name: string; position: TailPosition }[] = [];
+    for (const name of names) {
+      const { file, position } = await TailCheckpointFile.open(join(dir, name));
+      await file.close();
+      if (position !== undefined) positions.push({ name, position });
+    }
+    const entries = await this.#list(true);
+    const heads = new Map<string, { entry: Listed; handle: FileHandle; head: Buffer }>();
+    const claimed = new Set<string>();
+    const opened = async (entry: Listed) => {
+      const key = keyOf(entry.dev, entry.ino);
+      let h = heads.get(key);
+      if (h === undefined) {
+        try {
+          const handle = await open(join(this.source.directory, entry.name), 'r');
+          h = { entry, handle, head: await this.#readHead(handle, entry.size) };
+          heads.set(key, h);
+        } catch {
+          return undefined;
+        }
+      }
+      return h;
+    };
+    const resumed: { position: TailPosition; at: { entry: Listed; handle: FileHandle; head: Buffer } }[] = [];
+    // The same inode with the same first bytes first; then a copy (copytruncate while stopped).
+    for (const pass of ['inode', 'copy'] as const) {
+      for (const { position } of positions) {
+        if (resumed.some((r) => r.position === position)) continue;
+        for (const entry of entries) {
+          const key = keyOf(entry.dev, entry.ino);
+          if (claimed.has(key)) continue;
+          if (pass === 'inode' && (entry.dev !== position.dev || entry.ino !== position.ino)) continue;
+          if (pass === 'copy' && position.fingerprintBytes < MIN_COPY_PREFIX) continue;
+          const h = await opened(entry);
+          if (h === undefined) continue;
+          if (!matchesFingerprint(h.head, position.fingerprintBytes, position.fingerprint)) continue;
+          if (h.entry.size < position.offset) continue;
+          claimed.add(key);
+          resumed.push({ position, at: h });
+          break;
+        }
+      }
+    }
+    // Checkpoints of files that are gone: nothing left to read.
+    for (const { name, position } of positions) {
+      if (!resumed.some((r) => r.position === position)) await rm(join(dir, name), { force: true });
+    }
+    for (const { position, at } of resumed) {
+      let offset = position.offset;
+      let headerLinesLeft = position.headerLinesLeft;
+      if (position.pending !== undefined) {
+        const resolution = await this.#resolve(position, at.handle, at.entry.size);
+        offset = resolution.offset;
+        if (resolution.found > 0) headerLinesLeft = 0;
+      }
+      const key = keyOf(at.entry.dev, at.entry.ino);
+      if (key !== keyOf(position.dev, position.ino)) {
+        // A copy took the position over; the original's checkpoint is stale.
+        await rm(join(dir, `${keyOf(position.dev, position.ino)}.ckpt`), { force: true });
+      }
+      await this.#follow(at.entry, at.handle, at.head, offset, headerLinesLeft);
+      heads.delete(key);
+    }
+    for (const entry of entries) {
+      if (this.#nameRe.test(entry.name) && !claimed.has(keyOf(entry.dev, entry.ino))) await opened(entry);
+    }
+    for (const { entry, handle, head } of heads.values()) {
+      if (!this.#nameRe.test(entry.name) || claimed.has(keyOf(entry.dev, entry.ino))) {
+        await handle.close();
+        continue;
+      }
+      const offset = await this.#startOffset(handle, entry.size);
+      await this.#follow(entry, handle, head, offset, offset === 0 ? this.source.skipHeaderLines : 0);
+    }
+  }
+
+  /** Settles a batch announced before a crash: in the log (whole or a torn prefix) or not. */
+  async #resolve(position: TailPosition, handle: FileHandle, size: number) {
+    const pending = position.pending;
+    if (pending === undefined) return { offset: position.offset, found: 0 };
+    const logged: LoggedRecord[] = [];
+    for await (const r of this.#o.target.read(pending.lowSequence)) logged.push(r);
+    let recreated: RecreatedRecord[] | undefined;
+    if (size >= pending.to) {
+      const bytes = Buffer.alloc(pending.to - position.offset);
+      let got = 0;
+      while (got < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, got, bytes.length - got, position.offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      const splitter = this.#newSplitter(position.offset, position.headerLinesLeft);
+      const records = [...splitter.push(bytes.subarray(0, got)), ...splitter.flush(true)];
+      recreated = records.map((r) => ({
+        payload: this.#encode(r, position.path, position.dev, position.ino, pending.readTime).payload,
+        end: r.end,
+      }));
+    }
+    return resolvePending(position.offset, pending, logged, recreated);
+  }
+
+  #encode(r: SplitRecord, path: string, dev: number, ino: number, readTime: number) {
+    const entry = this.#process(r.text, {
+      deviceId: this.#o.deviceId,
+      file: path,
+      offset: r.offset,
+      readTime,
+    });
+    const id = tailRecordId(readTime, `${this.source.checkpointName}:${dev}:${ino}:${r.offset}`);
+    return {
+      payload: this.#o.encode(entry, { id, source: this.source.filePattern, truncated: r.truncated }),
+      entry,
+    };
+  }
+
+  // ------------------------------------------------------------------ polling
+
+  async #poll(): Promise<void> {
+    const now = this.#clock();
+    const listed = await this.#list(false);
+    for (const f of this.#followers.values()) f.listed = false;
+    for (const entry of listed) {
+      const key = keyOf(entry.dev, entry.ino);
+      const f = this.#followers.get(key);
+      if (f !== undefined) {
+        f.path = join(this.source.directory, entry.name);
+        f.listed = true;
+        continue;
+      }
+      if (this.#ignored.has(key) || this.#candidates.has(key)) continue;
+      let handle: FileHandle;
+      try {
+        handle = await open(join(this.source.directory, entry.name), 'r');
+      } catch {
+        continue;
+      }
+      const head = await this.#readHead(handle, entry.size);
+      const of = [...this.#followers.values()].find((g) => samePrefix(g.head, head, MIN_COPY_PREFIX));
+      if (of !== undefined) {
+        // Same first bytes as a followed file: a copy. It is read only if the original is truncated
+        // (copytruncate), from where the original had got to.
+        this.#candidates.set(key, { entry, handle, head, of, seenAt: now });
+        continue;
+      }
+      await this.#follow(entry, handle, head, 0, this.source.skipHeaderLines);
+    }
+    for (const f of [...this.#followers.values()]) await this.#checkIdentity(f);
+    const grace = Math.max(1_000, 4 * this.source.pollIntervalMillis);
+    for (const [key, c] of this.#candidates) {
+      if (now - c.seenAt < grace) continue;
+      this.#candidates.delete(key);
+      this.#ignored.add(key);
+      await c.handle.close().catch(() => {});
+    }
+    const order = [...this.#followers.values()].sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (const f of order) {
+      if (this.#stopped) throw new Stopped();
+      await this.#drain(f);
+    }
+    await this.#closeFinished(grace);
+  }
+
+  /** Truncation (copytruncate) and a reused inode start the file over; a waiting copy takes its place. */
+  async #checkIdentity(f: Follower): Promise<void> {
+    const st = await f.handle.stat();
+    if (st.size !== f.size) f.grewAt = this.#clock();
+    f.size = st.size;
+    f.mtimeMs = st.mtimeMs;
+    const head = await this.#readHead(f.handle, st.size);
+    const truncated = st.size < f.readOffset || !samePrefix(head, f.head, 0) || head.length < f.head.length;
+    if (!truncated) {
+      if (head.length > f.head.length) f.head = head;
+      return;
+    }
+    for (const [key, c] of this.#candidates) {
+      if (c.of !== f) continue;
+      this.#candidates.delete(key);
+      // The copy holds what the original had before the truncation: read it from the original's position.
+      await this.#follow(c.entry, c.handle, c.head, f.committed, f.committedHeaderLines);
+    }
+    f.head = head;
+    f.splitter = this.#newSplitter(0, this.source.skipHeaderLines);
+    f.readOffset = 0;
+    f.committed = 0;
+    f.committedHeaderLines = this.source.skipHeaderLines;
+    await this.#writePosition(f, undefined);
+  }
+
+  /** Reads `f` to its current end, appending batch after batch. */
+  async #drain(f: Follower): Promise<void> {
+    let batch: SplitRecord[] = [];
+    let batchBytes = 0;
+    let readTime = 0;
+    for (;;) {
+      if (this.#stopped) throw new Stopped();
+      if (f.readOffset >= f.size) {
+        const st = await f.handle.stat();
+        if (st.size !== f.size) f.grewAt = this.#clock();
+        f.size = st.size;
+        if (f.readOffset >= f.size) break;
+      }
+      let n: number;
+      try {
+        ({ bytesRead: n } = await f.handle.read(
+          this.#buf,
+          0,
+          Math.min(this.#buf.length, f.size - f.readOffset),
+          f.readOffset,
+        ));
+      } catch (error) {
+        throw new TailReadError(f.path, error);
+      }
+      if (n === 0) {
+        f.size = f.readOffset;
+        break;
+      }
+      if (f.readOffset < FINGERPRINT_BYTES && f.head.length < FINGERPRINT_BYTES) {
+        f.head = await this.#readHead(f.handle, f.readOffset + n);
+      }
+      const records = f.splitter.push(this.#buf.subarray(0, n));
+      f.readOffset += n;
+      if (records.length > 0 && batch.length === 0) readTime = this.#clock();
+      for (const r of records) {
+        batch.push(r);
+        batchBytes += r.text.length;
+      }
+      if (batchBytes >= (this.#o.maxBatchBytes ?? MiB) || batch.length >= MAX_BATCH_RECORDS) {
+        await this.#send(f, batch, readTime);
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    if (batch.length > 0) await this.#send(f, batch, readTime);
+    // Quiet: a pending multi-line record is complete as far as anyone can tell.
+    if (
+      this.source.multiLineStartPattern !== undefined &&
+      this.#clock() - f.grewAt >= this.source.multiLineFlushMillis
+    ) {
+      const flushed = f.splitter.flush(false);
+      if (flushed.length > 0) await this.#send(f, flushed, this.#clock());
+    }
+    if (f.diskPending) await this.#writePosition(f, undefined);
+  }
+
+  /** Rotated away or deleted, read to the end and quiet: the last partial line goes, the file is let go. */
+  async #closeFinished(grace: number): Promise<void> {
+    for (const f of [...this.#followers.values()]) {
+      if (f.listed || f.readOffset < f.size || this.#clock() - f.grewAt < grace) continue;
+      if ([...this.#candidates.values()].some((c) => c.of === f)) continue;
+      const last = f.splitter.flush(true);
+      if (last.length > 0) await this.#send(f, last, this.#clock());
+      this.#followers.delete(f.key);
+      await f.handle.close().catch(() => {});
+      await f.ckpt.close().catch(() => {});
+      await rm(f.ckpt.path, { force: true });
+    }
+  }
+
+  /** Announces the batch in the checkpoint, appends it (waiting out a full stream), then moves on. */
+  async #send(f: Follower, records: readonly SplitRecord[], readTime: number): Promise<void> {
+    const payloads: Uint8Array[] = [];
+    let unparsed = 0;
+    let truncated = 0;
+    for (const r of records) {
+      const { payload, entry } = this.#encode(r, f.path, f.dev, f.ino, readTime);
+      payloads.push(payload);
+      if (entry.unparsed) unparsed++;
+      if (r.truncated || entry.fieldTruncated) truncated++;
+    }
+    const to = f.splitter.safeOffset;
+    const headerLinesLeft = f.splitter.headerLinesLeft;
+    await this.#writePosition(f, {
+      to,
+      lowSequence: this.#o.target.nextSequence(),
+      count: payloads.length,
+      digest: batchDigest(payloads),
+      readTime,
+    });
+    let backoff = BACKOFF_MIN;
+    for (;;) {
+      try {
+        await this.#o.target.appendMany(payloads);
+        break;
+      } catch (error) {
+        if (!(error instanceof TributaryError) || !error.retryable) throw error;
+        // A full stream or disk: wait, never drop. The announced batch stays valid (same payloads).
+        this.#state = 'blocked';
+        this.#noteError(error);
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+        backoff = Math.min(BACKOFF_MAX, backoff * 2);
+        if (this.#stopped) throw new Stopped();
+      }
+    }
+    this.#state = 'running';
+    this.#bytes += to - f.committed;
+    f.committed = to;
+    f.committedHeaderLines = headerLinesLeft;
+    this.#lines += payloads.length;
+    this.#unparsed += unparsed;
+    this.#truncated += truncated;
+  }
+}
