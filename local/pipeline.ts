@@ -329,7 +329,7 @@ export function describePipeline(
     lines.push(`dashboard   ${dashboard.url}   (read API: ${new URL('api', dashboard.url).href})`);
   for (const agent of fleet?.agents ?? []) {
     lines.push(
-      `device agent ${agent.name}   ${agent.url}   (tributary append --config ${agent.configFile} --stream telemetry|transactions)`,
+      `device agent ${agent.name}   ${agent.url}   (tributary append --config ${agent.configFile} --stream telemetry|transactions|logs)`,
     );
   }
   if (fleet !== undefined) {

@@ -81,6 +81,21 @@ const transaction = {
   },
 };
 
+const log = {
+  id: '019ab4e1-8c2a-7d43-9f1e-2b6c7d8e9f03',
+  schema_version: 1,
+  type: 'log',
+  device_id: 'gateway-0001',
+  partition_key: 'gateway-0001',
+  event_time: T0,
+  payload: {
+    level: 'error',
+    message: 'disk /dev/sda1 is 97% full',
+    source: '/var/log/diskmon.log',
+    fields: { pid: '4211', file: '/var/log/diskmon.log', offset: '4096' },
+  },
+};
+
 type Rec = Record<string, unknown>;
 
 function withField(base: Rec, path: string, value: unknown): Rec {
@@ -102,9 +117,12 @@ function variants(): VectorInput[] {
     out.push({ name: `telemetry ${name}`, text: json(withField(telemetry, path, value)) });
   const txn = (name: string, path: string, value: unknown) =>
     out.push({ name: `transaction ${name}`, text: json(withField(transaction, path, value)) });
+  const lg = (name: string, path: string, value: unknown) =>
+    out.push({ name: `log ${name}`, text: json(withField(log, path, value)) });
 
   out.push({ name: 'telemetry full', text: json(telemetry) });
   out.push({ name: 'transaction full', text: json(transaction) });
+  out.push({ name: 'log full', text: json(log) });
   out.push({ name: 'contract example', text: json({ ...transaction, event_time: 1795435200000 }) });
 
   // Envelope.
@@ -118,7 +136,8 @@ function variants(): VectorInput[] {
   tel('schema_version 2', 'schema_version', 2);
   tel('schema_version 1.0', 'schema_version', 1.0);
   tel('schema_version string', 'schema_version', '1');
-  tel('unknown type', 'type', 'log');
+  tel('unknown type', 'type', 'trace');
+  tel('type in capitals', 'type', 'Log');
   tel('missing type', 'type', undefined);
   tel('device_id 128 chars', 'device_id', `d${'x'.repeat(127)}`);
   tel('device_id 129 chars', 'device_id', `d${'x'.repeat(128)}`);
@@ -167,6 +186,8 @@ function variants(): VectorInput[] {
   tel('unit 32 chars', 'payload.unit', 'u'.repeat(32));
   tel('unit 33 chars', 'payload.unit', 'u'.repeat(33));
   tel('unit percent', 'payload.unit', '%');
+  tel('unit 32 astral chars', 'payload.unit', '𝄞'.repeat(32));
+  tel('unit 33 astral chars', 'payload.unit', '𝄞'.repeat(33));
   tel('tags empty', 'payload.tags', {});
   tel(
     'tags 32',
@@ -209,6 +230,8 @@ function variants(): VectorInput[] {
   txn('merchant_id empty', 'payload.merchant_id', '');
   txn('merchant_id 64 chars', 'payload.merchant_id', 'm'.repeat(64));
   txn('merchant_id 65 chars', 'payload.merchant_id', 'm'.repeat(65));
+  txn('merchant_id 64 astral chars', 'payload.merchant_id', '😀'.repeat(64));
+  txn('card_token 4 astral chars (8 UTF-16 units)', 'payload.card_token', '😀'.repeat(4));
   txn('merchant_category 3 digits', 'payload.merchant_category', '541');
   txn('merchant_category letters', 'payload.merchant_category', 'ABCD');
   txn('amount_minor max safe', 'payload.amount_minor', Number.MAX_SAFE_INTEGER);
@@ -233,6 +256,62 @@ function variants(): VectorInput[] {
   txn('channel card_present', 'payload.channel', 'card_present');
   txn('channel unknown', 'payload.channel', 'mail');
   txn('telemetry payload on transaction', 'payload', telemetry.payload);
+
+  // Log payload.
+  for (const level of ['emergency', 'alert', 'critical', 'warning', 'notice', 'info', 'debug']) {
+    lg(`level ${level}`, 'payload.level', level);
+  }
+  lg('level uppercase', 'payload.level', 'ERROR');
+  lg('level warn (not an RFC 5424 name)', 'payload.level', 'warn');
+  lg('level number', 'payload.level', 3);
+  lg('level missing', 'payload.level', undefined);
+  lg('message empty', 'payload.message', '');
+  lg('message multi-line unicode', 'payload.message', 'Traceback:\n  at main()\n\tcafé ☕ 😀');
+  lg('message 20000 chars', 'payload.message', 'm'.repeat(20_000));
+  lg('message null', 'payload.message', null);
+  lg('message missing', 'payload.message', undefined);
+  lg('source 1 char', 'payload.source', 's');
+  lg('source 256 chars', 'payload.source', 's'.repeat(256));
+  // Lengths count code points (zod's rule), not UTF-16 units; only the partition key counts units.
+  lg('source 256 astral chars (512 UTF-16 units)', 'payload.source', '😀'.repeat(256));
+  lg('source 257 astral chars', 'payload.source', '😀'.repeat(257));
+  lg('field key 64 astral chars', 'payload.fields', { ['😀'.repeat(64)]: 'v' });
+  lg('field value 8192 chars with a lone surrogate', 'payload.fields', { k: `\uD800${'v'.repeat(8191)}` });
+  lg('source 257 chars', 'payload.source', 's'.repeat(257));
+  lg('source empty', 'payload.source', '');
+  lg('source missing', 'payload.source', undefined);
+  lg('without fields', 'payload.fields', undefined);
+  lg('fields empty', 'payload.fields', {});
+  lg(
+    'fields 64',
+    'payload.fields',
+    Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`f${i}`, `v${i}`])),
+  );
+  lg(
+    'fields 65',
+    'payload.fields',
+    Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`f${i}`, `v${i}`])),
+  );
+  lg('field key empty', 'payload.fields', { '': 'v' });
+  lg('field key 64 chars', 'payload.fields', { ['k'.repeat(64)]: 'v' });
+  lg('field key 65 chars', 'payload.fields', { ['k'.repeat(65)]: 'v' });
+  lg('field value empty', 'payload.fields', { k: '' });
+  lg('field value 8192 chars', 'payload.fields', { k: 'v'.repeat(8192) });
+  lg('field value 8193 chars', 'payload.fields', { k: 'v'.repeat(8193) });
+  lg('field value number', 'payload.fields', { offset: 4096 });
+  lg('field value null', 'payload.fields', { k: null });
+  lg('fields array', 'payload.fields', ['a']);
+  lg('unknown payload key dropped', 'payload.thread', 'main');
+  lg('telemetry payload on log', 'payload', telemetry.payload);
+  tel('log payload on telemetry', 'payload', log.payload);
+  out.push({
+    name: 'log __proto__ field key',
+    text: json(log).replace('{"pid":', '{"__proto__":"x","pid":'),
+  });
+  out.push({
+    name: 'telemetry __proto__ tag key',
+    text: json(telemetry).replace('{"room":', '{"__proto__":"x","room":'),
+  });
 
   // Malformed bytes.
   out.push({ name: 'malformed truncated', text: json(telemetry).slice(0, 40) });

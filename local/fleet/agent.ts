@@ -13,8 +13,8 @@ import {
   startChildServer,
 } from '../servers/runtime.ts';
 
-/** The log streams a simulated gateway keeps, by record type; transactions drain first. */
-export const FLEET_STREAMS = { telemetry: 'telemetry', transaction: 'transactions' } as const;
+/** The log streams a simulated gateway keeps, by record type; transactions drain first, log lines last. */
+export const FLEET_STREAMS = { telemetry: 'telemetry', transaction: 'transactions', log: 'logs' } as const;
 
 export interface DeviceAgentOptions {
   /** Also the agent's deviceId. */
@@ -59,6 +59,10 @@ function gatewayConfig(opts: DeviceAgentOptions, storeRoot: string, port: number
       {
         name: FLEET_STREAMS.transaction,
         export: { kinesisStreamName: opts.kinesisStreamName, priority: 8, batchIntervalMillis: 50 },
+      },
+      {
+        name: FLEET_STREAMS.log,
+        export: { kinesisStreamName: opts.kinesisStreamName, priority: 3, batchIntervalMillis: 50 },
       },
     ],
   };

@@ -5,6 +5,7 @@ import * as z from '../zod.ts';
 import { type FieldIssue, RecordDecodeError, RecordTooLargeError, RecordValidationError } from './errors.ts';
 import {
   compatibleSchemas,
+  type LogPayload,
   SCHEMA_VERSION,
   strictSchemas,
   type TelemetryPayload,
@@ -114,7 +115,11 @@ interface NewRecordBase {
  */
 export function createRecord(
   input: NewRecordBase &
-    ({ type: 'telemetry'; payload: TelemetryPayload } | { type: 'transaction'; payload: TransactionPayload }),
+    (
+      | { type: 'telemetry'; payload: TelemetryPayload }
+      | { type: 'transaction'; payload: TransactionPayload }
+      | { type: 'log'; payload: LogPayload }
+    ),
 ): TributaryRecord {
   return validateRecord({
     id: input.id ?? newRecordId(),

@@ -23,6 +23,18 @@ const COUNTRY = /^[A-Z]{2}$/;
 export const EVENT_TIME_MIN_MS = 946_684_800_000;
 export const EVENT_TIME_MAX_MS = 4_102_444_800_000;
 
+/** RFC 5424 severities 0..7 by their lowercase names, most severe first (the index is the severity). */
+export const LOG_LEVELS = [
+  'emergency',
+  'alert',
+  'critical',
+  'error',
+  'warning',
+  'notice',
+  'info',
+  'debug',
+] as const;
+
 let currencies: ReadonlySet<string> | undefined;
 
 /** ICU's ISO 4217 list, loaded on the first transaction: telemetry-only devices never page it in. */
@@ -70,31 +82,35 @@ function buildSchemas(object: ObjectFactory) {
       ),
   };
 
-  const tags = z
-    .record(z.string().check(z.minLength(1), z.maxLength(64)), z.string().check(z.maxLength(256)))
-    .check(z.refine((tags) => Object.keys(tags).length <= 32, { message: 'at most 32 tags' }));
+  /**
+   * A string map (tags, log fields). zod (like most JavaScript decoders) drops a "__proto__" key
+   * without a word: it is refused instead.
+   */
+  const stringMap = (maxEntries: number, maxValueChars: number, what: string) =>
+    z.pipe(
+      z.transform((input: unknown, ctx) => {
+        if (input !== null && typeof input === 'object' && Object.hasOwn(input, '__proto__')) {
+          ctx.issues.push({ code: 'custom', message: '"__proto__" is reserved', path: ['__proto__'], input });
+        }
+        return input;
+      }),
+      z
+        .record(
+          z.string().check(z.minLength(1), z.maxLength(64)),
+          z.string().check(z.maxLength(maxValueChars)),
+        )
+        .check(
+          z.refine((map) => Object.keys(map).length <= maxEntries, {
+            message: `at most ${maxEntries} ${what}`,
+          }),
+        ),
+    );
 
   const telemetryPayload = object({
     metric: z.string().check(z.regex(METRIC, 'must match [a-z][a-z0-9_.]{0,127}')),
     value: z.number().check(z.refine(Number.isFinite, { message: 'must be a finite number' })),
     unit: z.string().check(z.minLength(1), z.maxLength(32)),
-    tags: z.optional(
-      z.pipe(
-        z.transform((input: unknown, ctx) => {
-          // zod (like most JavaScript decoders) drops a "__proto__" key without a word: refuse it instead.
-          if (input !== null && typeof input === 'object' && Object.hasOwn(input, '__proto__')) {
-            ctx.issues.push({
-              code: 'custom',
-              message: '"__proto__" is reserved',
-              path: ['__proto__'],
-              input,
-            });
-          }
-          return input;
-        }),
-        tags,
-      ),
-    ),
+    tags: z.optional(stringMap(32, 256, 'tags')),
   });
 
   const location = object({
@@ -123,10 +139,19 @@ function buildSchemas(object: ObjectFactory) {
     channel: z.enum(['card_present', 'contactless', 'online', 'atm']),
   });
 
+  const logPayload = object({
+    level: z.enum(LOG_LEVELS),
+    // Any text, empty included: bounded only by the record size limit (encodeRecord).
+    message: z.string(),
+    source: z.string().check(z.minLength(1), z.maxLength(256)),
+    fields: z.optional(stringMap(64, 8192, 'fields')),
+  });
+
   const telemetry = object({ ...envelope, type: z.literal('telemetry'), payload: telemetryPayload });
   const transaction = object({ ...envelope, type: z.literal('transaction'), payload: transactionPayload });
-  const record = z.discriminatedUnion('type', [telemetry, transaction]);
-  return { record, telemetry, transaction, telemetryPayload, transactionPayload };
+  const log = object({ ...envelope, type: z.literal('log'), payload: logPayload });
+  const record = z.discriminatedUnion('type', [telemetry, transaction, log]);
+  return { record, telemetry, transaction, log, telemetryPayload, transactionPayload, logPayload };
 }
 
 export const strictSchemas = buildSchemas(z.strictObject);
@@ -135,7 +160,10 @@ export const compatibleSchemas = buildSchemas(z.object as unknown as ObjectFacto
 export type TributaryRecord = z.output<typeof strictSchemas.record>;
 export type TelemetryRecord = z.output<typeof strictSchemas.telemetry>;
 export type TransactionRecord = z.output<typeof strictSchemas.transaction>;
+export type LogRecord = z.output<typeof strictSchemas.log>;
 export type RecordType = TributaryRecord['type'];
 export type TelemetryPayload = TelemetryRecord['payload'];
 export type TransactionPayload = TransactionRecord['payload'];
-export const RECORD_TYPES: readonly RecordType[] = ['telemetry', 'transaction'];
+export type LogPayload = LogRecord['payload'];
+export type LogLevel = LogPayload['level'];
+export const RECORD_TYPES: readonly RecordType[] = ['telemetry', 'transaction', 'log'];

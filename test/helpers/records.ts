@@ -3,6 +3,8 @@ import { uuidv7 } from 'uuidv7';
 import {
   EVENT_TIME_MAX_MS,
   EVENT_TIME_MIN_MS,
+  LOG_LEVELS,
+  type LogRecord,
   SCHEMA_VERSION,
   type TelemetryRecord,
   type TransactionRecord,
@@ -42,6 +44,25 @@ export function transactionRecord(overrides: Partial<TransactionRecord> = {}): T
       currency: 'EUR',
       location: { lat: 48.8566, lon: 2.3522, country: 'FR' },
       channel: 'contactless',
+    },
+    ...overrides,
+  };
+}
+
+export function logRecord(overrides: Partial<LogRecord> = {}): LogRecord {
+  const deviceId = overrides.device_id ?? 'gateway-0001';
+  return {
+    id: uuidv7(),
+    schema_version: SCHEMA_VERSION,
+    type: 'log',
+    device_id: deviceId,
+    partition_key: deviceId,
+    event_time: Date.UTC(2026, 10, 23, 12, 0, 0),
+    payload: {
+      level: 'error',
+      message: 'disk /dev/sda1 is 97% full',
+      source: 'diskmon',
+      fields: { file: '/var/log/diskmon.log', offset: '4096' },
     },
     ...overrides,
   };
@@ -111,4 +132,30 @@ export const transactionRecordArb: fc.Arbitrary<TransactionRecord> = fc.record({
   ),
 });
 
-export const recordArb: fc.Arbitrary<TributaryRecord> = fc.oneof(telemetryRecordArb, transactionRecordArb);
+export const logRecordArb: fc.Arbitrary<LogRecord> = fc.record({
+  id: idArb,
+  schema_version: fc.constant(SCHEMA_VERSION),
+  type: fc.constant('log' as const),
+  device_id: deviceIdArb,
+  partition_key: partitionKeyArb,
+  event_time: eventTimeArb,
+  payload: fc.record(
+    {
+      level: fc.constantFrom(...LOG_LEVELS),
+      message: fc.string({ unit: 'grapheme', maxLength: 200 }),
+      source: fc.string({ minLength: 1, maxLength: 256 }),
+      fields: fc.dictionary(
+        fc.string({ minLength: 1, maxLength: 64 }).filter((key) => key !== '__proto__'),
+        fc.string({ maxLength: 300 }),
+        { maxKeys: 64, noNullPrototype: true },
+      ),
+    },
+    { requiredKeys: ['level', 'message', 'source'] },
+  ),
+});
+
+export const recordArb: fc.Arbitrary<TributaryRecord> = fc.oneof(
+  telemetryRecordArb,
+  transactionRecordArb,
+  logRecordArb,
+);

@@ -24,6 +24,8 @@ export function routeRecord(config: RulesConfig, record: TributaryRecord): Route
     if (!config.threshold.some((rule) => thresholdMatches(rule, record))) return undefined;
     return { kind: 'device', entityId: deviceEntityId(record.device_id) };
   }
+  // No rule looks at log lines yet: counted as unrouted, no state I/O.
+  if (record.type === 'log') return undefined;
   const { velocity, amountAnomaly, impossibleTravel } = config.fraud;
   if (!velocity.enabled && !amountAnomaly.enabled && !impossibleTravel.enabled) return undefined;
   return { kind: 'card', entityId: cardEntityId(record.payload.card_token) };
@@ -48,6 +50,6 @@ export function applyRecord(
     const next = evaluateTelemetry(config.threshold, current.state, record, effects);
     return next === current.state ? current : { kind: 'device', state: next };
   }
-  if (current.kind !== 'card') return current;
+  if (record.type === 'log' || current.kind !== 'card') return current;
   return { kind: 'card', state: evaluateTransaction(config.fraud, current.state, record, effects) };
 }

@@ -26,7 +26,7 @@ import { type AwsClients, createAwsClients } from '../../../shared/aws/clients.t
 import { encodeRecord } from '../../../shared/contract/index.ts';
 import { aggregatedShardRecord, eventOf, shardRecords } from '../../helpers/kinesis-events.ts';
 import { testContext } from '../../helpers/lambda.ts';
-import { telemetryRecord, transactionRecord } from '../../helpers/records.ts';
+import { logRecord, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
 
 let dynamodb: RunningServer;
 let clients: AwsClients;
@@ -129,6 +129,34 @@ describe('alert handler', () => {
     expect(quarantined).toMatchObject([
       { reasonCode: 'RECORD_MALFORMED', partitionKey: 'pk-bad', dataTruncated: false },
     ]);
+  });
+
+  it('passes log lines through as unrouted: no failure, no quarantine, no state', async () => {
+    const sensor = 'sensor-handler-log';
+    const lines = ['error', 'info', 'emergency'].map((level, i) =>
+      logRecord({
+        device_id: sensor,
+        partition_key: sensor,
+        event_time: Date.UTC(2026, 10, 23, 12, i),
+        payload: { level: level as 'error', message: `line ${i}`, source: 'app' },
+      }),
+    );
+    const records = shardRecords(lines, { firstIndex: 600 });
+    const documents = clients.documents();
+    const pipeline = new BatchPipeline(
+      {
+        config: rules,
+        states: new DynamoStateStore(documents, stateTable, { ttlSeconds: rules.stateTtlSeconds }),
+        alerts: new DynamoAlertStore(documents, alertsTable, { ttlSeconds: rules.alertTtlSeconds }),
+      },
+      records,
+    );
+    for (const r of records) await pipeline.outcome(r.sequenceNumber);
+    expect(pipeline.report).toMatchObject({ userRecords: 3, unrouted: 3, applied: 0, quarantined: [] });
+    expect(await handlerWith()(eventOf(records))).toEqual({ batchItemFailures: [] });
+    const sequences = new Set(records.map((r) => r.sequenceNumber));
+    expect((await items('QUARANTINE#')).filter((q) => sequences.has(String(q.sequenceNumber)))).toEqual([]);
+    expect(await items(`device:${sensor}`)).toEqual([]);
   });
 
   it('reports the first failed record of an entity and keeps other entities flowing', async () => {

@@ -8,6 +8,7 @@ import {
   VECTORS_FILE,
   vectorsJson,
 } from '../../../scripts/contract-vectors.ts';
+import { RECORD_TYPES } from '../../../shared/contract/index.ts';
 
 // The Java Flink job is tested against these files (analytics/, `npm run test:analytics`); they must be
 // what the TypeScript contract produces today. Regenerate with `npm run contract-vectors`.
@@ -24,12 +25,12 @@ describe('contract vectors for the Flink job', () => {
     expect(await readFile(CURRENCIES_FILE, 'utf8')).toBe(currenciesText());
   });
 
-  it('covers valid and invalid records of both types and both error codes', () => {
+  it('covers valid and invalid records of every type and both error codes', () => {
     const doc = JSON.parse(vectorsJson()) as {
       vectors: { name: string; valid: boolean; code?: string; expected?: { type: string } }[];
     };
     const valid = doc.vectors.filter((v) => v.valid);
-    expect(new Set(valid.map((v) => v.expected?.type))).toEqual(new Set(['telemetry', 'transaction']));
+    expect(new Set(valid.map((v) => v.expected?.type))).toEqual(new Set(RECORD_TYPES));
     expect(new Set(doc.vectors.filter((v) => !v.valid).map((v) => v.code))).toEqual(
       new Set(['RECORD_INVALID', 'RECORD_MALFORMED']),
     );

@@ -11,7 +11,7 @@ import { LAMBDA_SYNC_PAYLOAD_MAX_BYTES } from '../../../shared/kinesis/limits.ts
 import { partitionValues } from '../../../shared/lake/table.ts';
 import { aggregatedRecord, flipByte } from '../../helpers/aggregated.ts';
 import { testContext } from '../../helpers/lambda.ts';
-import { recordArb, telemetryRecord } from '../../helpers/records.ts';
+import { logRecord, recordArb, telemetryRecord } from '../../helpers/records.ts';
 
 const b64 = (data: Uint8Array | string) => Buffer.from(data).toString('base64');
 const fromB64 = (data: string | undefined) => Buffer.from(data ?? '', 'base64');
@@ -48,6 +48,16 @@ describe('transformRecords (the lake processor core)', () => {
         );
       }),
     );
+  });
+
+  it('passes a log line Ok under its own type partition', () => {
+    const line = logRecord({ event_time: Date.UTC(2026, 10, 23, 17, 5) });
+    const out = transformRecords([{ recordId: 'l', data: b64(encodeRecord(line)) }]);
+    expect(out.rejected).toEqual([]);
+    expect(out.records[0]?.result).toBe('Ok');
+    expect(out.records[0]?.metadata).toEqual({
+      partitionKeys: { record_type: 'log', dt: '2026-11-23', hour: '17' },
+    });
   });
 
   it('drops a newer producer’s extra fields from what it passes on', () => {

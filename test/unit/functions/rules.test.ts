@@ -13,7 +13,7 @@ import { type Effects, emptyCardState, emptyDeviceState } from '../../../functio
 import { evaluateTelemetry, stepThreshold } from '../../../functions/alerts/rules/threshold.ts';
 import type { TelemetryRecord, TransactionRecord, TributaryRecord } from '../../../shared/contract/index.ts';
 import { ConfigError } from '../../../shared/errors.ts';
-import { telemetryRecord, transactionRecord } from '../../helpers/records.ts';
+import { logRecord, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
 
 const T0 = Date.UTC(2026, 10, 23, 12);
 const config = parseRulesConfig({});
@@ -234,5 +234,14 @@ describe('engine', () => {
   it('returns the same state object when a record changes nothing (no write needed)', () => {
     const current: EntityState = emptyState('device');
     expect(applyRecord(bundledRules, current, reading(0, 20) as TributaryRecord, noEffects())).toBe(current);
+  });
+
+  it('routes log lines nowhere and leaves any state as it is (no rule reads them)', () => {
+    const line = logRecord({ device_id: 'sensor-0001' });
+    expect(routeRecord(bundledRules, line)).toBeUndefined();
+    for (const kind of ['device', 'card'] as const) {
+      const current = emptyState(kind);
+      expect(applyRecord(bundledRules, current, line, noEffects())).toBe(current);
+    }
   });
 });

@@ -8,6 +8,7 @@ import type { TributaryRecord } from '../../../shared/contract/index.ts';
 export function expectedRow(record: TributaryRecord): Record<string, unknown> {
   const p = record.payload as Record<string, unknown>;
   const tags = p.tags as Record<string, string> | undefined;
+  const fields = p.fields as Record<string, string> | undefined;
   const location = p.location as { lat: number; lon: number; country?: string } | undefined;
   const amount = p.amount_minor as number | undefined;
   return {
@@ -32,6 +33,10 @@ export function expectedRow(record: TributaryRecord): Record<string, unknown> {
           ? null
           : { lat: location.lat, lon: location.lon, country: location.country ?? null },
       channel: p.channel ?? null,
+      level: p.level ?? null,
+      message: p.message ?? null,
+      source: p.source ?? null,
+      fields: fields === undefined ? null : Object.entries(fields).map(([key, value]) => ({ key, value })),
     },
   };
 }
@@ -47,5 +52,6 @@ export const EXPECTED_COLUMN_TYPES: Readonly<Record<string, string>> = {
   payload:
     'STRUCT("metric" VARCHAR, "value" DOUBLE, "unit" VARCHAR, "tags" MAP(VARCHAR, VARCHAR), "card_token" VARCHAR, ' +
     '"merchant_id" VARCHAR, "merchant_category" VARCHAR, "amount_minor" BIGINT, "currency" VARCHAR, ' +
-    '"location" STRUCT("lat" DOUBLE, "lon" DOUBLE, "country" VARCHAR), "channel" VARCHAR)',
+    '"location" STRUCT("lat" DOUBLE, "lon" DOUBLE, "country" VARCHAR), "channel" VARCHAR, ' +
+    '"level" VARCHAR, "message" VARCHAR, "source" VARCHAR, "fields" MAP(VARCHAR, VARCHAR))',
 };

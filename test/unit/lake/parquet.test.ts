@@ -7,7 +7,7 @@ import { glueColumns } from '../../../shared/contract/index.ts';
 import { LakeEncodeError } from '../../../shared/lake/errors.ts';
 import { parseGlueType, renderGlueType } from '../../../shared/lake/glue-types.ts';
 import { lakeColumns, ParquetEncoder } from '../../../shared/lake/parquet.ts';
-import { recordArb, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
+import { logRecord, recordArb, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
 import { useTempDir } from '../../helpers/temp-dir.ts';
 import { EXPECTED_COLUMN_TYPES, expectedRow } from './lake-rows.ts';
 
@@ -54,7 +54,7 @@ describe('ParquetEncoder', () => {
   const encoder = new ParquetEncoder();
 
   it('writes the column types Firehose gives the Glue schema, all nullable', async () => {
-    const { types } = await readBack(encoder.encode([telemetryRecord(), transactionRecord()]));
+    const { types } = await readBack(encoder.encode([telemetryRecord(), transactionRecord(), logRecord()]));
     expect(types).toEqual(EXPECTED_COLUMN_TYPES);
   });
 
@@ -94,6 +94,13 @@ describe('ParquetEncoder', () => {
         ['lon', 'DOUBLE', null, 'OPTIONAL'],
         ['country', 'BYTE_ARRAY', 'UTF8', 'OPTIONAL'],
         ['channel', 'BYTE_ARRAY', 'UTF8', 'OPTIONAL'],
+        ['level', 'BYTE_ARRAY', 'UTF8', 'OPTIONAL'],
+        ['message', 'BYTE_ARRAY', 'UTF8', 'OPTIONAL'],
+        ['source', 'BYTE_ARRAY', 'UTF8', 'OPTIONAL'],
+        ['fields', null, 'MAP', 'OPTIONAL'],
+        ['entries', null, null, 'REPEATED'],
+        ['key', 'BYTE_ARRAY', 'UTF8', 'REQUIRED'],
+        ['value', 'BYTE_ARRAY', 'UTF8', 'OPTIONAL'],
       ]);
     } finally {
       connection.closeSync();

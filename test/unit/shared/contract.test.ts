@@ -15,7 +15,7 @@ import {
 import { formatPath } from '../../../shared/errors.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../../shared/kinesis/limits.ts';
 import { partitionKeyProblem } from '../../../shared/kinesis/partition-key.ts';
-import { recordArb, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
+import { logRecord, recordArb, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
 
 function validationError(fn: () => unknown): RecordValidationError {
   try {
@@ -56,6 +56,10 @@ describe('record contract', () => {
       'amount_minor',
       'currency',
       'location',
+      'level',
+      'message',
+      'source',
+      'fields',
     ];
     const mutated = fc
       .tuple(
@@ -190,6 +194,34 @@ describe('record contract', () => {
     expect(error.path).toMatch(/^payload\.tags/);
   });
 
+  it('takes log lines with an RFC 5424 level, any message and bounded source and fields', () => {
+    const bytes = (record: unknown) => new TextEncoder().encode(JSON.stringify(record));
+    const line = logRecord();
+    expect(decodeRecord(encodeRecord(line), 'strict')).toEqual(line);
+    const empty = logRecord({ payload: { level: 'debug', message: '', source: 's' } });
+    expect(validateRecord(empty)).toEqual(empty);
+    // The message is bounded only by the record size limit.
+    const long = logRecord({ payload: { level: 'info', message: 'x'.repeat(500_000), source: 'app' } });
+    expect(encodeRecord(long).byteLength).toBeGreaterThan(500_000);
+    expect(() => encodeRecord(long, 100_000)).toThrow(RecordTooLargeError);
+    const bad = (payload: unknown) =>
+      validationError(() => validateRecord({ ...logRecord(), payload })).issues.map((i) => i.path);
+    const { payload } = logRecord();
+    expect(bad({ ...payload, level: 'warn' })).toEqual(['payload.level']);
+    expect(bad({ ...payload, level: 'ERROR' })).toEqual(['payload.level']);
+    expect(bad({ ...payload, source: '' })).toEqual(['payload.source']);
+    expect(bad({ ...payload, source: 's'.repeat(257) })).toEqual(['payload.source']);
+    expect(bad({ ...payload, fields: { offset: 42 } })).toEqual(['payload.fields.offset']);
+    expect(bad({ ...payload, fields: { k: 'v'.repeat(8193) } })).toEqual(['payload.fields.k']);
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`f${i}`, '']));
+    expect(bad({ ...payload, fields: many })).toEqual(['payload.fields']);
+    const proto = JSON.stringify(line).replace('"fields":{', '"fields":{"__proto__":"x",');
+    expect(validationError(() => decodeRecord(new TextEncoder().encode(proto), 'compatible')).path).toMatch(
+      /^payload\.fields/,
+    );
+    expect(() => decodeRecord(bytes({ ...line, type: 'telemetry' }))).toThrow(RecordValidationError);
+  });
+
   it('rejects an unknown record type at the discriminator', () => {
     const error = validationError(() => validateRecord({ ...telemetryRecord(), type: 'audio' }));
     expect(error.path).toBe('type');
@@ -224,7 +256,7 @@ describe('record contract', () => {
 });
 
 describe('Glue column schema', () => {
-  it('is derived from the contract with one payload struct for both types', () => {
+  it('is derived from the contract with one payload struct for every type', () => {
     const columns = glueColumns();
     expect(columns.map((c) => c.name)).toEqual([
       'id',
@@ -240,6 +272,7 @@ describe('Glue column schema', () => {
     expect(payload).toContain('amount_minor:bigint');
     expect(payload).toContain('tags:map<string,string>');
     expect(payload).toContain('location:struct<lat:double,lon:double,country:string>');
+    expect(payload).toContain('level:string,message:string,source:string,fields:map<string,string>');
     expect(columns.find((c) => c.name === 'event_time')?.type).toBe('bigint');
   });
 

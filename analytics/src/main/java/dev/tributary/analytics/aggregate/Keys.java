@@ -23,6 +23,8 @@ public final class Keys {
     if (record instanceof ContractRecord.Telemetry t) {
       return List.of(new Observation(device(t.deviceId(), t.metric()), t.eventTime(), t.value(), t.id(), t.unit()));
     }
+    // Log lines are not aggregated yet.
+    if (record instanceof ContractRecord.Log) return List.of();
     ContractRecord.Transaction x = (ContractRecord.Transaction) record;
     double amount = x.amountMinor();
     return List.of(

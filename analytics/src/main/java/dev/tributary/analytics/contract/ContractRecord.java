@@ -4,7 +4,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The Java view of the record contract (shared/contract/schema.ts), as decoded in compatible mode. */
-public sealed interface ContractRecord permits ContractRecord.Telemetry, ContractRecord.Transaction {
+public sealed interface ContractRecord permits ContractRecord.Telemetry, ContractRecord.Transaction, ContractRecord.Log {
   String id();
 
   int schemaVersion();
@@ -15,7 +15,7 @@ public sealed interface ContractRecord permits ContractRecord.Telemetry, Contrac
 
   long eventTime();
 
-  /** {@code telemetry} or {@code transaction}. */
+  /** {@code telemetry}, {@code transaction} or {@code log}. */
   String type();
 
   record Telemetry(
@@ -54,6 +54,24 @@ public sealed interface ContractRecord permits ContractRecord.Telemetry, Contrac
     @Override
     public String type() {
       return "transaction";
+    }
+  }
+
+  /** One log line: RFC 5424 level name, message, the logger/program/file it came from, parsed fields. */
+  record Log(
+      String id,
+      int schemaVersion,
+      String deviceId,
+      String partitionKey,
+      long eventTime,
+      String level,
+      String message,
+      String source,
+      Optional<Map<String, String>> fields)
+      implements ContractRecord {
+    @Override
+    public String type() {
+      return "log";
     }
   }
 }

@@ -130,6 +130,14 @@ class ContractVectorsTest {
         l.country().ifPresent(c -> n.put("country", c));
       });
       p.put("channel", x.channel());
+    } else if (r instanceof ContractRecord.Log l) {
+      p.put("level", l.level());
+      p.put("message", l.message());
+      p.put("source", l.source());
+      l.fields().ifPresent(fields -> {
+        ObjectNode n = p.putObject("fields");
+        fields.forEach(n::put);
+      });
     }
     return o;
   }
