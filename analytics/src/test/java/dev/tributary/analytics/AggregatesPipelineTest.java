@@ -1,6 +1,7 @@
 package dev.tributary.analytics;
 
 import static dev.tributary.analytics.TestRecords.T0;
+import static dev.tributary.analytics.TestRecords.log;
 import static dev.tributary.analytics.TestRecords.telemetry;
 import static dev.tributary.analytics.TestRecords.transaction;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -50,6 +51,10 @@ class AggregatesPipelineTest {
             telemetry("s1", "temperature", T0 + 20_000, 30), // out of order by 10 s, within the 5 s bound of wm
             transaction("merchant-42", "tok_4f9a1c2b7d", T0 + 5_000, 1299),
             transaction("merchant-42", "tok_99999999", T0 + 6_000, 701),
+            log("g1", "error", T0 + 2_000, "disk full"), // lines per device and level in window A
+            log("g1", "info", T0 + 3_000, ""),
+            log("g1", "error", T0 + 4_000, "disk full"),
+            log("g1", "error", T0 + 40_000, "disk still full"),
             telemetry("s1", "temperature", T0 + 65_000, 5), // wm = T0+59.999s: A fires (rev 1)
             telemetry("s1", "temperature", T0 + 10_000, 40), // late for A but within 60 s lateness: A rev 2
             "not json".getBytes(StandardCharsets.UTF_8), // invalid: counted, kept, not blocking
@@ -142,6 +147,22 @@ class AggregatesPipelineTest {
     List<WindowAggregate> card = series("card#tok_4f9a1c2b7d#1m");
     assertEquals(1, card.size(), card.toString());
     assertStats(card.get(0), T0, 1, 1299, 1299, 1299, 1);
+  }
+
+  @Test
+  void logLinesAreCountedPerDeviceAndLevel() {
+    List<WindowAggregate> errors = series("device#g1#log.error#1m");
+    assertEquals(1, errors.size(), errors.toString());
+    assertStats(errors.get(0), T0, 3, 3, 1, 1, 1);
+    assertEquals("{line}", errors.get(0).unit);
+    List<WindowAggregate> info = series("device#g1#log.info#1m");
+    assertEquals(1, info.size(), info.toString());
+    assertStats(info.get(0), T0, 1, 1, 1, 1, 1);
+    // No series for levels that had no line; the 5-minute windows count the same lines.
+    assertTrue(aggregates.stream().noneMatch(a -> a.entity.startsWith("device#g1#log.warning")));
+    WindowAggregate sliding =
+        series("device#g1#log.error#5m").stream().filter(a -> a.windowStart == T0).reduce((a, b) -> b).orElseThrow();
+    assertEquals(3, sliding.count);
   }
 
   @Test

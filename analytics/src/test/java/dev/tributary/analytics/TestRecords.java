@@ -38,4 +38,14 @@ public final class TestRecords {
             id(SEQ.incrementAndGet()), card, eventTime, card, merchant, amountMinor);
     return json.getBytes(StandardCharsets.UTF_8);
   }
+
+  public static byte[] log(String device, String level, long eventTime, String message) {
+    String json =
+        String.format(
+            "{\"id\":\"%s\",\"schema_version\":1,\"type\":\"log\",\"device_id\":\"%s\",\"partition_key\":\"%s\","
+                + "\"event_time\":%d,\"payload\":{\"level\":\"%s\",\"message\":\"%s\",\"source\":\"app\","
+                + "\"fields\":{\"file\":\"/var/log/app.log\"}}}",
+            id(SEQ.incrementAndGet()), device, device, eventTime, level, message);
+    return json.getBytes(StandardCharsets.UTF_8);
+  }
 }

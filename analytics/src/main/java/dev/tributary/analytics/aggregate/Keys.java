@@ -11,6 +11,14 @@ public final class Keys {
     return "device#" + deviceId + "#" + metric;
   }
 
+  /** Metric of a device's log line count per level: {@code log.<level>} (RFC 5424 name), e.g. {@code log.error}. */
+  public static String logMetric(String level) {
+    return "log." + level;
+  }
+
+  /** Unit of log line counts, UCUM's annotation style: each observation is one line. */
+  public static final String LINE_UNIT = "{line}";
+
   public static String merchant(String merchantId) {
     return "merchant#" + merchantId;
   }
@@ -23,8 +31,11 @@ public final class Keys {
     if (record instanceof ContractRecord.Telemetry t) {
       return List.of(new Observation(device(t.deviceId(), t.metric()), t.eventTime(), t.value(), t.id(), t.unit()));
     }
-    // Log lines are not aggregated yet.
-    if (record instanceof ContractRecord.Log) return List.of();
+    // A log line counts 1 in its device's series for its level: a window's count (and sum) is the
+    // number of lines of that level, read by the dashboard like any device metric.
+    if (record instanceof ContractRecord.Log l) {
+      return List.of(new Observation(device(l.deviceId(), logMetric(l.level())), l.eventTime(), 1, l.id(), LINE_UNIT));
+    }
     ContractRecord.Transaction x = (ContractRecord.Transaction) record;
     double amount = x.amountMinor();
     return List.of(

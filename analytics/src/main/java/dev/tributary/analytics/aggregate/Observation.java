@@ -4,8 +4,8 @@ import java.util.Objects;
 
 /**
  * One value of one series, cut from a contract record: {@code device#<device_id>#<metric>} for
- * telemetry values, {@code merchant#<merchant_id>} and {@code card#<card_token>} for transaction
- * amounts (minor units). {@code unit} is what the value measures: the telemetry unit or the
+ * telemetry values, {@code device#<device_id>#log.<level>} (value 1 per line) for log lines,
+ * {@code merchant#<merchant_id>} and {@code card#<card_token>} for transaction amounts (minor units). {@code unit} is what the value measures: the telemetry unit or the
  * transaction's currency (null when unknown). A Flink POJO.
  */
 public final class Observation {

@@ -1,6 +1,7 @@
 package dev.tributary.analytics.sink;
 
 import static dev.tributary.analytics.TestRecords.T0;
+import static dev.tributary.analytics.TestRecords.log;
 import static dev.tributary.analytics.TestRecords.telemetry;
 import static dev.tributary.analytics.TestRecords.transaction;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -77,6 +78,7 @@ class DynamoDbSinkTest {
       long t = T0 + i * 7_000L - (i % 3 == 0 ? 3_000 : 0);
       input.add(telemetry("s" + (i % 3), "temperature", t, 20 + (i % 7), 10_000 + i));
       if (i % 4 == 0) input.add(transaction("merchant-" + (i % 2), "tok_card" + (i % 5) + "xyz", t, 100 + i));
+      if (i % 5 == 0) input.add(log("g0", "error", t, "line " + i));
     }
     input.add(telemetry("s0", "temperature", T0 + 2_000, -5, 20_000)); // too late → late#... item
     return input;
@@ -121,6 +123,12 @@ class DynamoDbSinkTest {
     assertTrue(Long.parseLong(window.get("expiresAt").n()) > T0 / 1000);
     assertTrue(first.keySet().stream().anyMatch(k -> k.startsWith("late#device#s0#temperature#1m|")), first.keySet().toString());
     assertTrue(first.keySet().stream().anyMatch(k -> k.startsWith("merchant#merchant-0#5m|")));
+    // Error lines of g0 (every 5th step, 35 s apart): one in [T0, T0+1m), eight in [T0, T0+5m).
+    Map<String, AttributeValue> errors = first.get("device#g0#log.error#1m|" + T0);
+    assertTrue(errors != null, first.keySet().toString());
+    assertEquals("1", errors.get("count").n());
+    assertEquals("{line}", errors.get("unit").s());
+    assertEquals("8", first.get("device#g0#log.error#5m|" + T0).get("count").n());
 
     // Replay the whole input into the same table: same keys, same values.
     run(once, input(), false);
