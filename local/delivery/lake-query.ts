@@ -299,6 +299,15 @@ FROM records WHERE record_type = 'telemetry'
 GROUP BY 1, 2, 3 ORDER BY device_id, metric`,
   },
   {
+    title: 'Log lines per device and level, errors and worse first',
+    sql: `SELECT device_id, payload.level AS level, count(*) AS lines,
+       from_unixtime(max(event_time) / 1000e0) AS last_line
+FROM records WHERE record_type = 'log'
+GROUP BY 1, 2 ORDER BY device_id, CASE payload.level WHEN 'emergency' THEN 0 WHEN 'alert' THEN 1
+  WHEN 'critical' THEN 2 WHEN 'error' THEN 3 WHEN 'warning' THEN 4 WHEN 'notice' THEN 5
+  WHEN 'info' THEN 6 ELSE 7 END`,
+  },
+  {
     title: 'Dedupe: one row per record id (at-least-once delivery may repeat a record)',
     sql: `SELECT count(*) AS rows, count(DISTINCT id) AS records, count(*) - count(DISTINCT id) AS duplicates
 FROM records`,

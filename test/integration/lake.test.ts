@@ -10,7 +10,7 @@ import { ParquetEncoder } from '../../shared/lake/parquet.ts';
 import { partitionValues } from '../../shared/lake/table.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
 import { useLocalCloud } from '../helpers/local-cloud.ts';
-import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
+import { logRecord, telemetryRecord, transactionRecord } from '../helpers/records.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
 import { EXPECTED_COLUMN_TYPES, expectedRow } from '../unit/lake/lake-rows.ts';
 
@@ -105,6 +105,19 @@ describe('lake delivery', () => {
     const transactions = Array.from({ length: 40 }, (_, i) =>
       transactionRecord({ device_id: `rt-terminal-${i % 2}`, event_time: hour(10, i) }),
     );
+    const logs = (['error', 'warning', 'info', 'debug'] as const).map((level, i) =>
+      logRecord({
+        device_id: 'rt-gateway-0',
+        partition_key: 'rt-gateway-0',
+        event_time: hour(11, i),
+        payload: {
+          level,
+          message: i === 3 ? '' : `line ${i}\nsecond line`,
+          source: '/var/log/app.log',
+          ...(i === 0 ? {} : { fields: { file: '/var/log/app.log', offset: String(i * 200) } }),
+        },
+      }),
+    );
     // KPL-aggregated records are deaggregated, as Firehose does for a Kinesis source.
     const [first, ...rest] = transactions;
     const aggregate = aggregatedRecord(
@@ -119,15 +132,16 @@ describe('lake delivery', () => {
       ...(first === undefined ? [] : [entry(first)]),
       { PartitionKey: aggregate.partitionKey, Data: aggregate.data },
       ...rest.slice(20).map(entry),
+      ...logs.map(entry),
       ...bad,
     ]);
 
     const delivery = await start(checkpoints());
-    await until(() => delivery.stats().delivered + delivery.stats().failed >= 102, 'all records delivered');
+    await until(() => delivery.stats().delivered + delivery.stats().failed >= 106, 'all records delivered');
     await delivery.stop();
-    expect(delivery.stats()).toMatchObject({ delivered: 100, failed: 2 });
+    expect(delivery.stats()).toMatchObject({ delivered: 104, failed: 2 });
 
-    const all = [...telemetry, ...transactions];
+    const all = [...telemetry, ...transactions, ...logs];
     const result = await lakeRows(
       "SELECT * EXCLUDE (record_type, dt, hour), record_type, dt, hour FROM records WHERE device_id LIKE 'rt-%' ORDER BY id",
     );
@@ -197,6 +211,24 @@ describe('lake delivery', () => {
     for (const object of keys.Contents ?? []) {
       expect(object.Key).toMatch(/\/tributary-dev-lake-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}\.parquet$/);
     }
+    // Log lines have a type partition of their own, beside dt and hour, as in AWS.
+    const logKeys = await local.cloud.clients
+      .s3()
+      .send(new ListObjectsV2Command({ Bucket: delivery.bucket, Prefix: 'data/record_type=log/' }));
+    expect((logKeys.Contents ?? []).map((o) => o.Key)).toEqual([
+      expect.stringMatching(
+        /^data\/record_type=log\/dt=2026-11-23\/hour=11\/tributary-dev-lake-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}\.parquet$/,
+      ),
+    ]);
+    const errorsByLevel = await lakeRows(
+      "SELECT payload.level AS level, count(*) AS n FROM records WHERE record_type = 'log' AND device_id = 'rt-gateway-0' GROUP BY 1 ORDER BY 1",
+    );
+    expect(errorsByLevel.rows.map((r) => [r.level, Number(r.n)])).toEqual([
+      ['debug', 1],
+      ['error', 1],
+      ['info', 1],
+      ['warning', 1],
+    ]);
   });
 
   it('a crash between writing objects and the checkpoint loses nothing and duplicates nothing', async () => {
