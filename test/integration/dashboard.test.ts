@@ -38,6 +38,9 @@ const device = `sensor-${tag}`;
 const deviceSeries = `device#${device}#temperature`;
 const cardSeries = `card#tok_${tag}`;
 const merchantSeries = `merchant#m-${tag}`;
+/** Error lines of a gateway, as the Flink job counts log lines: value 1 per line, unit {line}. */
+const logSeries = `device#gw-${tag}#log.error`;
+const LOG_LINES = [3, 1, 5];
 /** The latest complete minute: the page's default view ("latest windows") ends here. */
 const lastMinute = Math.floor(Date.now() / MINUTE) * MINUTE - MINUTE;
 const WINDOWS_1M = 30;
@@ -179,6 +182,16 @@ beforeAll(async () => {
       values: [1e120, 1.5e120],
     }),
     lateItem(deviceSeries, '1m', lastMinute - 90 * MINUTE, 19.5),
+    ...LOG_LINES.map((lines, i) =>
+      aggregateItem({
+        entity: logSeries,
+        windowSize: '1m',
+        windowMs: MINUTE,
+        windowStart: lastMinute - (LOG_LINES.length - 1 - i) * MINUTE,
+        values: Array(lines).fill(1),
+        unit: '{line}',
+      }),
+    ),
   ];
   await putItems(aggregatesTable, windows);
   for (const alert of [hot, travel, cleared]) expect(await alerts.raise(alert)).toBe('created');
@@ -382,6 +395,8 @@ describe('read API over the local server', () => {
     const mine = body.entities.filter((e) => e.entity.includes(tag));
     expect(mine).toMatchObject([
       { entity: cardSeries, kind: 'card', windows: ['1m'] },
+      // Sorted by entity: device#gw-… before device#sensor-….
+      { entity: logSeries, kind: 'device', windows: ['1m'], records: { '1m': 9 }, unit: '{line}' },
       { entity: deviceSeries, kind: 'device', windows: ['1m', '5m'] },
       { entity: merchantSeries, kind: 'merchant', windows: ['1m'] },
     ]);
@@ -410,11 +425,9 @@ describe('read API over the local server', () => {
       cursor = page.body.nextCursor;
       pages++;
     } while (cursor !== null && pages < 50);
-    expect([...all].filter((e) => e.includes(tag)).sort()).toEqual([
-      cardSeries,
-      deviceSeries,
-      merchantSeries,
-    ]);
+    expect([...all].filter((e) => e.includes(tag)).sort()).toEqual(
+      [cardSeries, deviceSeries, logSeries, merchantSeries].sort(),
+    );
   });
 
   it('lists open alerts newest first with their reasons; cleared alerts are not listed', async () => {
@@ -659,6 +672,17 @@ describe('the page in headless Chromium', () => {
       await burstRow.waitFor({ timeout: 20_000 });
       expect(await burstRow.textContent()).toContain('card used 7 times in 60 s');
       await expect.poll(chartPoints, LIVE).toBe(String(WINDOWS_1M + 1));
+
+      // A log line series charts the lines per window (its count), not a mean that is always 1.
+      await page.locator('#entity-search').fill(`gw-${tag}`);
+      await page.locator('#entity').selectOption(logSeries);
+      await expect
+        .poll(() => page.locator('#chart').getAttribute('data-series'), LIVE)
+        .toBe(`${logSeries}|1m`);
+      expect(await page.locator('#series-unit').textContent()).toBe('log.error (lines per window)');
+      expect(await page.locator('#series-summary').textContent()).toContain(': 5 lines');
+      expect(await page.locator('.u-legend').textContent()).toContain('5 lines');
+      await page.locator('#entity-search').fill('');
       await expect.poll(statusPill, LIVE).toBe('degraded');
       expect(await page.locator('#health-consumers tbody').textContent()).toContain('ThrottlingException');
       expect(await page.locator('#banner').isHidden()).toBe(true);

@@ -275,13 +275,22 @@ function chartOptions(width, info) {
         label: 'window start',
         value: (u, v, _s, idx) => timeText(1000 * (idx === null ? u.data[0].at(-1) : v)),
       },
-      { label: 'min', stroke: '#9db6e8', width: 1, value, points: { show: true } },
-      { label: 'mean', stroke: '#2f6fde', width: 2.5, value, points: { show: true } },
-      { label: 'p95', stroke: '#d98b00', width: 1.5, dash: [6, 4], value, points: { show: true } },
-      { label: 'max', stroke: '#d64545', width: 1, value, points: { show: true } },
+      ...(info.counts
+        ? [{ label: 'lines', stroke: '#2f6fde', width: 2.5, value, points: { show: true } }]
+        : statSeries(value)),
     ],
-    bands: [{ series: [4, 1], fill: 'rgba(47, 111, 222, 0.08)' }],
+    ...(info.counts ? {} : { bands: [{ series: [4, 1], fill: 'rgba(47, 111, 222, 0.08)' }] }),
   };
+}
+
+/** min, mean, p95 and max of a value series. */
+function statSeries(value) {
+  return [
+    { label: 'min', stroke: '#9db6e8', width: 1, value, points: { show: true } },
+    { label: 'mean', stroke: '#2f6fde', width: 2.5, value, points: { show: true } },
+    { label: 'p95', stroke: '#d98b00', width: 1.5, dash: [6, 4], value, points: { show: true } },
+    { label: 'max', stroke: '#d64545', width: 1, value, points: { show: true } },
+  ];
 }
 
 function renderChart(points, info) {
@@ -300,13 +309,15 @@ function renderChart(points, info) {
     return;
   }
   const scaled = (v) => (v === undefined || v === null ? v : v * info.scale);
-  const data = [
-    points.map((p) => p.windowStart / 1000),
-    points.map((p) => scaled(p.min)),
-    points.map((p) => scaled(p.mean)),
-    points.map((p) => scaled(p.p95)),
-    points.map((p) => scaled(p.max)),
-  ];
+  const data = info.counts
+    ? [points.map((p) => p.windowStart / 1000), points.map((p) => p.count)]
+    : [
+        points.map((p) => p.windowStart / 1000),
+        points.map((p) => scaled(p.min)),
+        points.map((p) => scaled(p.mean)),
+        points.map((p) => scaled(p.p95)),
+        points.map((p) => scaled(p.max)),
+      ];
   // A unit change (first items with a unit) rebuilds the axis title too.
   const chartKey = `${key}|${info.axis}`;
   if (state.chart === undefined || state.chartKey !== chartKey) {
@@ -333,8 +344,10 @@ function renderChart(points, info) {
   summary.textContent =
     last === undefined
       ? 'No windows in this range.'
-      : `${points.length} window${points.length === 1 ? '' : 's'} · latest ${timeText(last.windowStart)}: ${fmt(last.count)} records, ` +
-        `mean ${v(last.mean)}, min ${v(last.min)}, max ${v(last.max)}, p99 ${v(last.p99)}`;
+      : info.counts
+        ? `${points.length} window${points.length === 1 ? '' : 's'} · latest ${timeText(last.windowStart)}: ${fmt(last.count)} lines`
+        : `${points.length} window${points.length === 1 ? '' : 's'} · latest ${timeText(last.windowStart)}: ${fmt(last.count)} records, ` +
+          `mean ${v(last.mean)}, min ${v(last.min)}, max ${v(last.max)}, p99 ${v(last.p99)}`;
 }
 
 function seriesTitle(entity) {

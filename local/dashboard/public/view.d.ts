@@ -7,6 +7,8 @@ export interface UnitInfo {
   unit: string;
   axis: string;
   digits?: number;
+  /** A count series (log lines): the window's count is the value, min/mean/max are all 1. */
+  counts?: boolean;
 }
 export interface EntityGroup {
   kind: string;

@@ -3,6 +3,9 @@
 // tests import this file directly (types in view.d.ts).
 
 /** UCUM codes the contract's examples use, as people write them; anything else is shown as sent. */
+/** Unit of the Flink job's log line counts (UCUM annotation). */
+const LINE_UNIT = '{line}';
+
 const UCUM_LABELS = {
   Cel: '°C',
   '[degF]': '°F',
@@ -54,6 +57,10 @@ export function unitInfo(entity, unit) {
     return { scale: 10 ** -exponent, suffix: ` ${unit}`, unit, axis: `${what} (${unit})`, digits: exponent };
   }
   const name = metric ?? 'value';
+  // Log line counts (Flink's device#<id>#log.<level>, 1 per line): the window's count is the figure.
+  if (unit === LINE_UNIT) {
+    return { scale: 1, suffix: ' lines', unit: 'lines', axis: `${name} (lines per window)`, counts: true };
+  }
   if (unit === undefined) return { scale: 1, suffix: '', unit: 'unit not recorded', axis: name };
   const label = UCUM_LABELS[unit] ?? unit;
   return { scale: 1, suffix: label === '%' ? '%' : ` ${label}`, unit: label, axis: `${name} (${label})` };
@@ -283,7 +290,10 @@ export function fleetRows(entities, openAlerts, now = Date.now()) {
     row.metrics.push({
       metric,
       entity: series.entity,
-      value: series.latest === undefined ? '–' : formatValue(series.latest.mean, info),
+      value:
+        series.latest === undefined
+          ? '–'
+          : formatValue(info.counts ? series.latest.count : series.latest.mean, info),
     });
     row.lastWindowEnd = Math.max(row.lastWindowEnd, series.latest?.windowEnd ?? 0);
   }

@@ -63,6 +63,13 @@ describe('units', () => {
     expect(unitInfo('device#pump-1#flow', 'L/min').axis).toBe('flow (L/min)');
     expect(formatValue(undefined, celsius)).toBe('–');
   });
+
+  it('shows log line counts as lines per window, the count being the figure', () => {
+    const errors = unitInfo('device#gateway-1#log.error', '{line}');
+    expect(errors).toMatchObject({ axis: 'log.error (lines per window)', unit: 'lines', counts: true });
+    expect(formatValue(12, errors)).toBe('12 lines');
+    expect(unitInfo('device#sensor-0001#temperature', 'Cel').counts).toBeUndefined();
+  });
 });
 
 describe('the default series', () => {
