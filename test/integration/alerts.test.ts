@@ -21,11 +21,16 @@ import {
   startEventSourceRunner,
 } from '../../local/esm/index.ts';
 import { stackResource } from '../../local/resources/stack.ts';
-import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
+import {
+  encodeRecord,
+  type LogLevel,
+  type LogRecord,
+  type TributaryRecord,
+} from '../../shared/contract/index.ts';
 import type { UserRecord } from '../../shared/kinesis/aggregation.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
 import { useLocalCloud } from '../helpers/local-cloud.ts';
-import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
+import { logRecord, telemetryRecord, transactionRecord } from '../helpers/records.ts';
 
 const local = useLocalCloud('alerts');
 let alertsTable: string;
@@ -129,13 +134,51 @@ const MINUTE = 60_000;
 const PARIS = { lat: 48.8566, lon: 2.3522, country: 'FR' };
 const NEW_YORK = { lat: 40.7128, lon: -74.006, country: 'US' };
 
+const logRule = (() => {
+  const [rule] = bundledRules.logErrorRate;
+  if (rule === undefined) throw new Error('rules.json has no log error-rate rule');
+  return rule;
+})();
+
 /**
- * A card that trips every fraud rule once, and a sensor that raises and then clears a threshold
- * alert, with the alert ids the rules must derive. The sensor's records travel KPL-aggregated.
+ * A gateway whose log reaches the bundled error-rate rule's limit (error lines of every counted
+ * level, info and warning lines between them) and then goes quiet: one alert, raised by the
+ * `raise`-th error and cleared by the first line that leaves at most `clear` of them in the window.
+ * The line before that one leaves `clear + 1`, so a clear one line early is caught.
+ */
+function gatewayLog(gateway: string, base: number) {
+  const line = (seconds: number, level: LogLevel, message: string) =>
+    logRecord({
+      device_id: gateway,
+      partition_key: gateway,
+      event_time: base + seconds * 1000,
+      payload: { level, message, source: 'diskmon', fields: { file: '/var/log/diskmon.log' } },
+    });
+  const counted: LogLevel[] = ['error', 'critical', 'alert', 'emergency'];
+  const errors = Array.from({ length: logRule.raise }, (_, i) =>
+    line(i, counted[i % counted.length] ?? 'error', `write failed on /dev/sda1 (${i})`),
+  );
+  const windowS = logRule.windowMs / 1000;
+  // Errors sit at 0 .. raise-1 s; at T s the window (T - window, T] holds those after T - window.
+  const clearAt = windowS + logRule.raise - 1 - logRule.clear;
+  const lines = [
+    ...errors.flatMap((error, i) => [error, line(i + 0.5, i % 2 === 0 ? 'info' : 'warning', 'retrying')]),
+    line(clearAt - 1, 'info', 'disk ok'),
+    line(clearAt, 'notice', 'disk ok'),
+  ];
+  const clearedBy = lines.at(-1) as TributaryRecord;
+  return { lines, errors, clearedBy };
+}
+
+/**
+ * A card that trips every fraud rule once, a sensor that raises and then clears a threshold alert,
+ * and a gateway whose log raises and then clears an error-rate alert, with the alert ids the rules
+ * must derive. The sensor's records travel KPL-aggregated, and so do half of the gateway's lines.
  */
 function scenario(tag: string, base = Date.UTC(2026, 10, 23, 12)) {
   const token = `tok_${tag}_${randomUUID().slice(0, 8)}`;
   const device = `sensor-${tag}-${randomUUID().slice(0, 8)}`;
+  const gateway = `gateway-${tag}-${randomUUID().slice(0, 8)}`;
   const txn = (minutes: number, amount: number, location: typeof PARIS) =>
     transactionRecord({
       partition_key: token,
@@ -164,6 +207,8 @@ function scenario(tag: string, base = Date.UTC(2026, 10, 23, 12)) {
   const sensor = [reading(0, 31), reading(30, 32), reading(61, 33), reading(120, 27), reading(181, 26)];
   const cardId = cardEntityId(token);
   const deviceId = deviceEntityId(device);
+  const gatewayId = deviceEntityId(gateway);
+  const log = gatewayLog(gateway, base);
   const id = (i: number) => (card[i] as TributaryRecord).id;
   const expected = {
     [cardId]: [
@@ -177,12 +222,26 @@ function scenario(tag: string, base = Date.UTC(2026, 10, 23, 12)) {
         (sensor[2] as TributaryRecord).id,
       ]),
     ],
+    [gatewayId]: [
+      alertIdFor(logRule.id, gatewayId, [
+        (log.errors[0] as TributaryRecord).id,
+        (log.errors.at(-1) as TributaryRecord).id,
+      ]),
+    ],
   };
-  const sensorAggregate = aggregatedRecord(
-    sensor.map((r): UserRecord => ({ partitionKey: r.partition_key, data: encodeRecord(r) })),
-  );
-  const entries = [...card.map(asEntry), { partitionKey: device, data: sensorAggregate.data }];
-  return { token, device, cardId, deviceId, card, sensor, expected, entries };
+  const userRecord = (r: TributaryRecord): UserRecord => ({
+    partitionKey: r.partition_key,
+    data: encodeRecord(r),
+  });
+  const sensorAggregate = aggregatedRecord(sensor.map(userRecord));
+  const half = Math.floor(log.lines.length / 2);
+  const entries = [
+    ...card.map(asEntry),
+    { partitionKey: device, data: sensorAggregate.data },
+    { partitionKey: gateway, data: aggregatedRecord(log.lines.slice(0, half).map(userRecord)).data },
+    ...log.lines.slice(half).map(asEntry),
+  ];
+  return { token, device, gateway, cardId, deviceId, gatewayId, card, sensor, log, expected, entries };
 }
 
 async function expectScenarioAlerts(s: ReturnType<typeof scenario>): Promise<void> {
@@ -195,6 +254,24 @@ async function expectScenarioAlerts(s: ReturnType<typeof scenario>): Promise<voi
     clearedByRecordId: (s.sensor[4] as TributaryRecord).id,
   });
   expect(device[0]?.openState).toBeUndefined();
+  const gateway = await alertsOf(s.gatewayId);
+  expect(gateway.map((a) => a.alertId)).toEqual(s.expected[s.gatewayId]);
+  const lastError = s.log.errors.at(-1) as LogRecord;
+  expect(gateway[0]).toMatchObject({
+    ruleId: logRule.id,
+    ruleType: 'log_error_rate',
+    status: 'CLEARED',
+    clearedByRecordId: s.log.clearedBy.id,
+    clearValue: logRule.clear,
+    details: {
+      count: logRule.raise,
+      lastLevel: lastError.payload.level,
+      lastSource: 'diskmon',
+      lastMessage: lastError.payload.message,
+      recordIds: s.log.errors.map((line) => line.id),
+    },
+  });
+  expect(gateway[0]?.openState).toBeUndefined();
 }
 
 describe('alerts through the local event source runner (EFO)', () => {
@@ -275,17 +352,26 @@ describe('alerts through the local event source runner (EFO)', () => {
       aggregatedRecord([{ partitionKey: s.token, data: encodeRecord(s.card[0] as TributaryRecord) }]).data,
     );
     corrupt.writeUInt8((corrupt.at(-1) ?? 0) ^ 0xff, corrupt.length - 1); // breaks the MD5 trailer
+    // A log line of the gateway the contract refuses (no such level), between its valid lines.
+    const poisonLine = new TextEncoder().encode(
+      JSON.stringify({
+        ...(s.log.errors[0] as LogRecord),
+        id: logRecord().id,
+        payload: { level: 'fatal', message: 'kernel panic', source: 'kernel' },
+      }),
+    );
     const [head, ...tail] = s.entries;
     const written = await put([
       head as { partitionKey: string; data: Uint8Array },
       { partitionKey: s.token, data: garbage },
       { partitionKey: s.token, data: corrupt },
+      { partitionKey: s.gateway, data: poisonLine },
       ...tail,
     ]);
     await until('runner caught up', () => caughtUp(running, written));
     await expectScenarioAlerts(s);
     const quarantined = await Promise.all(
-      [written[1], written[2]].map((entry) =>
+      [written[1], written[2], written[3]].map((entry) =>
         local.cloud.clients.documents().send(
           new GetCommand({
             TableName: alertsTable,
@@ -294,7 +380,12 @@ describe('alerts through the local event source runner (EFO)', () => {
         ),
       ),
     );
-    expect(quarantined.map((q) => q.Item?.reasonCode)).toEqual(['RECORD_MALFORMED', 'AGGREGATION_CORRUPT']);
+    expect(quarantined.map((q) => q.Item?.reasonCode)).toEqual([
+      'RECORD_MALFORMED',
+      'AGGREGATION_CORRUPT',
+      'RECORD_INVALID',
+    ]);
+    expect(quarantined[2]?.Item?.reason).toMatch(/payload\.level/);
     expect(await readOnFailureRecords(running.mapping('alerts').onFailureFile ?? '')).toEqual([]);
   });
 
@@ -307,11 +398,18 @@ describe('alerts through the local event source runner (EFO)', () => {
         merchant_id: 'crashes-the-function',
       },
     });
+    // A log line of the gateway that crashes the function too, amid the gateway's lines.
+    const logPill = logRecord({
+      device_id: s.gateway,
+      partition_key: s.gateway,
+      event_time: (s.log.errors[0] as LogRecord).event_time,
+      payload: { level: 'error', message: 'crashes-the-function', source: 'diskmon' },
+    });
     const real = alertsHandler();
-    // Fault injection at the edge: the function dies on every invocation that contains the pill.
-    const pillBytes = Buffer.from(encodeRecord(pill)).toString('base64');
+    // Fault injection at the edge: the function dies on every invocation that contains a pill.
+    const pills = new Set([pill, logPill].map((r) => Buffer.from(encodeRecord(r)).toString('base64')));
     const crashing: StreamHandler = async (event: KinesisStreamEvent, context) => {
-      if (event.Records.some((r) => r.kinesis.data === pillBytes)) throw new Error('simulated crash');
+      if (event.Records.some((r) => pills.has(r.kinesis.data))) throw new Error('simulated crash');
       return real(event, context);
     };
     const running = await runner(crashing, {
@@ -320,21 +418,29 @@ describe('alerts through the local event source runner (EFO)', () => {
       batchSize: 10,
     });
     const [a, b, c, ...rest] = s.entries;
-    const written = await put([a, b, c, asEntry(pill), ...rest] as {
+    const [lastLine, ...before] = [...rest].reverse();
+    const written = await put([a, b, c, asEntry(pill), ...before.reverse(), asEntry(logPill), lastLine] as {
       partitionKey: string;
       data: Uint8Array;
     }[]);
     await until('runner caught up', () => caughtUp(running, written));
-    const pillEntry = written[3];
+    const pillEntries = [written[3], written.at(-2)];
     const failures = await readOnFailureRecords(running.mapping('alerts').onFailureFile ?? '');
-    expect(failures).toHaveLength(1);
-    expect(failures[0]?.requestContext.condition).toBe('RetryAttemptsExhausted');
-    expect(failures[0]?.KinesisBatchInfo).toMatchObject({
-      shardId: pillEntry?.ShardId,
-      startSequenceNumber: pillEntry?.SequenceNumber,
-      endSequenceNumber: pillEntry?.SequenceNumber,
-      batchSize: 1,
-    });
+    expect(failures).toHaveLength(2);
+    // One give-up per pill, each the pill alone (the pills may sit on different shards: any order).
+    for (const pillEntry of pillEntries) {
+      const given = failures.find(
+        (f) =>
+          f.KinesisBatchInfo.shardId === pillEntry?.ShardId &&
+          f.KinesisBatchInfo.startSequenceNumber === pillEntry?.SequenceNumber,
+      );
+      expect(given?.requestContext.condition).toBe('RetryAttemptsExhausted');
+      expect(given?.KinesisBatchInfo).toMatchObject({
+        endSequenceNumber: pillEntry?.SequenceNumber,
+        batchSize: 1,
+      });
+    }
+    // The gateway's alert still cleared: its last line, behind the log pill, was processed.
     await expectScenarioAlerts(s);
   });
 

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { LOG_LEVELS } from '../../../shared/contract/index.ts';
 import { parseOptions } from '../../../shared/options.ts';
 
 /**
  * The alert rules' configuration: one file, functions/alerts/rules.json, bundled into the Lambda and
  * read by the local runner alike. This schema is its documentation: every field, its default and
  * its unit. Omitted fields take the defaults below, so `{}` is a valid config (fraud rules on with
- * these defaults, no threshold rules).
+ * these defaults, no threshold or log error-rate rules).
  */
 
 const MINUTE_MS = 60_000;
@@ -51,6 +52,50 @@ const thresholdRule = z
       });
     }
   });
+
+/**
+ * An error-rate rule on a device's log lines. Lines at `level` or more severe (RFC 5424 order:
+ * emergency, alert, critical, error, warning, notice, info, debug) count. The alert raises when at
+ * least `raise` counted lines fall within `windowMs` and clears when at most `clear` remain in it (so
+ * `clear` < `raise`; the gap is the hysteresis band). The window is event time, ending at the newest
+ * event time the rule has seen for the device, and every log line of the device moves it: a device
+ * that keeps logging without errors clears after one quiet window. The rule keeps the newest `raise`
+ * counted lines per device (ids and times), which bounds its state.
+ */
+const logErrorRateRule = z
+  .strictObject({
+    id: ruleId,
+    level: z.enum(LOG_LEVELS).default('error'),
+    raise: z.number().int().min(1).max(1000),
+    clear: z.number().int().min(0).default(0),
+    windowMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(DAY_SECONDS * 1000)
+      .default(5 * MINUTE_MS),
+    severity: severity.default('warning'),
+  })
+  .superRefine((rule, ctx) => {
+    if (rule.clear >= rule.raise) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clear'],
+        input: rule.clear,
+        message: `must be < raise (${rule.raise})`,
+      });
+    }
+  });
+
+/** Rule ids name the rule in its alerts and in the device's state: unique within a list. */
+function uniqueIds(rules: readonly { id: string }[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  rules.forEach((rule, index) => {
+    if (seen.has(rule.id))
+      ctx.addIssue({ code: 'custom', path: [index, 'id'], input: rule.id, message: 'is used twice' });
+    seen.add(rule.id);
+  });
+}
 
 /** More than `maxTransactions` transactions of one card within `windowMs` (by event time). */
 const velocity = z.strictObject({
@@ -100,45 +145,57 @@ const impossibleTravel = z.strictObject({
   severity: severity.default('critical'),
 });
 
-export const rulesConfigSchema = z.strictObject({
-  threshold: z
-    .array(thresholdRule)
-    .default([])
-    .superRefine((rules, ctx) => {
-      const seen = new Set<string>();
-      rules.forEach((rule, index) => {
-        if (seen.has(rule.id))
-          ctx.addIssue({ code: 'custom', path: [index, 'id'], input: rule.id, message: 'is used twice' });
-        seen.add(rule.id);
-      });
-    }),
-  fraud: z
-    .strictObject({
-      velocity: velocity.default(velocity.parse({})),
-      amountAnomaly: amountAnomaly.default(amountAnomaly.parse({})),
-      impossibleTravel: impossibleTravel.default(impossibleTravel.parse({})),
-    })
-    .default({
-      velocity: velocity.parse({}),
-      amountAnomaly: amountAnomaly.parse({}),
-      impossibleTravel: impossibleTravel.parse({}),
-    }),
-  /** Per-entity rule state expires (DynamoDB TTL) this long after the entity's last change. */
-  stateTtlSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .default(30 * DAY_SECONDS),
-  /** Alerts and quarantined records expire (DynamoDB TTL) this long after they were raised. */
-  alertTtlSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .default(90 * DAY_SECONDS),
-});
+export const rulesConfigSchema = z
+  .strictObject({
+    threshold: z
+      .array(thresholdRule)
+      .default([])
+      .superRefine((rules, ctx) => uniqueIds(rules, ctx)),
+    logErrorRate: z
+      .array(logErrorRateRule)
+      .default([])
+      .superRefine((rules, ctx) => uniqueIds(rules, ctx)),
+    fraud: z
+      .strictObject({
+        velocity: velocity.default(velocity.parse({})),
+        amountAnomaly: amountAnomaly.default(amountAnomaly.parse({})),
+        impossibleTravel: impossibleTravel.default(impossibleTravel.parse({})),
+      })
+      .default({
+        velocity: velocity.parse({}),
+        amountAnomaly: amountAnomaly.parse({}),
+        impossibleTravel: impossibleTravel.parse({}),
+      }),
+    /** Per-entity rule state expires (DynamoDB TTL) this long after the entity's last change. */
+    stateTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .default(30 * DAY_SECONDS),
+    /** Alerts and quarantined records expire (DynamoDB TTL) this long after they were raised. */
+    alertTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .default(90 * DAY_SECONDS),
+  })
+  .superRefine((config, ctx) => {
+    // Each list checks its own ids; a log rule may not reuse a threshold rule's id either.
+    const thresholdIds = new Set(config.threshold.map((rule) => rule.id));
+    config.logErrorRate.forEach((rule, index) => {
+      if (thresholdIds.has(rule.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['logErrorRate', index, 'id'],
+          input: rule.id,
+          message: 'is already a threshold rule id',
+        });
+    });
+  });
 
 export type RulesConfig = z.output<typeof rulesConfigSchema>;
 export type ThresholdRule = RulesConfig['threshold'][number];
+export type LogErrorRateRule = RulesConfig['logErrorRate'][number];
 export type VelocityConfig = RulesConfig['fraud']['velocity'];
 export type AmountAnomalyConfig = RulesConfig['fraud']['amountAnomaly'];
 export type ImpossibleTravelConfig = RulesConfig['fraud']['impossibleTravel'];

@@ -1,5 +1,6 @@
 import type { TributaryRecord } from '../../../shared/contract/index.ts';
 import type { RulesConfig } from './config.ts';
+import { evaluateLog } from './error-rate.ts';
 import { cardEntityId, evaluateTransaction } from './fraud.ts';
 import { type CardState, type DeviceState, type Effects, emptyCardState, emptyDeviceState } from './model.ts';
 import { deviceEntityId, evaluateTelemetry, thresholdMatches } from './threshold.ts';
@@ -7,7 +8,7 @@ import { deviceEntityId, evaluateTelemetry, thresholdMatches } from './threshold
 /**
  * The pure rule core: which entity a record belongs to, and what one record does to that entity's
  * state. Records of one entity must be applied in stream order; Kinesis gives that order when the
- * partition key is the entity (device_id for telemetry, the card token for transactions).
+ * partition key is the entity (device_id for telemetry and log lines, the card token for transactions).
  */
 
 export type EntityState = { kind: 'device'; state: DeviceState } | { kind: 'card'; state: CardState };
@@ -24,8 +25,11 @@ export function routeRecord(config: RulesConfig, record: TributaryRecord): Route
     if (!config.threshold.some((rule) => thresholdMatches(rule, record))) return undefined;
     return { kind: 'device', entityId: deviceEntityId(record.device_id) };
   }
-  // No rule looks at log lines yet: counted as unrouted, no state I/O.
-  if (record.type === 'log') return undefined;
+  if (record.type === 'log') {
+    // Every line of the device, not only counted ones: a quiet line moves the window and clears.
+    if (config.logErrorRate.length === 0) return undefined;
+    return { kind: 'device', entityId: deviceEntityId(record.device_id) };
+  }
   const { velocity, amountAnomaly, impossibleTravel } = config.fraud;
   if (!velocity.enabled && !amountAnomaly.enabled && !impossibleTravel.enabled) return undefined;
   return { kind: 'card', entityId: cardEntityId(record.payload.card_token) };
@@ -50,6 +54,11 @@ export function applyRecord(
     const next = evaluateTelemetry(config.threshold, current.state, record, effects);
     return next === current.state ? current : { kind: 'device', state: next };
   }
-  if (record.type === 'log' || current.kind !== 'card') return current;
+  if (record.type === 'log') {
+    if (current.kind !== 'device') return current;
+    const next = evaluateLog(config.logErrorRate, current.state, record, effects);
+    return next === current.state ? current : { kind: 'device', state: next };
+  }
+  if (current.kind !== 'card') return current;
   return { kind: 'card', state: evaluateTransaction(config.fraud, current.state, record, effects) };
 }

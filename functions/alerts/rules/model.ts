@@ -6,7 +6,12 @@ import type { Severity } from './config.ts';
  * to DynamoDB items.
  */
 
-export type AlertRuleType = 'threshold' | 'velocity' | 'amount_anomaly' | 'impossible_travel';
+export type AlertRuleType =
+  | 'threshold'
+  | 'log_error_rate'
+  | 'velocity'
+  | 'amount_anomaly'
+  | 'impossible_travel';
 
 /** A new alert. `alertId` is derived from the rule and the triggering record ids only. */
 export interface RaisedAlert {
@@ -24,13 +29,14 @@ export interface RaisedAlert {
   details: Record<string, unknown>;
 }
 
-/** A threshold alert that returned to normal. */
+/** A threshold or error-rate alert that returned to normal. */
 export interface ClearedAlert {
   alertId: string;
   ruleId: string;
   entityId: string;
   clearedAt: number;
   clearedByRecordId: string;
+  /** The figure that cleared it: the reading (threshold), the lines left in the window (error rate). */
   value: number;
 }
 
@@ -45,9 +51,20 @@ export type ThresholdState =
   | { phase: 'raised'; alertId: string }
   | { phase: 'recovering'; alertId: string; since: number };
 
-/** Rule state of one device: threshold states by rule id (absent = normal). */
+/**
+ * Error-rate rule state of one device for one rule: the counted log lines still in the window, oldest
+ * first by (event time, id), at most the rule's `raise` of them; `alertId` while the alert is open.
+ */
+export interface ErrorRateState {
+  lines: { id: string; t: number }[];
+  alertId?: string;
+}
+
+/** Rule state of one device: threshold and error-rate states by rule id (absent = normal, nothing counted). */
 export interface DeviceState {
   thresholds: Record<string, ThresholdState>;
+  /** Absent in states stored before error-rate rules existed. */
+  errorRates?: Record<string, ErrorRateState>;
 }
 
 export interface AmountProfile {

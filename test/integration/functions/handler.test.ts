@@ -23,7 +23,7 @@ import { loadStack } from '../../../local/resources/stack.ts';
 import { startDynamoDb } from '../../../local/servers/dynamodb.ts';
 import type { RunningServer } from '../../../local/servers/runtime.ts';
 import { type AwsClients, createAwsClients } from '../../../shared/aws/clients.ts';
-import { encodeRecord } from '../../../shared/contract/index.ts';
+import { encodeRecord, type LogLevel } from '../../../shared/contract/index.ts';
 import { aggregatedShardRecord, eventOf, shardRecords } from '../../helpers/kinesis-events.ts';
 import { testContext } from '../../helpers/lambda.ts';
 import { logRecord, telemetryRecord, transactionRecord } from '../../helpers/records.ts';
@@ -58,9 +58,9 @@ const rules = parseRulesConfig({
 });
 const context = (): Context => testContext('alerts', { memoryLimitInMB: 512 });
 
-function handlerWith(documents: DocumentSender = clients.documents()) {
+function handlerWith(documents: DocumentSender = clients.documents(), config = rules) {
   const handler = createAlertsHandler({
-    config: rules,
+    config,
     documents,
     alertsTable,
     stateTable,
@@ -157,6 +157,77 @@ describe('alert handler', () => {
     const sequences = new Set(records.map((r) => r.sequenceNumber));
     expect((await items('QUARANTINE#')).filter((q) => sequences.has(String(q.sequenceNumber)))).toEqual([]);
     expect(await items(`device:${sensor}`)).toEqual([]);
+  });
+
+  it('raises and clears a log error-rate alert per device through DynamoDB; a replay and a poison line change nothing', async () => {
+    const withLogRule = parseRulesConfig({
+      threshold: [{ id: 'hot', metric: 'temperature', direction: 'above', raise: 30, clear: 28 }],
+      logErrorRate: [{ id: 'log-errors', raise: 3, clear: 0, windowMs: 60_000, severity: 'critical' }],
+    });
+    const handler = handlerWith(clients.documents(), withLogRule);
+    const line = (gateway: string, seconds: number, level: LogLevel) =>
+      logRecord({
+        device_id: gateway,
+        partition_key: gateway,
+        event_time: Date.UTC(2026, 10, 23, 12) + seconds * 1000,
+        payload: { level, message: `${level} at ${seconds}`, source: 'app' },
+      });
+    const [noisy, quiet] = ['gateway-handler-noisy', 'gateway-handler-quiet'];
+    const noisyLines = [
+      line(noisy, 0, 'error'),
+      line(noisy, 1, 'info'),
+      line(noisy, 2, 'critical'),
+      line(noisy, 3, 'alert'),
+      line(noisy, 30, 'error'),
+      line(noisy, 90, 'info'),
+    ];
+    // Errors a minute apart: never three within the window.
+    const quietLines = [0, 61, 122].map((s) => line(quiet, s, 'error'));
+    const poison = new TextEncoder().encode(
+      JSON.stringify({ ...line(noisy, 4, 'error'), payload: { level: 'error', message: 'no source' } }),
+    );
+    const records = [
+      aggregatedShardRecord(noisyLines.slice(0, 3), { firstIndex: 700 }),
+      ...shardRecords([{ partitionKey: noisy, data: poison }, ...noisyLines.slice(3), ...quietLines], {
+        firstIndex: 701,
+      }),
+    ];
+    expect(await handler(eventOf(records))).toEqual({ batchItemFailures: [] });
+    const alerts = await items(deviceEntityId(noisy));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      ruleId: 'log-errors',
+      ruleType: 'log_error_rate',
+      severity: 'critical',
+      triggerRecordIds: [noisyLines[0]?.id, noisyLines[3]?.id],
+      status: 'CLEARED',
+      clearedByRecordId: noisyLines[5]?.id,
+      clearValue: 0,
+      details: { count: 3, lastLevel: 'alert', recordIds: [0, 2, 3].map((i) => noisyLines[i]?.id) },
+    });
+    expect(await items(deviceEntityId(quiet))).toEqual([]);
+    const quarantined = (await items('QUARANTINE#')).filter(
+      (q) => q.sequenceNumber === records[1]?.sequenceNumber,
+    );
+    expect(quarantined).toMatchObject([{ reasonCode: 'RECORD_INVALID', partitionKey: noisy }]);
+    expect(String(quarantined[0]?.reason)).toMatch(/payload\.source/);
+    // The noisy gateway's state is empty again and was not rewritten by its last healthy line's replay.
+    const state = async () =>
+      (
+        await clients.documents().send(
+          new GetCommand({
+            TableName: stateTable,
+            Key: { pk: deviceEntityId(noisy) },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item;
+    const before = await state();
+    expect(JSON.parse(String(before?.state))).toEqual({ thresholds: {}, errorRates: {} });
+
+    expect(await handler(eventOf(records))).toEqual({ batchItemFailures: [] });
+    expect(await items(deviceEntityId(noisy))).toEqual(alerts);
+    expect((await state())?.version).toBe(before?.version);
   });
 
   it('reports the first failed record of an entity and keeps other entities flowing', async () => {

@@ -236,9 +236,14 @@ describe('engine', () => {
     expect(applyRecord(bundledRules, current, reading(0, 20) as TributaryRecord, noEffects())).toBe(current);
   });
 
-  it('routes log lines nowhere and leaves any state as it is (no rule reads them)', () => {
-    const line = logRecord({ device_id: 'sensor-0001' });
-    expect(routeRecord(bundledRules, line)).toBeUndefined();
+  it('routes log lines to their device while a log rule exists, nowhere without one', () => {
+    const line = logRecord({
+      device_id: 'sensor-0001',
+      payload: { level: 'info', message: 'started', source: 'app' },
+    });
+    expect(routeRecord(config, line)).toBeUndefined();
+    expect(routeRecord(bundledRules, line)).toEqual({ kind: 'device', entityId: 'device:sensor-0001' });
+    // A healthy line changes no device state; a card's state is never a log line's business.
     for (const kind of ['device', 'card'] as const) {
       const current = emptyState(kind);
       expect(applyRecord(bundledRules, current, line, noEffects())).toBe(current);
