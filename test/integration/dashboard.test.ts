@@ -5,7 +5,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledRules } from '../../functions/alerts/rules/bundled.ts';
-import { alertIdFor, type RaisedAlert } from '../../functions/alerts/rules/model.ts';
+import { evaluateLog } from '../../functions/alerts/rules/error-rate.ts';
+import {
+  alertIdFor,
+  type ClearedAlert,
+  type Effects,
+  emptyDeviceState,
+  type RaisedAlert,
+} from '../../functions/alerts/rules/model.ts';
 import { DynamoAlertStore } from '../../functions/alerts/store/dynamodb.ts';
 import { createDashboardHandler, type DashboardHandler } from '../../functions/dashboard/handler.ts';
 import type { PipelineHealth } from '../../functions/dashboard/health.ts';
@@ -15,6 +22,7 @@ import { stackResource } from '../../local/resources/stack.ts';
 import { aggregateItem, functionUrlEvent, lateItem, launchChromium } from '../helpers/dashboard.ts';
 import { testContext } from '../helpers/lambda.ts';
 import { useLocalCloud } from '../helpers/local-cloud.ts';
+import { logRecord } from '../helpers/records.ts';
 
 /**
  * The dashboard against the real local cloud: aggregate items in the Flink sink's shape and alerts
@@ -109,6 +117,36 @@ function raised(
     message,
     details,
   };
+}
+
+/**
+ * The bundled log error-rate rule run over a gateway's lines: `raise` errors a second apart, then a
+ * quiet line once the window has passed them. Returns what the core raised and cleared.
+ */
+function errorRateAlert(gateway: string, base: number): { raised: RaisedAlert; cleared: ClearedAlert } {
+  const [rule] = bundledRules.logErrorRate;
+  if (rule === undefined) throw new Error('rules.json has no log error-rate rule');
+  const line = (at: number, level: 'error' | 'info', message: string) =>
+    logRecord({
+      device_id: gateway,
+      partition_key: gateway,
+      event_time: at,
+      payload: { level, message, source: 'diskmon' },
+    });
+  const lines = [
+    ...Array.from({ length: rule.raise }, (_, i) =>
+      line(base + i * 1000, 'error', `write failed on /dev/sda1 (${i})`),
+    ),
+    line(base + rule.raise * 1000 + rule.windowMs, 'info', 'disk ok'),
+  ];
+  let state = emptyDeviceState();
+  const effects: Effects = { raised: [], cleared: [] };
+  for (const record of lines) state = evaluateLog([rule], state, record, effects);
+  const [raisedAlert] = effects.raised;
+  const [clearedAlert] = effects.cleared;
+  if (raisedAlert === undefined || clearedAlert === undefined)
+    throw new Error('expected a raise and a clear');
+  return { raised: raisedAlert, cleared: clearedAlert };
 }
 
 const hot = raised(
@@ -687,6 +725,25 @@ describe('the page in headless Chromium', () => {
       expect(await page.locator('#health-consumers tbody').textContent()).toContain('ThrottlingException');
       expect(await page.locator('#banner').isHidden()).toBe(true);
       health = () => baseHealth;
+
+      // A log error-rate alert, raised and then cleared by the rule core itself: its details read as
+      // rows while open (the window as a duration, the last line's source and message), and the
+      // history shows it cleared.
+      const gatewayLog = errorRateAlert(`gateway-${tag}`, Date.now() - 2 * MINUTE);
+      expect(await alerts.raise(gatewayLog.raised)).toBe('created');
+      const logRow = page.locator(`#alerts tr[data-alert-id="${gatewayLog.raised.alertId}"]`);
+      await logRow.waitFor({ timeout: 20_000 });
+      const logDetails = await logRow.locator('dl.details').textContent();
+      expect(logDetails).toContain('window5 min 0 s');
+      expect(logDetails).toContain('last sourcediskmon');
+      expect(logDetails).toContain('last messagewrite failed on /dev/sda1');
+      expect(logDetails).toContain(`record ids${gatewayLog.raised.details.count} · …`);
+      expect(await logRow.textContent()).toContain(gatewayLog.raised.message);
+      expect(await alerts.clear(gatewayLog.cleared)).toBe('cleared');
+      const logHistory = page.locator(`#alert-history tr[data-alert-id="${gatewayLog.raised.alertId}"]`);
+      await expect.poll(() => logHistory.getAttribute('data-status'), LIVE).toBe('CLEARED');
+      expect(await logHistory.textContent()).toContain(gatewayLog.raised.message);
+      await logRow.waitFor({ state: 'detached', timeout: 20_000 });
 
       await mkdir(resolve(ARTIFACT, '..'), { recursive: true });
       await page.screenshot({ path: ARTIFACT, fullPage: true });

@@ -218,8 +218,9 @@ export function humanKey(key) {
 const shortId = (id) => (id.length > 13 ? `…${id.slice(-12)}` : id);
 
 /**
- * An alert's details as [label, text] rows: numbers as numbers, lists of record ids counted with
- * their short forms, nested objects flattened one level (`location lat`). Never raw JSON.
+ * An alert's details as [label, text] rows: numbers as numbers, a `…Ms` figure as a duration
+ * (`windowMs` → `window`, `5 min 0 s`), lists of record ids counted with their short forms, nested
+ * objects flattened one level (`location lat`). Never raw JSON.
  */
 export function detailRows(alert) {
   const rows = [];
@@ -237,6 +238,10 @@ export function detailRows(alert) {
     }
     if (typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) add(`${label} ${humanKey(k)}`, v);
+      return;
+    }
+    if (typeof value === 'number' && label.endsWith(' ms')) {
+      rows.push([label.slice(0, -3), formatDuration(value)]);
       return;
     }
     rows.push([label, typeof value === 'number' ? formatNumber(value) : String(value)]);

@@ -203,6 +203,44 @@ describe('alerts and the fleet', () => {
     expect(detailRows({ details: {}, triggerRecordIds: ['a'] })).toEqual([['trigger records', '1 · a']]);
   });
 
+  it('shows durations in words, and a log error-rate alert as rows', () => {
+    const ids = ['019ab4e1-8c2a-7d43-9f1e-2b6c7d8e9f01', '019ab4e1-8c2a-7d43-9f1e-2b6c7d8e9f02'];
+    const rows = detailRows({
+      ruleType: 'log_error_rate',
+      details: {
+        metric: 'log.error',
+        count: 10,
+        level: 'error',
+        windowMs: 300_000,
+        raise: 10,
+        clear: 2,
+        lastLevel: 'critical',
+        lastSource: 'diskmon',
+        lastMessage: 'disk /dev/sda1 is 97% full',
+        recordIds: ids,
+      },
+      triggerRecordIds: ids,
+    });
+    expect(rows).toEqual([
+      ['metric', 'log.error'],
+      ['count', '10'],
+      ['level', 'error'],
+      ['window', '5 min 0 s'],
+      ['raise', '10'],
+      ['clear', '2'],
+      ['last level', 'critical'],
+      ['last source', 'diskmon'],
+      ['last message', 'disk /dev/sda1 is 97% full'],
+      ['record ids', '2 · …2b6c7d8e9f01, …2b6c7d8e9f02'],
+    ]);
+    expect(detailRows({ ruleType: 'threshold', details: { minDurationMs: 60_000 }, clearValue: 27 })).toEqual(
+      [
+        ['min duration', '1 min 0 s'],
+        ['cleared at value', '27'],
+      ],
+    );
+  });
+
   it('measures an alert from raise to clear, or to now while open', () => {
     expect(
       alertDuration(alertOn('device:a', '2026-12-05T11:00:00Z', { clearedAt: '2026-12-05T11:02:30Z' })),
