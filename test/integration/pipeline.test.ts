@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { formatDuration } from '../../local/dashboard/public/view.js';
 import { openLake, syncLake } from '../../local/delivery/lake-query.ts';
+import { FLEET_STREAMS } from '../../local/fleet/agent.ts';
 import { parseFleetOptions } from '../../local/fleet/index.ts';
 import { type RunningPipeline, startPipeline } from '../../local/pipeline.ts';
 import type { TelemetryRecord, TributaryRecord } from '../../shared/contract/index.ts';
@@ -215,7 +216,8 @@ describe('the whole pipeline', () => {
     expect(new Set(published.map((r) => r.id)).size).toBe(published.length);
     await eventually(60_000, async () => {
       const health = await pipeline.health();
-      expect(health.exports?.map((e) => e.backlogRecords)).toEqual([0, 0]);
+      // One export per gateway stream (telemetry, transactions, logs), every one drained.
+      expect(health.exports?.map((e) => e.backlogRecords)).toEqual(Object.values(FLEET_STREAMS).map(() => 0));
       expect(health.totals?.recordsExported).toBe(published.length);
     });
   }, 180_000);
