@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diskFull } from './disk-full.ts';
+import { DISK_FULL_BUDGET_MILLIS, diskFull, unmountDisk } from './disk-full.ts';
 import {
   buildDeviceBundle,
   ChaosKinesis,
@@ -37,7 +37,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kinesis?.stop();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  if (dir === undefined) return;
+  unmountDisk(dir);
+  await rm(dir, { recursive: true, force: true });
 });
 
 // The scenarios use separate agents, stores and Kinesis streams: they run side by side.
@@ -141,5 +143,7 @@ describe.concurrent('chaos, short run against the device bundle', () => {
         await faulty.stop();
       }
     },
+    // The scenario bounds its own waits and reports them as findings; this only stops a hang.
+    DISK_FULL_BUDGET_MILLIS,
   );
 });

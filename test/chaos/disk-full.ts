@@ -40,6 +40,10 @@ const DISK_BYTES = 16 * 1024 * 1024;
 const MiB = 1024 * 1024;
 /** How long the agent gets to make room again once Kinesis is back. */
 const RECOVERY_MILLIS = 60_000;
+/** How long the backlog gets to drain after the recovery. */
+const DRAIN_MILLIS = 120_000;
+/** The scenario's waits (two drains) and a margin for filling the disk and three agent starts on a loaded machine. */
+export const DISK_FULL_BUDGET_MILLIS = RECOVERY_MILLIS + 2 * DRAIN_MILLIS + 60_000;
 
 /** Mounts a tmpfs at `dir`; a reason when that is not possible here. */
 function mountTmpfs(dir: string): string | undefined {
@@ -51,6 +55,14 @@ function mountTmpfs(dir: string): string | undefined {
   if (mounted.status !== 0)
     return `mount -t tmpfs failed: ${(mounted.stderr || mounted.error?.message || '').trim()}`;
   return undefined;
+}
+
+/**
+ * Unmounts the scenario's tmpfs under `dir`, lazily (a killed agent may still hold a file there). Also
+ * for the test's clean-up: a scenario cut short by its timeout never reaches its own `finally`.
+ */
+export function unmountDisk(dir: string): void {
+  spawnSync('umount', ['-l', join(dir, 'disk-full', 'disk')], { stdio: 'ignore' });
 }
 
 /** Fills what is left of the file system holding `file`, one MiB at a time, then byte-sized tails. */
@@ -171,7 +183,7 @@ export async function diskFull(options: DiskFullOptions): Promise<ScenarioResult
     else log(`  appends accepted again after Kinesis came back`);
 
     // 3. Drained, then the disk filled to the last byte: a clean stop and a restart send nothing twice.
-    if (!(await waitDrained(url, token, STREAM, 120_000)))
+    if (!(await waitDrained(url, token, STREAM, DRAIN_MILLIS)))
       findings.push('backlog not drained after recovery');
     await sleep(1_000);
     await fillDisk(filler);
@@ -200,13 +212,13 @@ export async function diskFull(options: DiskFullOptions): Promise<ScenarioResult
     // Space again: whatever is still in the log must reach Kinesis, or it counts as lost.
     await rm(filler, { force: true });
     agent ??= await start('start once the disk has room again');
-    if (agent !== undefined && !(await waitDrained(url, token, STREAM, 120_000)))
+    if (agent !== undefined && !(await waitDrained(url, token, STREAM, DRAIN_MILLIS)))
       findings.push('backlog not drained at the end, with room on the disk');
     await stop('final stop');
   } finally {
     if (agent !== undefined) await agent.stop();
     await kinesis.up();
-    spawnSync('umount', [disk]);
+    unmountDisk(options.dir);
   }
   const counted = tally(appender.ledger, await kinesis.copies(kinesisStream));
   findings.push(...lossFindings(counted));
