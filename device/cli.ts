@@ -161,13 +161,7 @@ async function connect(values: {
     tokenFile ??= config.api.authTokenFile;
     maxBodyBytes = config.api.maxBodyBytes;
   } else if (url === undefined) {
-    const { discovery, file } = await findAgent({
-      env: process.env,
-      cwd: process.cwd(),
-      defaultConfigFile: join(DEFAULT_DEVICE_DIR, 'agent.json'),
-      defaultStoreRoot: DEFAULT_STORE_ROOT,
-      storeRootOf: async (configFile) => (await loadConfig(configFile)).storeRoot,
-    });
+    const { discovery, file } = await findRunningAgent();
     url = discovery.url;
     tokenFile ??= discovery.tokenFile ?? undefined;
     maxBodyBytes = discovery.maxBodyBytes;
@@ -580,13 +574,7 @@ async function agentEnv(args: string[], io: Io): Promise<number> {
     port = found?.streamManagerPort ?? (configured === 0 ? undefined : configured);
     tokenFile = config.api.authTokenFile;
   } else {
-    const { discovery, file } = await findAgent({
-      env: process.env,
-      cwd: process.cwd(),
-      defaultConfigFile: join(DEFAULT_DEVICE_DIR, 'agent.json'),
-      defaultStoreRoot: DEFAULT_STORE_ROOT,
-      storeRootOf: async (configFile) => (await loadConfig(configFile)).storeRoot,
-    });
+    const { discovery, file } = await findRunningAgent();
     where = file;
     port = discovery.streamManagerPort;
     tokenFile = discovery.tokenFile ?? undefined;
@@ -840,4 +828,15 @@ export async function main(
     if (code === EXIT.usage && error instanceof UsageError) io.err.write(`\n${USAGE}`);
     return code;
   }
+}
+
+/** The running agent when no flag names one: the first `api.json` of the places device/README.md lists. */
+function findRunningAgent(): ReturnType<typeof findAgent> {
+  return findAgent({
+    env: process.env,
+    cwd: process.cwd(),
+    defaultConfigFile: join(DEFAULT_DEVICE_DIR, 'agent.json'),
+    defaultStoreRoot: DEFAULT_STORE_ROOT,
+    storeRootOf: async (configFile) => (await loadConfig(configFile)).storeRoot,
+  });
 }

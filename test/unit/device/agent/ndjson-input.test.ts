@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputLineError } from '../../../../device/errors.ts';
 import { ndjsonBatches } from '../../../../device/ndjson-input.ts';
+import { cutAt } from '../../../helpers/chunks.ts';
 
 const LIMITS = { maxDepth: 8, maxValues: 100, maxStringBytes: 200 };
 
@@ -11,17 +12,11 @@ async function collect(chunks: Buffer[], maxRecords: number, maxBytes: number) {
   return out;
 }
 
-function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(from, p));
-    from = p;
-  }
-  out.push(bytes.subarray(from));
-  return out;
-}
+const chunked = (bytes: Buffer, cuts: number[]): Buffer[] =>
+  cutAt(
+    bytes,
+    cuts.map((c) => c % (bytes.length + 1)),
+  );
 
 const objectLine = fc
   .dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.integer(), fc.string({ maxLength: 10 })), {

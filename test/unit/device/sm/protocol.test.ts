@@ -14,19 +14,14 @@ import {
   type OversizedFrame,
 } from '../../../../device/sm/protocol.ts';
 import { requestIdFromHead } from '../../../../device/sm/server.ts';
+import { cutAt } from '../../../helpers/chunks.ts';
 
-/** Cuts `bytes` at the given fractions, in order. */
-function chunk(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(from, p));
-    from = p;
-  }
-  out.push(bytes.subarray(from));
-  return out;
-}
+/** Cuts `bytes` at the given fractions of its length. */
+const chunk = (bytes: Buffer, cuts: number[]): Buffer[] =>
+  cutAt(
+    bytes,
+    cuts.map((c) => Math.floor(c * bytes.length)),
+  );
 
 const frameArb = fc.record({
   operation: fc.integer({ min: 0, max: 255 }),

@@ -1,19 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineSplitter, type LineSplitterOptions, type SplitRecord } from '../../../../device/tail/lines.ts';
+import { cutAt } from '../../../helpers/chunks.ts';
 
 const MARKER = '[cut]';
 
 /** Splits `bytes` at the given cut points and feeds the pieces, then flushes the file's end. */
 function splitAll(bytes: Buffer, cuts: readonly number[], options: LineSplitterOptions): SplitRecord[] {
   const splitter = new LineSplitter(options);
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: SplitRecord[] = [];
-  let from = 0;
-  for (const p of [...points, bytes.length]) {
-    out.push(...splitter.push(bytes.subarray(from, p)));
-    from = p;
-  }
+  const out = cutAt(
+    bytes,
+    cuts.map((c) => c % (bytes.length + 1)),
+  ).flatMap((piece) => splitter.push(piece));
   out.push(...splitter.flush(true));
   return out;
 }
