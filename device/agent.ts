@@ -3,6 +3,7 @@
  * that have an `export` to Kinesis, and validates every record against the contract before it is
  * appended. Signal handling lives in the CLI; this class is also the API for code on the device.
  */
+import { join } from 'node:path';
 import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AwsClients, AwsCredentialsProvider } from '../shared/aws/clients.ts';
@@ -35,6 +36,7 @@ import {
   type StreamStats,
 } from './log/index.ts';
 import { StreamManagerService } from './sm/service.ts';
+import type { SourceTailer, TailSourceStatus } from './tail/tailer.ts';
 
 export interface AgentOptions {
   /** AWS clients to use instead of building them from `config.aws` (embedding, tests). Not destroyed by stop(). */
@@ -61,6 +63,8 @@ export interface AgentStatus {
   readonly streams: readonly StreamStatus[];
   /** The MQTT status publisher's connection and counters; undefined without `iot.mqtt`. */
   readonly mqtt?: MqttStatus;
+  /** One per configured source (device/README.md "Tailing files"); absent without sources. */
+  readonly tail?: readonly TailSourceStatus[];
 }
 
 export interface StopOptions {
@@ -138,6 +142,7 @@ export class Agent {
   #stopping: Promise<StopResult> | undefined;
   #mqtt: StatusPublisher | undefined;
   #streamManager: StreamManagerService | undefined;
+  readonly #tailers: SourceTailer[] = [];
   /** The Kinesis connection of stream manager's exports, made when the first one starts. */
   #smKinesis: Promise<{ api: KinesisApi; destroy(): void }> | undefined;
   #smS3: Promise<S3Client> | undefined;
@@ -163,15 +168,6 @@ export class Agent {
    * names are kept (readable, not appendable, not exported).
    */
   static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
-    // Sources are validated (device/tail/source.ts) but nothing tails them yet: refuse rather than ignore.
-    if (config.sources.length > 0) {
-      throw new ConfigFileError(
-        config.file ?? '<config>',
-        'sources',
-        config.sources.map((s) => s.filePattern),
-        'is not supported yet: the file tailer (issue 21) is not built; remove sources',
-      );
-    }
     const log = options.log ?? (() => {});
     const store = await LogStore.open(config.storeRoot, {
       onBackgroundError: (error) =>
@@ -230,6 +226,12 @@ export class Agent {
         });
       }
       const agent = new Agent(config, store, exporter, own?.destroy);
+      try {
+        await agent.#startTailers(log);
+      } catch (error) {
+        await agent.stop({ drainTimeoutMillis: 0 });
+        throw error;
+      }
       if (config.api.streamManager) {
         try {
           agent.#streamManager = await StreamManagerService.start(
@@ -259,6 +261,37 @@ export class Agent {
       own?.destroy();
       await store.close();
       throw error;
+    }
+  }
+
+  /** One tailer per source; the module is loaded only when the config has sources. */
+  async #startTailers(log: (line: string) => void): Promise<void> {
+    if (this.config.sources.length === 0) return;
+    const [{ SourceTailer }, { logRecordEncoder }] = await Promise.all([
+      import('./tail/tailer.ts'),
+      import('./tail/encode.ts'),
+    ]);
+    const store = this.#store;
+    for (const source of this.config.sources) {
+      const stream = source.stream;
+      const tailer = new SourceTailer({
+        source,
+        deviceId: this.config.deviceId,
+        checkpointDir: join(this.config.storeRoot, 'tail', source.checkpointName),
+        target: {
+          nextSequence: () => store.describeStream(stream).nextSequence,
+          appendMany: (payloads) => store.appendMany(stream, payloads),
+          read: (fromSequence) => store.records(stream, { fromSequence }),
+        },
+        encode: logRecordEncoder(
+          this.config.deviceId,
+          store.describeStream(stream).definition.maxRecordSize,
+          source.truncationMarker,
+        ),
+        log,
+      });
+      this.#tailers.push(tailer);
+      await tailer.start();
     }
   }
 
@@ -417,6 +450,7 @@ export class Agent {
       startedAt: this.#startedAt,
       streams: this.#state === 'stopped' ? [] : this.streams().map((name) => this.streamStatus(name)),
       ...(this.#mqtt === undefined ? {} : { mqtt: this.#mqtt.status() }),
+      ...(this.#tailers.length === 0 ? {} : { tail: this.#tailers.map((t) => t.status()) }),
     };
   }
 
@@ -476,6 +510,8 @@ export class Agent {
     }
     const backlog: Record<string, number> = {};
     try {
+      // Tailers first: a batch in flight finishes its append before the log closes.
+      for (const tailer of this.#tailers) await tailer.stop();
       await this.#streamManager?.stop();
       await exporter?.stop();
       for (const s of exporter?.status() ?? []) {

@@ -223,6 +223,11 @@ async function statusCommand(args: string[], io: Io): Promise<number> {
     `agent ${status.deviceId}: ${status.state} since ${new Date(status.startedAt).toISOString()}\n`,
   );
   for (const s of status.streams) io.out.write(`${describeStream(s).join('\n')}\n`);
+  for (const t of status.tail ?? []) {
+    io.out.write(
+      `tail ${t.filePattern} -> ${t.stream}: ${t.state}, ${t.filesFollowed} files, ${t.lines} lines (${t.bytes} bytes), ${t.unparsed} unparsed, ${t.truncated} truncated, lag ${t.lagBytes} bytes / ${(t.lagMillis / 1000).toFixed(1)} s${t.lastError === undefined ? '' : `, last error ${t.lastError.code}: ${t.lastError.message}`}\n`,
+    );
+  }
   return EXIT.ok;
 }
 

@@ -472,6 +472,14 @@ function parseSources(
         'must be a File stream: a tailed line is checkpointed as sent once it is durable',
       );
     }
+    if (!(stream.recordTypes as readonly string[]).includes('log')) {
+      throw new ConfigFileError(
+        file,
+        `sources[${index}].stream`,
+        source.stream,
+        `must take log records (its recordTypes are ${stream.recordTypes.join(', ')})`,
+      );
+    }
     const same = names.get(source.checkpointName);
     if (same !== undefined) {
       throw new ConfigFileError(

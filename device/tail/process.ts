@@ -6,23 +6,14 @@
  * `fields.parse_error`, and counted. Pure: the same text and context always give the same entry,
  * which is what lets a restart re-create a batch byte for byte (device/FORMAT.md "Tail checkpoint").
  */
+import { LOG_LEVELS, type LogLevel } from '../../shared/contract/index.ts';
 import { type Fields, type LogFormat, logParser, parseCsvLine } from './parsers.ts';
 
 export const METADATA_FIELDS = ['device', 'file', 'offset', 'time'] as const;
 export type MetadataField = (typeof METADATA_FIELDS)[number];
 
-/** syslog's severities, most severe first: index = RFC 5424 severity number. */
-export const LOG_LEVELS = [
-  'emergency',
-  'alert',
-  'critical',
-  'error',
-  'warning',
-  'notice',
-  'info',
-  'debug',
-] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+// The contract's levels, most severe first: index = RFC 5424 severity number.
+export { LOG_LEVELS, type LogLevel };
 
 /** The contract's limit on one field value (shared/CONTRACT.md, `log` payload). */
 export const MAX_FIELD_CHARS = 8192;

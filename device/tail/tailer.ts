@@ -42,6 +42,8 @@ export interface EntryMeta {
   readonly source: string;
   /** The splitter cut the record at maxLineBytes. */
   readonly truncated: boolean;
+  /** ms since the epoch the line's batch was read. */
+  readonly readTime: number;
 }
 
 /** One processed line to the bytes appended; must be a pure function of its arguments. */
@@ -137,6 +139,11 @@ export class SourceTailer {
   readonly #nameRe: RegExp;
   readonly #followers = new Map<string, Follower>();
   readonly #candidates = new Map<string, CopyCandidate>();
+  /** Files truncated lately, by their first bytes before: a copy appearing later takes their place. */
+  readonly #ghosts: { of: Follower; head: Buffer; offset: number; headerLinesLeft: number; at: number }[] =
+    [];
+  /** New files still shorter than MIN_COPY_PREFIX, by when first seen: maybe a copy being written. */
+  readonly #young = new Map<string, number>();
   /** Plain copies of a followed file (no truncation followed): never read. */
   readonly #ignored = new Set<string>();
   readonly #buf: Buffer;
@@ -445,7 +452,9 @@ export class SourceTailer {
       if (this.#nameRe.test(entry.name) && !claimed.has(keyOf(entry.dev, entry.ino))) await opened(entry);
     }
     for (const { entry, handle, head } of heads.values()) {
-      if (!this.#nameRe.test(entry.name) || claimed.has(keyOf(entry.dev, entry.ino))) {
+      // A short new file may be a copy being written: the first poll decides (see #poll).
+      const young = head.length < MIN_COPY_PREFIX && !this.#firstRun;
+      if (young || !this.#nameRe.test(entry.name) || claimed.has(keyOf(entry.dev, entry.ino))) {
         await handle.close();
         continue;
       }
@@ -488,7 +497,12 @@ export class SourceTailer {
     });
     const id = tailRecordId(readTime, `${this.source.checkpointName}:${dev}:${ino}:${r.offset}`);
     return {
-      payload: this.#o.encode(entry, { id, source: this.source.filePattern, truncated: r.truncated }),
+      payload: this.#o.encode(entry, {
+        id,
+        source: this.source.filePattern,
+        truncated: r.truncated,
+        readTime,
+      }),
       entry,
     };
   }
@@ -497,6 +511,7 @@ export class SourceTailer {
 
   async #poll(): Promise<void> {
     const now = this.#clock();
+    const grace = Math.max(1_000, 4 * this.source.pollIntervalMillis);
     const listed = await this.#list(false);
     for (const f of this.#followers.values()) f.listed = false;
     for (const entry of listed) {
@@ -515,6 +530,26 @@ export class SourceTailer {
         continue;
       }
       const head = await this.#readHead(handle, entry.size);
+      if (head.length < MIN_COPY_PREFIX) {
+        // Too short to tell a new log from a copy still being written: wait a little for more bytes.
+        const first = this.#young.get(key) ?? now;
+        this.#young.set(key, first);
+        if (now - first < grace) {
+          await handle.close();
+          continue;
+        }
+      }
+      this.#young.delete(key);
+      const ghost = this.#ghosts.findIndex((g) => samePrefix(g.head, head, MIN_COPY_PREFIX));
+      if (ghost >= 0) {
+        // The copy of a file whose truncation was seen first (copytruncate between two looks).
+        const [g] = this.#ghosts.splice(ghost, 1);
+        if (g !== undefined) {
+          if (entry.size >= g.offset) await this.#follow(entry, handle, head, g.offset, g.headerLinesLeft);
+          await this.#startOver(g.of);
+          if (entry.size >= g.offset) continue;
+        }
+      }
       const of = [...this.#followers.values()].find((g) => samePrefix(g.head, head, MIN_COPY_PREFIX));
       if (of !== undefined) {
         // Same first bytes as a followed file: a copy. It is read only if the original is truncated
@@ -525,7 +560,12 @@ export class SourceTailer {
       await this.#follow(entry, handle, head, 0, this.source.skipHeaderLines);
     }
     for (const f of [...this.#followers.values()]) await this.#checkIdentity(f);
-    const grace = Math.max(1_000, 4 * this.source.pollIntervalMillis);
+    for (let i = this.#ghosts.length - 1; i >= 0; i--) {
+      const g = this.#ghosts[i];
+      if (g === undefined || now - g.at < grace) continue;
+      this.#ghosts.splice(i, 1);
+      await this.#startOver(g.of);
+    }
     for (const [key, c] of this.#candidates) {
       if (now - c.seenAt < grace) continue;
       this.#candidates.delete(key);
@@ -535,6 +575,8 @@ export class SourceTailer {
     const order = [...this.#followers.values()].sort((a, b) => a.mtimeMs - b.mtimeMs);
     for (const f of order) {
       if (this.#stopped) throw new Stopped();
+      // Truncated, its copy not seen yet: the copy's lines come first, so the new ones wait for it.
+      if (this.#ghosts.some((g) => g.of === f)) continue;
       await this.#drain(f);
     }
     await this.#closeFinished(grace);
@@ -552,13 +594,35 @@ export class SourceTailer {
       if (head.length > f.head.length) f.head = head;
       return;
     }
+    // Already waiting for this truncated file's copy: its checkpoint keeps the old position till then.
+    if (this.#ghosts.some((g) => g.of === f)) return;
+    let copied = false;
     for (const [key, c] of this.#candidates) {
       if (c.of !== f) continue;
       this.#candidates.delete(key);
+      copied = true;
       // The copy holds what the original had before the truncation: read it from the original's position.
       await this.#follow(c.entry, c.handle, c.head, f.committed, f.committedHeaderLines);
     }
-    f.head = head;
+    if (!copied && f.head.length >= MIN_COPY_PREFIX) {
+      // The copy may show up at the next look (copytruncate between our listing and this check).
+      // Until it does (or the wait ends) the file keeps its old checkpoint, so a crash loses nothing.
+      this.#ghosts.push({
+        of: f,
+        head: f.head,
+        offset: f.committed,
+        headerLinesLeft: f.committedHeaderLines,
+        at: this.#clock(),
+      });
+      return;
+    }
+    await this.#startOver(f);
+  }
+
+  /** A truncated or reused file is read again from its start. */
+  async #startOver(f: Follower): Promise<void> {
+    f.size = (await f.handle.stat()).size;
+    f.head = await this.#readHead(f.handle, f.size);
     f.splitter = this.#newSplitter(0, this.source.skipHeaderLines);
     f.readOffset = 0;
     f.committed = 0;
