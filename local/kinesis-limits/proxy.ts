@@ -2,17 +2,21 @@
  * AWS-like per-shard write limits in front of the Kinesis emulator, which never throttles.
  * PutRecords/PutRecord (awsJson1_1, what @aws-sdk/client-kinesis sends) are metered per shard over a
  * sliding second; admitted records go upstream as one request and refused ones come back as AWS
- * would answer them. Everything else, SubscribeToShard event streams included, is piped unbuffered.
+ * would answer them. SubscribeToShard is served by the proxy itself at AWS's pace (efo.ts) unless
+ * `efo.enabled` is false; everything else, and then SubscribeToShard too, is piped unbuffered.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ShardMap } from '../../shared/kinesis/hash.ts';
+import { EFO_SUBSCRIBE_TAKEOVER_MS } from '../../shared/kinesis/limits.ts';
 import { type Admission, admitRecords, shardKey } from './admission.ts';
+import { EfoServer, type EfoSettings, type EfoStats, type KinesisCall } from './efo.ts';
 import { LimitsOptionError, UpstreamError } from './errors.ts';
 import { FaultInjector, type FaultPlan } from './faults.ts';
 import { type ShardLister, ShardRoutes } from './shard-routes.ts';
+import { DEFAULT_CURSOR_SETTINGS } from './subscription.ts';
 import { type RateLimits, ShardLimiter } from './window.ts';
 import {
   DEFAULT_ACCOUNT_ID,
@@ -60,6 +64,18 @@ export interface KinesisLimitsOptions {
   clock?: () => number;
   /** Account named in throttle messages when the access key id is not a 12-digit account. */
   defaultAccountId?: string;
+  /**
+   * SubscribeToShard served by the proxy (default off until the EFO consumers' tests have run against
+   * it; env TRIBUTARY_PROXY_EFO=1 turns the default on): off pipes it to the emulator, whose events
+   * come on a one-second tick.
+   */
+  efo?: Partial<EfoSettings> & { enabled?: boolean };
+}
+
+/** The default of `efo.enabled`: on only when TRIBUTARY_PROXY_EFO is 1/true/on. */
+export function proxyEfoDefault(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env.TRIBUTARY_PROXY_EFO?.trim().toLowerCase();
+  return value === '1' || value === 'true' || value === 'on';
 }
 
 export interface ShardStats {
@@ -94,6 +110,8 @@ export interface KinesisLimitsStats {
   shards: Record<string, ShardStats>;
   /** Shard maps dropped because the emulator wrote a record to another shard than predicted. */
   routeRefreshes: number;
+  /** SubscribeToShard served by the proxy (counters stay while it is switched off). */
+  efo: EfoStats & { enabled: boolean };
 }
 
 export interface KinesisLimits {
@@ -101,6 +119,8 @@ export interface KinesisLimits {
   port: number;
   setEnabled(enabled: boolean): void;
   setLimits(limits: Partial<RateLimits>): void;
+  /** SubscribeToShard served by the proxy (true) or piped to the emulator; new calls only. */
+  setEfo(enabled: boolean): void;
   /** Replaces the fault plan; `{}` clears it. */
   injectFaults(plan: FaultPlan): void;
   stats(): KinesisLimitsStats;
@@ -131,7 +151,9 @@ class LimitsProxy {
   private readonly accountId: string;
   private readonly encryption = new Map<string, string>();
   private enabled: boolean;
-  private readonly counters: Omit<KinesisLimitsStats, 'enabled' | 'limits' | 'faults'> = {
+  private efoEnabled: boolean;
+  private readonly efo: EfoServer;
+  private readonly counters: Omit<KinesisLimitsStats, 'enabled' | 'limits' | 'faults' | 'efo'> = {
     requests: { putRecords: 0, putRecord: 0, passthrough: 0, injectedFailures: 0, unmetered: 0 },
     records: {
       received: 0,
@@ -153,6 +175,10 @@ class LimitsProxy {
     this.clock = options.clock ?? (() => performance.now());
     this.accountId = options.defaultAccountId ?? DEFAULT_ACCOUNT_ID;
     this.enabled = options.enabled ?? true;
+    const { enabled: efoEnabled, ...efoSettings } = options.efo ?? {};
+    this.efoEnabled = efoEnabled ?? proxyEfoDefault();
+    // Real time always: tests freeze `clock` for the write windows, and subscriptions must still age.
+    this.efo = new EfoServer(this.callKinesis, () => performance.now(), resolveEfoSettings(efoSettings));
   }
 
   async start(): Promise<KinesisLimits> {
@@ -176,10 +202,14 @@ class LimitsProxy {
         this.enabled = enabled;
       },
       setLimits: (limits) => this.limiter.setLimits(limits),
+      setEfo: (enabled) => {
+        this.efoEnabled = enabled;
+      },
       injectFaults: (plan) => this.faults.set(plan),
       stats: () => this.stats(),
       stop: async () => {
         const closed = once(server, 'close');
+        this.efo.closeAll();
         server.close();
         server.closeAllConnections();
         this.agent.destroy();
@@ -194,6 +224,7 @@ class LimitsProxy {
       limits: this.limiter.limits,
       faults: this.faults.current(),
       ...this.counters,
+      efo: { enabled: this.efoEnabled, ...this.efo.stats() },
     });
   }
 
@@ -205,12 +236,20 @@ class LimitsProxy {
     const json = headerOf(req, 'content-type')?.startsWith(JSON_CONTENT_TYPE) === true;
     if (json && operation === 'PutRecords') return this.putRecords(req, res, await readBody(req));
     if (json && operation === 'PutRecord') return this.putRecord(req, res, await readBody(req));
-    if (operation === 'PutRecords' || operation === 'PutRecord') this.counters.requests.unmetered += 1;
-    this.passthrough(req, res, SHARD_CHANGING.has(operation));
+    if (json && operation === 'SubscribeToShard' && this.efoEnabled)
+      return this.efo.serve(res, await readBody(req));
+    const put = operation === 'PutRecords' || operation === 'PutRecord';
+    if (put) this.counters.requests.unmetered += 1;
+    this.passthrough(req, res, SHARD_CHANGING.has(operation), put);
   }
 
   /** Pipes request and response unbuffered; SubscribeToShard event streams flow as they come. */
-  private passthrough(req: http.IncomingMessage, res: http.ServerResponse, changesShards: boolean): void {
+  private passthrough(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    changesShards: boolean,
+    writes: boolean,
+  ): void {
     this.counters.requests.passthrough += 1;
     const upstreamRequest = http.request({
       host: this.upstream.hostname,
@@ -229,6 +268,8 @@ class LimitsProxy {
       );
       upstreamResponse.pipe(res);
       upstreamResponse.on('error', () => res.destroy());
+      // A write the proxy could not parse: its stream is unknown, so every subscription reads.
+      if (writes) upstreamResponse.on('end', () => this.efo.wake(undefined));
     });
     upstreamRequest.on('error', (error) => {
       if (!res.headersSent)
@@ -259,6 +300,7 @@ class LimitsProxy {
     }
     const whole = admitted === admissions.length;
     const upstream = await this.send(req, whole ? body : subsetRequest(parsed.request, admissions));
+    this.efo.wake(stream.key);
     const result = upstream.status === 200 ? parseJsonObject(upstream.body) : undefined;
     if (result === undefined) return relay(res, upstream);
     this.checkRoutes(stream, admissions, upstreamShardIds(result));
@@ -287,6 +329,7 @@ class LimitsProxy {
       return reply(res, 500, errorBody(INTERNAL_FAILURE, INTERNAL_FAILURE_MESSAGE), INTERNAL_FAILURE);
     }
     const upstream = await this.send(req, body);
+    this.efo.wake(stream.key);
     const result = upstream.status === 200 ? parseJsonObject(upstream.body) : undefined;
     if (result !== undefined) {
       const shardId = typeof result.ShardId === 'string' ? result.ShardId : undefined;
@@ -380,7 +423,9 @@ class LimitsProxy {
   ): Promise<void> {
     if (this.metering) this.counters.requests.unmetered += 1;
     this.counters.records.received += entries.length;
-    relay(res, await this.send(req, body));
+    const upstream = await this.send(req, body);
+    this.efo.wake(undefined);
+    relay(res, upstream);
   }
 
   /** Sends a buffered request upstream with the client's headers, fixed up for the body sent. */
@@ -417,23 +462,13 @@ class LimitsProxy {
     });
   }
 
-  /** ListShards upstream, all pages, as the stream's own account and region (SigV4 scope is all the emulator reads). */
+  /** ListShards upstream, all pages, as the stream's own account and region. */
   private readonly listShards: ShardLister = async (stream) => {
     const shards: Awaited<ReturnType<ShardLister>>[number][] = [];
-    const date = new Date()
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d{3}/, '');
-    const headers = {
-      'content-type': JSON_CONTENT_TYPE,
-      'x-amz-target': `${TARGET_PREFIX}ListShards`,
-      'x-amz-date': date,
-      authorization: `AWS4-HMAC-SHA256 Credential=${stream.accountId}/${date.slice(0, 8)}/${stream.region}/kinesis/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0`,
-    };
     let nextToken: string | undefined;
     do {
       const request = nextToken === undefined ? stream.selector : { NextToken: nextToken };
-      const upstream = await this.call('POST', '/', headers, Buffer.from(JSON.stringify(request), 'utf8'));
+      const upstream = await this.callKinesis('ListShards', stream, request);
       const result = parseJsonObject(upstream.body, dropNulls);
       if (upstream.status !== 200 || result === undefined || !Array.isArray(result.Shards)) {
         throw new UpstreamError(
@@ -444,6 +479,21 @@ class LimitsProxy {
       nextToken = typeof result.NextToken === 'string' ? result.NextToken : undefined;
     } while (nextToken !== undefined);
     return shards;
+  };
+
+  /** An awsJson1_1 call of the proxy's own, signed only as far as the emulator reads it (the SigV4 scope). */
+  private readonly callKinesis: KinesisCall = (operation, scope, request) => {
+    const date = new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
+    const headers = {
+      'content-type': JSON_CONTENT_TYPE,
+      'x-amz-target': `${TARGET_PREFIX}${operation}`,
+      'x-amz-date': date,
+      authorization: `AWS4-HMAC-SHA256 Credential=${scope.accountId}/${date.slice(0, 8)}/${scope.region}/kinesis/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0`,
+    };
+    return this.call('POST', '/', headers, Buffer.from(JSON.stringify(request), 'utf8'));
   };
 
   private async control(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -464,13 +514,30 @@ class LimitsProxy {
   }
 
   private applyControl(change: Record<string, unknown>): void {
-    const { enabled, limits, faults } = change;
+    const { enabled, limits, faults, efo } = change;
     if (enabled !== undefined && typeof enabled !== 'boolean')
       throw new LimitsOptionError('enabled', 'must be a boolean');
+    if (efo !== undefined && typeof efo !== 'boolean')
+      throw new LimitsOptionError('efo', 'must be a boolean');
     if (limits !== undefined) this.limiter.setLimits(limits as Partial<RateLimits>);
     if (faults !== undefined) this.faults.set(faults as FaultPlan);
     if (enabled !== undefined) this.enabled = enabled;
+    if (efo !== undefined) this.efoEnabled = efo;
   }
+}
+
+function resolveEfoSettings(settings: Partial<EfoSettings>): EfoSettings {
+  const resolved: EfoSettings = { ...DEFAULT_CURSOR_SETTINGS, takeoverMs: EFO_SUBSCRIBE_TAKEOVER_MS };
+  for (const [name, value] of Object.entries(settings)) {
+    if (value === undefined) continue;
+    if (!(name in resolved)) throw new LimitsOptionError(`efo.${name}`, 'unknown setting');
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw new LimitsOptionError(`efo.${name}`, `must be a finite number >= 0 (got ${String(value)})`);
+    resolved[name as keyof EfoSettings] = value;
+  }
+  if (resolved.readBytesPerSecond <= 0 || resolved.heartbeatMs <= 0 || resolved.lifetimeMs <= 0)
+    throw new LimitsOptionError('efo', 'readBytesPerSecond, heartbeatMs and lifetimeMs must be above 0');
+  return resolved;
 }
 
 function parseUpstream(upstream: string): URL {

@@ -314,4 +314,46 @@ describe('kinesis-limits proxy in front of kinesis-mock', () => {
     abort.abort();
     expect(received).toEqual(['rec-0', 'rec-1', 'rec-2', 'rec-3', 'rec-4']);
   });
+
+  it('serves SubscribeToShard itself when its EFO is on: the SDK reads its events, one subscription per consumer and shard', async () => {
+    const { StreamDescriptionSummary } = await client.send(
+      new DescribeStreamSummaryCommand({ StreamName: 'limits-efo' }),
+    );
+    const { Consumer } = await client.send(
+      new RegisterStreamConsumerCommand({
+        StreamARN: StreamDescriptionSummary?.StreamARN,
+        ConsumerName: 'proxy-efo',
+      }),
+    );
+    const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: 'limits-efo' }));
+    const shardId = Shards[0]?.ShardId ?? '';
+    limits.setEfo(true);
+    try {
+      const abort = new AbortController();
+      const request = {
+        ConsumerARN: Consumer?.ConsumerARN,
+        ShardId: shardId,
+        StartingPosition: { Type: 'TRIM_HORIZON' as const },
+      };
+      const subscription = await client.send(new SubscribeToShardCommand(request), {
+        abortSignal: abort.signal,
+      });
+      await expect(client.send(new SubscribeToShardCommand(request))).rejects.toMatchObject({
+        name: 'ResourceInUseException',
+      });
+      const received: string[] = [];
+      let continuation: string | undefined;
+      for await (const event of subscription.EventStream ?? []) {
+        for (const record of event.SubscribeToShardEvent?.Records ?? []) received.push(text(record.Data));
+        continuation = event.SubscribeToShardEvent?.ContinuationSequenceNumber;
+        if (received.length >= 5) break;
+      }
+      abort.abort();
+      expect(received).toEqual(['rec-0', 'rec-1', 'rec-2', 'rec-3', 'rec-4']);
+      expect(continuation).toMatch(/^\d+$/);
+      expect(limits.stats().efo).toMatchObject({ enabled: true, subscriptions: 1, refused: 1 });
+    } finally {
+      limits.setEfo(false);
+    }
+  });
 });

@@ -1,0 +1,128 @@
+import { EventStreamCodec } from '@smithy/core/event-streams';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { encodeEventMessage, eventMessage } from '../../../local/kinesis-limits/event-stream.ts';
+import {
+  consumerArnParts,
+  parseSubscribeRequest,
+  SubscriptionCursor,
+  SubscriptionRegistry,
+} from '../../../local/kinesis-limits/subscription.ts';
+
+const codec = new EventStreamCodec(
+  (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8'),
+  (text: string) => new Uint8Array(Buffer.from(text, 'utf8')),
+);
+
+describe('event stream encoder', () => {
+  it('frames messages the SDK codec decodes to the same headers and payload', () => {
+    const header = fc.tuple(
+      fc.string({ minLength: 1, maxLength: 40 }).filter((n) => Buffer.byteLength(n) <= 255),
+      fc.string({ maxLength: 200 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(header, { selector: ([name]) => name, maxLength: 6 }),
+        fc.uint8Array({ maxLength: 4096 }),
+        (headers, payload) => {
+          const decoded = codec.decode(encodeEventMessage(headers, payload));
+          expect(Buffer.from(decoded.body)).toEqual(Buffer.from(payload));
+          const values = Object.fromEntries(Object.entries(decoded.headers).map(([k, v]) => [k, v.value]));
+          expect(values).toEqual(Object.fromEntries(headers));
+        },
+      ),
+    );
+  });
+
+  it('marks a SubscribeToShardEvent as an event of that type', () => {
+    const decoded = codec.decode(
+      eventMessage('SubscribeToShardEvent', 'application/json', Buffer.from('{}')),
+    );
+    expect(decoded.headers[':message-type']?.value).toBe('event');
+    expect(decoded.headers[':event-type']?.value).toBe('SubscribeToShardEvent');
+  });
+
+  it('refuses a header name longer than 255 bytes', () => {
+    expect(() => encodeEventMessage([['x'.repeat(256), 'v']], new Uint8Array())).toThrow(RangeError);
+  });
+});
+
+describe('subscription core', () => {
+  it('parses requests and names the bad field', () => {
+    expect(
+      parseSubscribeRequest({ ConsumerARN: 'a', ShardId: 's', StartingPosition: { Type: 'LATEST' } }),
+    ).toEqual({
+      consumerArn: 'a',
+      shardId: 's',
+      startingPosition: { type: 'LATEST' },
+    });
+    expect(
+      parseSubscribeRequest({
+        ConsumerARN: 'a',
+        ShardId: 's',
+        StartingPosition: { Type: 'AFTER_SEQUENCE_NUMBER' },
+      }),
+    ).toMatchObject({ type: 'InvalidArgumentException', message: expect.stringContaining('SequenceNumber') });
+  });
+
+  it('reads consumer ARNs', () => {
+    expect(
+      consumerArnParts('arn:aws:kinesis:eu-west-1:123456789012:stream/s1/consumer/c1:1700000000'),
+    ).toEqual({
+      region: 'eu-west-1',
+      accountId: '123456789012',
+      streamName: 's1',
+      consumerName: 'c1',
+      streamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/s1',
+    });
+    expect(consumerArnParts('arn:aws:kinesis:eu-west-1:123456789012:stream/s1')).toBeUndefined();
+  });
+
+  it('refuses a second subscription within the takeover window, lets a later one take over', () => {
+    let now = 0;
+    const registry = new SubscriptionRegistry<string>(() => now, 5000);
+    expect(registry.acquire('c', 's', 'first')).toEqual({ ok: true, replaced: undefined });
+    now = 4999;
+    expect(registry.acquire('c', 's', 'second')).toMatchObject({
+      ok: false,
+      fault: { type: 'ResourceInUseException' },
+    });
+    expect(registry.acquire('c', 'other', 'third')).toEqual({ ok: true, replaced: undefined });
+    now = 5000;
+    expect(registry.acquire('c', 's', 'second')).toEqual({ ok: true, replaced: 'first' });
+  });
+
+  it('continues from the last record and ends a closed shard with its children in an event of its own', () => {
+    const cursor = new SubscriptionCursor('start', 0);
+    const record = { SequenceNumber: '7', Data: 'AA==' };
+    const first = cursor.step(
+      { records: [record], nextShardIterator: 'i', millisBehindLatest: 0, childShards: undefined },
+      0,
+    );
+    expect(first.events).toEqual([
+      { Records: [record], ContinuationSequenceNumber: '7', MillisBehindLatest: 0 },
+    ]);
+    // Nothing new before the heartbeat: no event.
+    expect(
+      cursor.step({ records: [], nextShardIterator: 'i', millisBehindLatest: 0, childShards: undefined }, 10)
+        .events,
+    ).toEqual([]);
+    const heartbeat = cursor.step(
+      { records: [], nextShardIterator: 'i', millisBehindLatest: 0, childShards: undefined },
+      1000,
+    );
+    expect(heartbeat.events).toEqual([
+      { Records: [], ContinuationSequenceNumber: '7', MillisBehindLatest: 0 },
+    ]);
+    const children = [{ ShardId: 'child' }];
+    const end = cursor.step(
+      { records: [], nextShardIterator: undefined, millisBehindLatest: 0, childShards: children },
+      1001,
+    );
+    expect(end).toEqual({
+      events: [{ Records: [], MillisBehindLatest: 0, ChildShards: children }],
+      end: 'shard-end',
+    });
+    expect(cursor.expired(300_000)).toBe(true);
+  });
+});
