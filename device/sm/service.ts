@@ -406,25 +406,11 @@ export class StreamManagerService {
     }
     for (const t of this.#s3Tasks.get(name) ?? []) {
       const s = t.status();
-      statuses.push({
-        exportConfigIdentifier: s.identifier,
-        lastExportedSequenceNumber: s.committed ?? -1,
-        ...(s.lastAttemptAt === undefined ? {} : { lastExportTime: s.lastAttemptAt }),
-        ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
-        exportedBytesFromStream: s.bytesUploaded,
-        exportedMessagesCount: s.tasksDone,
-      });
+      statuses.push(progressStatusOf(s, s.bytesUploaded, s.tasksDone));
     }
     for (const w of this.#siteWise.get(name) ?? []) {
       const s = w.status();
-      statuses.push({
-        exportConfigIdentifier: s.identifier,
-        lastExportedSequenceNumber: s.committed ?? -1,
-        ...(s.lastAttemptAt === undefined ? {} : { lastExportTime: s.lastAttemptAt }),
-        ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
-        exportedBytesFromStream: s.bytesAccepted,
-        exportedMessagesCount: s.entriesAccepted,
-      });
+      statuses.push(progressStatusOf(s, s.bytesAccepted, s.entriesAccepted));
     }
     return statuses;
   }
@@ -719,4 +705,25 @@ export class StreamManagerService {
     await this.#queue;
     await Promise.all([...this.#exports.keys()].map((name) => this.#stopExports(name)));
   }
+}
+
+/** An S3 or SiteWise export's status as Describe reports it: what it delivered, counted its own way. */
+function progressStatusOf(
+  s: {
+    readonly identifier: string;
+    readonly committed: number | undefined;
+    readonly lastAttemptAt: number | undefined;
+    readonly lastError: string | undefined;
+  },
+  exportedBytesFromStream: number,
+  exportedMessagesCount: number,
+): ExportStatusWire {
+  return {
+    exportConfigIdentifier: s.identifier,
+    lastExportedSequenceNumber: s.committed ?? -1,
+    ...(s.lastAttemptAt === undefined ? {} : { lastExportTime: s.lastAttemptAt }),
+    ...(s.lastError === undefined ? {} : { errorMessage: s.lastError }),
+    exportedBytesFromStream,
+    exportedMessagesCount,
+  };
 }
