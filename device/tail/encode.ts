@@ -4,24 +4,27 @@
  * `event_time` (the read time when it has none, or one the contract cannot hold). A record over the
  * stream's size limit has its message cut, with the marker, rather than being refused.
  */
-import { encodeRecord, RecordTooLargeError } from '../../shared/contract/index.ts';
+import {
+  EVENT_TIME_MAX_MS,
+  EVENT_TIME_MIN_MS,
+  encodeRecord,
+  LOG_SOURCE_MAX_CHARS,
+  RecordTooLargeError,
+  SCHEMA_VERSION,
+} from '../../shared/contract/index.ts';
 import type { EntryEncoder } from './tailer.ts';
-
-/** The contract's event_time range (CONTRACT.md): 2000-01-01 to 2100-01-01. */
-const MIN_TIME = Date.UTC(2000, 0, 1);
-const MAX_TIME = Date.UTC(2100, 0, 1);
-const MAX_SOURCE_CHARS = 256;
 
 export function logRecordEncoder(deviceId: string, maxRecordBytes: number, marker: string): EntryEncoder {
   return (entry, meta) => {
     let message = entry.message;
     const fields: Record<string, string> = { ...entry.fields };
     if (meta.truncated) fields.truncated = 'true';
-    const time = entry.time >= MIN_TIME && entry.time < MAX_TIME ? entry.time : meta.readTime;
+    const time =
+      entry.time >= EVENT_TIME_MIN_MS && entry.time <= EVENT_TIME_MAX_MS ? entry.time : meta.readTime;
     for (;;) {
       const record = {
         id: meta.id,
-        schema_version: 1,
+        schema_version: SCHEMA_VERSION,
         type: 'log',
         device_id: deviceId,
         partition_key: deviceId,
@@ -29,7 +32,7 @@ export function logRecordEncoder(deviceId: string, maxRecordBytes: number, marke
         payload: {
           level: entry.level,
           message,
-          source: meta.source.slice(0, MAX_SOURCE_CHARS),
+          source: meta.source.slice(0, LOG_SOURCE_MAX_CHARS),
           ...(Object.keys(fields).length === 0 ? {} : { fields }),
         },
       };

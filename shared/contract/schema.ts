@@ -23,6 +23,9 @@ const COUNTRY = /^[A-Z]{2}$/;
 export const EVENT_TIME_MIN_MS = 946_684_800_000;
 export const EVENT_TIME_MAX_MS = 4_102_444_800_000;
 
+/** A log record's `source` (logger, program or file): 1 to this many characters. */
+export const LOG_SOURCE_MAX_CHARS = 256;
+
 /** RFC 5424 severities 0..7 by their lowercase names, most severe first (the index is the severity). */
 export const LOG_LEVELS = [
   'emergency',
@@ -143,7 +146,7 @@ function buildSchemas(object: ObjectFactory) {
     level: z.enum(LOG_LEVELS),
     // Any text, empty included: bounded only by the record size limit (encodeRecord).
     message: z.string(),
-    source: z.string().check(z.minLength(1), z.maxLength(256)),
+    source: z.string().check(z.minLength(1), z.maxLength(LOG_SOURCE_MAX_CHARS)),
     fields: z.optional(stringMap(64, 8192, 'fields')),
   });
 
