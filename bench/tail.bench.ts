@@ -8,7 +8,8 @@
  *      its own process (dev launcher), NDJSON bodies encoded before the clock starts.
  * CPU per line: process.cpuUsage() of the tailing process (every thread: tailer, log, fsync);
  * for the baseline the agent process's own CPU (/proc/<pid>/stat), the sending client excluded.
- * Run: node --import tsx bench/tail.bench.ts [lines]   (default 300000; prints figures only)
+ * Run: node --import tsx bench/tail.bench.ts [lines] [case]   (default 300000 lines, every case;
+ * `... 300000 SINGLELINE` runs the cases whose label contains the word; prints figures only)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,6 +25,7 @@ import { newRecordId, SCHEMA_VERSION } from '../shared/contract/index.ts';
 import { seededRandom } from '../shared/seeded-random.ts';
 
 const LINES = Number(process.argv[2] ?? 300_000);
+const ONLY = process.argv[3];
 const LINE_BYTES = 200;
 const DEVICE_ID = 'bench-gateway';
 const STREAM = 'logs';
@@ -219,15 +221,20 @@ async function main(): Promise<void> {
     console.log(
       `one file of ${LINES} Apache combined lines of ${LINE_BYTES} bytes (${(lines.length / MiB).toFixed(0)} MiB), ${tmpdir()}, read from its start into a durable log stream`,
     );
-    print('tail, SINGLELINE', await tailOnce(dir, file, [{ optionName: 'SINGLELINE' }]));
-    print(
-      'tail, LOGTOJSON COMBINEDAPACHELOG',
-      await tailOnce(dir, file, [{ optionName: 'LOGTOJSON', logFormat: 'COMBINEDAPACHELOG' }]),
-    );
-    print(
-      `baseline: HTTP API, NDJSON of ${API_BATCH}, ${API_IN_FLIGHT} in flight`,
-      await viaApi(dir, lines, file),
-    );
+    const cases: [string, () => Promise<Figure>][] = [
+      ['tail, SINGLELINE', () => tailOnce(dir, file, [{ optionName: 'SINGLELINE' }])],
+      [
+        'tail, LOGTOJSON COMBINEDAPACHELOG',
+        () => tailOnce(dir, file, [{ optionName: 'LOGTOJSON', logFormat: 'COMBINEDAPACHELOG' }]),
+      ],
+      [
+        `baseline: HTTP API, NDJSON of ${API_BATCH}, ${API_IN_FLIGHT} in flight`,
+        () => viaApi(dir, lines, file),
+      ],
+    ];
+    for (const [label, run] of cases) {
+      if (ONLY === undefined || label.includes(ONLY)) print(label, await run());
+    }
     console.log('targets on one core: ≥ 100,000 lines/s single-line, ≥ 50,000 lines/s parsed');
   } finally {
     await rm(dir, { recursive: true, force: true });
