@@ -118,9 +118,23 @@ export class LineSplitter {
   push(chunk: Buffer): SplitRecord[] {
     const out: SplitRecord[] = [];
     let from = 0;
+    // Each line its own record, no header left, none begun in an earlier chunk: the common case is
+    // decoded straight from the chunk, without the bounded copies a partial or joined line needs.
+    const direct = this.#start === undefined && this.#skip === 0;
     for (;;) {
       const nl = chunk.indexOf(NEWLINE, from);
       if (nl < 0) break;
+      if (direct && this.#line.length === 0) {
+        const end = nl > from && chunk[nl - 1] === CR ? nl - 1 : nl;
+        if (end - from <= this.#max) {
+          const offset = this.#lineStart;
+          this.#offset += nl + 1 - from;
+          this.#lineStart = this.#offset;
+          out.push({ text: chunk.toString('utf8', from, end), offset, end: this.#offset, truncated: false });
+          from = nl + 1;
+          continue;
+        }
+      }
       this.#line.add(chunk.subarray(from, nl));
       this.#offset += nl + 1 - from;
       from = nl + 1;
