@@ -25,8 +25,20 @@ export interface Parsed {
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const monthIndex = (name: string): number => MONTHS.indexOf(name);
 
+// Apache stamps lines to the second: consecutive lines mostly repeat the time just read.
+let lastApacheText: string | undefined;
+let lastApacheTime: number | undefined;
+
 /** `10/Oct/2000:13:55:36 -0700` */
 function apacheTime(text: string): number | undefined {
+  if (text !== lastApacheText) {
+    lastApacheTime = readApacheTime(text);
+    lastApacheText = text;
+  }
+  return lastApacheTime;
+}
+
+function readApacheTime(text: string): number | undefined {
   const m = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
   if (m === null) return undefined;
   const [, d, mon, y, hh, mm, ss, sign, zh, zm] = m as unknown as string[];
@@ -164,10 +176,10 @@ export function logParser(
       const m = pattern.exec(text);
       if (m === null) return undefined;
       const fields: Fields = {};
-      names.forEach((name, i) => {
+      for (let i = 0; i < names.length; i++) {
         const value = m[i + 1];
-        fields[name] = dashIsNull ? dash(value) : (value ?? null);
-      });
+        fields[names[i] as string] = dashIsNull ? dash(value) : (value ?? null);
+      }
       const timeText = time === undefined ? undefined : m[time.group + 1];
       return { fields, time: timeText === undefined ? undefined : time?.read(timeText, readTime) };
     },

@@ -157,8 +157,9 @@ export function processor(options: readonly ProcessingOption[], config: Processo
     } else state.fields[name] = value;
   };
   const putAll = (state: State, fields: Fields, except?: string): void => {
-    for (const [name, value] of Object.entries(fields)) {
-      if (value !== null && name !== except) put(state, name, value);
+    for (const name in fields) {
+      const value = fields[name];
+      if (value !== null && value !== undefined && name !== except) put(state, name, value);
     }
   };
   const step = (option: ProcessingOption): Step => {
@@ -166,10 +167,14 @@ export function processor(options: readonly ProcessingOption[], config: Processo
       case 'SINGLELINE':
         // Kinesis Agent: newlines removed, each line's leading and trailing spaces trimmed.
         return (state) => {
-          state.message = state.message
-            .split('\n')
-            .map((line) => line.trim())
-            .join('');
+          const text = state.message;
+          // A record of one line (no multiLineStartPattern) needs no split.
+          state.message = text.includes('\n')
+            ? text
+                .split('\n')
+                .map((line) => line.trim())
+                .join('')
+            : text.trim();
         };
       case 'CSVTOJSON': {
         const { customFieldNames, delimiter } = option;
