@@ -17,8 +17,12 @@ import type { EntryEncoder } from './tailer.ts';
 export function logRecordEncoder(deviceId: string, maxRecordBytes: number, marker: string): EntryEncoder {
   return (entry, meta) => {
     let message = entry.message;
-    const fields: Record<string, string> = { ...entry.fields };
-    if (meta.truncated) fields.truncated = 'true';
+    // The entry's own fields unless a key is added to them (never changed in place: the encoder is pure).
+    let fields: Readonly<Record<string, string>> = meta.truncated
+      ? { ...entry.fields, truncated: 'true' }
+      : entry.fields;
+    let hasFields = meta.truncated;
+    if (!hasFields) for (const _ in fields) hasFields = true;
     const time =
       entry.time >= EVENT_TIME_MIN_MS && entry.time <= EVENT_TIME_MAX_MS ? entry.time : meta.readTime;
     for (;;) {
@@ -33,7 +37,7 @@ export function logRecordEncoder(deviceId: string, maxRecordBytes: number, marke
           level: entry.level,
           message,
           source: meta.source.slice(0, LOG_SOURCE_MAX_CHARS),
-          ...(Object.keys(fields).length === 0 ? {} : { fields }),
+          ...(hasFields ? { fields } : {}),
         },
       };
       try {
@@ -43,7 +47,8 @@ export function logRecordEncoder(deviceId: string, maxRecordBytes: number, marke
         // JSON escaping can make a line several times its size: halve until it fits.
         message = `${message.slice(0, Math.floor(message.length / 2))}${marker}`;
         if (message.length <= marker.length * 2) message = '';
-        fields.truncated = 'true';
+        fields = { ...fields, truncated: 'true' };
+        hasFields = true;
       }
     }
   };
