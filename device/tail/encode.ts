@@ -7,10 +7,9 @@
 import {
   EVENT_TIME_MAX_MS,
   EVENT_TIME_MIN_MS,
-  encodeRecord,
+  encodeLogRecord,
   LOG_SOURCE_MAX_CHARS,
   RecordTooLargeError,
-  SCHEMA_VERSION,
 } from '../../shared/contract/index.ts';
 import type { EntryEncoder } from './tailer.ts';
 
@@ -25,23 +24,22 @@ export function logRecordEncoder(deviceId: string, maxRecordBytes: number, marke
     if (!hasFields) for (const _ in fields) hasFields = true;
     const time =
       entry.time >= EVENT_TIME_MIN_MS && entry.time <= EVENT_TIME_MAX_MS ? entry.time : meta.readTime;
+    const source = meta.source.slice(0, LOG_SOURCE_MAX_CHARS);
     for (;;) {
-      const record = {
-        id: meta.id,
-        schema_version: SCHEMA_VERSION,
-        type: 'log',
-        device_id: deviceId,
-        partition_key: deviceId,
-        event_time: time,
-        payload: {
-          level: entry.level,
-          message,
-          source: meta.source.slice(0, LOG_SOURCE_MAX_CHARS),
-          ...(hasFields ? { fields } : {}),
-        },
-      };
       try {
-        return encodeRecord(record, maxRecordBytes);
+        return encodeLogRecord(
+          {
+            id: meta.id,
+            deviceId,
+            partitionKey: deviceId,
+            eventTime: time,
+            level: entry.level,
+            message,
+            source,
+            fields: hasFields ? fields : undefined,
+          },
+          maxRecordBytes,
+        );
       } catch (error) {
         if (!(error instanceof RecordTooLargeError) || message.length === 0) throw error;
         // JSON escaping can make a line several times its size: halve until it fits.

@@ -6,7 +6,7 @@
  * `fields.parse_error`, and counted. Pure: the same text and context always give the same entry,
  * which is what lets a restart re-create a batch byte for byte (device/FORMAT.md "Tail checkpoint").
  */
-import { LOG_LEVELS, type LogLevel } from '../../shared/contract/index.ts';
+import { LOG_FIELD_VALUE_MAX_CHARS, LOG_LEVELS, type LogLevel } from '../../shared/contract/index.ts';
 import { type Fields, type LogFormat, logParser, parseCsvLine } from './parsers.ts';
 
 export const METADATA_FIELDS = ['device', 'file', 'offset', 'time'] as const;
@@ -16,7 +16,7 @@ export type MetadataField = (typeof METADATA_FIELDS)[number];
 export { LOG_LEVELS, type LogLevel };
 
 /** The contract's limit on one field value (shared/CONTRACT.md, `log` payload). */
-export const MAX_FIELD_CHARS = 8192;
+export const MAX_FIELD_CHARS = LOG_FIELD_VALUE_MAX_CHARS;
 
 export type ProcessingOption =
   | { readonly optionName: 'SINGLELINE' }

@@ -13,8 +13,8 @@ export const SCHEMA_VERSION = 1;
 export const SUPPORTED_SCHEMA_VERSIONS = [1] as const;
 
 /** RFC 9562 UUIDv7, lowercase canonical text: time-ordered, so ids sort by creation time. */
-const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const METRIC = /^[a-z][a-z0-9_.]{0,127}$/;
 const MERCHANT_CATEGORY_CODE = /^[0-9]{4}$/;
 const COUNTRY = /^[A-Z]{2}$/;
@@ -25,6 +25,10 @@ export const EVENT_TIME_MAX_MS = 4_102_444_800_000;
 
 /** A log record's `source` (logger, program or file): 1 to this many characters. */
 export const LOG_SOURCE_MAX_CHARS = 256;
+/** A log record's `fields`: at most this many entries, keys of 1 to STRING_MAP_KEY_MAX_CHARS characters. */
+export const LOG_FIELDS_MAX_ENTRIES = 64;
+export const LOG_FIELD_VALUE_MAX_CHARS = 8192;
+export const STRING_MAP_KEY_MAX_CHARS = 64;
 
 /** RFC 5424 severities 0..7 by their lowercase names, most severe first (the index is the severity). */
 export const LOG_LEVELS = [
@@ -99,7 +103,7 @@ function buildSchemas(object: ObjectFactory) {
       }),
       z
         .record(
-          z.string().check(z.minLength(1), z.maxLength(64)),
+          z.string().check(z.minLength(1), z.maxLength(STRING_MAP_KEY_MAX_CHARS)),
           z.string().check(z.maxLength(maxValueChars)),
         )
         .check(
@@ -147,7 +151,7 @@ function buildSchemas(object: ObjectFactory) {
     // Any text, empty included: bounded only by the record size limit (encodeRecord).
     message: z.string(),
     source: z.string().check(z.minLength(1), z.maxLength(LOG_SOURCE_MAX_CHARS)),
-    fields: z.optional(stringMap(64, 8192, 'fields')),
+    fields: z.optional(stringMap(LOG_FIELDS_MAX_ENTRIES, LOG_FIELD_VALUE_MAX_CHARS, 'fields')),
   });
 
   const telemetry = object({ ...envelope, type: z.literal('telemetry'), payload: telemetryPayload });

@@ -4,11 +4,17 @@ import {
   compatibleSchemas,
   createRecord,
   decodeRecord,
+  EVENT_TIME_MAX_MS,
+  EVENT_TIME_MIN_MS,
+  encodeLogRecord,
   encodeRecord,
   glueColumns,
+  LOG_LEVELS,
+  type LogRecordParts,
   RecordDecodeError,
   RecordTooLargeError,
   RecordValidationError,
+  SCHEMA_VERSION,
   strictSchemas,
   validateRecord,
 } from '../../../shared/contract/index.ts';
@@ -252,6 +258,136 @@ describe('record contract', () => {
     });
     expect(() => encodeRecord(big, 300)).toThrow(RecordTooLargeError);
     expect(encodeRecord(big, DEFAULT_MAX_RECORD_BYTES).byteLength).toBeGreaterThan(256);
+  });
+});
+
+describe('encodeLogRecord', () => {
+  /** What encodeRecord gives (bytes, or the error with its code, message and issues). */
+  function outcome(encode: () => Uint8Array): unknown {
+    try {
+      return { bytes: Buffer.from(encode()).toString('hex') };
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      const { code, issues } = error as Error & { code?: string; issues?: unknown };
+      return { error: error.constructor.name, code, message: error.message, issues };
+    }
+  }
+
+  /** The record as a producer would pass it to encodeRecord (keys in the tail's former order). */
+  function recordOf(p: LogRecordParts): unknown {
+    return {
+      id: p.id,
+      schema_version: SCHEMA_VERSION,
+      type: 'log',
+      device_id: p.deviceId,
+      partition_key: p.partitionKey,
+      event_time: p.eventTime,
+      payload: {
+        level: p.level,
+        message: p.message,
+        source: p.source,
+        ...(p.fields === undefined ? {} : { fields: p.fields }),
+      },
+    };
+  }
+
+  const hidden = () => {
+    const map: Record<string, string> = { a: '1' };
+    Object.defineProperty(map, 'b', { value: '2', enumerable: false });
+    return map;
+  };
+  const withSymbol = () => ({ a: '1', [Symbol('s')]: '2' });
+  const nullPrototype = () => Object.assign(Object.create(null) as Record<string, string>, { a: '1' });
+  // Every part valid most of the time, else a value just past one of the schema's bounds or of the wrong kind.
+  const parts = fc.record({
+    id: fc.oneof(
+      { weight: 8, arbitrary: fc.uuid({ version: 7 }) },
+      fc.uuid({ version: 4 }),
+      fc.uuid({ version: 7 }).map((u) => u.toUpperCase()),
+      fc.string(),
+      fc.constant(7 as unknown as string),
+    ),
+    deviceId: fc.oneof(
+      { weight: 8, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/) },
+      fc.constantFrom('', '-gw', 'gw 1', 'x'.repeat(129), 'é'),
+    ),
+    partitionKey: fc.oneof(
+      { weight: 8, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 64 }) },
+      fc.constantFrom(
+        '',
+        'k'.repeat(256),
+        'k'.repeat(257),
+        '\ud800',
+        'a\udc00',
+        '😀'.repeat(128),
+        '😀'.repeat(129),
+      ),
+    ),
+    eventTime: fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: EVENT_TIME_MIN_MS, max: EVENT_TIME_MAX_MS }) },
+      fc.constantFrom(
+        EVENT_TIME_MIN_MS,
+        EVENT_TIME_MAX_MS,
+        EVENT_TIME_MIN_MS - 1,
+        EVENT_TIME_MAX_MS + 1,
+        EVENT_TIME_MIN_MS + 0.5,
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        '1765000000000' as unknown as number,
+      ),
+    ),
+    level: fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...LOG_LEVELS) },
+      fc.constantFrom('warn', 'INFO', '', 3).map((level) => level as LogRecordParts['level']),
+    ),
+    message: fc.oneof(
+      { weight: 8, arbitrary: fc.string({ unit: 'grapheme', maxLength: 300 }) },
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('', '\ud800 lone', 'quote " and \\ and \n', 42 as unknown as string),
+    ),
+    source: fc.oneof(
+      { weight: 8, arbitrary: fc.string({ minLength: 1, maxLength: 256 }) },
+      fc.constantFrom('', 's'.repeat(256), 's'.repeat(257), null as unknown as string),
+    ),
+    fields: fc.oneof(
+      { weight: 4, arbitrary: fc.constant(undefined) },
+      {
+        weight: 8,
+        arbitrary: fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 64 }).filter((key) => key !== '__proto__'),
+          fc.string({ maxLength: 300 }),
+          { maxKeys: 64, noNullPrototype: true },
+        ),
+      },
+      fc.constant({}),
+      fc.constant(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, 'v']))),
+      fc.constant(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']))),
+      fc.constantFrom(
+        { '': 'x' },
+        { ['k'.repeat(64)]: 'x' },
+        { ['k'.repeat(65)]: 'x' },
+        { 10: 'ten', b: 'x' },
+      ),
+      fc.constantFrom({ v: 'x'.repeat(8192) }, { v: 'x'.repeat(8193) }, { v: 1 }, { v: null }),
+      fc.constant(JSON.parse('{"a":"1","__proto__":"x"}') as Record<string, string>),
+      fc.constantFrom(null, [], ['a'], new Map([['a', '1']]), 'a=1'),
+      fc.constant(null).map(hidden),
+      fc.constant(null).map(withSymbol),
+      fc.constant(null).map(nullPrototype),
+    ) as fc.Arbitrary<Record<string, string> | undefined>,
+  });
+  const maxRecordBytes = fc.oneof(
+    { weight: 4, arbitrary: fc.constant(DEFAULT_MAX_RECORD_BYTES) },
+    fc.integer({ min: 200, max: 1200 }),
+  );
+
+  it('gives the bytes and the errors encodeRecord gives for the same log record, valid or not', () => {
+    fc.assert(
+      fc.property(parts, maxRecordBytes, (p, max) => {
+        expect(outcome(() => encodeLogRecord(p, max))).toEqual(outcome(() => encodeRecord(recordOf(p), max)));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 
