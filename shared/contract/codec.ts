@@ -149,16 +149,35 @@ function plainFields(map: unknown): Record<string, string> | undefined {
   return copy;
 }
 
+// A producer repeats its device id and partition key record after record: the last valid ones are
+// remembered so that each is checked once, not per line.
+let validDeviceId: string | undefined;
+let validPartitionKey: string | undefined;
+
+function deviceIdValid(v: unknown): boolean {
+  if (!isString(v)) return false;
+  if (v === validDeviceId) return true;
+  if (!DEVICE_ID.test(v)) return false;
+  validDeviceId = v;
+  return true;
+}
+
+function partitionKeyValid(v: unknown): boolean {
+  if (!isString(v)) return false;
+  if (v === validPartitionKey) return true;
+  if (partitionKeyProblem(v) !== undefined) return false;
+  validPartitionKey = v;
+  return true;
+}
+
 /** Every check the strict `log` schema makes of the parts' scalars (its `fields`: plainFields). */
 function logScalarsValid(p: LogRecordParts): boolean {
   return (
     isString(p.id) &&
     UUID_V7.test(p.id) &&
     VERSION_SUPPORTED &&
-    isString(p.deviceId) &&
-    DEVICE_ID.test(p.deviceId) &&
-    isString(p.partitionKey) &&
-    partitionKeyProblem(p.partitionKey) === undefined &&
+    deviceIdValid(p.deviceId) &&
+    partitionKeyValid(p.partitionKey) &&
     Number.isSafeInteger(p.eventTime) &&
     p.eventTime >= EVENT_TIME_MIN_MS &&
     p.eventTime <= EVENT_TIME_MAX_MS &&

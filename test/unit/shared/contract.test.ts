@@ -309,7 +309,7 @@ describe('encodeLogRecord', () => {
     ),
     deviceId: fc.oneof(
       { weight: 8, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/) },
-      fc.constantFrom('', '-gw', 'gw 1', 'x'.repeat(129), 'é'),
+      fc.constantFrom('', '-gw', 'gw 1', 'x'.repeat(129), 'é', undefined as unknown as string),
     ),
     partitionKey: fc.oneof(
       { weight: 8, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 64 }) },
@@ -321,6 +321,7 @@ describe('encodeLogRecord', () => {
         'a\udc00',
         '😀'.repeat(128),
         '😀'.repeat(129),
+        undefined as unknown as string,
       ),
     ),
     eventTime: fc.oneof(
