@@ -7,41 +7,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  type KinesisClient,
-  PutRecordsCommand,
-  type PutRecordsRequestEntry,
-} from '@aws-sdk/client-kinesis';
+import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { KinesisExporter } from '../device/export/index.ts';
 import { LogStore } from '../device/log/index.ts';
 import { startKinesisLimits } from '../local/kinesis-limits/proxy.ts';
 import { startKinesis } from '../local/servers/kinesis.ts';
 import { createAwsClients } from '../shared/aws/clients.ts';
+import { createStream, payload, RECORD_BYTES } from './export-fixture.ts';
 
 const SECONDS = Number(process.argv[2] ?? 15);
-const RECORD_BYTES = 100;
-const DEVICES = 100;
 // Enough for both runs at well above the target rate, so neither runs dry.
 const RECORDS = Math.ceil(SECONDS * 14_000);
-
-/** A 100-byte JSON payload with a top-level partition_key, like a (small) contract record. */
-function payload(i: number): Uint8Array {
-  const head = `{"partition_key":"device-${String(i % DEVICES).padStart(3, '0')}","n":${i},"pad":"`;
-  return Buffer.from(`${head}${'x'.repeat(RECORD_BYTES - head.length - 2)}"}`, 'utf8');
-}
-
-async function createStream(client: KinesisClient, name: string): Promise<void> {
-  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
-  for (;;) {
-    const { StreamDescriptionSummary } = await client.send(
-      new DescribeStreamSummaryCommand({ StreamName: name }),
-    );
-    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
