@@ -46,7 +46,11 @@ options:
   --no-fleet              no simulator: the agent runs for your own devices (its API URL is printed)
   --no-analytics          do not run the Flink job (it needs a JDK 17 and Maven)
   --dashboard-port <n>    port of the dashboard on 127.0.0.1 (default: a free one, printed)
-  -h, --help              show this help`;
+  -h, --help              show this help
+
+environment:
+  TRIBUTARY_PROXY_EFO=0   SubscribeToShard served by the Kinesis emulator (events on a 1 s tick)
+                          instead of the limits proxy (AWS's pace, the default)`;
 
 const FLAG_NAMES = {
   sensors: '--sensors',

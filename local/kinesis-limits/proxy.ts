@@ -65,17 +65,24 @@ export interface KinesisLimitsOptions {
   /** Account named in throttle messages when the access key id is not a 12-digit account. */
   defaultAccountId?: string;
   /**
-   * SubscribeToShard served by the proxy (default off until the EFO consumers' tests have run against
-   * it; env TRIBUTARY_PROXY_EFO=1 turns the default on): off pipes it to the emulator, whose events
-   * come on a one-second tick.
+   * SubscribeToShard served by the proxy (default on; env TRIBUTARY_PROXY_EFO=0 turns the default
+   * off): off pipes it to the emulator, whose events come on a one-second tick.
    */
   efo?: Partial<EfoSettings> & { enabled?: boolean };
 }
 
-/** The default of `efo.enabled`: on only when TRIBUTARY_PROXY_EFO is 1/true/on. */
+/**
+ * The default of `efo.enabled`: on unless TRIBUTARY_PROXY_EFO is 0/false/off (1/true/on or unset: on).
+ * Any other value is refused, so a typo never silently picks one of the two.
+ */
 export function proxyEfoDefault(env: NodeJS.ProcessEnv = process.env): boolean {
   const value = env.TRIBUTARY_PROXY_EFO?.trim().toLowerCase();
-  return value === '1' || value === 'true' || value === 'on';
+  if (value === undefined || value === '' || value === '1' || value === 'true' || value === 'on') return true;
+  if (value === '0' || value === 'false' || value === 'off') return false;
+  throw new LimitsOptionError(
+    'TRIBUTARY_PROXY_EFO',
+    `must be 1/true/on or 0/false/off (got ${JSON.stringify(value)})`,
+  );
 }
 
 export interface ShardStats {

@@ -75,7 +75,12 @@ const failures = (records: PutRecordsResultEntry[] | undefined) => (records ?? [
 
 beforeAll(async () => {
   kinesis = await startKinesis();
-  limits = await startKinesisLimits({ upstream: kinesis.endpoint, clock: () => now });
+  // EFO starts piped to the emulator: the pass-through test needs it, the proxy's own EFO test turns it on.
+  limits = await startKinesisLimits({
+    upstream: kinesis.endpoint,
+    clock: () => now,
+    efo: { enabled: false },
+  });
   client = new KinesisClient({
     endpoint: limits.endpoint,
     region: 'us-east-1',
@@ -272,7 +277,7 @@ describe('kinesis-limits proxy in front of kinesis-mock', () => {
     }
   });
 
-  it('passes SubscribeToShard (EFO) through as an unbuffered event stream', async () => {
+  it('passes SubscribeToShard (EFO) through as an unbuffered event stream when its EFO is off', async () => {
     const map = await createStream('limits-efo', 1);
     const shardId = map.shards[0]?.shardId ?? '';
     const { StreamDescriptionSummary } = await client.send(

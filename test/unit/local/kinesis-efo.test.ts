@@ -1,7 +1,9 @@
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { LimitsOptionError } from '../../../local/kinesis-limits/errors.ts';
 import { encodeEventMessage, eventMessage } from '../../../local/kinesis-limits/event-stream.ts';
+import { proxyEfoDefault } from '../../../local/kinesis-limits/proxy.ts';
 import {
   consumerArnParts,
   parseSubscribeRequest,
@@ -124,5 +126,16 @@ describe('subscription core', () => {
       end: 'shard-end',
     });
     expect(cursor.expired(300_000)).toBe(true);
+  });
+});
+
+describe('proxyEfoDefault', () => {
+  it('is on unless TRIBUTARY_PROXY_EFO says off, and refuses other values', () => {
+    expect(proxyEfoDefault({})).toBe(true);
+    for (const on of ['1', 'true', 'ON', ' on ', ''])
+      expect(proxyEfoDefault({ TRIBUTARY_PROXY_EFO: on })).toBe(true);
+    for (const off of ['0', 'false', 'OFF', ' off '])
+      expect(proxyEfoDefault({ TRIBUTARY_PROXY_EFO: off })).toBe(false);
+    expect(() => proxyEfoDefault({ TRIBUTARY_PROXY_EFO: 'no' })).toThrow(LimitsOptionError);
   });
 });
