@@ -111,6 +111,8 @@ interface Follower {
   grewAt: number;
   /** In the last directory listing under a matching name. */
   listed: boolean;
+  /** Clock when it first went missing from the listings (renamed away, deleted, or mid-rename). */
+  unlistedSince: number | undefined;
 }
 
 interface CopyCandidate {
@@ -126,6 +128,11 @@ const MiB = 1024 * KiB;
 const MAX_BATCH_RECORDS = 10_000;
 const BACKOFF_MIN = 50;
 const BACKOFF_MAX = 5_000;
+/** A dormant position whose file has not been listed again for this long is dropped, with its file. */
+const DORMANT_MILLIS = 10 * 60_000;
+/** Listings taken until two agree (a rotation in progress moves names): at start, and at each poll. */
+const SETTLE_LOOKS_AT_START = 50;
+const SETTLE_LOOKS = 3;
 
 const keyOf = (dev: number, ino: number) => `${dev}-${ino}`;
 
@@ -146,6 +153,11 @@ export class SourceTailer {
   readonly #young = new Map<string, number>();
   /** Plain copies of a followed file (no truncation followed): never read. */
   readonly #ignored = new Set<string>();
+  /**
+   * Positions of files let go while they still existed, or not found at start: a file listed again
+   * (renamed back, or only missed by a listing taken mid-rename) resumes there instead of at 0.
+   */
+  readonly #dormant = new Map<string, { position: TailPosition; since: number }>();
   readonly #buf: Buffer;
   #state: TailSourceStatus['state'] = 'starting';
   #lines = 0;
@@ -227,6 +239,11 @@ export class SourceTailer {
     };
   }
 
+  /** Rotation decisions, one line each: what an operator reads to see why a file was (re)read. */
+  #say(message: string): void {
+    this.#o.log?.(`tail ${this.source.filePattern}: ${message}`);
+  }
+
   #noteError(error: unknown): void {
     const code = error instanceof TributaryError ? error.code : 'TAIL_READ_FAILED';
     const message = error instanceof Error ? error.message : String(error);
@@ -261,7 +278,7 @@ export class SourceTailer {
   async #list(all: boolean): Promise<Listed[]> {
     let names: string[];
     try {
-      names = await readdir(this.source.directory);
+      names = (await readdir(this.source.directory)).sort();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw new TailReadError(this.source.directory, error);
@@ -278,6 +295,43 @@ export class SourceTailer {
       }
     }
     return out;
+  }
+
+  /**
+   * A listing two looks in a row agree on (names to inodes): a rotation renaming files while the
+   * directory is read shows a file twice or not at all, and at start a missed file would have its
+   * checkpoint taken by a copy of it.
+   */
+  async #settledList(all: boolean, looks: number): Promise<{ entries: Listed[]; settled: boolean }> {
+    const same = (a: readonly Listed[], b: readonly Listed[]) =>
+      a.length === b.length &&
+      a.every((x, i) => x.name === b[i]?.name && x.dev === b[i]?.dev && x.ino === b[i]?.ino);
+    let last = await this.#list(all);
+    for (let look = 0; look < looks; look++) {
+      const again = await this.#list(all);
+      if (same(last, again)) return { entries: again, settled: true };
+      last = again;
+    }
+    return { entries: last, settled: false };
+  }
+
+  /**
+   * Opens a listed file by name, if the name still leads to the inode listed: a rotation between the
+   * listing and the open would otherwise pair one file's identity with another's bytes.
+   */
+  async #openListed(entry: Listed): Promise<{ entry: Listed; handle: FileHandle } | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await open(join(this.source.directory, entry.name), 'r');
+    } catch {
+      return undefined;
+    }
+    const st = await handle.stat().catch(() => undefined);
+    if (st === undefined || st.dev !== entry.dev || st.ino !== entry.ino) {
+      await handle.close().catch(() => {});
+      return undefined;
+    }
+    return { entry: { ...entry, size: st.size, mtimeMs: st.mtimeMs }, handle };
   }
 
   async #readHead(handle: FileHandle, size: number): Promise<Buffer> {
@@ -309,9 +363,11 @@ export class SourceTailer {
     head: Buffer,
     offset: number,
     headerLinesLeft: number,
+    why: string,
   ): Promise<Follower> {
     const path = join(this.source.directory, entry.name);
     const key = keyOf(entry.dev, entry.ino);
+    this.#say(`following ${entry.name} (${key}, ${entry.size} bytes) from ${offset}: ${why}`);
     const ckptPath = join(this.#o.checkpointDir, `${key}.ckpt`);
     let ckpt: TailCheckpointFile;
     try {
@@ -336,14 +392,15 @@ export class SourceTailer {
       mtimeMs: entry.mtimeMs,
       grewAt: this.#clock(),
       listed: true,
+      unlistedSince: undefined,
     };
     await this.#writePosition(f, undefined);
     this.#followers.set(key, f);
     return f;
   }
 
-  async #writePosition(f: Follower, pending: TailPosition['pending']): Promise<void> {
-    const position: TailPosition = {
+  #positionOf(f: Follower, pending: TailPosition['pending']): TailPosition {
+    return {
       path: f.path,
       dev: f.dev,
       ino: f.ino,
@@ -353,6 +410,10 @@ export class SourceTailer {
       headerLinesLeft: f.committedHeaderLines,
       ...(pending === undefined ? {} : { pending }),
     };
+  }
+
+  async #writePosition(f: Follower, pending: TailPosition['pending']): Promise<void> {
+    const position = this.#positionOf(f, pending);
     try {
       await f.ckpt.write(position);
     } catch (error) {
@@ -391,20 +452,17 @@ export class SourceTailer {
       await file.close();
       if (position !== undefined) positions.push({ name, position });
     }
-    const entries = await this.#list(true);
+    const { entries } = await this.#settledList(true, SETTLE_LOOKS_AT_START);
     const heads = new Map<string, { entry: Listed; handle: FileHandle; head: Buffer }>();
     const claimed = new Set<string>();
     const opened = async (entry: Listed) => {
       const key = keyOf(entry.dev, entry.ino);
       let h = heads.get(key);
       if (h === undefined) {
-        try {
-          const handle = await open(join(this.source.directory, entry.name), 'r');
-          h = { entry, handle, head: await this.#readHead(handle, entry.size) };
-          heads.set(key, h);
-        } catch {
-          return undefined;
-        }
+        const at = await this.#openListed(entry);
+        if (at === undefined) return undefined;
+        h = { ...at, head: await this.#readHead(at.handle, at.entry.size) };
+        heads.set(key, h);
       }
       return h;
     };
@@ -428,9 +486,10 @@ export class SourceTailer {
         }
       }
     }
-    // Checkpoints of files that are gone: nothing left to read.
-    for (const { name, position } of positions) {
-      if (!resumed.some((r) => r.position === position)) await rm(join(dir, name), { force: true });
+    // Checkpoints of files not found: gone, or missed by a listing taken while they were renamed.
+    for (const { position } of positions) {
+      if (!resumed.some((r) => r.position === position))
+        this.#dormant.set(keyOf(position.dev, position.ino), { position, since: this.#clock() });
     }
     for (const { position, at } of resumed) {
       let offset = position.offset;
@@ -445,21 +504,37 @@ export class SourceTailer {
         // A copy took the position over; the original's checkpoint is stale.
         await rm(join(dir, `${keyOf(position.dev, position.ino)}.ckpt`), { force: true });
       }
-      await this.#follow(at.entry, at.handle, at.head, offset, headerLinesLeft);
+      this.#dormant.delete(key);
+      await this.#follow(
+        at.entry,
+        at.handle,
+        at.head,
+        offset,
+        headerLinesLeft,
+        key === keyOf(position.dev, position.ino)
+          ? `its checkpoint (at ${position.offset})`
+          : `the checkpoint of ${position.path} (${keyOf(position.dev, position.ino)}, at ${position.offset}): a copy of it`,
+      );
       heads.delete(key);
     }
+    for (const { handle } of heads.values()) await handle.close();
+    if (!this.#firstRun) return;
+    // Later runs leave new files to the first poll: it tells copies (copytruncate) from new logs.
     for (const entry of entries) {
-      if (this.#nameRe.test(entry.name) && !claimed.has(keyOf(entry.dev, entry.ino))) await opened(entry);
-    }
-    for (const { entry, handle, head } of heads.values()) {
-      // A short new file may be a copy being written: the first poll decides (see #poll).
-      const young = head.length < MIN_COPY_PREFIX && !this.#firstRun;
-      if (young || !this.#nameRe.test(entry.name) || claimed.has(keyOf(entry.dev, entry.ino))) {
-        await handle.close();
-        continue;
-      }
+      if (!this.#nameRe.test(entry.name) || claimed.has(keyOf(entry.dev, entry.ino))) continue;
+      const at = await this.#openListed(entry);
+      if (at === undefined) continue;
+      const { handle } = at;
+      const head = await this.#readHead(handle, entry.size);
       const offset = await this.#startOffset(handle, entry.size);
-      await this.#follow(entry, handle, head, offset, offset === 0 ? this.source.skipHeaderLines : 0);
+      await this.#follow(
+        entry,
+        handle,
+        head,
+        offset,
+        offset === 0 ? this.source.skipHeaderLines : 0,
+        `first run, ${this.source.initialPosition}`,
+      );
     }
   }
 
@@ -485,7 +560,11 @@ export class SourceTailer {
         end: r.end,
       }));
     }
-    return resolvePending(position.offset, pending, logged, recreated);
+    const resolution = resolvePending(position.offset, pending, logged, recreated);
+    this.#say(
+      `batch announced for ${position.path} (${keyOf(position.dev, position.ino)}) at ${position.offset}-${pending.to}, ${pending.count} records from sequence ${pending.lowSequence}: ${resolution.found} in the log`,
+    );
+    return resolution;
   }
 
   #encode(r: SplitRecord, path: string, dev: number, ino: number, readTime: number) {
@@ -512,24 +591,28 @@ export class SourceTailer {
   async #poll(): Promise<void> {
     const now = this.#clock();
     const grace = Math.max(1_000, 4 * this.source.pollIntervalMillis);
-    const listed = await this.#list(false);
+    const { entries: listed, settled } = await this.#settledList(false, SETTLE_LOOKS);
+    // Mid-rotation a file may be missed, and the files seen read before an older one not yet seen.
+    let readable = settled;
     for (const f of this.#followers.values()) f.listed = false;
-    for (const entry of listed) {
-      const key = keyOf(entry.dev, entry.ino);
+    for (const listedEntry of listed) {
+      const key = keyOf(listedEntry.dev, listedEntry.ino);
       const f = this.#followers.get(key);
       if (f !== undefined) {
-        f.path = join(this.source.directory, entry.name);
+        f.path = join(this.source.directory, listedEntry.name);
         f.listed = true;
+        f.unlistedSince = undefined;
         continue;
       }
       if (this.#ignored.has(key) || this.#candidates.has(key)) continue;
-      let handle: FileHandle;
-      try {
-        handle = await open(join(this.source.directory, entry.name), 'r');
-      } catch {
+      const at = await this.#openListed(listedEntry);
+      if (at === undefined) {
+        readable = false;
         continue;
       }
+      const { entry, handle } = at;
       const head = await this.#readHead(handle, entry.size);
+      if (await this.#resumeDormant(key, entry, handle, head)) continue;
       if (head.length < MIN_COPY_PREFIX) {
         // Too short to tell a new log from a copy still being written: wait a little for more bytes.
         const first = this.#young.get(key) ?? now;
@@ -545,7 +628,15 @@ export class SourceTailer {
         // The copy of a file whose truncation was seen first (copytruncate between two looks).
         const [g] = this.#ghosts.splice(ghost, 1);
         if (g !== undefined) {
-          if (entry.size >= g.offset) await this.#follow(entry, handle, head, g.offset, g.headerLinesLeft);
+          if (entry.size >= g.offset)
+            await this.#follow(
+              entry,
+              handle,
+              head,
+              g.offset,
+              g.headerLinesLeft,
+              `the copy of ${g.of.path} (${g.of.key}), truncated`,
+            );
           await this.#startOver(g.of);
           if (entry.size >= g.offset) continue;
         }
@@ -554,10 +645,19 @@ export class SourceTailer {
       if (of !== undefined) {
         // Same first bytes as a followed file: a copy. It is read only if the original is truncated
         // (copytruncate), from where the original had got to.
+        this.#say(
+          `${entry.name} (${key}) starts like ${of.path} (${of.key}): a copy, read if that is truncated`,
+        );
         this.#candidates.set(key, { entry, handle, head, of, seenAt: now });
         continue;
       }
-      await this.#follow(entry, handle, head, 0, this.source.skipHeaderLines);
+      await this.#follow(entry, handle, head, 0, this.source.skipHeaderLines, 'a new file');
+    }
+    for (const f of this.#followers.values()) if (!f.listed) f.unlistedSince ??= now;
+    for (const [key, d] of this.#dormant) {
+      if (now - d.since < DORMANT_MILLIS) continue;
+      this.#dormant.delete(key);
+      await rm(join(this.#o.checkpointDir, `${key}.ckpt`), { force: true });
     }
     for (const f of [...this.#followers.values()]) await this.#checkIdentity(f);
     for (let i = this.#ghosts.length - 1; i >= 0; i--) {
@@ -572,6 +672,7 @@ export class SourceTailer {
       this.#ignored.add(key);
       await c.handle.close().catch(() => {});
     }
+    if (!readable) return;
     const order = [...this.#followers.values()].sort((a, b) => a.mtimeMs - b.mtimeMs);
     for (const f of order) {
       if (this.#stopped) throw new Stopped();
@@ -580,6 +681,32 @@ export class SourceTailer {
       await this.#drain(f);
     }
     await this.#closeFinished(grace);
+  }
+
+  /** A file with a dormant position and the same first bytes resumes there (its pending batch settled). */
+  async #resumeDormant(key: string, entry: Listed, handle: FileHandle, head: Buffer): Promise<boolean> {
+    const dormant = this.#dormant.get(key);
+    if (dormant === undefined) return false;
+    this.#dormant.delete(key);
+    const { position } = dormant;
+    if (
+      !matchesFingerprint(head, position.fingerprintBytes, position.fingerprint) ||
+      entry.size < position.offset
+    ) {
+      // The inode now holds another file.
+      await rm(join(this.#o.checkpointDir, `${key}.ckpt`), { force: true });
+      return false;
+    }
+    const { offset, found } = await this.#resolve(position, handle, entry.size);
+    await this.#follow(
+      entry,
+      handle,
+      head,
+      offset,
+      found > 0 ? 0 : position.headerLinesLeft,
+      `listed again, its checkpoint (at ${position.offset})`,
+    );
+    return true;
   }
 
   /** Truncation (copytruncate) and a reused inode start the file over; a waiting copy takes its place. */
@@ -602,11 +729,19 @@ export class SourceTailer {
       this.#candidates.delete(key);
       copied = true;
       // The copy holds what the original had before the truncation: read it from the original's position.
-      await this.#follow(c.entry, c.handle, c.head, f.committed, f.committedHeaderLines);
+      await this.#follow(
+        c.entry,
+        c.handle,
+        c.head,
+        f.committed,
+        f.committedHeaderLines,
+        `the copy of ${f.path} (${f.key}), truncated`,
+      );
     }
     if (!copied && f.head.length >= MIN_COPY_PREFIX) {
       // The copy may show up at the next look (copytruncate between our listing and this check).
       // Until it does (or the wait ends) the file keeps its old checkpoint, so a crash loses nothing.
+      this.#say(`${f.path} (${f.key}) truncated: waiting for its copy`);
       this.#ghosts.push({
         of: f,
         head: f.head,
@@ -621,6 +756,7 @@ export class SourceTailer {
 
   /** A truncated or reused file is read again from its start. */
   async #startOver(f: Follower): Promise<void> {
+    this.#say(`${f.path} (${f.key}) truncated or reused: reading it again from its start`);
     f.size = (await f.handle.stat()).size;
     f.head = await this.#readHead(f.handle, f.size);
     f.splitter = this.#newSplitter(0, this.source.skipHeaderLines);
@@ -658,9 +794,14 @@ export class SourceTailer {
         f.size = f.readOffset;
         break;
       }
-      if (f.readOffset < FINGERPRINT_BYTES && f.head.length < FINGERPRINT_BYTES) {
-        f.head = await this.#readHead(f.handle, f.readOffset + n);
+      // Truncated and written again since the last look (copytruncate), the bytes just read may be the
+      // new content at an old offset: checked after the read, so what passes was read before any cut.
+      const head = await this.#readHead(f.handle, FINGERPRINT_BYTES);
+      if (!samePrefix(head, f.head, 0) || head.length < f.head.length) {
+        this.#say(`${f.path} (${f.key}) changed under a read: left to the next look`);
+        break;
       }
+      if (head.length > f.head.length) f.head = head;
       const records = f.splitter.push(this.#buf.subarray(0, n));
       f.readOffset += n;
       if (records.length > 0 && batch.length === 0) readTime = this.#clock();
@@ -686,17 +827,27 @@ export class SourceTailer {
     if (f.diskPending) await this.#writePosition(f, undefined);
   }
 
-  /** Rotated away or deleted, read to the end and quiet: the last partial line goes, the file is let go. */
+  /**
+   * Rotated away or deleted, read to the end and quiet: the last partial line goes, the file is let go.
+   * Missing from one listing is not enough (a listing taken mid-rename misses a file): it must stay
+   * missing for `grace`. A file that still exists keeps its position, dormant, in case it comes back.
+   */
   async #closeFinished(grace: number): Promise<void> {
+    const now = this.#clock();
     for (const f of [...this.#followers.values()]) {
-      if (f.listed || f.readOffset < f.size || this.#clock() - f.grewAt < grace) continue;
+      if (f.unlistedSince === undefined || now - f.unlistedSince < grace) continue;
+      if (f.readOffset < f.size || now - f.grewAt < grace) continue;
       if ([...this.#candidates.values()].some((c) => c.of === f)) continue;
       const last = f.splitter.flush(true);
-      if (last.length > 0) await this.#send(f, last, this.#clock());
+      if (last.length > 0) await this.#send(f, last, now);
+      if (f.diskPending) await this.#writePosition(f, undefined);
+      const deleted = (await f.handle.stat()).nlink === 0;
+      this.#say(`${f.path} (${f.key}) ${deleted ? 'deleted' : 'renamed away'} and read to its end: let go`);
       this.#followers.delete(f.key);
       await f.handle.close().catch(() => {});
       await f.ckpt.close().catch(() => {});
-      await rm(f.ckpt.path, { force: true });
+      if (deleted) await rm(f.ckpt.path, { force: true });
+      else this.#dormant.set(f.key, { position: this.#positionOf(f, undefined), since: now });
     }
   }
 

@@ -203,6 +203,59 @@ describe('SourceTailer', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(await second.messages()).toEqual(lines('a', 0, 40));
   });
+
+  /** Stops `h` (tailer and store) as a restart would, so another harness can open its root. */
+  async function stopped(h: Harness): Promise<void> {
+    open.splice(open.indexOf(h), 1);
+    await h.tailer.stop();
+    await h.store.close();
+  }
+
+  it('a copy made while stopped, the original truncated after the restart: read from where it had got to', async () => {
+    const root = tmp.fresh();
+    const source = { filePattern: 'app.log*', initialPosition: 'START_OF_FILE' };
+    const first = await harness(source, { root });
+    const live = join(first.dir, 'app.log');
+    await writeFile(live, text(lines('a', 0, 50)));
+    await until(async () => (await first.messages()).length === 50);
+    await stopped(first);
+    await appendFile(live, text(lines('a', 50, 60)));
+    // copytruncate's copy lands while the agent is down; the truncation comes once it is back.
+    await copyFile(live, `${live}.1`);
+    const second = await harness(source, { root });
+    await new Promise((r) => setTimeout(r, 100));
+    await truncate(live, 0);
+    await appendFile(live, text(lines('b', 0, 5)));
+    await until(async () => (await second.messages()).length >= 65);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await second.messages()).toEqual([...lines('a', 0, 60), ...lines('b', 0, 5)]);
+  });
+
+  it('a file renamed away and back, or missed by one listing, keeps its position', async () => {
+    const root = tmp.fresh();
+    const h = await harness({ filePattern: 'app.log*', initialPosition: 'START_OF_FILE' }, { root });
+    const live = join(h.dir, 'app.log');
+    await writeFile(live, text(lines('a', 0, 20)));
+    await until(async () => (await h.messages()).length === 20);
+    // Out of the pattern long enough to be let go (read to its end and quiet for the grace).
+    await rename(live, join(h.dir, 'parked'));
+    await until(() => h.tailer.status().filesFollowed === 0, 5_000);
+    await rename(join(h.dir, 'parked'), live);
+    await appendFile(live, text(lines('a', 20, 25)));
+    await until(async () => (await h.messages()).length >= 25);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await h.messages()).toEqual(lines('a', 0, 25));
+    // The same after a restart: the position of a file let go survives it.
+    await rename(live, join(h.dir, 'parked'));
+    await until(() => h.tailer.status().filesFollowed === 0, 5_000);
+    await stopped(h);
+    await rename(join(h.dir, 'parked'), live);
+    const again = await harness({ filePattern: 'app.log*', initialPosition: 'START_OF_FILE' }, { root });
+    await appendFile(live, text(lines('a', 25, 28)));
+    await until(async () => (await again.messages()).length >= 28);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await again.messages()).toEqual(lines('a', 0, 28));
+  });
 });
 
 describe('resolvePending', () => {
