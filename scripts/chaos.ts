@@ -1,7 +1,8 @@
 /**
  * The chaos suite against the device bundle (issue 17): a SIGKILL loop, a hostile-input corpus, a
- * full disk, a Kinesis outage and a throttling storm. Prints one table; exits 1 when a scenario fails.
- * Usage: npm run chaos [-- --kills N] [--only kill,hostile,disk,outage,throttle] [--cases <regex>] [--keep]
+ * full disk, a Kinesis outage, a throttling storm, and tailing a log rotated both ways under SIGKILLs
+ * (issue 21). Prints one table; exits 1 when a scenario fails.
+ * Usage: npm run chaos [-- --kills N] [--only kill,hostile,disk,outage,throttle,tail] [--cases <regex>] [--keep]
  * (`--cases` picks hostile cases by name; `--keep` keeps the stores and logs.)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,8 +20,9 @@ import { hostileCorpus } from '../test/chaos/hostile.ts';
 import { killLoop } from '../test/chaos/kill-loop.ts';
 import { outage, throttleStorm } from '../test/chaos/outage.ts';
 import { findings, table } from '../test/chaos/report.ts';
+import { tailRotation } from '../test/chaos/tail-rotation.ts';
 
-const SCENARIOS = ['kill', 'hostile', 'disk', 'outage', 'throttle'] as const;
+const SCENARIOS = ['kill', 'hostile', 'disk', 'outage', 'throttle', 'tail'] as const;
 
 const { values } = parseArgs({
   options: {
@@ -70,6 +72,14 @@ try {
   await run('disk', () => diskFull(common));
   await run('outage', () => outage(common));
   await run('throttle', () => throttleStorm(common));
+  await run('tail', () =>
+    tailRotation({
+      ...common,
+      kills: Math.max(20, Math.round(kills / 4)),
+      lines: kills * 500,
+      rotateEvery: 1_500,
+    }),
+  );
 } finally {
   await kinesis.stop();
   if (values.keep) log(`kept ${dir}`);

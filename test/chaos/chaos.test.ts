@@ -21,6 +21,7 @@ import {
 import { runHostile } from './hostile.ts';
 import { killLoop } from './kill-loop.ts';
 import { outage, throttleStorm } from './outage.ts';
+import { tailRotation } from './tail-rotation.ts';
 
 let dir: string;
 let kinesis: ChaosKinesis;
@@ -62,6 +63,22 @@ describe.concurrent('chaos, short run against the device bundle', () => {
     });
     expect(result.crashes, result.findings.join('\n')).toBe(0);
     expect(result.acked).toBeGreaterThan(0);
+    expect(result.lost).toBe(0);
+  });
+
+  it('tailing a log rotated by rename and copytruncate under SIGKILLs: every line once, in order', async () => {
+    const result = await tailRotation({
+      bundle,
+      launch,
+      kinesis,
+      dir,
+      log,
+      kills: 12,
+      lines: 12_000,
+      rotateEvery: 700,
+    });
+    expect(result.findings).toEqual([]);
+    expect(result.crashes).toBe(0);
     expect(result.lost).toBe(0);
   });
 

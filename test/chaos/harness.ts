@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
@@ -111,11 +112,14 @@ export class AgentProcess {
   unexpectedExit: string | undefined;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  private constructor(child: ChildProcess) {
+  private constructor(child: ChildProcess, logFile: string | undefined) {
     this.child = child;
     this.pid = child.pid ?? -1;
+    const full = logFile === undefined ? undefined : createWriteStream(logFile, { flags: 'a' });
+    child.once('exit', () => full?.end());
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-8192);
+      full?.write(chunk);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -133,12 +137,14 @@ export class AgentProcess {
     config: string,
     launch: LaunchLine,
     timeoutMillis = 30_000,
+    /** Appends all of the agent's output here (the `output` field keeps only its tail). */
+    logFile?: string,
   ): Promise<AgentProcess> {
     const child = spawn(process.execPath, [...launch.nodeFlags, bundle, 'agent', 'run', '--config', config], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...launch.env },
     });
-    const agent = new AgentProcess(child);
+    const agent = new AgentProcess(child, logFile);
     const deadline = Date.now() + timeoutMillis;
     while (agent.url === '') {
       const found = / API (http:\/\/127\.0\.0\.1:\d+)/.exec(agent.output)?.[1];
@@ -407,9 +413,18 @@ export class ChaosKinesis {
     }
   }
 
-  /** Every user record in the stream, KPL aggregates unpacked, each shard in order. */
+  /** The ids of every user record in the stream, each shard in order. */
   async copies(stream: string): Promise<KinesisCopy[]> {
-    const copies: KinesisCopy[] = [];
+    return (await this.records(stream)).map(({ record, partitionKey, shardId }) => ({
+      id: record.id,
+      partitionKey,
+      shardId,
+    }));
+  }
+
+  /** Every user record in the stream, decoded, KPL aggregates unpacked, each shard in order. */
+  async records(stream: string): Promise<(Omit<KinesisCopy, 'id'> & { record: TributaryRecord })[]> {
+    const copies: (Omit<KinesisCopy, 'id'> & { record: TributaryRecord })[] = [];
     const { Shards = [] } = await this.client.send(new ListShardsCommand({ StreamName: stream }));
     for (const shard of Shards) {
       const shardId = shard.ShardId ?? '';
@@ -430,7 +445,7 @@ export class ChaosKinesis {
             sequenceNumber: record.SequenceNumber,
           };
           for (const user of deaggregate(record.Data ?? new Uint8Array(), enclosing)) {
-            copies.push({ id: decodeRecord(user.data).id, partitionKey: user.partitionKey, shardId });
+            copies.push({ record: decodeRecord(user.data), partitionKey: user.partitionKey, shardId });
           }
         }
         if ((page.Records ?? []).length === 0 && page.MillisBehindLatest === 0) break;
