@@ -158,6 +158,11 @@ export class SourceTailer {
    * (renamed back, or only missed by a listing taken mid-rename) resumes there instead of at 0.
    */
   readonly #dormant = new Map<string, { position: TailPosition; since: number }>();
+  /**
+   * Dormant positions whose inode came back with other first bytes (truncated and written again while
+   * unwatched): a copy of the old bytes (copytruncate) resumes there instead of at 0.
+   */
+  readonly #orphans: { position: TailPosition; since: number }[] = [];
   readonly #buf: Buffer;
   #state: TailSourceStatus['state'] = 'starting';
   #lines = 0;
@@ -613,6 +618,7 @@ export class SourceTailer {
       const { entry, handle } = at;
       const head = await this.#readHead(handle, entry.size);
       if (await this.#resumeDormant(key, entry, handle, head)) continue;
+      if (await this.#resumeOrphan(entry, handle, head)) continue;
       if (head.length < MIN_COPY_PREFIX) {
         // Too short to tell a new log from a copy still being written: wait a little for more bytes.
         const first = this.#young.get(key) ?? now;
@@ -654,6 +660,9 @@ export class SourceTailer {
       await this.#follow(entry, handle, head, 0, this.source.skipHeaderLines, 'a new file');
     }
     for (const f of this.#followers.values()) if (!f.listed) f.unlistedSince ??= now;
+    for (let i = this.#orphans.length - 1; i >= 0; i--) {
+      if (now - (this.#orphans[i]?.since ?? now) >= DORMANT_MILLIS) this.#orphans.splice(i, 1);
+    }
     for (const [key, d] of this.#dormant) {
       if (now - d.since < DORMANT_MILLIS) continue;
       this.#dormant.delete(key);
@@ -693,20 +702,40 @@ export class SourceTailer {
       !matchesFingerprint(head, position.fingerprintBytes, position.fingerprint) ||
       entry.size < position.offset
     ) {
-      // The inode now holds another file.
-      await rm(join(this.#o.checkpointDir, `${key}.ckpt`), { force: true });
+      // The inode now holds other bytes; its checkpoint file goes to them, the position waits for a copy.
+      this.#orphans.push({ position, since: this.#clock() });
       return false;
     }
-    const { offset, found } = await this.#resolve(position, handle, entry.size);
-    await this.#follow(
+    await this.#resume(entry, handle, head, position, `listed again, its checkpoint (at ${position.offset})`);
+    return true;
+  }
+
+  /** A new file starting with an orphaned position's bytes is its copy: it resumes there. */
+  async #resumeOrphan(entry: Listed, handle: FileHandle, head: Buffer): Promise<boolean> {
+    const at = this.#orphans.findIndex(
+      ({ position: p }) =>
+        p.fingerprintBytes >= MIN_COPY_PREFIX &&
+        matchesFingerprint(head, p.fingerprintBytes, p.fingerprint) &&
+        entry.size >= p.offset,
+    );
+    const orphan = this.#orphans[at];
+    if (orphan === undefined) return false;
+    this.#orphans.splice(at, 1);
+    const { position } = orphan;
+    await this.#resume(
       entry,
       handle,
       head,
-      offset,
-      found > 0 ? 0 : position.headerLinesLeft,
-      `listed again, its checkpoint (at ${position.offset})`,
+      position,
+      `the copy of ${position.path} (${keyOf(position.dev, position.ino)}, at ${position.offset}), truncated while unwatched`,
     );
     return true;
+  }
+
+  /** Follows a file from a stored position, its announced batch settled against the log first. */
+  async #resume(entry: Listed, handle: FileHandle, head: Buffer, position: TailPosition, why: string) {
+    const { offset, found } = await this.#resolve(position, handle, entry.size);
+    await this.#follow(entry, handle, head, offset, found > 0 ? 0 : position.headerLinesLeft, why);
   }
 
   /** Truncation (copytruncate) and a reused inode start the file over; a waiting copy takes its place. */
