@@ -6,6 +6,7 @@ import {
   activity,
   alertDuration,
   chooseDefaultEntity,
+  DEFAULT_WINDOW,
   detailRows,
   fleetRows,
   formatDuration,
@@ -215,7 +216,8 @@ function renderWindows() {
       ? [el('option', { value: '', text: '–' })]
       : windows.map((w) => el('option', { value: w, text: w }))),
   );
-  if (!windows.includes(state.window)) state.window = windows.includes('1m') ? '1m' : (windows[0] ?? '');
+  if (!windows.includes(state.window))
+    state.window = windows.includes(DEFAULT_WINDOW) ? DEFAULT_WINDOW : (windows[0] ?? '');
   select.value = state.window;
   $('range').value = state.range;
   writeHash();

@@ -37,6 +37,7 @@ export function mergeEntities(pages: SeriesSummary[][]): SeriesSummary[];
 export function groupEntities(entities: SeriesSummary[], query?: string): EntityGroup[];
 export function alertSeriesPrefix(entityId: string): string;
 export function seriesForAlert(entities: SeriesSummary[], alert: AlertLike): SeriesSummary | undefined;
+export const DEFAULT_WINDOW: string;
 export function chooseDefaultEntity(entities: SeriesSummary[], alerts: AlertLike[]): string;
 export function xRange(xs: number[], windowSeconds: number): [number, number];
 export function yRange(min: number, max: number): [number, number];

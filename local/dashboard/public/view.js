@@ -150,9 +150,14 @@ export function seriesForAlert(entities, alert) {
 /** Fewest windows a series needs to be a default view (a test device's single window is not one). */
 export const MIN_DEFAULT_WINDOWS = 3;
 
+/** The window the chart opens on when a series has it (app.js). */
+export const DEFAULT_WINDOW = '1m';
+
 /**
  * The series to show when the address names none: the entity of the most recent alert (open or
- * cleared) that has a series, else the busiest series with a few windows, else the busiest.
+ * cleared) that has a series, else the busiest series with a few windows of DEFAULT_WINDOW (a
+ * series whose records came too late for those still has its longer ones), else with a few windows
+ * of any size, else the busiest.
  */
 export function chooseDefaultEntity(entities, alerts) {
   const newestFirst = [...alerts].sort((a, b) => Date.parse(b.raisedAt) - Date.parse(a.raisedAt));
@@ -161,7 +166,13 @@ export function chooseDefaultEntity(entities, alerts) {
     if (series !== undefined && windowCount(series) >= 2) return series.entity;
   }
   const busiest = [...entities].sort((a, b) => activity(b) - activity(a) || a.entity.localeCompare(b.entity));
-  return (busiest.find((s) => windowCount(s) >= MIN_DEFAULT_WINDOWS) ?? busiest[0])?.entity ?? '';
+  return (
+    (
+      busiest.find((s) => (s.points?.[DEFAULT_WINDOW] ?? 0) >= MIN_DEFAULT_WINDOWS) ??
+      busiest.find((s) => windowCount(s) >= MIN_DEFAULT_WINDOWS) ??
+      busiest[0]
+    )?.entity ?? ''
+  );
 }
 
 /** Windows the x axis shows at least, so a short series is drawn on a scale of minutes, not years. */

@@ -93,6 +93,14 @@ describe('the default series', () => {
       chooseDefaultEntity([cliTest, loud, card, busy], [alertOn('device:gone', '2026-12-05T11:00:00Z')]),
     ).toBe(busy.entity);
     expect(chooseDefaultEntity([loud], [])).toBe(loud.entity);
+    // Records too late for their 1-minute windows leave a series with 5-minute ones only: not the default.
+    const lateMerchant = series('merchant#merchant-0008', 2000, 0, {
+      windows: ['5m'],
+      records: { '5m': 2000 },
+      points: { '5m': 3 },
+    });
+    expect(chooseDefaultEntity([lateMerchant, busy], [])).toBe(busy.entity);
+    expect(chooseDefaultEntity([lateMerchant], [])).toBe(lateMerchant.entity);
     expect(chooseDefaultEntity([], [])).toBe('');
   });
 });
