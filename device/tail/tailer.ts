@@ -115,6 +115,16 @@ interface Follower {
   unlistedSince: number | undefined;
 }
 
+interface EncodedBatch {
+  readonly payloads: Uint8Array[];
+  /** File offset the batch ends at, and header lines still to skip there. */
+  readonly to: number;
+  readonly headerLinesLeft: number;
+  readonly readTime: number;
+  readonly unparsed: number;
+  readonly truncated: number;
+}
+
 interface CopyCandidate {
   readonly entry: Listed;
   readonly handle: FileHandle;
@@ -800,6 +810,45 @@ export class SourceTailer {
     let batch: SplitRecord[] = [];
     let batchBytes = 0;
     let readTime = 0;
+    // One batch appends while the next is read and encoded: its fsync no longer stalls the reading.
+    // The next is announced only once it is in (the checkpoint has one pending slot).
+    let inflight: Promise<void> | undefined;
+    const cut = async () => {
+      const encoded = this.#encodeBatch(f, batch, readTime);
+      batch = [];
+      batchBytes = 0;
+      await inflight;
+      inflight = this.#commit(f, encoded);
+      inflight.catch(() => {});
+    };
+    try {
+      await this.#read(f, (records) => {
+        if (records.length > 0 && batch.length === 0) readTime = this.#clock();
+        for (const r of records) {
+          batch.push(r);
+          batchBytes += r.text.length;
+        }
+        return batchBytes >= (this.#o.maxBatchBytes ?? MiB) || batch.length >= MAX_BATCH_RECORDS
+          ? cut()
+          : undefined;
+      });
+      if (batch.length > 0) await cut();
+    } finally {
+      await inflight;
+    }
+    // Quiet: a pending multi-line record is complete as far as anyone can tell.
+    if (
+      this.source.multiLineStartPattern !== undefined &&
+      this.#clock() - f.grewAt >= this.source.multiLineFlushMillis
+    ) {
+      const flushed = f.splitter.flush(false);
+      if (flushed.length > 0) await this.#send(f, flushed, this.#clock());
+    }
+    if (f.diskPending) await this.#writePosition(f, undefined);
+  }
+
+  /** Reads `f` to its current end through the splitter, handing each chunk's records to `take`. */
+  async #read(f: Follower, take: (records: SplitRecord[]) => Promise<void> | undefined): Promise<void> {
     for (;;) {
       if (this.#stopped) throw new Stopped();
       if (f.readOffset >= f.size) {
@@ -833,27 +882,8 @@ export class SourceTailer {
       if (head.length > f.head.length) f.head = head;
       const records = f.splitter.push(this.#buf.subarray(0, n));
       f.readOffset += n;
-      if (records.length > 0 && batch.length === 0) readTime = this.#clock();
-      for (const r of records) {
-        batch.push(r);
-        batchBytes += r.text.length;
-      }
-      if (batchBytes >= (this.#o.maxBatchBytes ?? MiB) || batch.length >= MAX_BATCH_RECORDS) {
-        await this.#send(f, batch, readTime);
-        batch = [];
-        batchBytes = 0;
-      }
+      await take(records);
     }
-    if (batch.length > 0) await this.#send(f, batch, readTime);
-    // Quiet: a pending multi-line record is complete as far as anyone can tell.
-    if (
-      this.source.multiLineStartPattern !== undefined &&
-      this.#clock() - f.grewAt >= this.source.multiLineFlushMillis
-    ) {
-      const flushed = f.splitter.flush(false);
-      if (flushed.length > 0) await this.#send(f, flushed, this.#clock());
-    }
-    if (f.diskPending) await this.#writePosition(f, undefined);
   }
 
   /**
@@ -880,8 +910,12 @@ export class SourceTailer {
     }
   }
 
-  /** Announces the batch in the checkpoint, appends it (waiting out a full stream), then moves on. */
   async #send(f: Follower, records: readonly SplitRecord[], readTime: number): Promise<void> {
+    await this.#commit(f, this.#encodeBatch(f, records, readTime));
+  }
+
+  /** The batch's payloads, and where the file stands once they are in (taken when the batch is cut). */
+  #encodeBatch(f: Follower, records: readonly SplitRecord[], readTime: number): EncodedBatch {
     const payloads: Uint8Array[] = [];
     let unparsed = 0;
     let truncated = 0;
@@ -891,8 +925,19 @@ export class SourceTailer {
       if (entry.unparsed) unparsed++;
       if (r.truncated || entry.fieldTruncated) truncated++;
     }
-    const to = f.splitter.safeOffset;
-    const headerLinesLeft = f.splitter.headerLinesLeft;
+    return {
+      payloads,
+      to: f.splitter.safeOffset,
+      headerLinesLeft: f.splitter.headerLinesLeft,
+      readTime,
+      unparsed,
+      truncated,
+    };
+  }
+
+  /** Announces the batch in the checkpoint, appends it (waiting out a full stream), then moves on. */
+  async #commit(f: Follower, batch: EncodedBatch): Promise<void> {
+    const { payloads, to, headerLinesLeft, readTime, unparsed, truncated } = batch;
     await this.#writePosition(f, {
       to,
       lowSequence: this.#o.target.nextSequence(),
