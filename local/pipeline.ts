@@ -11,7 +11,14 @@ import type { LocalCloud } from './cloud.ts';
 import { type DashboardServer, startDashboardServer } from './dashboard/server.ts';
 import { type LakeDelivery, startLakeDelivery } from './delivery/delivery.ts';
 import { type EventSourceRunner, startEventSourceRunner } from './esm/index.ts';
-import { type FleetOptions, type PublishedBatch, type RunningFleet, startFleet } from './fleet/index.ts';
+import {
+  type FleetOptions,
+  type PublishedBatch,
+  type RunningFleet,
+  startFleet,
+  type WrittenLogLines,
+} from './fleet/index.ts';
+import { DEFAULT_GATEWAY_LOG } from './fleet/logs.ts';
 import { stackResource } from './resources/stack.ts';
 
 /**
@@ -34,6 +41,8 @@ export interface PipelineOptions {
   /** Firehose buffering interval for the lake; default 60 s (Firehose's minimum with partitioning). */
   readonly lakeIntervalMs?: number;
   readonly onPublished?: (batch: PublishedBatch) => void;
+  /** Lines the fleet wrote to its gateways' syslog files (the agents tail them into `logs`). */
+  readonly onLogWritten?: (written: WrittenLogLines) => void;
   readonly log?: (message: string) => void;
 }
 
@@ -117,6 +126,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         kinesisEndpoint: cloud.endpoints.kinesis,
         kinesisStreamName: stream.name,
         ...(options.onPublished === undefined ? {} : { onPublished: options.onPublished }),
+        ...(options.onLogWritten === undefined ? {} : { onLogWritten: options.onLogWritten }),
         onError: (error) => log(`[fleet] ${error.message}`),
       });
       const running = fleet;
@@ -287,6 +297,11 @@ async function pipelineHealth(sources: HealthSources): Promise<PipelineHealth> {
     notes.push(
       `fleet: ${fleet.scenario.anomalies.length} anomalies injected; ${publisher.published} of ${publisher.generated} records appended, ${publisher.retries} appends retried`,
     );
+    const logs = fleet.logs?.stats();
+    if (logs !== undefined)
+      notes.push(
+        `fleet: ${logs.linesWritten} syslog lines written on the gateways (${logs.rotations} rotations), tailed by their agents`,
+      );
     if (publisher.refused > 0)
       notes.push(`fleet: ${publisher.refused} records refused by the agent (${publisher.lastError ?? ''})`);
   }
@@ -339,6 +354,12 @@ export function describePipeline(
         ? 'fleet: no simulator; append your own records to the agent above'
         : `fleet: ${sensors} sensors and ${terminals} card terminals (seed ${fleet.scenario.options.seed}), anomalies every ${fleet.scenario.options.anomalyIntervalMs / 1000} simulated s`,
     );
+    for (const agent of fleet.agents) {
+      if (agent.syslogPattern !== undefined)
+        lines.push(
+          `gateway syslog ${agent.syslogPattern}   (RFC 5424, rotated every ${DEFAULT_GATEWAY_LOG.rotateEveryMs / 60_000} simulated min; ${agent.name} tails it into its logs stream)`,
+        );
+    }
   }
   for (const mapping of functions.mappings) {
     lines.push(

@@ -12,6 +12,7 @@ import {
   type RunningServer,
   startChildServer,
 } from '../servers/runtime.ts';
+import { GATEWAY_LOG_DIR, GATEWAY_LOG_FILE } from './log-files.ts';
 
 /** The log streams a simulated gateway keeps, by record type; transactions drain first, log lines last. */
 export const FLEET_STREAMS = { telemetry: 'telemetry', transaction: 'transactions', log: 'logs' } as const;
@@ -26,6 +27,8 @@ export interface DeviceAgentOptions {
   readonly kinesisEndpoint: string;
   readonly kinesisStreamName: string;
   readonly port?: number;
+  /** Tail the gateway's syslog (`<dataDir>/<name>/var/log/messages*`) into the logs stream. */
+  readonly tailSyslog?: boolean;
 }
 
 export interface RunningDeviceAgent {
@@ -35,6 +38,8 @@ export interface RunningDeviceAgent {
   readonly configFile: string;
   /** The API token the agent was started with (mode 0600). */
   readonly tokenFile: string;
+  /** The filePattern of the syslog it tails, when it tails one. */
+  readonly syslogPattern: string | undefined;
   readonly client: ApiClient;
   status(): Promise<AgentStatus>;
   stop(): Promise<void>;
@@ -44,7 +49,21 @@ const PRELOAD = new URL('../servers/loopback-preload.cjs', import.meta.url).path
 /** The `tributary` command, as `npx tributary` runs it. */
 const TRIBUTARY_BIN = join(PROJECT_ROOT, 'bin', 'tributary.mjs');
 
-/** The agent config a gateway of the simulated fleet runs with: both streams exported to the stack's stream. */
+/** Where the gateway's agent finds its syslog: the live file and its rotated predecessors. */
+export function gatewayLogDir(dataDir: string, name: string): string {
+  return resolve(dataDir, name, GATEWAY_LOG_DIR);
+}
+
+function syslogPattern(opts: DeviceAgentOptions): string {
+  return join(gatewayLogDir(opts.dataDir, opts.name), `${GATEWAY_LOG_FILE}*`);
+}
+
+/**
+ * The agent config a gateway of the simulated fleet runs with: every stream exported to the stack's
+ * stream, and with `tailSyslog` its RFC 5424 syslog tailed into the logs stream, rotated files
+ * included (the Kinesis Agent's way: the pattern matches them, so a file renamed away is read to
+ * its end), each line with its file and offset.
+ */
 function gatewayConfig(opts: DeviceAgentOptions, storeRoot: string, port: number): object {
   return {
     storeRoot,
@@ -65,6 +84,21 @@ function gatewayConfig(opts: DeviceAgentOptions, storeRoot: string, port: number
         export: { kinesisStreamName: opts.kinesisStreamName, priority: 3, batchIntervalMillis: 50 },
       },
     ],
+    ...(opts.tailSyslog === true
+      ? {
+          sources: [
+            {
+              filePattern: syslogPattern(opts),
+              stream: FLEET_STREAMS.log,
+              initialPosition: 'START_OF_FILE',
+              dataProcessingOptions: [
+                { optionName: 'LOGTOJSON', logFormat: 'RFC5424SYSLOG' },
+                { optionName: 'ADDMETADATA', fields: ['file', 'offset'] },
+              ],
+            },
+          ],
+        }
+      : {}),
   };
 }
 
@@ -103,6 +137,7 @@ export async function startDeviceAgent(opts: DeviceAgentOptions): Promise<Runnin
     pid: server.pid,
     configFile,
     tokenFile,
+    syslogPattern: opts.tailSyslog === true ? syslogPattern(opts) : undefined,
     client,
     status: () => client.status(),
     stop: () => server.stop(),

@@ -1,12 +1,16 @@
 import { bundledRules } from '../../functions/alerts/rules/bundled.ts';
-import { type RunningDeviceAgent, startDeviceAgent } from './agent.ts';
+import { gatewayLogDir, type RunningDeviceAgent, startDeviceAgent } from './agent.ts';
 import type { FleetOptions } from './config.ts';
-import { FleetPublisher, type PublishedBatch } from './publisher.ts';
-import { FleetScenario } from './scenario.ts';
+import { FleetLogFiles, type WrittenLogLines } from './log-files.ts';
+import { DEFAULT_GATEWAY_LOG, GatewayLog } from './logs.ts';
+import { agentIndex, FleetPublisher, type PublishedBatch } from './publisher.ts';
+import { FleetScenario, sensorId, terminalId } from './scenario.ts';
 
 export type { RunningDeviceAgent } from './agent.ts';
 export { type FleetOptions, type FleetOptionsInput, parseFleetOptions } from './config.ts';
 export { FleetConfigError, FleetRecordRefusedError } from './errors.ts';
+export type { LogFileStats, WrittenLogLines } from './log-files.ts';
+export type { LogLine } from './logs.ts';
 export type { PublishedBatch, PublisherStats } from './publisher.ts';
 export { type AnomalyKind, FleetScenario, type InjectedAnomaly } from './scenario.ts';
 
@@ -18,6 +22,8 @@ export interface StartFleetOptions {
   readonly kinesisEndpoint: string;
   readonly kinesisStreamName: string;
   readonly onPublished?: (batch: PublishedBatch) => void;
+  /** Called after lines are appended to a gateway's log file (the agent tails them on its own). */
+  readonly onLogWritten?: (written: WrittenLogLines) => void;
   readonly onError?: (error: Error) => void;
 }
 
@@ -25,6 +31,12 @@ export interface RunningFleet {
   readonly agents: readonly RunningDeviceAgent[];
   readonly scenario: FleetScenario;
   readonly publisher: FleetPublisher;
+  /**
+   * The gateways' syslog files the simulator writes and their agents tail into the logs stream; those
+   * lines become records in the agents, so they are not among the publisher's records. Undefined
+   * without a simulator.
+   */
+  readonly logs: FleetLogFiles | undefined;
   /** Stops the simulator, then the agents (their unexported backlog stays in their logs). */
   stop(): Promise<void>;
 }
@@ -36,15 +48,19 @@ export interface RunningFleet {
 export async function startFleet(options: StartFleetOptions): Promise<RunningFleet> {
   const { fleet } = options;
   const agents: RunningDeviceAgent[] = [];
+  const names = Array.from({ length: fleet.agents }, (_, i) => `gateway-${String(i + 1).padStart(2, '0')}`);
+  // Gateways keep a syslog only when the simulator runs; without it the agents are the user's.
+  const simulated = fleet.sensors + fleet.terminals > 0;
   try {
-    for (let i = 0; i < fleet.agents; i++) {
+    for (const name of names) {
       agents.push(
         await startDeviceAgent({
-          name: `gateway-${String(i + 1).padStart(2, '0')}`,
+          name,
           dataDir: options.dataDir,
           region: options.region,
           kinesisEndpoint: options.kinesisEndpoint,
           kinesisStreamName: options.kinesisStreamName,
+          tailSyslog: simulated,
         }),
       );
     }
@@ -69,10 +85,36 @@ export async function startFleet(options: StartFleetOptions): Promise<RunningFle
     },
     bundledRules,
   );
+  const endTime = fleet.durationMs === undefined ? undefined : startTime + fleet.durationMs;
+  const devices = [
+    ...Array.from({ length: fleet.sensors }, (_, i) => sensorId(i + 1)),
+    ...Array.from({ length: fleet.terminals }, (_, i) => terminalId(i + 1)),
+  ];
+  const logs = simulated
+    ? new FleetLogFiles({
+        gateways: names.map((gateway, index) => ({
+          dir: gatewayLogDir(options.dataDir, gateway),
+          model: new GatewayLog(
+            {
+              seed: fleet.seed,
+              gateway,
+              // The devices whose records go through this gateway.
+              devices: devices.filter((id) => agentIndex(id, names.length) === index),
+              startTime,
+              ...(endTime === undefined ? {} : { endTime }),
+              ...DEFAULT_GATEWAY_LOG,
+            },
+            bundledRules,
+          ),
+        })),
+        ...(options.onLogWritten === undefined ? {} : { onWritten: options.onLogWritten }),
+      })
+    : undefined;
   const publisher = new FleetPublisher({
     scenario,
     agents,
     timeScale: fleet.timeScale,
+    ...(logs === undefined ? {} : { logFiles: logs }),
     ...(options.onPublished === undefined ? {} : { onPublished: options.onPublished }),
     ...(options.onError === undefined ? {} : { onError: options.onError }),
   });
@@ -80,6 +122,7 @@ export async function startFleet(options: StartFleetOptions): Promise<RunningFle
     agents,
     scenario,
     publisher,
+    logs,
     async stop() {
       await publisher.stop();
       await Promise.allSettled(agents.map((agent) => agent.stop()));

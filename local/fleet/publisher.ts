@@ -39,6 +39,8 @@ export interface PublisherOptions {
   readonly agents: readonly PublisherTarget[];
   /** Simulated ms per wall-clock ms. */
   readonly timeScale: number;
+  /** The gateways' log files, written up to the scenario's time at each step (the agents tail them). */
+  readonly logFiles?: { advanceTo(until: number): Promise<void> };
   /** Called after each acknowledged batch (tests and benchmarks collect what was published). */
   readonly onPublished?: (batch: PublishedBatch) => void;
   readonly onError?: (error: Error) => void;
@@ -108,6 +110,10 @@ export class FleetPublisher {
       const target = Math.min(this.#clock(), scenario.now + MAX_STEP_MS);
       const records = scenario.advanceTo(target);
       this.#generated += records.length;
+      // A failed write loses only its own lines (they are not counted as written); the fleet goes on.
+      await this.#options.logFiles
+        ?.advanceTo(scenario.now)
+        .catch((error: unknown) => this.#report(error as Error));
       if (records.length > 0) await this.#publish(records);
       const end = scenario.options.endTime;
       if (end !== undefined && scenario.now >= end) return;

@@ -174,7 +174,7 @@ export class FleetScenario {
     this.#sensors = Array.from({ length: options.sensors }, (_, i) => {
       const offsetMs = Math.floor(this.#random() * interval);
       return {
-        deviceId: `sensor-${pad(i + 1)}`,
+        deviceId: sensorId(i + 1),
         baseTemperature: low + 1 + this.#random() * (high - low - 2),
         baseHumidity: 35 + this.#random() * 25,
         offsetMs,
@@ -188,7 +188,7 @@ export class FleetScenario {
       const city = i % HOME_CITIES.length;
       const home = HOME_CITIES[city] as City;
       return {
-        deviceId: `terminal-${pad(i + 1)}`,
+        deviceId: terminalId(i + 1),
         merchantId: `merchant-${pad(i + 1)}`,
         merchantCategory: MERCHANT_CATEGORIES[i % MERCHANT_CATEGORIES.length] as string,
         city,
@@ -465,6 +465,15 @@ export class FleetScenario {
     const variant = (8 + Math.floor(this.#random() * 4)).toString(16);
     return `${time.slice(0, 8)}-${time.slice(8)}-7${randA}-${variant}${hex(this.#random, 3)}-${hex(this.#random, 12)}`;
   }
+}
+
+/** The device id of the fleet's nth sensor (from 1), as its records and its gateway's log name it. */
+export function sensorId(n: number): string {
+  return `sensor-${pad(n)}`;
+}
+
+export function terminalId(n: number): string {
+  return `terminal-${pad(n)}`;
 }
 
 function pad(n: number): string {
