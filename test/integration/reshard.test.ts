@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud.ts';
 import { openLake, syncLake } from '../../local/delivery/lake-query.ts';
 import { FLEET_STREAMS } from '../../local/fleet/agent.ts';
-import { parseFleetOptions } from '../../local/fleet/index.ts';
+import { type LogLine, parseFleetOptions } from '../../local/fleet/index.ts';
 import { type RunningPipeline, startPipeline } from '../../local/pipeline.ts';
 import { openShards, scaleStream } from '../../local/scale/scale.ts';
 import type { TelemetryRecord, TributaryRecord } from '../../shared/contract/index.ts';
@@ -27,7 +27,8 @@ import { deaggregate } from '../../shared/kinesis/aggregation.ts';
  * records stream goes 2 → 4 → 2 shards (UpdateShardCount) and then through a SplitShard/MergeShards
  * pair. Afterwards: every record exported (at-least-once) and in per-key order along the shard
  * lineage, exactly the expected alerts, one lake copy of each record, and Flink windows equal to the
- * records.
+ * records. The gateway's syslog lines, which its agent tails rather than the fleet appending them,
+ * are held to the same: each once in the stream (in order per key) and in the lake.
  */
 
 const TIME_SCALE = 16;
@@ -39,6 +40,8 @@ let cloud: LocalCloud;
 let pipeline: RunningPipeline;
 let kinesis: KinesisClient;
 const published: TributaryRecord[] = [];
+/** Lines the fleet wrote to the gateway's syslog; the agent turns each into one `log` record. */
+const logLines: (LogLine & { gateway: string })[] = [];
 const figures: Record<string, number | string> = {};
 
 const eventually = (timeout: number, assertion: () => Promise<void> | void) =>
@@ -122,6 +125,7 @@ beforeAll(async () => {
     analyticsWindows: { 'out.of.orderness.ms': String(OUT_OF_ORDERNESS_MS) },
     lakeIntervalMs: 2_000,
     onPublished: (batch) => published.push(...batch.records),
+    onLogWritten: ({ gateway, lines }) => logLines.push(...lines.map((line) => ({ ...line, gateway }))),
     log: process.env.TRIBUTARY_KEEP_TEST_DATA === undefined ? () => {} : (m) => console.error(m),
   });
 }, 180_000);
@@ -201,14 +205,17 @@ describe('resharding under load', () => {
     const stats = fleet.publisher.stats();
     expect(stats.refused).toBe(0);
     expect(published.length).toBe(stats.published);
+    expect(logLines.length).toBeGreaterThan(0);
     expect(figures.exportedWhenReshardsDone, 'the fleet stopped before the reshards were done').toBeLessThan(
-      published.length,
+      published.length + logLines.length,
     );
     await eventually(60_000, async () => {
       const health = await pipeline.health();
       expect(health.exports?.map((e) => e.backlogRecords)).toEqual(Object.values(FLEET_STREAMS).map(() => 0));
-      expect(health.totals?.recordsExported).toBe(published.length);
+      // The published records and one `log` record per syslog line the agent tailed.
+      expect(health.totals?.recordsExported).toBe(published.length + logLines.length);
     });
+    figures.syslogLines = logLines.length;
 
     // The whole stream, shard by shard, deaggregated.
     const shards = await allShards();
@@ -228,10 +235,10 @@ describe('resharding under load', () => {
       }
       return seen;
     };
-    const byShard = new Map<string, { id: string; key: string }[]>();
+    const byShard = new Map<string, { id: string; key: string; type: string; at: number }[]>();
     for (const shard of shards) {
       const shardId = shard.ShardId ?? '';
-      const list: { id: string; key: string }[] = [];
+      const list: { id: string; key: string; type: string; at: number }[] = [];
       let { ShardIterator: iterator } = await kinesis.send(
         new GetShardIteratorCommand({
           StreamName: pipeline.streamName,
@@ -246,7 +253,12 @@ describe('resharding under load', () => {
             partitionKey: record.PartitionKey ?? '',
           })) {
             const decoded = JSON.parse(Buffer.from(user.data).toString('utf8')) as TributaryRecord;
-            list.push({ id: decoded.id, key: decoded.partition_key });
+            list.push({
+              id: decoded.id,
+              key: decoded.partition_key,
+              type: decoded.type,
+              at: decoded.event_time,
+            });
           }
         }
         iterator = page.NextShardIterator;
@@ -255,11 +267,15 @@ describe('resharding under load', () => {
       byShard.set(shardId, list);
     }
     const copies = [...byShard.values()].reduce((n, list) => n + list.length, 0);
-    const ids = new Set([...byShard.values()].flatMap((list) => list.map((r) => r.id)));
+    const all = [...byShard.values()].flat();
+    const ids = new Set(all.filter((r) => r.type !== 'log').map((r) => r.id));
     expect(ids).toEqual(new Set(published.map((r) => r.id)));
-    figures.extraCopiesInStream = copies - published.length;
+    // Tailed lines have the agent's own ids: every line is there, and no more.
+    expect(new Set(all.filter((r) => r.type === 'log').map((r) => r.id)).size).toBe(logLines.length);
+    figures.extraCopiesInStream = copies - published.length - logLines.length;
 
-    // Per key, within every shard: first copies in publish order (a resend may repeat an earlier one).
+    // Per key, within every shard: first copies in publish order (a resend may repeat an earlier one);
+    // a gateway's syslog lines in the order they were written, which is their time order.
     const order = new Map(published.map((r, i) => [r.id, i]));
     const disordered: string[] = [];
     for (const [shardId, list] of byShard) {
@@ -268,7 +284,7 @@ describe('resharding under load', () => {
       for (const r of list) {
         if (seen.has(r.id)) continue;
         seen.add(r.id);
-        const at = order.get(r.id) ?? -1;
+        const at = r.type === 'log' ? r.at : (order.get(r.id) ?? -1);
         if (at < (last.get(r.key) ?? -1))
           disordered.push(`${r.key}: ${r.id} after a later record in ${shardId}`);
         last.set(r.key, Math.max(at, last.get(r.key) ?? -1));
@@ -314,10 +330,13 @@ describe('resharding under load', () => {
     await syncLake(cloud.clients.s3(), pipeline.lake.bucket, dir);
     const lake = await openLake(dir);
     try {
-      const { rows } = await lake.query('SELECT id FROM records');
-      const ids = rows.map((row) => String(row.id));
+      const { rows } = await lake.query('SELECT id, record_type FROM records');
+      const ids = rows.filter((row) => row.record_type !== 'log').map((row) => String(row.id));
       expect(new Set(ids)).toEqual(new Set(published.map((r) => r.id)));
       expect(ids.length).toBe(published.length);
+      const logIds = rows.filter((row) => row.record_type === 'log').map((row) => String(row.id));
+      expect(logIds.length).toBe(logLines.length);
+      expect(new Set(logIds).size).toBe(logLines.length);
       expect(lake.errorFiles).toBe(0);
     } finally {
       lake.close();
@@ -332,9 +351,14 @@ describe('resharding under load', () => {
   it('measures what the Flink connector loses to a reshard, and never double counts', async () => {
     const telemetry = published.filter((r): r is TelemetryRecord => r.type === 'telemetry');
     const expected = new Map<string, number>();
-    for (const record of telemetry) {
-      const start = Math.floor(record.event_time / WINDOW_MS) * WINDOW_MS;
-      const key = `device#${record.device_id}#${record.payload.metric}#1m ${start}`;
+    // Syslog lines count in their gateway's series of their level (device#<id>#log.<level>).
+    const observations = [
+      ...telemetry.map((r) => ({ at: r.event_time, series: `${r.device_id}#${r.payload.metric}` })),
+      ...logLines.map((l) => ({ at: l.at, series: `${l.gateway}#log.${l.level}` })),
+    ];
+    for (const { at, series } of observations) {
+      const start = Math.floor(at / WINDOW_MS) * WINDOW_MS;
+      const key = `device#${series}#1m ${start}`;
       expected.set(key, (expected.get(key) ?? 0) + 1);
     }
     const lastEvent = Math.max(...published.map((r) => r.event_time));
