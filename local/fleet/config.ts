@@ -37,6 +37,8 @@ const fleetOptionsSchema = z.strictObject({
     .optional(),
   /** A bounded run: simulated ms after startTime when the fleet stops generating. */
   durationMs: z.number().int().positive().optional(),
+  /** Each gateway writes a syslog its agent tails into the logs stream. */
+  syslog: z.boolean().default(true),
 });
 
 export type FleetOptionsInput = z.input<typeof fleetOptionsSchema>;

@@ -49,8 +49,8 @@ export async function startFleet(options: StartFleetOptions): Promise<RunningFle
   const { fleet } = options;
   const agents: RunningDeviceAgent[] = [];
   const names = Array.from({ length: fleet.agents }, (_, i) => `gateway-${String(i + 1).padStart(2, '0')}`);
-  // Gateways keep a syslog only when the simulator runs; without it the agents are the user's.
-  const simulated = fleet.sensors + fleet.terminals > 0;
+  // Gateways keep a syslog only when the simulator runs (without it the agents are the user's) and asks.
+  const syslog = fleet.sensors + fleet.terminals > 0 && fleet.syslog;
   try {
     for (const name of names) {
       agents.push(
@@ -60,7 +60,7 @@ export async function startFleet(options: StartFleetOptions): Promise<RunningFle
           region: options.region,
           kinesisEndpoint: options.kinesisEndpoint,
           kinesisStreamName: options.kinesisStreamName,
-          tailSyslog: simulated,
+          tailSyslog: syslog,
         }),
       );
     }
@@ -90,7 +90,7 @@ export async function startFleet(options: StartFleetOptions): Promise<RunningFle
     ...Array.from({ length: fleet.sensors }, (_, i) => sensorId(i + 1)),
     ...Array.from({ length: fleet.terminals }, (_, i) => terminalId(i + 1)),
   ];
-  const logs = simulated
+  const logs = syslog
     ? new FleetLogFiles({
         gateways: names.map((gateway, index) => ({
           dir: gatewayLogDir(options.dataDir, gateway),
