@@ -20,7 +20,6 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
-  ListShardsCommand,
   type Shard,
   UpdateShardCountCommand,
 } from '@aws-sdk/client-kinesis';
@@ -28,6 +27,7 @@ import { KinesisExporter } from '../device/export/index.ts';
 import type { ExportCounters } from '../device/export/state.ts';
 import { LogStore } from '../device/log/index.ts';
 import { startKinesisLimits } from '../local/kinesis-limits/proxy.ts';
+import { listShards } from '../local/scale/scale.ts';
 import { startKinesis } from '../local/servers/kinesis.ts';
 import { createAwsClients } from '../shared/aws/clients.ts';
 import { deaggregate } from '../shared/kinesis/aggregation.ts';
@@ -65,21 +65,6 @@ function rate(samples: readonly Sample[], from: number, to: number): number {
   const last = samples.findLast((s) => s.at <= to);
   if (first === undefined || last === undefined || last.at <= first.at) return Number.NaN;
   return ((last.counters.recordsAccepted - first.counters.recordsAccepted) * 1000) / (last.at - first.at);
-}
-
-async function allShards(client: KinesisClient, stream: string): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(
-      token === undefined
-        ? new ListShardsCommand({ StreamName: stream })
-        : new ListShardsCommand({ NextToken: token }),
-    );
-    shards.push(...(page.Shards ?? []));
-    token = page.NextToken;
-  } while (token !== undefined);
-  return shards;
 }
 
 /** Every user record in the stream as `{n, key}`, per shard, in shard order. */
@@ -186,7 +171,7 @@ async function scaleOut(client: KinesisClient, store: LogStore): Promise<void> {
       longestStall = Math.max(longestStall, s.at - (samples[j]?.at ?? s.at));
     }
 
-    const shards = await allShards(client, STREAM);
+    const shards = await listShards(client, STREAM);
     const byShard = await readBack(client, STREAM, shards);
     const parent = shards.find((s) => s.ParentShardId == null)?.ShardId ?? '';
     const children = shards.filter((s) => s.ParentShardId != null);

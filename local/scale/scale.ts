@@ -236,20 +236,27 @@ export async function scaleStream(kinesis: Kinesis, options: ScaleOptions): Prom
   };
 }
 
-/** Open shards (no ending sequence number), all ListShards pages. */
-export async function openShards(kinesis: Kinesis, stream: string): Promise<Shard[]> {
+/** Every shard of the stream, closed ones included: all ListShards pages. */
+export async function listShards(kinesis: Kinesis, stream: string): Promise<Shard[]> {
   const shards: Shard[] = [];
   let token: string | undefined;
+  do {
+    const page = await kinesis.send(
+      token === undefined
+        ? new ListShardsCommand({ StreamName: stream })
+        : new ListShardsCommand({ NextToken: token }),
+    );
+    shards.push(...(page.Shards ?? []));
+    token = page.NextToken;
+  } while (token !== undefined);
+  return shards;
+}
+
+/** Open shards (no ending sequence number), all ListShards pages. */
+export async function openShards(kinesis: Kinesis, stream: string): Promise<Shard[]> {
+  let shards: Shard[];
   try {
-    do {
-      const page = await kinesis.send(
-        token === undefined
-          ? new ListShardsCommand({ StreamName: stream })
-          : new ListShardsCommand({ NextToken: token }),
-      );
-      shards.push(...(page.Shards ?? []));
-      token = page.NextToken;
-    } while (token !== undefined);
+    shards = await listShards(kinesis, stream);
   } catch (error) {
     throw scaleFailure(stream, 'ListShards', error);
   }

@@ -6,9 +6,7 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
-  ListShardsCommand,
   MergeShardsCommand,
-  type Shard,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -18,7 +16,7 @@ import { openLake, syncLake } from '../../local/delivery/lake-query.ts';
 import { FLEET_STREAMS } from '../../local/fleet/agent.ts';
 import { type LogLine, parseFleetOptions } from '../../local/fleet/index.ts';
 import { type RunningPipeline, startPipeline } from '../../local/pipeline.ts';
-import { openShards, scaleStream } from '../../local/scale/scale.ts';
+import { listShards, openShards, scaleStream } from '../../local/scale/scale.ts';
 import type { TelemetryRecord, TributaryRecord } from '../../shared/contract/index.ts';
 import { deaggregate } from '../../shared/kinesis/aggregation.ts';
 
@@ -80,20 +78,7 @@ async function active(): Promise<void> {
   });
 }
 
-async function allShards(): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let token: string | undefined;
-  do {
-    const page = await kinesis.send(
-      token === undefined
-        ? new ListShardsCommand({ StreamName: pipeline.streamName })
-        : new ListShardsCommand({ NextToken: token }),
-    );
-    shards.push(...(page.Shards ?? []));
-    token = page.NextToken;
-  } while (token !== undefined);
-  return shards;
-}
+const allShards = () => listShards(kinesis, pipeline.streamName);
 
 /** How long until the alert function holds a checkpoint in each of `children`. */
 async function alertsReach(children: readonly string[], since: number): Promise<number> {
