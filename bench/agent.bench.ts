@@ -17,6 +17,7 @@ import { ApiClient } from '../device/api/client.ts';
 import { LogStore } from '../device/log/index.ts';
 import { startLocalCloud } from '../local/cloud.ts';
 import { createRecord, encodeRecord } from '../shared/contract/index.ts';
+import { agentApiUrl } from './agent-url.ts';
 
 const SECONDS = Number(process.argv[2] ?? 15);
 /** `... agent.bench.ts 15 device` measures only the variants whose name contains `device`. */
@@ -130,15 +131,7 @@ async function spawnAgent(
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...variant.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = / API (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-      if (found !== undefined) resolve(found);
-    });
-    child.once('exit', () => reject(new Error(`agent exited before its API came up:\n${output}`)));
-  });
+  const url = await agentApiUrl(child);
   // The agent generated its API token into its store at start.
   const storeRoot = (JSON.parse(await readFile(config, 'utf8')) as { storeRoot: string }).storeRoot;
   const token = (await readFile(join(storeRoot, 'api-token'), 'utf8')).trim();

@@ -4,16 +4,10 @@
  * PutRecords entry, batches of 500, failed entries resent). 100-byte records, fixed time per run.
  * Run: node --import tsx bench/export.bench.ts [seconds]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { KinesisExporter } from '../device/export/index.ts';
-import { LogStore } from '../device/log/index.ts';
-import { startKinesisLimits } from '../local/kinesis-limits/proxy.ts';
-import { startKinesis } from '../local/servers/kinesis.ts';
-import { createAwsClients } from '../shared/aws/clients.ts';
-import { createStream, payload, RECORD_BYTES } from './export-fixture.ts';
+import type { LogStore } from '../device/log/index.ts';
+import { createStream, payload, RECORD_BYTES, withExportBench } from './export-fixture.ts';
 
 const SECONDS = Number(process.argv[2] ?? 15);
 // Enough for both runs at well above the target rate, so neither runs dry.
@@ -44,71 +38,51 @@ async function naive(client: KinesisClient, store: LogStore, stream: string, unt
   return accepted;
 }
 
-async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'tributary-export-bench-'));
-  const kinesis = await startKinesis();
-  const limits = await startKinesisLimits({ upstream: kinesis.endpoint });
-  const clients = createAwsClients({
-    kind: 'local',
-    region: 'us-east-1',
-    endpoints: { kinesis: limits.endpoint },
-  });
-  const store = await LogStore.open(join(dir, 'log'));
-  try {
-    const client = clients.kinesis();
-    await createStream(client, 'bench-ours');
-    await createStream(client, 'bench-naive');
-    await store.createStream({ name: 'bench', maxSize: 1024 * 1024 * 1024, segmentSize: 64 * 1024 * 1024 });
-    for (let i = 0; i < RECORDS; i += 10_000) {
-      await store.appendMany(
-        'bench',
-        Array.from({ length: Math.min(10_000, RECORDS - i) }, (_, j) => payload(i + j)),
-      );
-    }
-    console.log(`${RECORDS} records of ${RECORD_BYTES} bytes in the log; ${SECONDS} s per exporter, 1 shard`);
-
-    const rssBefore = process.memoryUsage().rss;
-    let rssPeak = rssBefore;
-    const sampler = setInterval(() => {
-      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-    }, 100);
-    const exporter = await KinesisExporter.start({
-      store,
-      kinesis: client,
-      exports: [{ logStream: 'bench', kinesisStreamName: 'bench-ours' }],
-    });
-    const began = performance.now();
-    // Steady state: from the first accepted entry on (start-up lists shards and fills the buffer).
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const warm = { at: performance.now(), accepted: exporter.statusOf('bench').counters.recordsAccepted };
-    await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000 - 2000));
-    const status = exporter.statusOf('bench');
-    const elapsed = (performance.now() - began) / 1000;
-    const steady = (status.counters.recordsAccepted - warm.accepted) / ((performance.now() - warm.at) / 1000);
-    await exporter.stop();
-    clearInterval(sampler);
-    const ours = status.counters.recordsAccepted;
-
-    const naiveBegan = performance.now();
-    const baseline = await naive(client, store, 'bench-naive', naiveBegan + SECONDS * 1000);
-    const naiveElapsed = (performance.now() - naiveBegan) / 1000;
-
-    const rate = (n: number, s: number) => `${Math.round(n / s)}`.padStart(8);
-    console.log('\nexporter                     user records/s   entries   throttled');
-    console.log(`naive (1 record per entry)   ${rate(baseline, naiveElapsed)}`);
-    console.log(
-      `ours (aggregated, paced)     ${rate(ours, elapsed)}   ${String(status.counters.entriesAccepted).padStart(7)}   ${String(status.counters.throttled).padStart(9)}`,
+await withExportBench('export', async ({ kinesis: client, store, limits }) => {
+  await createStream(client, 'bench-ours');
+  await createStream(client, 'bench-naive');
+  await store.createStream({ name: 'bench', maxSize: 1024 * 1024 * 1024, segmentSize: 64 * 1024 * 1024 });
+  for (let i = 0; i < RECORDS; i += 10_000) {
+    await store.appendMany(
+      'bench',
+      Array.from({ length: Math.min(10_000, RECORDS - i) }, (_, j) => payload(i + j)),
     );
-    console.log(`ours, after the first 2 s    ${rate(steady, 1)}`);
-    console.log(`\nexporter process RSS: ${mb(rssBefore)} before, ${mb(rssPeak)} peak during export`);
-    console.log(`proxy: ${JSON.stringify(limits.stats().records)}`);
-  } finally {
-    await store.close();
-    clients.destroy();
-    await limits.stop();
-    await kinesis.stop();
-    await rm(dir, { recursive: true, force: true });
   }
-}
+  console.log(`${RECORDS} records of ${RECORD_BYTES} bytes in the log; ${SECONDS} s per exporter, 1 shard`);
 
-await main();
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 100);
+  const exporter = await KinesisExporter.start({
+    store,
+    kinesis: client,
+    exports: [{ logStream: 'bench', kinesisStreamName: 'bench-ours' }],
+  });
+  const began = performance.now();
+  // Steady state: from the first accepted entry on (start-up lists shards and fills the buffer).
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const warm = { at: performance.now(), accepted: exporter.statusOf('bench').counters.recordsAccepted };
+  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000 - 2000));
+  const status = exporter.statusOf('bench');
+  const elapsed = (performance.now() - began) / 1000;
+  const steady = (status.counters.recordsAccepted - warm.accepted) / ((performance.now() - warm.at) / 1000);
+  await exporter.stop();
+  clearInterval(sampler);
+  const ours = status.counters.recordsAccepted;
+
+  const naiveBegan = performance.now();
+  const baseline = await naive(client, store, 'bench-naive', naiveBegan + SECONDS * 1000);
+  const naiveElapsed = (performance.now() - naiveBegan) / 1000;
+
+  const rate = (n: number, s: number) => `${Math.round(n / s)}`.padStart(8);
+  console.log('\nexporter                     user records/s   entries   throttled');
+  console.log(`naive (1 record per entry)   ${rate(baseline, naiveElapsed)}`);
+  console.log(
+    `ours (aggregated, paced)     ${rate(ours, elapsed)}   ${String(status.counters.entriesAccepted).padStart(7)}   ${String(status.counters.throttled).padStart(9)}`,
+  );
+  console.log(`ours, after the first 2 s    ${rate(steady, 1)}`);
+  console.log(`\nexporter process RSS: ${mb(rssBefore)} before, ${mb(rssPeak)} peak during export`);
+  console.log(`proxy: ${JSON.stringify(limits.stats().records)}`);
+});

@@ -12,9 +12,6 @@
  * key points).
  * Run: node --import tsx bench/reshard-export.bench.ts [seconds before] [seconds after]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
@@ -25,15 +22,12 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { KinesisExporter } from '../device/export/index.ts';
 import type { ExportCounters } from '../device/export/state.ts';
-import { LogStore } from '../device/log/index.ts';
-import { startKinesisLimits } from '../local/kinesis-limits/proxy.ts';
+import type { LogStore } from '../device/log/index.ts';
 import { listShards } from '../local/scale/scale.ts';
-import { startKinesis } from '../local/servers/kinesis.ts';
-import { createAwsClients } from '../shared/aws/clients.ts';
 import { deaggregate } from '../shared/kinesis/aggregation.ts';
 import { hashKeyOf } from '../shared/kinesis/hash.ts';
 import { SHARD_WRITE_BYTES_PER_SECOND } from '../shared/kinesis/limits.ts';
-import { createStream, payload, RECORD_BYTES } from './export-fixture.ts';
+import { createStream, payload, RECORD_BYTES, withExportBench } from './export-fixture.ts';
 
 const BEFORE_SECONDS = Number(process.argv[2] ?? 10);
 const AFTER_SECONDS = Number(process.argv[3] ?? 20);
@@ -247,21 +241,4 @@ async function scaleOut(client: KinesisClient, store: LogStore): Promise<void> {
   }
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'tributary-reshard-bench-'));
-const kinesis = await startKinesis();
-const limits = await startKinesisLimits({ upstream: kinesis.endpoint });
-const clients = createAwsClients({
-  kind: 'local',
-  region: 'us-east-1',
-  endpoints: { kinesis: limits.endpoint },
-});
-const store = await LogStore.open(join(dir, 'log'));
-try {
-  await scaleOut(clients.kinesis(), store);
-} finally {
-  await store.close();
-  clients.destroy();
-  await limits.stop();
-  await kinesis.stop();
-  await rm(dir, { recursive: true, force: true });
-}
+await withExportBench('reshard', ({ kinesis, store }) => scaleOut(kinesis, store));

@@ -23,6 +23,7 @@ import { parseSource } from '../device/tail/source.ts';
 import { SourceTailer } from '../device/tail/tailer.ts';
 import { newRecordId, SCHEMA_VERSION } from '../shared/contract/index.ts';
 import { seededRandom } from '../shared/seeded-random.ts';
+import { agentApiUrl } from './agent-url.ts';
 
 const LINES = Number(process.argv[2] ?? 300_000);
 const ONLY = process.argv[3];
@@ -158,15 +159,7 @@ async function spawnAgent(dir: string): Promise<{ child: ChildProcess; client: A
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     },
   );
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = / API (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-      if (found !== undefined) resolve(found);
-    });
-    child.once('exit', () => reject(new Error(`agent exited before its API came up:\n${output}`)));
-  });
+  const url = await agentApiUrl(child);
   const token = (await readFile(join(storeRoot, 'api-token'), 'utf8')).trim();
   return { child, client: new ApiClient({ url, token }) };
 }
