@@ -35,6 +35,8 @@ const state = {
   search: '',
   entity: '',
   window: '',
+  /** The address or the user named the window; otherwise DEFAULT_WINDOW is taken as soon as it exists. */
+  windowChosen: false,
   range: 'latest',
   chart: undefined,
   chartKey: '',
@@ -147,6 +149,7 @@ function readHash() {
   const hash = new URLSearchParams(location.hash.slice(1));
   state.entity = hash.get('entity') ?? '';
   state.window = hash.get('window') ?? '';
+  state.windowChosen = hash.has('window');
   state.range = hash.get('range') ?? 'latest';
 }
 
@@ -216,8 +219,10 @@ function renderWindows() {
       ? [el('option', { value: '', text: '–' })]
       : windows.map((w) => el('option', { value: w, text: w }))),
   );
-  if (!windows.includes(state.window))
-    state.window = windows.includes(DEFAULT_WINDOW) ? DEFAULT_WINDOW : (windows[0] ?? '');
+  // A series' 5-minute windows can be written a moment before its first 1-minute one.
+  const preferred = windows.includes(DEFAULT_WINDOW) ? DEFAULT_WINDOW : (windows[0] ?? '');
+  if (!windows.includes(state.window) || (!state.windowChosen && state.window !== preferred))
+    state.window = preferred;
   select.value = state.window;
   $('range').value = state.range;
   writeHash();
@@ -687,6 +692,7 @@ $('entity-search').addEventListener('keydown', (event) => {
 });
 $('window').addEventListener('change', (event) => {
   state.window = event.target.value;
+  state.windowChosen = true;
   writeHash();
   refresh();
 });
