@@ -19,7 +19,11 @@ const codec = new EventStreamCodec(
 describe('event stream encoder', () => {
   it('frames messages the SDK codec decodes to the same headers and payload', () => {
     const header = fc.tuple(
-      fc.string({ minLength: 1, maxLength: 40 }).filter((n) => Buffer.byteLength(n) <= 255),
+      // The SDK's decoder collects headers with `headers[name] = …`: a `__proto__` header sets the
+      // prototype there, so it could not come back (and no AWS event stream header is named so).
+      fc
+        .string({ minLength: 1, maxLength: 40 })
+        .filter((n) => Buffer.byteLength(n) <= 255 && n !== '__proto__'),
       fc.string({ maxLength: 200 }),
     );
     fc.assert(
