@@ -22,7 +22,7 @@ import { type BufferingHints, DeliveryBuffer, type FlushReason } from '../../sha
 import { assertPrefix } from '../../shared/lake/layout.ts';
 import type { ParquetCompression } from '../../shared/lake/parquet.ts';
 import type { DeliveryStreamResource, FunctionDefinition, StackDefinition } from '../resources/stack.ts';
-import { CheckpointStore } from './checkpoint.ts';
+import { CheckpointStore, type ShardCheckpoint } from './checkpoint.ts';
 import { DeliveryConfigError } from './errors.ts';
 
 /**
@@ -88,6 +88,8 @@ export interface LakeDelivery {
   readonly deliveryStream: DeliveryStreamResource;
   readonly bucket: string;
   stats(): DeliveryStats;
+  /** A shard's checkpoint: what of it is in the lake (empty until its first delivery). */
+  checkpoint(shardId: string): Readonly<ShardCheckpoint>;
   /** Delivers what is buffered, then stops polling. */
   stop(): Promise<void>;
   /** Settles when the delivery stops; rejects with the error that stopped it. */
@@ -198,6 +200,7 @@ export async function startLakeDelivery(options: LakeDeliveryOptions): Promise<L
     deliveryStream: stream,
     bucket: stream.bucketName,
     stats: () => runner.stats(),
+    checkpoint: (shardId) => runner.checkpoint(shardId),
     stop: () => runner.stop(),
     done: runner.done,
   };

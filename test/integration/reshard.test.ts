@@ -89,6 +89,17 @@ async function alertsReach(children: readonly string[], since: number): Promise<
   return Date.now() - since;
 }
 
+/** How long until the lake delivery has read into each of `children` (a checkpoint, or one pending). */
+async function lakeReach(children: readonly string[], since: number): Promise<number> {
+  await eventually(30_000, () => {
+    for (const child of children) {
+      const checkpoint = pipeline.lake.checkpoint(child);
+      expect(checkpoint.sequenceNumber ?? checkpoint.pendingLastSequenceNumber, child).toBeDefined();
+    }
+  });
+  return Date.now() - since;
+}
+
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tributary-reshard-'));
   cloud = await startLocalCloud({ dataDir: join(work, 'cloud') });
@@ -137,13 +148,22 @@ describe('resharding under load', () => {
       out.shards.map((s) => s.ShardId ?? ''),
       started,
     );
+    const outInLake = lakeReach(
+      out.shards.map((s) => s.ShardId ?? ''),
+      started,
+    );
     await underLoad(300);
 
     started = Date.now();
     const back = await scaleStream(kinesis, { ...options, target: 2 });
     expect(back.shards).toHaveLength(2);
     figures.scaleOutAlertsChildrenMs = await outReached;
+    figures.scaleOutLakeChildrenMs = await outInLake;
     const backReached = alertsReach(
+      back.shards.map((s) => s.ShardId ?? ''),
+      started,
+    );
+    const backInLake = lakeReach(
       back.shards.map((s) => s.ShardId ?? ''),
       started,
     );
@@ -179,6 +199,7 @@ describe('resharding under load', () => {
     const merged = (await openShards(kinesis, stream)).find((s) => s.ParentShardId === halves[0]?.ShardId);
     expect(merged?.AdjacentParentShardId).toBe(halves[1]?.ShardId);
     figures.scaleInAlertsChildrenMs = await backReached;
+    figures.scaleInLakeChildrenMs = await backInLake;
     figures.shardsInTotal = (await allShards()).length;
     figures.exportedWhenReshardsDone = await exported();
   }, 120_000);
