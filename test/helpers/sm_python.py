@@ -253,7 +253,14 @@ def run_s3_tasks(status_stream, task_stream, tasks):
                 if status.status in (Status.Success, Status.Failure):
                     done[sequence] = [status.status.name, status.message]
                 start = m.sequence_number + 1
+        # A task's final status is appended before its checkpoint is committed (a crash in between
+        # reports it again rather than never): the export status catches up a moment later.
         info = client.describe_message_stream(task_stream)
+        while time.time() < deadline and any(
+            (s.last_exported_sequence_number or -1) < len(tasks) - 1 for s in info.export_statuses or []
+        ):
+            time.sleep(0.05)
+            info = client.describe_message_stream(task_stream)
         print(
             json.dumps(
                 {
