@@ -507,28 +507,19 @@ export class SourceTailer {
         this.#dormant.set(keyOf(position.dev, position.ino), { position, since: this.#clock() });
     }
     for (const { position, at } of resumed) {
-      let offset = position.offset;
-      let headerLinesLeft = position.headerLinesLeft;
-      if (position.pending !== undefined) {
-        const resolution = await this.#resolve(position, at.handle, at.entry.size);
-        offset = resolution.offset;
-        if (resolution.found > 0) headerLinesLeft = 0;
-      }
       const key = keyOf(at.entry.dev, at.entry.ino);
-      if (key !== keyOf(position.dev, position.ino)) {
-        // A copy took the position over; the original's checkpoint is stale.
-        await rm(join(dir, `${keyOf(position.dev, position.ino)}.ckpt`), { force: true });
-      }
+      const own = keyOf(position.dev, position.ino);
+      // A copy took the position over; the original's checkpoint is stale.
+      if (key !== own) await rm(join(dir, `${own}.ckpt`), { force: true });
       this.#dormant.delete(key);
-      await this.#follow(
+      await this.#resume(
         at.entry,
         at.handle,
         at.head,
-        offset,
-        headerLinesLeft,
-        key === keyOf(position.dev, position.ino)
+        position,
+        key === own
           ? `its checkpoint (at ${position.offset})`
-          : `the checkpoint of ${position.path} (${keyOf(position.dev, position.ino)}, at ${position.offset}): a copy of it`,
+          : `the checkpoint of ${position.path} (${own}, at ${position.offset}): a copy of it`,
       );
       heads.delete(key);
     }

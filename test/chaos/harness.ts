@@ -182,6 +182,19 @@ export class AgentProcess {
     }
   }
 
+  /**
+   * Lets the agent run `lifeMillis`, then SIGKILLs it (unless it died on its own: the exit and the
+   * output tail as a finding) and waits for the exit; returns its peak RSS.
+   */
+  async liveThenKill(lifeMillis: number): Promise<{ peakRss: number; diedOnItsOwn?: string }> {
+    await sleep(lifeMillis);
+    const peakRss = await this.peakRss();
+    const died = this.unexpectedExit;
+    if (died === undefined) this.kill('SIGKILL');
+    await this.exited;
+    return died === undefined ? { peakRss } : { peakRss, diedOnItsOwn: `${died}: ${this.tail()}` };
+  }
+
   /** SIGTERM (clean stop) and the exit code; SIGKILL after `graceMillis`. */
   async stop(graceMillis = 30_000): Promise<number | null> {
     if (!this.alive) return (await this.exited).code;

@@ -11,7 +11,6 @@ import {
   prepareScenario,
   type ScenarioResult,
   STREAM,
-  sleep,
   streamState,
   tally,
   waitDrained,
@@ -74,15 +73,12 @@ export async function killLoop(options: KillLoopOptions): Promise<ScenarioResult
         }
         continue;
       }
-      await sleep(minLife + random() * (maxLife - minLife));
-      peak = Math.max(peak, await agent.peakRss());
-      if (agent.unexpectedExit !== undefined) {
+      const life = await agent.liveThenKill(minLife + random() * (maxLife - minLife));
+      peak = Math.max(peak, life.peakRss);
+      if (life.diedOnItsOwn !== undefined) {
         crashes++;
-        findings.push(`cycle ${cycle}: agent died on its own (${agent.unexpectedExit}): ${agent.tail()}`);
-      } else {
-        agent.kill('SIGKILL');
+        findings.push(`cycle ${cycle}: agent died on its own (${life.diedOnItsOwn})`);
       }
-      await agent.exited;
       if ((cycle + 1) % 25 === 0)
         log(`  ${cycle + 1}/${kills} kills, ${appender.ledger.acked.size} records acked`);
     }

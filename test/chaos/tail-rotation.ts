@@ -158,13 +158,12 @@ export async function tailRotation(options: TailRotationOptions): Promise<Scenar
         findings.push(`cycle ${cycle}: ${error.message}`);
         break;
       }
-      await sleep(minLife + random() * (maxLife - minLife));
-      peak = Math.max(peak, await agent.peakRss());
-      if (agent.unexpectedExit !== undefined) {
+      const life = await agent.liveThenKill(minLife + random() * (maxLife - minLife));
+      peak = Math.max(peak, life.peakRss);
+      if (life.diedOnItsOwn !== undefined) {
         crashes++;
-        findings.push(`cycle ${cycle}: agent died on its own (${agent.unexpectedExit}): ${agent.tail()}`);
-      } else agent.kill('SIGKILL');
-      await agent.exited;
+        findings.push(`cycle ${cycle}: agent died on its own (${life.diedOnItsOwn})`);
+      }
     }
   } finally {
     if (!writerDone) writer.child.kill('SIGKILL');
