@@ -42,11 +42,14 @@ describe('tributary launcher', () => {
 
   it('prints no AWS SDK Node version warning before the answer of analytics status', async () => {
     // No credentials anywhere: the command fails fast with its own error, which must come first.
+    // vitest.config.ts silences the warning for every test; the child must not inherit that, so this
+    // checks the launcher's own silencing.
     const {
       AWS_PROFILE: _p,
       AWS_ACCESS_KEY_ID: _a,
       AWS_SECRET_ACCESS_KEY: _s,
       AWS_SESSION_TOKEN: _t,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _w,
       ...env
     } = process.env;
     const run = await tributary(['analytics', 'status', '--region', 'us-east-1'], {
