@@ -154,7 +154,7 @@ const hot = raised(
   'threshold',
   `device:${device}`,
   lastMinute - 3 * MINUTE,
-  'temperature 34 is above 30 for 60000 ms',
+  'temperature 34 °C is above 30 °C for 1 min 0 s',
   { metric: 'temperature', value: 34, raise: 30, clear: 28 },
 );
 const travel = raised(
@@ -170,7 +170,7 @@ const cleared = raised(
   'threshold',
   `device:${device}`,
   lastMinute - 20 * MINUTE,
-  'temperature 31 is above 30 for 60000 ms',
+  'temperature 31 °C is above 30 °C for 1 min 0 s',
   { metric: 'temperature', value: 31 },
 );
 

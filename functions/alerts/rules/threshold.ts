@@ -1,4 +1,5 @@
 import type { TelemetryRecord } from '../../../shared/contract/index.ts';
+import { formatDuration, withUnit } from '../../../shared/units.ts';
 import type { ThresholdRule } from './config.ts';
 import { alertIdFor, type DeviceState, type Effects, type ThresholdState } from './model.ts';
 
@@ -36,6 +37,7 @@ export function stepThreshold(
   effects: Effects,
 ): ThresholdState | undefined {
   const value = record.payload.value;
+  const unit = record.payload.unit;
   const t = record.event_time;
   const entityId = deviceEntityId(record.device_id);
   const raise = (firstId: string): ThresholdState => {
@@ -49,11 +51,13 @@ export function stepThreshold(
       entityId,
       raisedAt: t,
       triggerRecordIds,
-      message: `${rule.metric} ${value} is ${rule.direction} ${rule.raise}${rule.minDurationMs > 0 ? ` for ${rule.minDurationMs} ms` : ''}`,
+      // `temperature 34 °C is above 30 °C for 1 min 0 s`. Not part of the alert id: a replay by a newer
+      // version finds the alert already stored and leaves its message as first written.
+      message: `${rule.metric} ${withUnit(value, unit)} is ${rule.direction} ${withUnit(rule.raise, unit)}${rule.minDurationMs > 0 ? ` for ${formatDuration(rule.minDurationMs)}` : ''}`,
       details: {
         metric: rule.metric,
         value,
-        unit: record.payload.unit,
+        unit,
         direction: rule.direction,
         raise: rule.raise,
         clear: rule.clear,

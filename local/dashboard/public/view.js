@@ -2,10 +2,13 @@
 // picker, axis ranges, alert rows and the fleet table. app.js renders what these return; the unit
 // tests import this file directly (types in view.d.ts).
 
-/** UCUM codes the contract's examples use, as people write them; anything else is shown as sent. */
 /** Unit of the Flink job's log line counts (UCUM annotation). */
 const LINE_UNIT = '{line}';
 
+/**
+ * UCUM codes the contract's examples use, as people write them; anything else is shown as sent. The
+ * same table as shared/units.ts (alert reasons); view.test.ts checks they agree.
+ */
 const UCUM_LABELS = {
   Cel: '°C',
   '[degF]': '°F',
@@ -203,6 +206,7 @@ export function yRange(min, max) {
   return [min - pad, max + pad];
 }
 
+/** As shared/units.ts formatDuration (alert reasons), plus '–' for no figure. */
 export function formatDuration(ms) {
   if (ms === undefined || ms === null || !Number.isFinite(ms)) return '–';
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -228,12 +232,25 @@ export function humanKey(key) {
 
 const shortId = (id) => (id.length > 13 ? `…${id.slice(-12)}` : id);
 
+/** Detail keys that are readings of the metric, shown in the details' `unit` (a threshold rule's). */
+const READING_KEYS = new Set(['value', 'raise', 'clear']);
+
 /**
  * An alert's details as [label, text] rows: numbers as numbers, a `…Ms` figure as a duration
  * (`windowMs` → `window`, `5 min 0 s`), lists of record ids counted with their short forms, nested
- * objects flattened one level (`location lat`). Never raw JSON.
+ * objects flattened one level (`location lat`). Never raw JSON. When the details carry the
+ * telemetry's `unit` (a threshold alert), the readings (value, raise, clear, cleared at) are shown
+ * in it as the chart shows them (`34 °C`), and the code itself is not a row of its own.
  */
 export function detailRows(alert) {
+  const details = alert.details ?? {};
+  const reading =
+    typeof details.unit === 'string'
+      ? unitInfo(
+          `${alertSeriesPrefix(alert.entityId ?? '')}#${typeof details.metric === 'string' ? details.metric : 'value'}`,
+          details.unit,
+        )
+      : undefined;
   const rows = [];
   const add = (label, value) => {
     if (value === undefined || value === null) return;
@@ -257,11 +274,19 @@ export function detailRows(alert) {
     }
     rows.push([label, typeof value === 'number' ? formatNumber(value) : String(value)]);
   };
-  for (const [key, value] of Object.entries(alert.details ?? {})) add(humanKey(key), value);
+  const addReading = (label, value) =>
+    typeof value === 'number' && reading !== undefined
+      ? rows.push([label, formatValue(value, reading)])
+      : add(label, value);
+  for (const [key, value] of Object.entries(details)) {
+    if (key === 'unit' && reading !== undefined) continue;
+    if (READING_KEYS.has(key)) addReading(humanKey(key), value);
+    else add(humanKey(key), value);
+  }
   if (alert.triggerRecordIds?.length > 0 && !rows.some(([label]) => label.includes('record'))) {
     add('trigger records', alert.triggerRecordIds);
   }
-  if (alert.clearValue !== undefined) add('cleared at value', alert.clearValue);
+  if (alert.clearValue !== undefined) addReading('cleared at value', alert.clearValue);
   return rows;
 }
 

@@ -87,6 +87,29 @@ describe('threshold rules', () => {
     expect(run(slow, [reading(0, 31), reading(30, 25), reading(60, 33)])).toEqual([]);
   });
 
+  it('says why it raised with the unit symbol and a readable duration', () => {
+    const reason = (r: ThresholdRule, readings: TelemetryRecord[]) => {
+      let state = emptyDeviceState();
+      const effects = noEffects();
+      for (const record of readings) state = evaluateTelemetry([r], state, record, effects);
+      return effects.raised.map((alert) => alert.message);
+    };
+    expect(reason(rule({ minDurationMs: 60_000 }), [reading(0, 31), reading(60, 34)])).toEqual([
+      'temperature 34 °C is above 30 °C for 1 min 0 s',
+    ]);
+    expect(reason(rule(), [reading(0, 31)])).toEqual(['temperature 31 °C is above 30 °C']);
+    const dry = rule({ metric: 'humidity', direction: 'below', raise: 20, clear: 25, minDurationMs: 90_000 });
+    const humidity = (seconds: number, value: number) =>
+      telemetryRecord({ event_time: T0 + seconds * 1000, payload: { metric: 'humidity', value, unit: '%' } });
+    expect(reason(dry, [humidity(0, 15), humidity(90, 12)])).toEqual([
+      'humidity 12% is below 20% for 1 min 30 s',
+    ]);
+    // A code without a known symbol is shown as sent.
+    const heavy = rule({ metric: 'load', raise: 5, clear: 4 });
+    const load = telemetryRecord({ event_time: T0, payload: { metric: 'load', value: 7, unit: 'kg' } });
+    expect(reason(heavy, [load])).toEqual(['load 7 kg is above 5 kg']);
+  });
+
   it('property: a value flapping across one level never raises more than it clears plus one', () => {
     fc.assert(
       fc.property(

@@ -8,6 +8,7 @@ import {
   currencyExponent,
   detailRows,
   fleetRows,
+  formatDuration,
   formatValue,
   groupEntities,
   MIN_AXIS_WINDOWS,
@@ -16,6 +17,7 @@ import {
   xRange,
   yRange,
 } from '../../../../local/dashboard/public/view.js';
+import { formatDuration as reasonDuration, UCUM_SYMBOLS } from '../../../../shared/units.ts';
 
 /** A series summary as /api/entities returns it (1-minute windows only). */
 function series(
@@ -247,6 +249,51 @@ describe('alerts and the fleet', () => {
         ['cleared at value', '27'],
       ],
     );
+  });
+
+  it("shows a threshold alert's readings in the telemetry's unit, as the chart does", () => {
+    const rows = detailRows({
+      entityId: 'device:sensor-1',
+      ruleType: 'threshold',
+      details: {
+        metric: 'temperature',
+        value: 34,
+        unit: 'Cel',
+        direction: 'above',
+        raise: 30,
+        clear: 28,
+        minDurationMs: 60_000,
+      },
+      clearValue: 27.5,
+    });
+    expect(rows).toEqual([
+      ['metric', 'temperature'],
+      ['value', '34 °C'],
+      ['direction', 'above'],
+      ['raise', '30 °C'],
+      ['clear', '28 °C'],
+      ['min duration', '1 min 0 s'],
+      ['cleared at value', '27.5 °C'],
+    ]);
+    expect(rows.flat().join(' ')).not.toContain('Cel');
+    const humid = detailRows({
+      entityId: 'device:s',
+      details: { metric: 'humidity', value: 12, unit: '%', raise: 20 },
+    });
+    expect(humid).toEqual([
+      ['metric', 'humidity'],
+      ['value', '12%'],
+      ['raise', '20%'],
+    ]);
+  });
+
+  it('writes units and durations as the alert reasons of shared/units.ts do', () => {
+    for (const [code, symbol] of Object.entries(UCUM_SYMBOLS)) {
+      expect(unitInfo('device#d#m', code).unit).toBe(symbol);
+    }
+    for (const ms of [0, 850, 5_000, 59_999, 60_000, 90_000, 3_599_000, 3_600_000, 5_400_000]) {
+      expect(formatDuration(ms)).toBe(reasonDuration(ms));
+    }
   });
 
   it('measures an alert from raise to clear, or to now while open', () => {
