@@ -15,7 +15,9 @@ import {
   AgentStoppedError,
   BatchRecordError,
   ConfigFileError,
+  MAX_REFUSED_RECORDS,
   RecordTypeNotAcceptedError,
+  type RefusedRecord,
 } from './errors.ts';
 import {
   type ExportStatus,
@@ -394,23 +396,46 @@ export class Agent {
    * All or none: every record is validated and encoded first, then the batch is appended
    * atomically. `records` is consumed before this returns (one record at a time, so a lazily
    * parsed source keeps only one parsed record alive); nothing holds it while the append waits.
+   * After a refused record the rest are still validated (not kept), so the BatchRecordError lists
+   * every refused record (up to MAX_REFUSED_RECORDS) and counts them all. `line` names where the
+   * record last taken from `records` starts in its source (the API's NDJSON body line, from 1).
    */
-  appendMany(stream: string, records: Iterable<unknown>): Promise<{ firstSequence: number; count: number }> {
+  appendMany(
+    stream: string,
+    records: Iterable<unknown>,
+    options: { line?: () => number } = {},
+  ): Promise<{ firstSequence: number; count: number }> {
     const payloads: Uint8Array[] = [];
+    const refused: RefusedRecord[] = [];
+    let refusedCount = 0;
     try {
       const definition = this.#assertAppendable(stream);
+      let index = 0;
       for (const record of records) {
         try {
           const payload = encodeRecord(record, definition.maxRecordSize);
           this.#assertAccepted(stream, record);
-          payloads.push(payload);
+          if (refusedCount === 0) payloads.push(payload);
         } catch (error) {
-          if (error instanceof TributaryError) throw new BatchRecordError(payloads.length, error);
-          throw error;
+          if (!(error instanceof TributaryError)) throw error;
+          refusedCount++;
+          // Nothing of the batch will be appended: what was encoded is dropped at once.
+          payloads.length = 0;
+          if (refused.length < MAX_REFUSED_RECORDS) {
+            const path = 'path' in error && typeof error.path === 'string' ? error.path : '';
+            refused.push({ index, line: options.line?.(), error, path });
+          }
         }
+        index++;
       }
     } catch (error) {
       return Promise.reject(error);
+    }
+    const [first] = refused;
+    if (first !== undefined) {
+      return Promise.reject(
+        new BatchRecordError(first.index, first.error, { line: first.line, refused, refusedCount }),
+      );
     }
     return this.#store
       .appendMany(stream, payloads)

@@ -28,7 +28,7 @@ import {
 import { DEFAULT_JSON_LIMITS, startApiServer } from './api/server.ts';
 import { ensureAuthToken, loadAuthToken } from './api/token.ts';
 import { API_HOST, DEFAULT_MAX_BODY_BYTES, loadConfig } from './config.ts';
-import { AgentErrorCodes, ApiRequestError, ServiceInstallError } from './errors.ts';
+import { AgentErrorCodes, type ApiRefusedRecord, ApiRequestError, ServiceInstallError } from './errors.ts';
 import { ExportErrorCodes } from './export/errors.ts';
 import { IotErrorCodes } from './iot/errors.ts';
 import { LogErrorCodes } from './log/errors.ts';
@@ -326,8 +326,9 @@ async function appendCommand(args: string[], io: Io): Promise<number> {
 }
 
 /**
- * A record the agent refused, in the input's own numbering (lines from 1): every field at fault with
- * its path, then what was stored and what was not (the agent takes a batch whole or not at all).
+ * The records the agent refused, in the input's own numbering (lines from 1): every refused record
+ * the agent listed (it lists up to 20 of a batch and counts the rest), every field at fault with its
+ * path, then what was stored and what was not (the agent takes a batch whole or not at all).
  */
 function refusedLine(
   error: ApiRequestError,
@@ -336,28 +337,51 @@ function refusedLine(
   done: { appended: number; first: number | undefined; last: number | undefined },
 ): ApiRequestError {
   const index = error.index ?? 0;
-  const line = lineNumbers[index] ?? index + 1;
-  const problems =
-    error.issues.length > 0
-      ? error.issues.map(
-          (i) => `  line ${line}: ${i.path || '<record>'}: ${i.message}${i.got ? ` (got ${i.got})` : ''}`,
+  const lineOf = (i: number) => lineNumbers[i] ?? i + 1;
+  // An agent before the `records` list names only the first refused record.
+  const records: ApiRefusedRecord[] =
+    error.records.length > 0
+      ? [...error.records]
+      : [{ index, code: error.code, message: error.message, path: error.path ?? '', issues: error.issues }];
+  const problems = records.flatMap((r) => {
+    const line = lineOf(r.index);
+    const issues = r.issues ?? [];
+    const prefix = records.length > 1 && r.code !== error.code ? `${r.code}: ` : '';
+    return issues.length > 0
+      ? issues.map(
+          (i) =>
+            `  line ${line}: ${prefix}${i.path || '<record>'}: ${i.message}${i.got ? ` (got ${i.got})` : ''}`,
         )
-      : [`  line ${line}: ${error.message.replace(/^batch record at index [0-9]+: /, '')}`];
-  const from = lineNumbers[0] ?? line;
-  const to = lineNumbers.at(-1) ?? line;
+      : [
+          `  line ${line}: ${prefix}${r.message.replace(/^batch record at index [0-9]+( \(line [0-9]+\))?: /, '')}`,
+        ];
+  });
+  const refusedCount = Math.max(error.recordsRefused ?? records.length, records.length);
+  const unlisted = refusedCount - records.length;
+  const lines = records.map((r) => lineOf(r.index));
+  const from = lineNumbers[0] ?? lines[0];
+  const to = lineNumbers.at(-1) ?? lines.at(-1);
   const stored =
     done.appended === 0
       ? `nothing was stored in ${stream}`
       : `stored: ${done.appended} records of earlier lines (sequences ${done.first}..${done.last})`;
+  const count = problems.length > 1 ? ` (${problems.length} problems)` : '';
+  const head =
+    refusedCount === 1 ? `line ${lines[0]} refused${count}:` : `${refusedCount} lines refused${count}:`;
   const text = [
-    `line ${line} refused${error.issues.length > 1 ? ` (${error.issues.length} problems)` : ''}:`,
+    head,
     ...problems,
+    ...(unlisted > 0
+      ? [`  … and ${unlisted} more refused lines of this batch (the agent lists the first ${records.length})`]
+      : []),
     `not stored: lines ${from}-${to} (this batch, refused whole) and every line after; ${stored}.`,
   ].join('\n');
   return new ApiRequestError(error.status, error.code, text, {
     path: error.path,
     index,
     issues: error.issues,
+    records: error.records,
+    recordsRefused: error.recordsRefused,
   });
 }
 

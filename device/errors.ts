@@ -188,14 +188,30 @@ export interface ApiIssue {
   readonly got?: string;
 }
 
+/** A refused record of a batch as the agent listed it (the API's `records[]`). */
+export interface ApiRefusedRecord {
+  /** From 0. */
+  readonly index: number;
+  /** Line of the request body, from 1. */
+  readonly line?: number;
+  readonly code: string;
+  readonly message: string;
+  readonly path: string;
+  readonly issues?: readonly ApiIssue[];
+}
+
 export class ApiRequestError extends AgentError<string> {
   readonly status: number;
   readonly path: string | undefined;
-  /** Index of the refused record in a batch. */
+  /** Index of the (first) refused record in a batch. */
   readonly index: number | undefined;
   readonly retryAfterSeconds: number | undefined;
-  /** RECORD_INVALID: every field at fault, as the agent listed them. */
+  /** RECORD_INVALID: every field at fault (of the first refused record), as the agent listed them. */
   readonly issues: readonly ApiIssue[];
+  /** A refused batch: every refused record the agent listed (at most 20), in order; [] otherwise. */
+  readonly records: readonly ApiRefusedRecord[];
+  /** A refused batch: how many records were refused in all (may exceed `records.length`). */
+  readonly recordsRefused: number | undefined;
   constructor(
     status: number,
     code: string,
@@ -205,6 +221,8 @@ export class ApiRequestError extends AgentError<string> {
       index?: number;
       retryAfterSeconds?: number | undefined;
       issues?: readonly ApiIssue[];
+      records?: readonly ApiRefusedRecord[];
+      recordsRefused?: number | undefined;
     } = {},
   ) {
     super(code, message, { retryable: status === 503 || status === 429 });
@@ -213,6 +231,8 @@ export class ApiRequestError extends AgentError<string> {
     this.index = details.index;
     this.retryAfterSeconds = details.retryAfterSeconds;
     this.issues = details.issues ?? [];
+    this.records = details.records ?? [];
+    this.recordsRefused = details.recordsRefused;
   }
 }
 
@@ -267,17 +287,62 @@ export class InputLineError extends AgentError<string> {
   }
 }
 
-/** One record of a batch append was refused; nothing of the batch was appended. */
-export class BatchRecordError extends AgentError<string> {
+/** Refused records of one batch that an error lists (the count says how many more there were). */
+export const MAX_REFUSED_RECORDS = 20;
+
+/** One refused record of a batch: its place and what was wrong with it. */
+export interface RefusedRecord {
+  /** Index of the record in the batch, from 0 (blank lines not counted). */
   readonly index: number;
+  /** Line of the record in the NDJSON body, from 1 (blank lines counted), when known. */
+  readonly line: number | undefined;
+  readonly error: TributaryError;
   /** Path of the offending field inside the record ('' for the whole record). */
   readonly path: string;
-  constructor(index: number, error: TributaryError) {
+}
+
+/**
+ * Records of a batch append were refused; nothing of the batch was appended. Its code, `index`,
+ * `path` and cause are the first refused record's; `refused` lists every refused record up to
+ * MAX_REFUSED_RECORDS, and `refusedCount` counts them all.
+ */
+export class BatchRecordError extends AgentError<string> {
+  readonly index: number;
+  /** Path of the offending field inside the first refused record ('' for the whole record). */
+  readonly path: string;
+  /** Line of the first refused record in the NDJSON body, from 1, when known. */
+  readonly line: number | undefined;
+  readonly refused: readonly RefusedRecord[];
+  readonly refusedCount: number;
+  constructor(
+    index: number,
+    error: TributaryError,
+    more: { line?: number | undefined; refused?: readonly RefusedRecord[]; refusedCount?: number } = {},
+  ) {
+    const first: RefusedRecord = { index, line: more.line, error, path: pathOf(error) };
+    const refused = more.refused ?? [first];
+    const refusedCount = Math.max(more.refusedCount ?? refused.length, refused.length);
     // `index` counts from 0 (the body's `index` field); said so, since people count lines from 1.
-    super(error.code, `batch record at index ${index}: ${error.message}`, { cause: error });
+    const where = (r: RefusedRecord) => `index ${r.index}${r.line === undefined ? '' : ` (line ${r.line})`}`;
+    const message =
+      refusedCount === 1
+        ? `batch record at ${where(first)}: ${error.message}`
+        : `${refusedCount} records of the batch refused, so none was appended: ${refused
+            .map((r) => `${where(r)}: ${r.error.code}: ${r.error.message}`)
+            .join(
+              '; ',
+            )}${refusedCount > refused.length ? `; and ${refusedCount - refused.length} more` : ''}`;
+    super(error.code, message, { cause: error });
     this.index = index;
-    this.path = 'path' in error && typeof error.path === 'string' ? error.path : '';
+    this.path = first.path;
+    this.line = more.line;
+    this.refused = refused;
+    this.refusedCount = refusedCount;
   }
+}
+
+function pathOf(error: TributaryError): string {
+  return 'path' in error && typeof error.path === 'string' ? error.path : '';
 }
 
 /** A valid record whose type the stream does not take (`streams[].recordTypes` in the agent config). */

@@ -61,6 +61,8 @@ export class ApiClient {
         path: parsed.path,
         ...(parsed.index === undefined ? {} : { index: parsed.index }),
         ...(Array.isArray(parsed.issues) ? { issues: parsed.issues } : {}),
+        ...(Array.isArray(parsed.records) ? { records: parsed.records } : {}),
+        ...(typeof parsed.recordsRefused === 'number' ? { recordsRefused: parsed.recordsRefused } : {}),
         retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
       },
     );

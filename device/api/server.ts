@@ -7,7 +7,8 @@
  *   GET  /v1/status                  the agent's status
  *
  * A 202 is sent only once the append is durable per the stream's settings. Errors are
- * `{code, message, path?, index?}`; the statuses and codes are listed in device/README.md.
+ * `{code, message, path?, index?, line?, issues?, records?, recordsRefused?}` (ErrorBody); the
+ * statuses and codes are listed in device/README.md.
  *
  * Hostile input is expected: any local process or web page can reach 127.0.0.1. So a bearer token
  * is required unless turned off, only JSON content types are read (a browser's "simple" POST is
@@ -37,6 +38,7 @@ import {
   AgentErrorCodes,
   BatchRecordError,
   BodyTooLargeError,
+  type RefusedRecord,
   UnauthorizedError,
 } from '../errors.ts';
 import { LogErrorCodes } from '../log/errors.ts';
@@ -173,13 +175,31 @@ export interface IssueBody {
   readonly got: string;
 }
 
+/** One refused record of an NDJSON batch. */
+export interface RefusedRecordBody {
+  /** From 0, blank lines not counted. */
+  readonly index: number;
+  /** Line of the body, from 1, blank lines counted. */
+  readonly line?: number;
+  readonly code: string;
+  readonly message: string;
+  readonly path: string;
+  readonly issues?: readonly IssueBody[];
+}
+
 export interface ErrorBody {
   readonly code: string;
   readonly message: string;
   readonly path?: string;
+  /** NDJSON: the first refused record's index (from 0) and body line (from 1). */
   readonly index?: number;
+  readonly line?: number;
   /** RECORD_INVALID: every field at fault, not only the first; `got` describes the value (bounded, PANs masked). */
   readonly issues?: readonly IssueBody[];
+  /** NDJSON: every refused record of the batch, at most MAX_REFUSED_RECORDS (20), in order. */
+  readonly records?: readonly RefusedRecordBody[];
+  /** NDJSON: how many records of the batch were refused in all (more than `records` holds when capped). */
+  readonly recordsRefused?: number;
 }
 
 /** Seconds a client should wait before retrying a 503. */
@@ -226,22 +246,39 @@ function sendError(res: ServerResponse, error: unknown): void {
     code: error.code,
     message: error.message,
     ...('path' in error && typeof error.path === 'string' ? { path: error.path } : {}),
-    ...(error instanceof BatchRecordError ? { index: error.index } : {}),
+    ...(error instanceof BatchRecordError
+      ? {
+          index: error.index,
+          ...(error.line === undefined ? {} : { line: error.line }),
+          records: error.refused.map(refusedBody),
+          recordsRefused: error.refusedCount,
+        }
+      : {}),
   };
   const invalid = error instanceof BatchRecordError ? error.cause : error;
-  if (invalid instanceof RecordValidationError) {
-    Object.assign(body, {
-      issues: invalid.issues.map(({ path, message, value }) => ({
-        path,
-        message,
-        got: describeValue(value),
-      })),
-    });
-  }
+  const issues = issuesOf(invalid);
+  if (issues !== undefined) Object.assign(body, { issues });
   const headers: Record<string, string> = {};
   if (status === 503) headers['retry-after'] = String(RETRY_AFTER_SECONDS);
   if (status === 401) headers['www-authenticate'] = 'Bearer';
   send(res, status, body, headers);
+}
+
+function issuesOf(error: unknown): IssueBody[] | undefined {
+  if (!(error instanceof RecordValidationError)) return undefined;
+  return error.issues.map(({ path, message, value }) => ({ path, message, got: describeValue(value) }));
+}
+
+function refusedBody(record: RefusedRecord): RefusedRecordBody {
+  const issues = issuesOf(record.error);
+  return {
+    index: record.index,
+    ...(record.line === undefined ? {} : { line: record.line }),
+    code: record.error.code,
+    message: record.error.message,
+    path: record.path,
+    ...(issues === undefined ? {} : { issues }),
+  };
 }
 
 /** Hands out body bytes first come, first served; a request waits, unread, until its share is free. */
@@ -330,12 +367,21 @@ function readBody(
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
-    const fail = (error: unknown) => {
+    // `current`: the chunk being scanned when the fault was found (not yet in `chunks`).
+    const fail = (error: unknown, current?: Buffer) => {
       failed = true;
-      chunks.length = 0;
-      // In NDJSON the fault is named by the index of the record it is in.
+      // In NDJSON the fault is named by the index of the record it is in, and its line.
       const inRecord = error instanceof RecordDecodeError || error instanceof RecordTooComplexError;
-      reject(inRecord && ndjson ? new BatchRecordError(scanner.documents, error) : error);
+      let refusal = error;
+      if (inRecord && ndjson) {
+        const line =
+          error.offset === undefined
+            ? undefined
+            : lineAt(current === undefined ? chunks : [...chunks, current], error.offset);
+        refusal = new BatchRecordError(scanner.documents, error, { line });
+      }
+      chunks.length = 0;
+      reject(refusal);
     };
     req.on('data', (chunk: Buffer) => {
       meter.add(chunk.length);
@@ -346,7 +392,7 @@ function readBody(
         scanner.write(chunk, onDocument);
         chunks.push(chunk);
       } catch (error) {
-        fail(error);
+        fail(error, chunk);
       }
     });
     req.on('end', () => {
@@ -367,19 +413,41 @@ function readBody(
   });
 }
 
-/** The records of a scanned body, parsed one at a time as they are consumed. */
-function* records(body: Body): Generator<unknown> {
+/**
+ * The records of a scanned body, parsed one at a time as they are consumed. `at.line` is the body
+ * line (from 1, blank lines counted) of the record last yielded.
+ */
+function* records(body: Body, at: { line: number } = { line: 0 }): Generator<unknown> {
   const { bytes } = body;
   if (!body.ndjson) {
+    at.line = 1;
     yield JSON.parse(bytes.toString('utf8'));
     return;
   }
+  let line = 0;
   for (let start = 0; start < bytes.length; ) {
     let end = bytes.indexOf(0x0a, start);
     if (end < 0) end = bytes.length;
-    if (!isBlankLine(bytes, start, end)) yield JSON.parse(bytes.toString('utf8', start, end));
+    line++;
+    if (!isBlankLine(bytes, start, end)) {
+      at.line = line;
+      yield JSON.parse(bytes.toString('utf8', start, end));
+    }
     start = end + 1;
   }
+}
+
+/** Line (from 1) of byte `offset` of a body received as `chunks`. */
+function lineAt(chunks: readonly Buffer[], offset: number): number {
+  let line = 1;
+  let seen = 0;
+  for (const chunk of chunks) {
+    const end = Math.min(chunk.length, offset - seen);
+    for (let i = chunk.indexOf(0x0a); i >= 0 && i < end; i = chunk.indexOf(0x0a, i + 1)) line++;
+    seen += chunk.length;
+    if (seen >= offset) break;
+  }
+  return line;
 }
 
 /**
@@ -394,7 +462,10 @@ function appendBody(
   ndjson: boolean,
   body: Body,
 ): Promise<{ firstSequence: number; count: number }> {
-  if (ndjson) return agent.appendMany(name, records(body));
+  if (ndjson) {
+    const at = { line: 0 };
+    return agent.appendMany(name, records(body, at), { line: () => at.line });
+  }
   const [record] = records(body);
   return agent.append(name, record).then(({ sequence }) => ({ firstSequence: sequence, count: 1 }));
 }

@@ -130,6 +130,55 @@ describe('local API', () => {
     expect(agent.streamStatus('telemetry').log.nextSequence).toBe(before);
   });
 
+  it('lists every refused record of a batch with its index, body line and path; the batch whole', async () => {
+    const ndjson = { 'content-type': 'application/x-ndjson' };
+    const before = agent.streamStatus('telemetry').log.nextSequence;
+    const good = JSON.stringify(telemetryRecord());
+    const hot = JSON.stringify({ ...telemetryRecord(), payload: { metric: 't', value: 'hot', unit: 'Cel' } });
+    const typo = JSON.stringify({ ...telemetryRecord(), devise_id: 'x' });
+    const sale = JSON.stringify(transactionRecord());
+    // Body lines 1..6: a blank line counts as a line, not as a record index.
+    const mixed = await post(
+      '/v1/streams/telemetry/records',
+      [good, hot, '', typo, good, sale].join('\n'),
+      ndjson,
+    );
+    expect(mixed).toMatchObject({
+      status: 400,
+      // The first refused record's, as before: code, index, path and issues.
+      body: { code: 'RECORD_INVALID', index: 1, line: 2, path: 'payload.value', recordsRefused: 3 },
+    });
+    expect(mixed.body.records).toEqual([
+      expect.objectContaining({ index: 1, line: 2, code: 'RECORD_INVALID', path: 'payload.value' }),
+      expect.objectContaining({ index: 2, line: 4, code: 'RECORD_INVALID', path: 'devise_id' }),
+      expect.objectContaining({ index: 4, line: 6, code: 'RECORD_TYPE_NOT_ACCEPTED', path: 'type' }),
+    ]);
+    const [, second] = mixed.body.records as { issues: { path: string }[] }[];
+    expect(second?.issues.map((i) => i.path)).toEqual(['devise_id']);
+    expect(mixed.body.message).toMatch(
+      /^3 records of the batch refused, so none was appended: index 1 \(line 2\)/,
+    );
+    // Capped at 20 listed records; the count says how many there were.
+    const many = await post('/v1/streams/telemetry/records', Array(25).fill(hot).join('\n'), ndjson);
+    expect(many).toMatchObject({
+      status: 400,
+      body: { code: 'RECORD_INVALID', index: 0, recordsRefused: 25 },
+    });
+    const listed = many.body.records as { index: number; line: number }[];
+    expect(listed.map((r) => r.line)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(many.body.message).toMatch(/; and 5 more$/);
+    expect(agent.streamStatus('telemetry').log.nextSequence).toBe(before);
+    // Through the client: the same list.
+    const error = await client
+      .append('telemetry', [telemetryRecord(), JSON.parse(hot), JSON.parse(typo)])
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'RECORD_INVALID', index: 1, recordsRefused: 2 });
+    expect((error as ApiRequestError).records.map((r) => [r.index, r.line, r.path])).toEqual([
+      [1, 2, 'payload.value'],
+      [2, 3, 'devise_id'],
+    ]);
+  });
+
   it('refuses a valid record of a type the stream does not take, naming the type field; the batch whole', async () => {
     const before = agent.streamStatus('telemetry').log.nextSequence;
     const error = await client
@@ -158,7 +207,10 @@ describe('local API', () => {
       [lines[0], '', lines[2], '{"id":'].join('\n'),
       ndjson,
     );
-    expect(broken).toMatchObject({ status: 400, body: { code: 'RECORD_MALFORMED', index: 2 } });
+    expect(broken).toMatchObject({ status: 400, body: { code: 'RECORD_MALFORMED', index: 2, line: 4 } });
+    expect(broken.body.records).toEqual([
+      expect.objectContaining({ index: 2, line: 4, code: 'RECORD_MALFORMED' }),
+    ]);
     const empty = await post('/v1/streams/telemetry/records', '\n \n', ndjson);
     expect(empty).toMatchObject({
       status: 400,

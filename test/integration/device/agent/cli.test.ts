@@ -281,6 +281,26 @@ describe.each(LAUNCHERS)('tributary CLI ($name)', ({ nodeArgs, prepare }) => {
       'not stored: lines 1-3 (this batch, refused whole) and every line after; nothing was stored in telemetry.',
     );
     expect(invalid.stderr).not.toMatch(/more\)|record 2|index/);
+    // Several refused lines of one batch: every one is listed with its own line and path.
+    const sale = { ...transactionRecord(), type: 'transaction' };
+    const typo = { ...telemetryRecord(), devise_id: 'x' };
+    await writeFile(
+      bad,
+      `${[good, JSON.stringify(broken), '', JSON.stringify(typo), JSON.stringify(sale)].join('\n')}\n`,
+    );
+    const several = await tributary(['append', '--stream', 'telemetry', '--file', bad, ...auth]);
+    expect(several.code).toBe(4);
+    expect(several.stderr).toContain('RECORD_INVALID: 3 lines refused (4 problems):');
+    expect(several.stderr).toMatch(/ {2}line 2: payload\.value: .*\(got "hot"\)/);
+    expect(several.stderr).toMatch(/ {2}line 2: payload\.unit: /);
+    expect(several.stderr).toMatch(/ {2}line 4: devise_id: /);
+    expect(several.stderr).toMatch(
+      / {2}line 5: RECORD_TYPE_NOT_ACCEPTED: type: stream "telemetry" takes telemetry records, not transaction/,
+    );
+    expect(several.stderr).toContain(
+      'not stored: lines 1-5 (this batch, refused whole) and every line after; nothing was stored in telemetry.',
+    );
+    expect(several.stderr).not.toMatch(/index/);
     const unchanged = JSON.parse((await tributary(['streams', '--json', ...auth])).stdout) as typeof before;
     expect(unchanged[0]?.log.records).toBe(before[0]?.log.records);
   });
