@@ -1,9 +1,7 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DISCOVERY_FILE_NAME, removeDiscovery, writeDiscovery } from '../device/api/discovery.ts';
-import { DEFAULT_MAX_BODY_BYTES } from '../device/config.ts';
+import { removeDiscovery } from '../device/api/discovery.ts';
 import { UsageError } from '../shared/errors.ts';
+import { writeAgentDiscovery } from './agent-discovery.ts';
 import { AnalyticsError } from './analytics/errors.ts';
 import { exitOnCliError } from './cli-exit.ts';
 import { type LocalCloud, startLocalCloud } from './cloud.ts';
@@ -190,17 +188,8 @@ async function main(): Promise<void> {
   // `tributary status` and `tributary append` run in this project then find the first agent by themselves.
   const first = pipeline.fleet?.agents[0];
   if (first !== undefined) {
-    await mkdir(TRIBUTARY_DIR, { recursive: true });
-    await writeDiscovery(TRIBUTARY_DIR, {
-      url: first.url,
-      tokenFile: first.tokenFile,
-      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-      ...(first.pid === undefined ? {} : { pid: first.pid }),
-      deviceId: first.name,
-    });
-    console.log(
-      `tributary status | append --stream telemetry ... (no flags) reach ${first.name}: ${join(TRIBUTARY_DIR, DISCOVERY_FILE_NAME)}`,
-    );
+    const file = await writeAgentDiscovery(TRIBUTARY_DIR, first);
+    console.log(`tributary status | append --stream telemetry ... (no flags) reach ${first.name}: ${file}`);
   }
   console.log('');
 
