@@ -18,10 +18,10 @@ import {
   RSS_LIMIT_BYTES,
   readLaunchLine,
 } from './harness.ts';
-import { runHostile } from './hostile.ts';
-import { killLoop } from './kill-loop.ts';
-import { outage, throttleStorm } from './outage.ts';
-import { tailRotation } from './tail-rotation.ts';
+import { HOSTILE_BUDGET_MILLIS, runHostile } from './hostile.ts';
+import { killLoop, killLoopBudgetMillis } from './kill-loop.ts';
+import { FAULT_SCENARIO_BUDGET_MILLIS, outage, throttleStorm } from './outage.ts';
+import { tailRotation, tailRotationBudgetMillis } from './tail-rotation.ts';
 
 let dir: string;
 let kinesis: ChaosKinesis;
@@ -50,75 +50,91 @@ describe.concurrent('chaos, short run against the device bundle', () => {
     expect(launch.env.MALLOC_ARENA_MAX).toBe('2');
   });
 
-  it('SIGKILL loop: no acknowledged record lost, no crash', async () => {
-    const result = await killLoop({
-      bundle,
-      launch,
-      kinesis,
-      dir,
-      log,
-      kills: 5,
-      minLifeMillis: 200,
-      maxLifeMillis: 500,
-    });
-    expect(result.crashes, result.findings.join('\n')).toBe(0);
-    expect(result.acked).toBeGreaterThan(0);
-    expect(result.lost).toBe(0);
-  });
+  it(
+    'SIGKILL loop: no acknowledged record lost, no crash',
+    async () => {
+      const result = await killLoop({
+        bundle,
+        launch,
+        kinesis,
+        dir,
+        log,
+        kills: 5,
+        minLifeMillis: 200,
+        maxLifeMillis: 500,
+      });
+      expect(result.crashes, result.findings.join('\n')).toBe(0);
+      expect(result.acked).toBeGreaterThan(0);
+      expect(result.lost).toBe(0);
+    },
+    killLoopBudgetMillis(5, 500),
+  );
 
-  it('tailing a log rotated by rename and copytruncate under SIGKILLs: every line once, in order', async () => {
-    const result = await tailRotation({
-      bundle,
-      launch,
-      kinesis,
-      dir,
-      log,
-      kills: 12,
-      lines: 12_000,
-      rotateEvery: 700,
-    });
-    expect(result.findings).toEqual([]);
-    expect(result.crashes).toBe(0);
-    expect(result.lost).toBe(0);
-  });
+  it(
+    'tailing a log rotated by rename and copytruncate under SIGKILLs: every line once, in order',
+    async () => {
+      const result = await tailRotation({
+        bundle,
+        launch,
+        kinesis,
+        dir,
+        log,
+        kills: 12,
+        lines: 12_000,
+        rotateEvery: 700,
+      });
+      expect(result.findings).toEqual([]);
+      expect(result.crashes).toBe(0);
+      expect(result.lost).toBe(0);
+    },
+    tailRotationBudgetMillis(12),
+  );
 
-  it('hostile input, every case: the expected answers, the agent stays up and small', async () => {
-    const { result, cases } = await runHostile({
-      bundle,
-      launch,
-      kinesis,
-      dir,
-      log,
-    });
-    expect(cases.length).toBeGreaterThanOrEqual(43);
-    expect(cases.filter((c) => c.failure !== undefined)).toEqual([]);
-    expect(result.crashes, result.findings.join('\n')).toBe(0);
-    expect(result.peakRssBytes).toBeLessThanOrEqual(RSS_LIMIT_BYTES);
-    expect(result.findings).toEqual([]);
-  });
+  it(
+    'hostile input, every case: the expected answers, the agent stays up and small',
+    async () => {
+      const { result, cases } = await runHostile({
+        bundle,
+        launch,
+        kinesis,
+        dir,
+        log,
+      });
+      expect(cases.length).toBeGreaterThanOrEqual(43);
+      expect(cases.filter((c) => c.failure !== undefined)).toEqual([]);
+      expect(result.crashes, result.findings.join('\n')).toBe(0);
+      expect(result.peakRssBytes).toBeLessThanOrEqual(RSS_LIMIT_BYTES);
+      expect(result.findings).toEqual([]);
+    },
+    HOSTILE_BUDGET_MILLIS,
+  );
 
   // Faults go to proxies of their own over the shared emulator: the scenarios beside them keep Kinesis.
-  it('Kinesis outage and throttling storm: nothing lost, each key in order', async () => {
-    const faulty = await kinesis.separateProxy();
-    try {
-      for (const scenario of [outage, throttleStorm]) {
-        const result = await scenario({
-          bundle,
-          launch,
-          kinesis: faulty,
-          dir,
-          log,
-          faultMillis: 2_000,
-          calmMillis: 1_000,
-        });
-        expect(result.findings, result.scenario).toEqual([]);
-        expect(result.lost).toBe(0);
-        expect(result.crashes).toBe(0);
+  it(
+    'Kinesis outage and throttling storm: nothing lost, each key in order',
+    async () => {
+      const faulty = await kinesis.separateProxy();
+      try {
+        for (const scenario of [outage, throttleStorm]) {
+          const result = await scenario({
+            bundle,
+            launch,
+            kinesis: faulty,
+            dir,
+            log,
+            faultMillis: 2_000,
+            calmMillis: 1_000,
+          });
+          expect(result.findings, result.scenario).toEqual([]);
+          expect(result.lost).toBe(0);
+          expect(result.crashes).toBe(0);
+        }
+      } finally {
+        await faulty.stop();
       }
-    } finally {
-      await faulty.stop();
-    }
-  });
+    },
+    2 * FAULT_SCENARIO_BUDGET_MILLIS,
+  );
 
   it('Kinesis comes back on the port the agents know, even after another process held it a while', async () => {
     const faulty = await kinesis.separateProxy();

@@ -33,6 +33,10 @@ export interface KillLoopOptions {
 /** Consecutive failed starts after which the loop gives up (a store that no longer opens). */
 const MAX_FAILED_STARTS = 3;
 const DRAIN_TIMEOUT_MILLIS = 300_000;
+/** A bound for the whole loop on a loaded machine (its own waits are bounded; this only stops a hang). */
+export function killLoopBudgetMillis(kills: number, maxLifeMillis = 600): number {
+  return kills * (maxLifeMillis + 5_000) + DRAIN_TIMEOUT_MILLIS + 60_000;
+}
 
 export async function killLoop(options: KillLoopOptions): Promise<ScenarioResult> {
   const { bundle, launch, kinesis, kills, log } = options;

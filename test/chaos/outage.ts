@@ -31,6 +31,8 @@ export interface FaultOptions {
 
 const CALM_MILLIS = 3_000;
 const DRAIN_TIMEOUT_MILLIS = 180_000;
+/** A bound for one outage or storm scenario on a loaded machine (its waits are bounded; this only stops a hang). */
+export const FAULT_SCENARIO_BUDGET_MILLIS = DRAIN_TIMEOUT_MILLIS + 60_000;
 
 interface Fault {
   readonly scenario: string;

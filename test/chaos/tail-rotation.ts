@@ -45,6 +45,13 @@ export interface TailRotationOptions {
 const STREAM = 'logs';
 const LINE_BYTES = 200;
 const DRAIN_TIMEOUT_MILLIS = 120_000;
+/**
+ * A bound for the whole scenario on a loaded machine: each cycle's start (at most 30 s) and life,
+ * the writer, and the final drain. The scenario bounds its own waits; this only stops a hang.
+ */
+export function tailRotationBudgetMillis(kills: number, maxLifeMillis = 600): number {
+  return kills * (maxLifeMillis + 5_000) + DRAIN_TIMEOUT_MILLIS + 60_000;
+}
 const LINE_NUMBER = /^L(\d{8}) era=(\d+) /;
 
 /** `3-7, 12, 20-21 …`: the first few runs of consecutive numbers, for findings. */
