@@ -4,8 +4,8 @@
  * multipart threshold, and StatusMessages go to the status stream as the task starts, succeeds or
  * fails. One task at a time, in sequence order; the stream's checkpoint moves past a task once it is
  * done (or failed for good). A multipart upload's id and finished parts are kept in
- * `<storeRoot>/stream-manager-s3/<checkpoint>.json` after every part, so a restart goes on with the
- * next part instead of starting over.
+ * `<storeRoot>/stream-manager-s3/<stream hash>/<checkpoint>.json` after every part, so a restart goes
+ * on with the next part instead of starting over; deleting the stream removes its directory.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
@@ -85,6 +85,14 @@ export function checkpointNameOfS3(identifier: string): string {
   return `sm-s3-${createHash('sha256').update(identifier).digest('hex').slice(0, 32)}`;
 }
 
+/**
+ * Where the S3 tasks of `stream` keep their uploads in progress: a directory per stream, since two
+ * streams may name their executors alike (a shared file would resume one's upload for the other).
+ */
+export function s3TaskStateDir(storeRoot: string, stream: string): string {
+  return join(storeRoot, 'stream-manager-s3', createHash('sha256').update(stream).digest('hex').slice(0, 32));
+}
+
 export interface S3TaskStatus {
   readonly identifier: string;
   readonly committed: number | undefined;
@@ -118,7 +126,7 @@ export class S3TaskExecutor {
     private readonly share?: BandwidthShare,
   ) {
     this.#checkpoint = checkpointNameOfS3(config.identifier);
-    this.#stateDir = join(storeRoot, 'stream-manager-s3');
+    this.#stateDir = s3TaskStateDir(storeRoot, stream);
   }
 
   async start(): Promise<void> {

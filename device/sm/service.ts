@@ -6,7 +6,7 @@
  * readable, describable and appendable here too, but changed only in the config.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import type { IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -46,7 +46,7 @@ import {
   UpdateNotAllowedError,
 } from './errors.ts';
 import type { KinesisConfig, MessageStreamDefinition } from './model.ts';
-import { S3TaskExecutor } from './s3-task.ts';
+import { S3TaskExecutor, s3TaskStateDir } from './s3-task.ts';
 import { SiteWiseExporter } from './sitewise.ts';
 
 /** The registry of streams created through stream manager's door. */
@@ -504,10 +504,28 @@ export class StreamManagerService {
         );
       }
       await this.#stopExports(name, true);
+      // What the stream's exports kept goes with it: the exporter's dead-letter stream (before the
+      // stream: a crash in between recreates it at the next start rather than leaving it orphaned and
+      // listed as a user stream) and the S3 tasks' uploads in progress.
+      const deadLetter = this.#ownDeadLetter(name);
+      if (deadLetter !== undefined) await this.#host.store.deleteStream(deadLetter);
+      await rm(s3TaskStateDir(this.#host.storeRoot, name), { recursive: true, force: true });
       await this.#host.store.deleteStream(name);
       delete this.#registry.streams[name];
       await this.#saveRegistry();
     });
+  }
+
+  /**
+   * `<name>.dead-letter` when it is the exporter's for `name`: present, and neither created through
+   * this door nor the config's (a stream or a config export's dead-letter stream).
+   */
+  #ownDeadLetter(name: string): string | undefined {
+    const deadLetter = `${name}${DEAD_LETTER_SUFFIX}`;
+    if (!this.#host.store.listStreams().includes(deadLetter)) return undefined;
+    if (this.has(deadLetter) || this.#host.configured(deadLetter) !== undefined) return undefined;
+    if (this.#host.deadLetterStreams().includes(deadLetter)) return undefined;
+    return deadLetter;
   }
 
   /**

@@ -262,6 +262,8 @@ describe('stream manager SDKs against the agent', () => {
     expect(bad.update?.message).toMatch(/persistence cannot change from File to Memory/);
     expect(bad.read?.message).toMatch(/fewer than minMessageCount 1 after waiting 200 ms/);
     expect(out.listAfterDelete).not.toContain('py-stream');
+    // The exporter's dead-letter stream went with it (left behind, it would list as a user stream).
+    expect(out.listAfterDelete).not.toContain('py-stream.dead-letter');
     // The export ran before the delete: every message is in Kinesis.
     const inKinesis = (await payloadsInKinesis()).filter((p) => p.startsWith('python message'));
     expect(new Set(inKinesis)).toEqual(new Set(Array.from({ length: 20 }, (_, i) => `python message ${i}`)));
@@ -402,6 +404,7 @@ describe('stream manager SDKs against the agent', () => {
       });
       await client.deleteMessageStream(name);
       expect(await client.listStreams()).not.toContain(name);
+      expect(await client.listStreams()).not.toContain(`${name}.dead-letter`);
     } finally {
       client.close();
       delete process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN;

@@ -1,0 +1,127 @@
+import { access, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { KinesisApi } from '../../../../device/export/index.ts';
+import { LogStore } from '../../../../device/log/index.ts';
+import type { MessageStreamDefinition } from '../../../../device/sm/model.ts';
+import { s3TaskStateDir } from '../../../../device/sm/s3-task.ts';
+import { type StreamManagerHost, StreamManagerService } from '../../../../device/sm/service.ts';
+import { useTempDirs } from '../../../helpers/temp-dir.ts';
+
+/** Kinesis out of reach: the exporter backs off (it creates its dead-letter stream first). */
+const offline: KinesisApi = {
+  putRecords: () => Promise.reject(new Error('offline')),
+  listShards: () => Promise.reject(new Error('offline')),
+  maxRecordBytes: () => Promise.reject(new Error('offline')),
+};
+
+/** An S3 whose multipart uploads start and whose parts never finish (until the executor stops). */
+const stalledS3 = {
+  send(command: object, options?: { abortSignal?: AbortSignal }) {
+    if (command.constructor.name === 'CreateMultipartUploadCommand')
+      return Promise.resolve({ UploadId: 'up-1' });
+    return new Promise((_, reject) =>
+      options?.abortSignal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
+    );
+  },
+} as unknown as S3Client;
+
+const tempDir = useTempDirs('tributary-sm-service-');
+let root: string;
+let store: LogStore;
+let service: StreamManagerService;
+
+function hostOf(overrides: Partial<StreamManagerHost> = {}): StreamManagerHost {
+  return {
+    store,
+    storeRoot: root,
+    configured: () => undefined,
+    appendRecord: () => Promise.reject(new Error('no configured streams')),
+    configuredExport: () => undefined,
+    s3: async () => stalledS3,
+    sitewise: () => Promise.reject(new Error('no SiteWise')),
+    kinesis: async () => offline,
+    exporterLimits: { maxBufferedBytes: 1024 * 1024, maxInFlightRequests: 1 },
+    bandwidth: undefined,
+    deadLetterStreams: () => [],
+    log: () => {},
+    ...overrides,
+  };
+}
+
+const kinesisStream = (name: string): MessageStreamDefinition => ({
+  name,
+  strategyOnFull: 0,
+  exportDefinition: { kinesis: [{ identifier: `k-${name}`, kinesisStreamName: 'out' }] },
+});
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+beforeEach(async () => {
+  root = await tempDir();
+  store = await LogStore.open(root);
+});
+
+afterEach(async () => {
+  await service?.stop();
+  await store.close();
+});
+
+describe('StreamManagerService.delete', () => {
+  it("deletes the exporter's dead-letter stream with the stream, so ListStreams does not show it as the user's", async () => {
+    service = await StreamManagerService.start(hostOf());
+    await service.create(kinesisStream('s'));
+    expect(store.listStreams()).toEqual(['s', 's.dead-letter']);
+    expect(service.list()).toEqual(['s']);
+    await service.delete('s');
+    expect(store.listStreams()).toEqual([]);
+    expect(service.list()).toEqual([]);
+  });
+
+  it('keeps a `<name>.dead-letter` stream that is the user’s or the config’s', async () => {
+    // Created through this door before the export made it.
+    service = await StreamManagerService.start(hostOf());
+    await service.create({ name: 'a.dead-letter', strategyOnFull: 0 });
+    await service.create(kinesisStream('a'));
+    await service.delete('a');
+    expect(service.list()).toEqual(['a.dead-letter']);
+    await service.stop();
+    // A config export's dead-letter stream.
+    await store.createStream({ name: 'b.dead-letter' });
+    service = await StreamManagerService.start(hostOf({ deadLetterStreams: () => ['b.dead-letter'] }));
+    await service.create(kinesisStream('b'));
+    await service.delete('b');
+    expect(store.listStreams()).toEqual(['a.dead-letter', 'b.dead-letter']);
+  });
+
+  it("removes the stream's S3 uploads in progress, not those of another stream with the same executor identifier", async () => {
+    service = await StreamManagerService.start(hostOf());
+    const file = join(root, 'big.bin');
+    await writeFile(file, Buffer.alloc(6 * 1024 * 1024));
+    for (const name of ['x', 'y']) {
+      await service.create({
+        name,
+        strategyOnFull: 0,
+        exportDefinition: { s3TaskExecutor: [{ identifier: 'S3TaskExecutor' }] },
+      });
+      await service.append(
+        name,
+        Buffer.from(JSON.stringify({ inputUrl: `file://${file}`, bucket: 'sm-uploads', key: name })),
+      );
+    }
+    const stateOf = (name: string) => s3TaskStateDir(root, name);
+    // Both uploads started (their state is saved before the first part is sent).
+    while (!(await exists(stateOf('x'))) || !(await exists(stateOf('y')))) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await service.delete('x');
+    expect(await exists(stateOf('x'))).toBe(false);
+    expect(await exists(stateOf('y'))).toBe(true);
+  });
+});
