@@ -4,7 +4,8 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
 (STREAM_MANAGER_SERVER_PORT, AWS_CONTAINER_AUTHORIZATION_TOKEN). Prints one JSON object on stdout.
 
   sm_python.py flows <stream> <kinesis stream>   the documented flows and a bad request per operation
-  sm_python.py append-forever <stream>           creates <stream>, appends until killed; prints each acked sequence
+  sm_python.py append-forever <stream> [<kinesis stream>]  creates <stream> (exported to Kinesis), appends until
+                                                 the agent or the driver dies; prints each acked message
   sm_python.py read-all <stream>                 every message of <stream>
   sm_python.py bandwidth <kinesis stream> <count> <size>  two exports (priority 10 and 1) under the agent's cap
   sm_python.py whoami                            the port taken from the environment, the streams listed there
@@ -173,11 +174,19 @@ def flows(name, kinesis_stream):
     print(json.dumps(out))
 
 
-def append_forever(name):
-    client = StreamManagerClient()
+def append_forever(name, kinesis_stream=None):
+    # A request the dead agent never answers fails after 5 s (not the SDK's 60): the driver exits.
+    client = StreamManagerClient(request_timeout=5)
     if name not in client.list_streams():
+        export = None
+        if kinesis_stream is not None:
+            export = ExportDefinition(
+                kinesis=[KinesisConfig(identifier="KinesisExport" + name, kinesis_stream_name=kinesis_stream)]
+            )
         client.create_message_stream(
-            MessageStreamDefinition(name=name, strategy_on_full=StrategyOnFull.RejectNewData)
+            MessageStreamDefinition(
+                name=name, strategy_on_full=StrategyOnFull.RejectNewData, export_definition=export
+            )
         )
     i = 0
     while True:
@@ -420,7 +429,7 @@ if __name__ == "__main__":
     if command == "flows":
         flows(sys.argv[2], sys.argv[3])
     elif command == "append-forever":
-        append_forever(sys.argv[2])
+        append_forever(sys.argv[2], *sys.argv[3:4])
     elif command == "read-all":
         read_all(sys.argv[2])
     elif command == "sitewise":

@@ -141,6 +141,15 @@ async function python(
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
+/** A stream's status over the agent's HTTP API (the other door to the same streams). */
+async function streamOverHttp(name: string): Promise<{ log: { nextSequence: number } }> {
+  const response = await fetch(`http://127.0.0.1:${agent.port}/v1/streams/${encodeURIComponent(name)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as { log: { nextSequence: number } };
+}
+
 /** Payloads of every user record in the Kinesis stream, KPL aggregates unpacked. */
 async function payloadsInKinesis(): Promise<string[]> {
   const client = clients.kinesis();
@@ -486,28 +495,58 @@ describe('stream manager SDKs against the agent', () => {
     expect(sitewise.requests).toBeGreaterThanOrEqual(6);
   });
 
-  it('SIGKILL during SDK appends: after a restart every acknowledged message is there, and the stream created at run time too', async () => {
-    const writer = spawn(PYTHON, [DRIVER, 'append-forever', 'crash-stream'], {
+  it('SIGKILL during SDK appends: after a restart every acknowledged message is there and reaches Kinesis, and the stream created at run time (with its export) too', async () => {
+    const writer = spawn(PYTHON, [DRIVER, 'append-forever', 'crash-stream', KINESIS_STREAM], {
       env: smEnv(agent.port),
       stdio: ['ignore', 'pipe', 'ignore'],
     });
+    const writerExited = once(writer, 'exit');
     const acked: number[] = [];
+    let killSent = false;
+    let afterKill = 0;
     const lines = createInterface({ input: writer.stdout as NodeJS.ReadableStream });
-    for await (const line of lines) {
-      acked.push(Number(line.split(' ')[0]));
-      if (acked.length === 300) break;
+    const closed = once(lines, 'close');
+    const reached300 = new Promise<void>((resolve) => {
+      // Every line until the writer's output ends: the acknowledgements nearest the kill count most.
+      lines.on('line', (line) => {
+        acked.push(Number(line.split(' ')[0]));
+        if (killSent) afterKill++;
+        if (acked.length === 300) resolve();
+      });
+    });
+    try {
+      await reached300;
+      // Reading stops; the writer goes on, its lines wait in the pipe. Once the agent holds 20 more
+      // messages (the writer sends one only when the one before was acknowledged), the kill lands
+      // mid-stream and those acknowledgements, the ones nearest the kill, are read after it.
+      lines.pause();
+      while ((await streamOverHttp('crash-stream')).log.nextSequence < acked.length + 20) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      killSent = true;
+      await stopAgent('SIGKILL');
+      lines.resume();
+      // The writer fails on its connection and exits; its output ends.
+      await Promise.all([writerExited, closed]);
+    } finally {
+      writer.kill('SIGKILL');
     }
-    await stopAgent('SIGKILL');
-    // Whatever the writer got acknowledged before it noticed counts too.
-    for await (const line of lines) acked.push(Number(line.split(' ')[0]));
-    writer.kill('SIGKILL');
+    expect(afterKill).toBeGreaterThanOrEqual(19);
+    expect(acked).toEqual(Array.from({ length: acked.length }, (_, i) => i));
     agent = await startAgent();
     const out = await python(['read-all', 'crash-stream'], agent.port);
     expect(out.streams).toContain('crash-stream');
     const payloads = new Set(out.payloads as string[]);
     const lost = acked.filter((i) => !payloads.has(`crash ${i}`));
     expect(lost).toEqual([]);
-    expect(acked.length).toBeGreaterThanOrEqual(300);
+    // The run-time stream's export came back with it: every acknowledged message reaches Kinesis.
+    let missing: number[] = acked;
+    for (const deadline = Date.now() + 60_000; missing.length > 0 && Date.now() < deadline; ) {
+      const inKinesis = new Set((await payloadsInKinesis()).filter((p) => p.startsWith('crash ')));
+      missing = acked.filter((i) => !inKinesis.has(`crash ${i}`));
+      if (missing.length > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(missing).toEqual([]);
   });
 
   it('an unmodified component finds the agent through its environment: eval "$(tributary agent env)" sets the port and token the SDK reads', async () => {
