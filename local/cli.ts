@@ -10,6 +10,7 @@ import { describePipeline, formatPipelineLine, type RunningPipeline, startPipeli
 import { processTreeRss } from './process-memory.ts';
 import { formatStatusLine } from './resources/create.ts';
 import { TRIBUTARY_DIR } from './servers/runtime.ts';
+import { stateBanner } from './state-rule.ts';
 
 // Lambda runs Node 22; locally Node 20 is supported on purpose, so the SDK's upgrade notice is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -30,8 +31,11 @@ the dashboard.
 options:
   --data-dir <dir>        where servers keep data and logs (default .tributary/cloud)
   --persist               keep all state across restarts: Kinesis, DynamoDB (alerts, aggregates), the
-                          lake, the agent's log and checkpoints; counters continue. Without it every
-                          start is fresh: the data dir is emptied, nothing of earlier runs remains
+                          lake, the agent's log and checkpoints. Status counters: in, exported,
+                          alerts and lake continue; windows count again (the Flink job re-reads the
+                          kept stream and recounts its windows), as do the dashboard's per-consumer
+                          figures. Without it every start is fresh: the data dir is emptied,
+                          nothing of earlier runs remains
   --fresh                 with --persist: empty the data dir once, then keep state from there
   --no-limits             do not enforce per-shard write limits (1 MiB/s, 1000 records/s)
   --stage <name>          serverless stage used to name resources (default dev)
@@ -127,9 +131,7 @@ function describe(cloud: LocalCloud, rssBytes: number): string {
   const { endpoints } = cloud;
   const lines = [
     `Tributary local cloud is up in ${(cloud.startupMs / 1000).toFixed(1)} s (stage ${cloud.stack.stage}, region ${cloud.region}), ${mib(rssBytes)} resident`,
-    cloud.persist
-      ? `state: kept in ${cloud.dataDir} (--persist): streams, alerts, aggregates, lake, agent logs and checkpoints continue from the last run`
-      : `state: fresh: ${cloud.dataDir} was emptied (lake, agent logs, checkpoints); alerts and aggregates in memory. --persist keeps everything`,
+    stateBanner(cloud.persist, cloud.dataDir),
     '',
     'endpoints (127.0.0.1 only):',
     `  kinesis   ${endpoints.kinesis}   per-shard limits ${cloud.limits.stats().enabled ? 'on' : 'off'}; raw emulator ${endpoints.kinesisEmulator}`,

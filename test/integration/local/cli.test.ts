@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { CONTINUING_COUNTERS, RECOUNTED, stateBanner } from '../../../local/state-rule.ts';
 
 function runCli(...args: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', 'local/cli.ts', ...args], { encoding: 'utf8' });
@@ -23,5 +24,16 @@ describe('npm start command line', () => {
     const result = runCli('--help');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('--no-limits');
+  });
+
+  it('says in --help and at start which counters continue under --persist and which count again', () => {
+    const help = runCli('--help').stdout.replace(/\s+/g, ' ');
+    expect(help).toContain(`Status counters: ${CONTINUING_COUNTERS}; ${RECOUNTED}.`);
+    expect(RECOUNTED).toMatch(/^windows count again .*per-consumer figures$/);
+    // No blanket claim that every counter continues.
+    expect(help).not.toMatch(/; counters continue/);
+    expect(stateBanner(true, '/d')).toContain(`counters: ${CONTINUING_COUNTERS}; ${RECOUNTED}`);
+    expect(stateBanner(false, '/d')).toContain('/d was emptied');
+    expect(stateBanner(false, '/d')).toContain('every counter starts at 0');
   });
 });
