@@ -107,6 +107,12 @@ interface Follower {
   diskPending: boolean;
   size: number;
   mtimeMs: number;
+  /**
+   * Holds what a truncated file had before (copytruncate): at equal mtimes it is read before the
+   * others. The kernel stamps mtimes at its clock tick, so a copy, the truncation and the first new
+   * line can share one, and the new lines must not overtake the copy's.
+   */
+  readonly isCopy: boolean;
   /** Clock when bytes last arrived. */
   grewAt: number;
   /** In the last directory listing under a matching name. */
@@ -379,6 +385,7 @@ export class SourceTailer {
     offset: number,
     headerLinesLeft: number,
     why: string,
+    isCopy = false,
   ): Promise<Follower> {
     const path = join(this.source.directory, entry.name);
     const key = keyOf(entry.dev, entry.ino);
@@ -405,6 +412,7 @@ export class SourceTailer {
       diskPending: false,
       size: entry.size,
       mtimeMs: entry.mtimeMs,
+      isCopy,
       grewAt: this.#clock(),
       listed: true,
       unlistedSince: undefined,
@@ -643,6 +651,7 @@ export class SourceTailer {
               g.offset,
               g.headerLinesLeft,
               `the copy of ${g.of.path} (${g.of.key}), truncated`,
+              true,
             );
           await this.#startOver(g.of);
           if (entry.size >= g.offset) continue;
@@ -683,7 +692,9 @@ export class SourceTailer {
       await c.handle.close().catch(() => {});
     }
     if (!readable) return;
-    const order = [...this.#followers.values()].sort((a, b) => a.mtimeMs - b.mtimeMs);
+    const order = [...this.#followers.values()].sort(
+      (a, b) => a.mtimeMs - b.mtimeMs || Number(b.isCopy) - Number(a.isCopy),
+    );
     for (const f of order) {
       if (this.#stopped) throw new Stopped();
       // Truncated, its copy not seen yet: the copy's lines come first, so the new ones wait for it.
@@ -736,7 +747,8 @@ export class SourceTailer {
   /** Follows a file from a stored position, its announced batch settled against the log first. */
   async #resume(entry: Listed, handle: FileHandle, head: Buffer, position: TailPosition, why: string) {
     const { offset, found } = await this.#resolve(position, handle, entry.size);
-    await this.#follow(entry, handle, head, offset, found > 0 ? 0 : position.headerLinesLeft, why);
+    const isCopy = entry.dev !== position.dev || entry.ino !== position.ino;
+    await this.#follow(entry, handle, head, offset, found > 0 ? 0 : position.headerLinesLeft, why, isCopy);
   }
 
   /** Truncation (copytruncate) and a reused inode start the file over; a waiting copy takes its place. */
@@ -766,6 +778,7 @@ export class SourceTailer {
         f.committed,
         f.committedHeaderLines,
         `the copy of ${f.path} (${f.key}), truncated`,
+        true,
       );
     }
     if (!copied && f.head.length >= MIN_COPY_PREFIX) {

@@ -1,3 +1,4 @@
+import { appendFileSync, copyFileSync, truncateSync, utimesSync } from 'node:fs';
 import { appendFile, copyFile, mkdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -154,6 +155,25 @@ describe('SourceTailer', () => {
     await appendFile(gone, text(lines('g', 5, 9)));
     await rm(gone);
     await until(async () => (await other.messages()).length === 9);
+  });
+
+  it('copytruncate within one mtime tick: the copy is read before the new lines', async () => {
+    const h = await harness({ filePattern: 'app.log*', initialPosition: 'START_OF_FILE' });
+    const live = join(h.dir, 'app.log');
+    await writeFile(live, text(lines('a', 0, 40)));
+    await until(async () => (await h.messages()).length === 40);
+    // One synchronous block, so no poll of this process falls inside it; the kernel stamps mtimes at
+    // its tick, so a copy, the truncation and the next line can carry the same one (set here).
+    appendFileSync(live, text(lines('a', 40, 60)));
+    copyFileSync(live, `${live}.1`);
+    truncateSync(live, 0);
+    appendFileSync(live, text(lines('b', 0, 10)));
+    const tick = new Date();
+    utimesSync(`${live}.1`, tick, tick);
+    utimesSync(live, tick, tick);
+    await until(async () => (await h.messages()).length >= 70);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await h.messages()).toEqual([...lines('a', 0, 60), ...lines('b', 0, 10)]);
   });
 
   it('multi-line records are joined and flushed once the file is quiet', async () => {
