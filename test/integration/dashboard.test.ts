@@ -619,6 +619,9 @@ describe('the page in headless Chromium', () => {
       expect(await page.locator('#chart').getAttribute('data-series')).toBe(`${deviceSeries}|1m`);
       expect(await page.locator('#entity').inputValue()).toBe(deviceSeries);
       expect(await page.locator('#series-summary').textContent()).toContain(`${WINDOWS_1M} windows`);
+      // The whole series list was read (one page here): no truncation notice.
+      expect(await page.locator('#entities-notice').count()).toBe(1);
+      expect(await page.locator('#entities-notice').isHidden()).toBe(true);
 
       // Alerts table: the injected alerts with their reasons.
       const hotRow = page.locator(`#alerts tr[data-alert-id="${hot.alertId}"]`);

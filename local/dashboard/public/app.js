@@ -8,13 +8,14 @@ import {
   chooseDefaultEntity,
   DEFAULT_WINDOW,
   detailRows,
+  entitiesNotice,
   fleetRows,
   formatDuration,
   formatNumber,
   formatValue,
   groupEntities,
-  mergeEntities,
   parseEntity,
+  readEntityPages,
   seriesForAlert,
   unitInfo,
   xRange,
@@ -30,6 +31,8 @@ const $ = (id) => document.getElementById(id);
 const state = {
   entities: [],
   entitiesLoadedAt: 0,
+  /** The series list stopped at its last page with more of the table unread (readEntityPages). */
+  entitiesTruncated: false,
   openAlerts: [],
   recentAlerts: [],
   search: '',
@@ -159,16 +162,13 @@ function writeHash() {
 }
 
 async function loadEntities() {
-  const pages = [];
-  let cursor;
-  // Follow the cursor: locally the table is small; the API bounds each page's cost.
-  for (let page = 0; page < 20; page++) {
-    const result = await api('/api/entities', { cursor, limit: 1000 });
-    pages.push(result.entities);
-    cursor = result.nextCursor;
-    if (!cursor) break;
-  }
-  state.entities = mergeEntities(pages);
+  // Follow the cursor: locally the table is small; the API bounds each page's cost. A list cut
+  // short (MAX_ENTITY_PAGES read, a cursor left) is said above the chart.
+  const { entities, truncated } = await readEntityPages((cursor) =>
+    api('/api/entities', { cursor, limit: 1000 }),
+  );
+  state.entities = entities;
+  state.entitiesTruncated = truncated;
   state.entitiesLoadedAt = Date.now();
 }
 
@@ -208,6 +208,9 @@ function renderPicker() {
   select.value = state.entity;
   $('entity-matches').textContent =
     state.search.trim() === '' ? '' : `${groups.reduce((n, g) => n + g.series.length, 0)} match`;
+  const notice = entitiesNotice(state.entities.length, state.entitiesTruncated);
+  $('entities-notice').hidden = notice === undefined;
+  $('entities-notice').textContent = notice ?? '';
   renderWindows();
 }
 

@@ -48,3 +48,11 @@ export function detailRows(alert: Partial<AlertView>): [string, string][];
 export function formatNumber(n: number | undefined): string;
 export function formatValue(value: number | undefined, info: UnitInfo): string;
 export function fleetRows(entities: SeriesSummary[], openAlerts: AlertLike[], now?: number): FleetRow[];
+export const MAX_ENTITY_PAGES: number;
+export function entitiesNotice(count: number, truncated: boolean): string | undefined;
+export function readEntityPages(
+  fetchPage: (
+    cursor: string | undefined,
+  ) => Promise<{ entities: SeriesSummary[]; nextCursor?: string | null }>,
+  maxPages?: number,
+): Promise<{ entities: SeriesSummary[]; truncated: boolean }>;

@@ -114,6 +114,42 @@ export function mergeEntities(pages) {
 }
 
 /**
+ * Pages of /api/entities the page reads per refresh of the series list, each a scan of at most
+ * 5,000 items of the aggregates table (one item per window): about 100,000 windows in all.
+ */
+export const MAX_ENTITY_PAGES = 20;
+
+/**
+ * The series list: /api/entities pages through `fetchPage(cursor)` (the page's fetch; none here),
+ * following the cursor for at most `maxPages` pages, merged. `truncated` when a cursor is left: the
+ * table holds series this list does not.
+ */
+export async function readEntityPages(fetchPage, maxPages = MAX_ENTITY_PAGES) {
+  const pages = [];
+  let cursor;
+  for (let page = 0; page < maxPages; page++) {
+    const result = await fetchPage(cursor);
+    pages.push(result.entities);
+    cursor = result.nextCursor;
+    if (!cursor) break;
+  }
+  return { entities: mergeEntities(pages), truncated: Boolean(cursor) };
+}
+
+/**
+ * What the picker says when the series list stopped at MAX_ENTITY_PAGES with more of the table
+ * unread (`truncated`): the series found so far, and that others exist which neither the list nor
+ * the search shows. undefined when the whole table was read.
+ */
+export function entitiesNotice(count, truncated) {
+  if (!truncated) return undefined;
+  return (
+    `list truncated: showing the ${formatNumber(count)} series found in the first ` +
+    `${MAX_ENTITY_PAGES} pages of the aggregates table; more exist, which this list and its search do not show`
+  );
+}
+
+/**
  * Picker groups: devices/metrics, cards, merchants (then any other kind), each busiest first, only
  * the series whose entity contains `query` (case-insensitive).
  */

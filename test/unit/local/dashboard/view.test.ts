@@ -7,12 +7,15 @@ import {
   chooseDefaultEntity,
   currencyExponent,
   detailRows,
+  entitiesNotice,
   fleetRows,
   formatDuration,
   formatValue,
   groupEntities,
+  MAX_ENTITY_PAGES,
   MIN_AXIS_WINDOWS,
   mergeEntities,
+  readEntityPages,
   unitInfo,
   xRange,
   yRange,
@@ -192,6 +195,48 @@ describe('axes', () => {
     const [lo, hi] = yRange(10, 20);
     expect(lo).toBeLessThan(10);
     expect(hi).toBeGreaterThan(20);
+  });
+});
+
+describe('the series list', () => {
+  /** A table of `pages` pages of one series each, read through the cursor as /api/entities does. */
+  const table = (pages: number) => {
+    const calls: (string | undefined)[] = [];
+    const fetchPage = async (cursor: string | undefined) => {
+      calls.push(cursor);
+      const at = cursor === undefined ? 0 : Number(cursor);
+      return {
+        entities: [series(`device#d${at}#temperature`, at + 1, 3)],
+        nextCursor: at + 1 < pages ? String(at + 1) : null,
+      };
+    };
+    return { calls, fetchPage };
+  };
+
+  it('reads every page of a table that fits, and says nothing', async () => {
+    const small = table(3);
+    const { entities, truncated } = await readEntityPages(small.fetchPage);
+    expect(small.calls).toEqual([undefined, '1', '2']);
+    expect(entities.map((s) => s.entity)).toEqual([
+      'device#d0#temperature',
+      'device#d1#temperature',
+      'device#d2#temperature',
+    ]);
+    expect(truncated).toBe(false);
+    expect(entitiesNotice(entities.length, truncated)).toBeUndefined();
+  });
+
+  it('stops after MAX_ENTITY_PAGES pages and says the list is truncated', async () => {
+    const big = table(MAX_ENTITY_PAGES + 5);
+    const { entities, truncated } = await readEntityPages(big.fetchPage);
+    expect(big.calls).toHaveLength(MAX_ENTITY_PAGES);
+    expect(entities).toHaveLength(MAX_ENTITY_PAGES);
+    expect(truncated).toBe(true);
+    expect(entitiesNotice(1234, truncated)).toBe(
+      `list truncated: showing the 1,234 series found in the first ${MAX_ENTITY_PAGES} pages of the aggregates table; more exist, which this list and its search do not show`,
+    );
+    // Exactly MAX_ENTITY_PAGES pages and no cursor left: complete.
+    expect((await readEntityPages(table(MAX_ENTITY_PAGES).fetchPage)).truncated).toBe(false);
   });
 });
 
