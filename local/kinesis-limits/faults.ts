@@ -1,49 +1,43 @@
+import { z } from 'zod';
+import { parseOptions } from '../../shared/options.ts';
 import { seededRandom } from '../../shared/seeded-random.ts';
-import { LimitsOptionError } from './errors.ts';
+import { limitsOptionError } from './errors.ts';
+
+const fraction = z.number().min(0).max(1);
 
 /**
  * Faults the proxy injects on PutRecords/PutRecord, independent of the rate limits. Fractions are
- * drawn from a seeded generator so a fault run repeats exactly.
+ * drawn from a seeded generator so a fault run repeats exactly. Strict: a misspelt key is refused,
+ * never silently a plan that injects nothing.
  */
-export interface FaultPlan {
-  /** Fraction [0, 1] of records answered ProvisionedThroughputExceededException whatever the capacity. */
-  throttleFraction?: number;
-  /** Fraction [0, 1] of records answered InternalFailure. */
-  internalFailureFraction?: number;
-  /** The next N put requests fail whole with HTTP 500 InternalFailure. */
-  failNextRequests?: number;
-  /** Fraction [0, 1] of put requests failing whole with HTTP 500 InternalFailure. */
-  failRequestFraction?: number;
-  /** Seed of the generator behind the fractions; default 1. */
-  seed?: number;
-}
+export const faultPlanSchema = z
+  .strictObject({
+    /** Fraction [0, 1] of records answered ProvisionedThroughputExceededException whatever the capacity. */
+    throttleFraction: fraction.optional(),
+    /** Fraction [0, 1] of records answered InternalFailure. */
+    internalFailureFraction: fraction.optional(),
+    /** The next N put requests fail whole with HTTP 500 InternalFailure. */
+    failNextRequests: z.number().int().min(0).optional(),
+    /** Fraction [0, 1] of put requests failing whole with HTTP 500 InternalFailure. */
+    failRequestFraction: fraction.optional(),
+    /** Seed of the generator behind the fractions; default 1. */
+    seed: z.number().int().optional(),
+  })
+  .refine((plan) => (plan.throttleFraction ?? 0) + (plan.internalFailureFraction ?? 0) <= 1, {
+    message: 'throttleFraction + internalFailureFraction must not exceed 1',
+  });
+
+export type FaultPlan = z.input<typeof faultPlanSchema>;
 
 export type RecordFault = 'throttle' | 'internal';
 
+/** The plan, validated; a LimitsOptionError names every bad path under `faults`. */
 export function validateFaultPlan(plan: FaultPlan): FaultPlan {
-  for (const key of ['throttleFraction', 'internalFailureFraction', 'failRequestFraction'] as const) {
-    const value = plan[key];
-    if (value !== undefined && !(value >= 0 && value <= 1)) {
-      throw new LimitsOptionError(`faults.${key}`, `must be within [0, 1] (got ${value})`);
-    }
-  }
-  const { throttleFraction = 0, internalFailureFraction = 0 } = plan;
-  if (throttleFraction + internalFailureFraction > 1) {
-    throw new LimitsOptionError('faults', 'throttleFraction + internalFailureFraction must not exceed 1');
-  }
-  if (
-    plan.failNextRequests !== undefined &&
-    !(Number.isInteger(plan.failNextRequests) && plan.failNextRequests >= 0)
-  ) {
-    throw new LimitsOptionError(
-      'faults.failNextRequests',
-      `must be a non-negative integer (got ${plan.failNextRequests})`,
-    );
-  }
-  if (plan.seed !== undefined && !Number.isInteger(plan.seed)) {
-    throw new LimitsOptionError('faults.seed', `must be an integer (got ${plan.seed})`);
-  }
-  return { ...plan };
+  return parseOptions(faultPlanSchema, plan, {
+    at: ['faults'],
+    unknownKey: 'is not a fault plan field',
+    error: limitsOptionError,
+  });
 }
 
 export class FaultInjector {

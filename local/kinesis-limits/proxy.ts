@@ -9,15 +9,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
 import type { ShardMap } from '../../shared/kinesis/hash.ts';
 import { EFO_SUBSCRIBE_TAKEOVER_MS } from '../../shared/kinesis/limits.ts';
+import { parseOptions } from '../../shared/options.ts';
 import { type Admission, admitRecords, shardKey } from './admission.ts';
 import { EfoServer, type EfoSettings, type EfoStats, type KinesisCall } from './efo.ts';
-import { LimitsOptionError, UpstreamError } from './errors.ts';
-import { FaultInjector, type FaultPlan } from './faults.ts';
+import { LimitsOptionError, limitsOptionError, UpstreamError } from './errors.ts';
+import { FaultInjector, type FaultPlan, faultPlanSchema } from './faults.ts';
 import { type ShardLister, ShardRoutes } from './shard-routes.ts';
 import { DEFAULT_CURSOR_SETTINGS } from './subscription.ts';
-import { type RateLimits, ShardLimiter } from './window.ts';
+import { type RateLimits, type RateLimitsChange, rateLimitsChangeSchema, ShardLimiter } from './window.ts';
 import {
   DEFAULT_ACCOUNT_ID,
   errorBody,
@@ -38,7 +40,7 @@ import {
   upstreamShardIds,
 } from './wire.ts';
 
-/** Control endpoint on the proxy's own port: GET for stats, POST `{enabled?, limits?, faults?}` to change. */
+/** Control endpoint on the proxy's own port: GET for stats, POST `{enabled?, efo?, limits?, faults?}` to change. */
 export const CONTROL_PATH = '/__tributary/kinesis-limits';
 
 /** Operations after which a stream's shards change (the emulator applies them after a delay). */
@@ -54,7 +56,7 @@ export interface KinesisLimitsOptions {
   /** Plain-HTTP endpoint of the emulator, e.g. `http://127.0.0.1:4568`. */
   upstream: string;
   /** Per-shard write limits; AWS's 1000 records/s and 1 MiB/s by default. */
-  limits?: Partial<RateLimits>;
+  limits?: RateLimitsChange;
   /** Rate limits on (default) or off; injected faults apply either way. */
   enabled?: boolean;
   faults?: FaultPlan;
@@ -68,8 +70,34 @@ export interface KinesisLimitsOptions {
    * SubscribeToShard served by the proxy (default on; env TRIBUTARY_PROXY_EFO=0 turns the default
    * off): off pipes it to the emulator, whose events come on a one-second tick.
    */
-  efo?: Partial<EfoSettings> & { enabled?: boolean };
+  efo?: EfoOptions;
 }
+
+const efoMillis = z.number().min(0);
+const efoRate = z.number().positive();
+
+/** SubscribeToShard served by the proxy: on or off, and the pace it serves at (defaults: AWS's). */
+const efoOptionsSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  ...({
+    pollIntervalMs: efoMillis.optional(),
+    heartbeatMs: efoRate.optional(),
+    lifetimeMs: efoRate.optional(),
+    readBytesPerSecond: efoRate.optional(),
+    takeoverMs: efoMillis.optional(),
+  } satisfies Record<keyof EfoSettings, z.ZodOptional<z.ZodNumber>>),
+});
+
+export type EfoOptions = z.input<typeof efoOptionsSchema>;
+
+/** The body of a POST to CONTROL_PATH: every field optional, none unknown. */
+export const controlSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  /** SubscribeToShard served by the proxy (true) or piped to the emulator; new calls only. */
+  efo: z.boolean().optional(),
+  limits: rateLimitsChangeSchema.optional(),
+  faults: faultPlanSchema.optional(),
+});
 
 /**
  * The default of `efo.enabled`: on unless TRIBUTARY_PROXY_EFO is 0/false/off (1/true/on or unset: on).
@@ -79,10 +107,7 @@ export function proxyEfoDefault(env: NodeJS.ProcessEnv = process.env): boolean {
   const value = env.TRIBUTARY_PROXY_EFO?.trim().toLowerCase();
   if (value === undefined || value === '' || value === '1' || value === 'true' || value === 'on') return true;
   if (value === '0' || value === 'false' || value === 'off') return false;
-  throw new LimitsOptionError(
-    'TRIBUTARY_PROXY_EFO',
-    `must be 1/true/on or 0/false/off (got ${JSON.stringify(value)})`,
-  );
+  throw new LimitsOptionError('TRIBUTARY_PROXY_EFO', value, 'must be 1/true/on or 0/false/off');
 }
 
 export interface ShardStats {
@@ -125,7 +150,7 @@ export interface KinesisLimits {
   endpoint: string;
   port: number;
   setEnabled(enabled: boolean): void;
-  setLimits(limits: Partial<RateLimits>): void;
+  setLimits(limits: RateLimitsChange): void;
   /** SubscribeToShard served by the proxy (true) or piped to the emulator; new calls only. */
   setEfo(enabled: boolean): void;
   /** Replaces the fault plan; `{}` clears it. */
@@ -182,10 +207,10 @@ class LimitsProxy {
     this.clock = options.clock ?? (() => performance.now());
     this.accountId = options.defaultAccountId ?? DEFAULT_ACCOUNT_ID;
     this.enabled = options.enabled ?? true;
-    const { enabled: efoEnabled, ...efoSettings } = options.efo ?? {};
-    this.efoEnabled = efoEnabled ?? proxyEfoDefault();
+    const efo = resolveEfoOptions(options.efo);
+    this.efoEnabled = efo.enabled ?? proxyEfoDefault();
     // Real time always: tests freeze `clock` for the write windows, and subscriptions must still age.
-    this.efo = new EfoServer(this.callKinesis, () => performance.now(), resolveEfoSettings(efoSettings));
+    this.efo = new EfoServer(this.callKinesis, () => performance.now(), efo.settings);
   }
 
   async start(): Promise<KinesisLimits> {
@@ -201,7 +226,7 @@ class LimitsProxy {
     await once(server, 'listening');
     const address = server.address();
     if (address === null || typeof address === 'string')
-      throw new LimitsOptionError('port', 'server has no TCP port');
+      throw new LimitsOptionError('port', this.options.port, 'server has no TCP port');
     return {
       endpoint: `http://127.0.0.1:${address.port}`,
       port: address.port,
@@ -520,31 +545,41 @@ class LimitsProxy {
     reply(res, 200, Buffer.from(JSON.stringify(this.stats()), 'utf8'), undefined, 'application/json');
   }
 
+  /** Applies a control change whole, or refuses it whole with every bad path named. */
   private applyControl(change: Record<string, unknown>): void {
-    const { enabled, limits, faults, efo } = change;
-    if (enabled !== undefined && typeof enabled !== 'boolean')
-      throw new LimitsOptionError('enabled', 'must be a boolean');
-    if (efo !== undefined && typeof efo !== 'boolean')
-      throw new LimitsOptionError('efo', 'must be a boolean');
-    if (limits !== undefined) this.limiter.setLimits(limits as Partial<RateLimits>);
-    if (faults !== undefined) this.faults.set(faults as FaultPlan);
+    const { enabled, limits, faults, efo } = parseControl(change);
+    if (limits !== undefined) this.limiter.setLimits(limits);
+    if (faults !== undefined) this.faults.set(faults);
     if (enabled !== undefined) this.enabled = enabled;
     if (efo !== undefined) this.efoEnabled = efo;
   }
 }
 
-function resolveEfoSettings(settings: Partial<EfoSettings>): EfoSettings {
-  const resolved: EfoSettings = { ...DEFAULT_CURSOR_SETTINGS, takeoverMs: EFO_SUBSCRIBE_TAKEOVER_MS };
-  for (const [name, value] of Object.entries(settings)) {
-    if (value === undefined) continue;
-    if (!(name in resolved)) throw new LimitsOptionError(`efo.${name}`, 'unknown setting');
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-      throw new LimitsOptionError(`efo.${name}`, `must be a finite number >= 0 (got ${String(value)})`);
-    resolved[name as keyof EfoSettings] = value;
+export type ControlChange = z.output<typeof controlSchema>;
+
+/** A POST body of CONTROL_PATH, validated; a LimitsOptionError names every bad path. */
+export function parseControl(change: unknown): ControlChange {
+  return parseOptions(controlSchema, change, {
+    unknownKey: 'is not a control field',
+    error: limitsOptionError,
+  });
+}
+
+/** The proxy's EFO pace: AWS's unless `options` says otherwise; a LimitsOptionError names every bad path. */
+function resolveEfoOptions(options: EfoOptions = {}): {
+  enabled: boolean | undefined;
+  settings: EfoSettings;
+} {
+  const { enabled, ...given } = parseOptions(efoOptionsSchema, options, {
+    at: ['efo'],
+    unknownKey: 'is not an efo setting',
+    error: limitsOptionError,
+  });
+  const settings: EfoSettings = { ...DEFAULT_CURSOR_SETTINGS, takeoverMs: EFO_SUBSCRIBE_TAKEOVER_MS };
+  for (const [name, value] of Object.entries(given)) {
+    if (value !== undefined) settings[name as keyof EfoSettings] = value;
   }
-  if (resolved.readBytesPerSecond <= 0 || resolved.heartbeatMs <= 0 || resolved.lifetimeMs <= 0)
-    throw new LimitsOptionError('efo', 'readBytesPerSecond, heartbeatMs and lifetimeMs must be above 0');
-  return resolved;
+  return { enabled, settings };
 }
 
 function parseUpstream(upstream: string): URL {
@@ -552,10 +587,10 @@ function parseUpstream(upstream: string): URL {
   try {
     url = new URL(upstream);
   } catch (cause) {
-    throw new LimitsOptionError('upstream', `not a URL: ${upstream} (${String(cause)})`);
+    throw new LimitsOptionError('upstream', upstream, `is not a URL (${String(cause)})`, { cause });
   }
   if (url.protocol !== 'http:')
-    throw new LimitsOptionError('upstream', `must be a plain http:// endpoint (got ${upstream})`);
+    throw new LimitsOptionError('upstream', upstream, 'must be a plain http:// endpoint');
   return url;
 }
 

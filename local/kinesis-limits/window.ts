@@ -1,11 +1,20 @@
+import { z } from 'zod';
 import { SHARD_WRITE_BYTES_PER_SECOND, SHARD_WRITE_RECORDS_PER_SECOND } from '../../shared/kinesis/limits.ts';
-import { LimitsOptionError } from './errors.ts';
+import { parseOptions } from '../../shared/options.ts';
+import { limitsOptionError } from './errors.ts';
 
 /** Per-shard write limits the proxy enforces. */
-export interface RateLimits {
-  recordsPerSecond: number;
-  bytesPerSecond: number;
-}
+export const rateLimitsSchema = z.strictObject({
+  recordsPerSecond: z.number().positive(),
+  bytesPerSecond: z.number().positive(),
+});
+
+export type RateLimits = z.output<typeof rateLimitsSchema>;
+
+/** A change of limits: the limits given replace those in force, the others stay. */
+export const rateLimitsChangeSchema = rateLimitsSchema.partial();
+
+export type RateLimitsChange = z.input<typeof rateLimitsChangeSchema>;
 
 export const AWS_SHARD_WRITE_LIMITS: Readonly<RateLimits> = Object.freeze({
   recordsPerSecond: SHARD_WRITE_RECORDS_PER_SECOND,
@@ -15,24 +24,20 @@ export const AWS_SHARD_WRITE_LIMITS: Readonly<RateLimits> = Object.freeze({
 /** Length of the sliding window: records admitted at `t` count against every span up to `t + 1000`. */
 export const WINDOW_MS = 1000;
 
+/** `base` with the limits `limits` gives; a LimitsOptionError names every bad path under `limits`. */
 export function resolveLimits(
-  limits: Partial<RateLimits> = {},
+  limits: RateLimitsChange = {},
   base: RateLimits = AWS_SHARD_WRITE_LIMITS,
 ): RateLimits {
-  const resolved = { ...base, ...definedOnly(limits) };
-  for (const [name, value] of Object.entries(resolved)) {
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new LimitsOptionError(`limits.${name}`, `must be a positive finite number (got ${value})`);
-    }
-  }
-  return resolved;
-}
-
-function definedOnly(limits: Partial<RateLimits>): Partial<RateLimits> {
-  const out: Partial<RateLimits> = {};
-  if (limits.recordsPerSecond !== undefined) out.recordsPerSecond = limits.recordsPerSecond;
-  if (limits.bytesPerSecond !== undefined) out.bytesPerSecond = limits.bytesPerSecond;
-  return out;
+  const change = parseOptions(rateLimitsChangeSchema, limits, {
+    at: ['limits'],
+    unknownKey: 'is not a rate limit',
+    error: limitsOptionError,
+  });
+  return {
+    recordsPerSecond: change.recordsPerSecond ?? base.recordsPerSecond,
+    bytesPerSecond: change.bytesPerSecond ?? base.bytesPerSecond,
+  };
 }
 
 /**
@@ -93,7 +98,7 @@ export class ShardLimiter {
   private readonly windows = new Map<string, SlidingWindow>();
   private current: RateLimits;
 
-  constructor(limits: Partial<RateLimits> = {}) {
+  constructor(limits: RateLimitsChange = {}) {
     this.current = resolveLimits(limits);
   }
 
@@ -101,7 +106,7 @@ export class ShardLimiter {
     return { ...this.current };
   }
 
-  setLimits(limits: Partial<RateLimits>): void {
+  setLimits(limits: RateLimitsChange): void {
     this.current = resolveLimits(limits, this.current);
   }
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LimitsOptionError } from '../../../local/kinesis-limits/errors.ts';
 import { encodeEventMessage, eventMessage } from '../../../local/kinesis-limits/event-stream.ts';
-import { proxyEfoDefault } from '../../../local/kinesis-limits/proxy.ts';
+import { type EfoOptions, proxyEfoDefault, startKinesisLimits } from '../../../local/kinesis-limits/proxy.ts';
 import {
   consumerArnParts,
   parseSubscribeRequest,
@@ -141,5 +141,22 @@ describe('proxyEfoDefault', () => {
     for (const off of ['0', 'false', 'OFF', ' off '])
       expect(proxyEfoDefault({ TRIBUTARY_PROXY_EFO: off })).toBe(false);
     expect(() => proxyEfoDefault({ TRIBUTARY_PROXY_EFO: 'no' })).toThrow(LimitsOptionError);
+  });
+});
+
+describe('efo options', () => {
+  it('refuses a misspelt or out-of-range setting before the proxy listens, naming its path and value', async () => {
+    const efo = { heartbeatMS: 5, lifetimeMs: 0 } as unknown as EfoOptions;
+    // Port 9 is never contacted: the options fail before anything starts.
+    const started = startKinesisLimits({ upstream: 'http://127.0.0.1:9', efo });
+    await expect(started).rejects.toBeInstanceOf(LimitsOptionError);
+    await expect(started).rejects.toMatchObject({
+      option: 'efo.lifetimeMs',
+      value: 0,
+      issues: [
+        { path: 'efo.lifetimeMs', value: 0 },
+        { path: 'efo.heartbeatMS', value: 5, reason: 'is not an efo setting' },
+      ],
+    });
   });
 });

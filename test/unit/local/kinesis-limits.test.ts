@@ -2,8 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { admitRecords } from '../../../local/kinesis-limits/admission.ts';
 import { LimitsOptionError } from '../../../local/kinesis-limits/errors.ts';
-import { FaultInjector } from '../../../local/kinesis-limits/faults.ts';
-import { ShardLimiter, SlidingWindow, WINDOW_MS } from '../../../local/kinesis-limits/window.ts';
+import { FaultInjector, type FaultPlan } from '../../../local/kinesis-limits/faults.ts';
+import { parseControl } from '../../../local/kinesis-limits/proxy.ts';
+import {
+  type RateLimitsChange,
+  ShardLimiter,
+  SlidingWindow,
+  WINDOW_MS,
+} from '../../../local/kinesis-limits/window.ts';
 import {
   mergePutRecordsResult,
   parsePutRecords,
@@ -23,6 +29,16 @@ import {
 import { evenShards } from '../../helpers/shards.ts';
 
 const HALF = 1n << 127n;
+
+function optionErrorOf(run: () => unknown): LimitsOptionError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof LimitsOptionError) return error;
+    throw error;
+  }
+  throw new Error('expected a LimitsOptionError');
+}
 /** Two shards split at HALF. */
 const twoShards = evenShards(2);
 const stream: StreamRef = {
@@ -165,6 +181,15 @@ describe('SlidingWindow', () => {
     expect(() => new ShardLimiter({ recordsPerSecond: 0 })).toThrow(LimitsOptionError);
     expect(() => new ShardLimiter({ bytesPerSecond: Number.NaN })).toThrow(LimitsOptionError);
   });
+
+  it('refuses a misspelt limit, naming its path and value, and keeps the limits in force', () => {
+    const limiter = new ShardLimiter({ recordsPerSecond: 2 });
+    const misspelt = { recordPerSecond: 5 } as unknown as RateLimitsChange;
+    const error = optionErrorOf(() => limiter.setLimits(misspelt));
+    expect(error).toMatchObject({ option: 'limits.recordPerSecond', value: 5 });
+    expect(error.message).toContain('limits.recordPerSecond: is not a rate limit (got 5)');
+    expect(limiter.limits.recordsPerSecond).toBe(2);
+  });
 });
 
 describe('admitRecords', () => {
@@ -248,6 +273,45 @@ describe('FaultInjector', () => {
       LimitsOptionError,
     );
     expect(() => new FaultInjector({ failNextRequests: -1 })).toThrow(LimitsOptionError);
+  });
+
+  it('refuses a misspelt key, naming its path and value, rather than injecting nothing', () => {
+    const misspelt = { throttleFracton: 0.5 } as unknown as FaultPlan;
+    expect(() => new FaultInjector(misspelt)).toThrow(
+      expect.objectContaining({
+        code: 'KINESIS_LIMITS_OPTION_INVALID',
+        option: 'faults.throttleFracton',
+        value: 0.5,
+        message: expect.stringContaining('faults.throttleFracton: is not a fault plan field (got 0.5)'),
+      }),
+    );
+  });
+
+  it('names every bad path at once', () => {
+    const error = optionErrorOf(() => new FaultInjector({ throttleFraction: 2, seed: 1.5 }));
+    expect(error.issues.map((issue) => [issue.path, issue.value])).toEqual([
+      ['faults.throttleFraction', 2],
+      ['faults.seed', 1.5],
+    ]);
+  });
+});
+
+describe('parseControl', () => {
+  it('takes every field of a control change', () => {
+    const change = { enabled: false, efo: true, limits: { recordsPerSecond: 5 }, faults: { seed: 3 } };
+    expect(parseControl(change)).toEqual(change);
+  });
+
+  it('refuses unknown and mistyped fields at every level, naming each path and value', () => {
+    const error = optionErrorOf(() =>
+      parseControl({ enabled: 'yes', fault: {}, limits: { bytes: 1 }, faults: { throttleFracton: 1 } }),
+    );
+    expect(error.issues.map((issue) => [issue.path, issue.value])).toEqual([
+      ['enabled', 'yes'],
+      ['limits.bytes', 1],
+      ['faults.throttleFracton', 1],
+      ['fault', {}],
+    ]);
   });
 });
 
