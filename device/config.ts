@@ -224,23 +224,33 @@ export function defaultRecordTypes(name: string): readonly RecordType[] {
   );
 }
 
-/** `streams[i].recordTypes`: a non-empty list of contract record types, each once. */
-function parseRecordTypes(value: unknown, file: string, at: string): readonly RecordType[] {
-  const reason = `must be a non-empty list of record types (${RECORD_TYPES.join(', ')})`;
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new ConfigFileError(file, `${at}.recordTypes`, value, reason);
-  }
-  const seen = new Set<RecordType>();
-  value.forEach((item: unknown, i) => {
-    const path = `${at}.recordTypes[${i}]`;
-    if (!RECORD_TYPES.includes(item as RecordType)) {
-      throw new ConfigFileError(file, path, item, `is not a record type (${RECORD_TYPES.join(', ')})`);
-    }
-    if (seen.has(item as RecordType)) throw new ConfigFileError(file, path, item, 'is listed twice');
-    seen.add(item as RecordType);
-  });
-  return [...seen];
-}
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+const RECORD_TYPE_LIST = `(${RECORD_TYPES.join(', ')})`;
+
+/** `streams[i].recordTypes`: a non-empty list of contract record types, each once; every bad item is named. */
+const recordTypesSchema = z
+  .array(z.unknown(), `must be a non-empty list of record types ${RECORD_TYPE_LIST}`)
+  .check(
+    z.minLength(1, `must be a non-empty list of record types ${RECORD_TYPE_LIST}`),
+    z.superRefine((types, ctx) => {
+      types.forEach((type, i) => {
+        const message = !(RECORD_TYPES as readonly unknown[]).includes(type)
+          ? `is not a record type ${RECORD_TYPE_LIST}`
+          : types.indexOf(type) !== i
+            ? 'is listed twice'
+            : undefined;
+        if (message !== undefined) ctx.addIssue({ code: 'custom', path: [i], input: type, message });
+      });
+    }),
+  );
+
+/** The record types of a list recordTypesSchema accepted. */
+const asRecordTypes = (types: readonly unknown[]) => types as readonly RecordType[];
+
+/** `streams[i].export` before the export parser reads it. */
+const streamExportSchema = z.custom<Record<string, unknown>>(isObject, 'must be an export definition object');
 
 /** `iot.mqtt` resolved: host and port split, thing name, client id and key files filled in. */
 export interface MqttConfig {
@@ -365,61 +375,79 @@ function inFile(error: ConfigError, file: string, move: (path: string) => string
   });
 }
 
-/** Re-roots a ConfigError of a nested parser under `prefix` (e.g. `streams[1].export`). */
-function rethrowUnder(error: unknown, file: string, prefix: string, innerRoot = ''): never {
-  if (!(error instanceof ConfigError)) throw error;
-  throw inFile(error, file, (path) => {
+/** A path of a nested parser moved under `prefix` (e.g. `streams[1].export`), `innerRoot` dropped. */
+function under(prefix: string, innerRoot = ''): (path: string) => string {
+  return (path) => {
     let inner = path;
     if (innerRoot !== '' && inner.startsWith(innerRoot))
       inner = inner.slice(innerRoot.length).replace(/^\./, '');
     return inner === '' ? prefix : inner.startsWith('[') ? `${prefix}${inner}` : `${prefix}.${inner}`;
-  });
+  };
 }
 
+/**
+ * Each stream validated at `streams[i]`: its log fields, record types and export are all checked,
+ * and one ConfigFileError names every problem of the first stream that has any.
+ */
 function parseStreams(items: readonly Record<string, unknown>[], file: string): StreamConfig[] {
   const out: StreamConfig[] = [];
   const names = new Map<string, number>();
   items.forEach((item, index) => {
     const at = formatPath(['streams', index]);
     const { export: exportInput, recordTypes: typesInput, ...logInput } = item;
-    let definition: StreamDefinition;
-    try {
-      definition = parseStreamDefinition(logInput);
-    } catch (error) {
-      rethrowUnder(error, file, at);
+    const issues: ConfigIssue[] = [];
+    /** Runs `parse`; on a ConfigError keeps its issues (paths moved by `move`) and returns undefined. */
+    const collect = <T>(parse: () => T, move: (path: string) => string = (path) => path): T | undefined => {
+      try {
+        return parse();
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        issues.push(...error.issues.map((issue) => ({ ...issue, path: move(issue.path) })));
+        return undefined;
+      }
+    };
+    const definition = collect(() => parseStreamDefinition(logInput), under(at));
+    if (definition !== undefined && names.has(definition.name)) {
+      issues.push({
+        path: `${at}.name`,
+        value: definition.name,
+        reason: `is already defined by streams[${names.get(definition.name)}]`,
+      });
     }
-    if (names.has(definition.name)) {
-      throw new ConfigFileError(
-        file,
-        `${at}.name`,
-        definition.name,
-        `is already defined by streams[${names.get(definition.name)}]`,
+    if (definition !== undefined) names.set(definition.name, index);
+    const recordTypes = collect(() =>
+      typesInput === undefined
+        ? defaultRecordTypes(definition?.name ?? '')
+        : asRecordTypes(
+            parseOptions(recordTypesSchema, typesInput, { at: ['streams', index, 'recordTypes'] }),
+          ),
+    );
+    const exportFields = collect(() =>
+      exportInput === undefined
+        ? undefined
+        : parseOptions(streamExportSchema, exportInput, { at: ['streams', index, 'export'] }),
+    );
+    if (exportFields !== undefined && Object.hasOwn(exportFields, 'logStream')) {
+      const value = exportFields.logStream;
+      issues.push({ path: `${at}.export.logStream`, value, reason: 'is implied by the stream; remove it' });
+    }
+    let exported: ExportDefinition | undefined;
+    // The export's fields are checked against the stream's name, so only once the stream parsed.
+    if (exportFields !== undefined && definition !== undefined) {
+      const { logStream: _implied, ...fields } = exportFields;
+      exported = collect(
+        () => parseExportDefinitions([{ ...fields, logStream: definition.name }], 'export')[0],
+        under(`${at}.export`, 'export[0]'),
       );
     }
-    names.set(definition.name, index);
-    const recordTypes =
-      typesInput === undefined ? defaultRecordTypes(definition.name) : parseRecordTypes(typesInput, file, at);
-    if (exportInput === undefined) {
-      out.push({ definition, recordTypes });
-      return;
+    const [first, ...rest] = issues;
+    if (first !== undefined) {
+      throw new ConfigFileError(file, first.path, first.value, first.reason, { also: rest });
     }
-    if (exportInput === null || typeof exportInput !== 'object' || Array.isArray(exportInput)) {
-      throw new ConfigFileError(file, `${at}.export`, exportInput, 'must be an export definition object');
-    }
-    if ('logStream' in exportInput) {
-      throw new ConfigFileError(
-        file,
-        `${at}.export.logStream`,
-        (exportInput as { logStream: unknown }).logStream,
-        'is implied by the stream; remove it',
-      );
-    }
-    try {
-      const [exported] = parseExportDefinitions([{ ...exportInput, logStream: definition.name }], 'export');
-      if (exported !== undefined) out.push({ definition, export: exported, recordTypes });
-    } catch (error) {
-      rethrowUnder(error, file, `${at}.export`, 'export[0]');
-    }
+    if (definition === undefined || recordTypes === undefined) return;
+    out.push(
+      exported === undefined ? { definition, recordTypes } : { definition, export: exported, recordTypes },
+    );
   });
   // Rules across exports (a dead-letter stream must not itself be exported, ...).
   const exported = out.flatMap((s, index) =>

@@ -113,6 +113,33 @@ describe('agent config', () => {
     }
   });
 
+  it('names every problem of a stream at once: log fields, record types and export', () => {
+    const error = failure({
+      ...minimal,
+      streams: [
+        {
+          name: 'a',
+          recordTypes: ['metrics', 'log', 'log', 'audit'],
+          export: { kinesisStreamName: 'k', logStream: 'x', batchSize: 0 },
+        },
+      ],
+    });
+    expect(error.issues.map((issue) => [issue.path, issue.value])).toEqual([
+      ['streams[0].recordTypes[0]', 'metrics'],
+      ['streams[0].recordTypes[2]', 'log'],
+      ['streams[0].recordTypes[3]', 'audit'],
+      ['streams[0].export.logStream', 'x'],
+      ['streams[0].export.batchSize', 0],
+    ]);
+    // A bad log field and bad record types together; the export waits for a stream that parses.
+    const both = failure({ ...minimal, streams: [{ name: 'a', maxSize: 10, recordTypes: [] }] });
+    expect(both.issues.map((issue) => issue.path)).toEqual(['streams[0].maxSize', 'streams[0].recordTypes']);
+    expect(failure({ ...minimal, streams: [{ name: 'a', export: ['k'] }] })).toMatchObject({
+      path: 'streams[0].export',
+      message: expect.stringContaining('streams[0].export: must be an export definition object'),
+    });
+  });
+
   it('names the file, the path and the value of a bad export field', () => {
     const input = {
       ...minimal,
