@@ -32,6 +32,12 @@ export const ExportErrorCodes = errorCodes('device/export', {
     retryable: true,
     meaning: "status: committing the export's checkpoint failed; retried at the next commit",
   },
+  MISSING_RESULT: {
+    class: '',
+    retryable: true,
+    meaning:
+      'status: PutRecords answered without a result (shard and sequence number, or an error code) for an entry; the entry is resent',
+  },
   TOO_LARGE: {
     class: '',
     retryable: false,

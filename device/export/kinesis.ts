@@ -9,7 +9,7 @@
  */
 import type { AwsJsonClient } from '../../shared/aws/json-client.ts';
 import { ShardMap } from '../../shared/kinesis/hash.ts';
-import { type FailureKind, KinesisCallError } from './errors.ts';
+import { ExportStatusCode, type FailureKind, KinesisCallError } from './errors.ts';
 import type { PlannedEntry } from './planner.ts';
 import type { EntryOutcome } from './state.ts';
 
@@ -86,7 +86,7 @@ export function outcomesOf(count: number, results: readonly ResultEntry[]): Entr
     } else {
       outcomes.push({
         ok: false,
-        code: result?.ErrorCode ?? 'MissingResult',
+        code: result?.ErrorCode ?? ExportStatusCode.MISSING_RESULT,
         message: result?.ErrorMessage ?? 'PutRecords returned no result for this entry',
       });
     }

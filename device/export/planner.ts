@@ -13,6 +13,7 @@
 import { AggregationBuilder, deaggregate } from '../../shared/kinesis/aggregation.ts';
 import { InvalidUserRecordError } from '../../shared/kinesis/errors.ts';
 import type { ShardMap } from '../../shared/kinesis/hash.ts';
+import type { ExportErrorCode } from './errors.ts';
 
 /** A log record routed and waiting to be sent. */
 export interface PendingRecord {
@@ -81,7 +82,8 @@ export interface PlanInput {
   readonly shardBudget?: ((shardId: string) => ShardBudget) | undefined;
 }
 
-export type RejectReason = 'TOO_LARGE' | 'INVALID_KEY';
+/** Why the planner refused a record: one of the exporter's dead-letter reason codes (ERRORS.md). */
+export type RejectReason = Extract<ExportErrorCode, 'TOO_LARGE' | 'INVALID_KEY'>;
 
 export interface RejectedRecord {
   readonly record: PendingRecord;

@@ -12,7 +12,7 @@
 
 import type { ShardMap } from '../../shared/kinesis/hash.ts';
 import { PUT_RECORDS_MAX_BYTES } from '../../shared/kinesis/limits.ts';
-import type { FailureKind } from './errors.ts';
+import { type ExportErrorCode, ExportStatusCode, type FailureKind } from './errors.ts';
 import { fullJitterDelay, type RetryPolicy, ShardPacer, type WriteLimits } from './pacing.ts';
 import {
   type PendingRecord,
@@ -44,11 +44,10 @@ export interface PlannedRequest {
   readonly records: number;
 }
 
+/** Why a record went to the dead-letter stream: one of the exporter's dead-letter reason codes (ERRORS.md). */
 export type DeadLetterReason =
   | RejectReason
-  | 'REJECTED_BY_KINESIS'
-  | 'NO_PARTITION_KEY'
-  | 'UNREADABLE_IN_LOG';
+  | Extract<ExportErrorCode, 'REJECTED_BY_KINESIS' | 'NO_PARTITION_KEY' | 'UNREADABLE_IN_LOG'>;
 
 /** A log record Kinesis will never accept (or the log cannot return), bound for the dead-letter stream. */
 export interface DeadLetter {
@@ -444,7 +443,7 @@ export class ExportState {
     sent.forEach((outstanding, i) => {
       const outcome = outcomes[i] ?? {
         ok: false,
-        code: 'MissingResult',
+        code: ExportStatusCode.MISSING_RESULT,
         message: 'no result for this entry',
       };
       const { entry } = outstanding;

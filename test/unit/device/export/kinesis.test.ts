@@ -4,10 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ExportErrorCodes } from '../../../../device/export/errors.ts';
 import {
   classifyFailure,
   httpKinesisApi,
   KINESIS_TARGET,
+  outcomesOf,
   putRecordsBody,
 } from '../../../../device/export/kinesis.ts';
 import type { PlannedEntry } from '../../../../device/export/planner.ts';
@@ -171,6 +173,17 @@ describe('failure classification', () => {
     });
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
     expect(classifyFailure('PutRecords', refused).code).toBe('ECONNREFUSED');
+  });
+});
+
+describe('per-entry outcomes', () => {
+  it('reports an entry PutRecords gave no result for under the registered MISSING_RESULT code', () => {
+    const outcomes = outcomesOf(3, [
+      { ShardId: 'shardId-000000000000', SequenceNumber: '1' },
+      { ShardId: 'shardId-000000000000' },
+    ]);
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.code))).toEqual(['ok', 'MISSING_RESULT', 'MISSING_RESULT']);
+    expect(ExportErrorCodes.codes.MISSING_RESULT.retryable).toBe(true);
   });
 });
 
