@@ -152,7 +152,8 @@ const SETTLE_LOOKS = 3;
 
 const keyOf = (dev: number, ino: number) => `${dev}-${ino}`;
 
-class Stopped extends Error {}
+/** Unwinds a read when the tailer is stopped; caught by the loop, never raised to a caller. */
+class TailStoppedError extends Error {}
 
 export class SourceTailer {
   readonly source: SourceDefinition;
@@ -277,7 +278,7 @@ export class SourceTailer {
       try {
         await this.#poll();
       } catch (error) {
-        if (error instanceof Stopped) break;
+        if (error instanceof TailStoppedError) break;
         this.#noteError(error);
       }
       if (this.#stopped) break;
@@ -696,7 +697,7 @@ export class SourceTailer {
       (a, b) => a.mtimeMs - b.mtimeMs || Number(b.isCopy) - Number(a.isCopy),
     );
     for (const f of order) {
-      if (this.#stopped) throw new Stopped();
+      if (this.#stopped) throw new TailStoppedError();
       // Truncated, its copy not seen yet: the copy's lines come first, so the new ones wait for it.
       if (this.#ghosts.some((g) => g.of === f)) continue;
       await this.#drain(f);
@@ -854,7 +855,7 @@ export class SourceTailer {
   /** Reads `f` to its current end through the splitter, handing each chunk's records to `take`. */
   async #read(f: Follower, take: (records: SplitRecord[]) => Promise<void> | undefined): Promise<void> {
     for (;;) {
-      if (this.#stopped) throw new Stopped();
+      if (this.#stopped) throw new TailStoppedError();
       if (f.readOffset >= f.size) {
         const st = await f.handle.stat();
         if (st.size !== f.size) f.grewAt = this.#clock();
@@ -961,7 +962,7 @@ export class SourceTailer {
         this.#noteError(error);
         await new Promise((resolve) => setTimeout(resolve, backoff));
         backoff = Math.min(BACKOFF_MAX, backoff * 2);
-        if (this.#stopped) throw new Stopped();
+        if (this.#stopped) throw new TailStoppedError();
       }
     }
     this.#state = 'running';

@@ -39,7 +39,8 @@ const VARIABLE_START = /^\$\{[a-z][a-zA-Z0-9]*[:(]/;
 const SOURCE_TYPE = /^[a-z][a-zA-Z0-9]*/;
 const NUMBER = /^-?\d+(\.\d+)?(?=\s*[,}])/;
 
-class SyntaxProblem extends Error {}
+/** A `${...}` template that does not parse; never escapes: it is rethrown as a StackVariableError. */
+class TemplateSyntaxError extends Error {}
 
 class TemplateParser {
   private pos = 0;
@@ -79,7 +80,7 @@ class TemplateParser {
       this.pos += 1;
       if (char === '}') break;
       if (char !== ',') {
-        throw new SyntaxProblem(
+        throw new TemplateSyntaxError(
           char === undefined ? 'unterminated variable' : `expected "," or "}" at ${JSON.stringify(char)}`,
         );
       }
@@ -92,7 +93,7 @@ class TemplateParser {
     const quote = rest[0];
     if (quote === "'" || quote === '"') {
       const end = this.text.indexOf(quote, this.pos + 1);
-      if (end < 0) throw new SyntaxProblem('unterminated quoted fallback');
+      if (end < 0) throw new TemplateSyntaxError('unterminated quoted fallback');
       const value = this.text.slice(this.pos + 1, end);
       this.pos = end + 1;
       return { kind: 'literal', value };
@@ -104,12 +105,12 @@ class TemplateParser {
       return { kind: 'literal', value: Number(number[0]) };
     }
     const type = SOURCE_TYPE.exec(rest);
-    if (type === null) throw new SyntaxProblem(`unexpected ${JSON.stringify(rest.slice(0, 20))}`);
+    if (type === null) throw new TemplateSyntaxError(`unexpected ${JSON.stringify(rest.slice(0, 20))}`);
     this.pos += type[0].length;
     let params: string | undefined;
     if (this.text[this.pos] === '(') {
       const close = this.text.indexOf(')', this.pos);
-      if (close < 0) throw new SyntaxProblem('unterminated source parameters');
+      if (close < 0) throw new TemplateSyntaxError('unterminated source parameters');
       params = this.text.slice(this.pos + 1, close);
       this.pos = close + 1;
     }
@@ -231,7 +232,7 @@ export class VariableResolver {
       try {
         pieces = new TemplateParser(text).template();
       } catch (error) {
-        if (!(error instanceof SyntaxProblem)) throw error;
+        if (!(error instanceof TemplateSyntaxError)) throw error;
         throw new StackVariableError(
           formatPath(path),
           text,
