@@ -1,7 +1,7 @@
 /**
  * The chaos suite against the device bundle (issue 17): a SIGKILL loop, a hostile-input corpus, a
  * full disk, a Kinesis outage, a throttling storm, and tailing a log rotated both ways under SIGKILLs
- * (issue 21). Prints one table; exits 1 when a scenario fails.
+ * (issue 21). Prints one table; exits 1 when a scenario fails, 2 on a bad flag.
  * Usage: npm run chaos [-- --kills N] [--only kill,hostile,disk,outage,throttle,tail] [--cases <regex>] [--keep]
  * (`--cases` picks hostile cases by name; `--keep` keeps the stores and logs.)
  */
@@ -9,6 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { exitOnCliError } from '../local/cli-exit.ts';
+import { UsageError } from '../shared/errors.ts';
 import { diskFull } from '../test/chaos/disk-full.ts';
 import {
   buildDeviceBundle,
@@ -24,22 +26,40 @@ import { tailRotation } from '../test/chaos/tail-rotation.ts';
 
 const SCENARIOS = ['kill', 'hostile', 'disk', 'outage', 'throttle', 'tail'] as const;
 
-const { values } = parseArgs({
-  options: {
-    kills: { type: 'string', default: '200' },
-    only: { type: 'string' },
-    cases: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-  },
-});
-const kills = Number(values.kills);
-if (!Number.isInteger(kills) || kills < 1)
-  throw new Error(`--kills must be a positive integer (got ${values.kills})`);
-const only = new Set(values.only?.split(',') ?? SCENARIOS);
-for (const name of only) {
-  if (!(SCENARIOS as readonly string[]).includes(name))
-    throw new Error(`--only: unknown scenario ${name} (one of ${SCENARIOS.join(', ')})`);
+const USAGE = `usage: npm run chaos [-- --kills N] [--only ${SCENARIOS.join(',')}] [--cases <regex>] [--keep]`;
+
+/** The flags, checked; a bad one ends the run with the usage and exit code 2 (UsageError). */
+function parseFlags() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        kills: { type: 'string', default: '200' },
+        only: { type: 'string' },
+        cases: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+      },
+    });
+    const kills = Number(values.kills);
+    if (!Number.isInteger(kills) || kills < 1)
+      throw new UsageError(`--kills must be a positive integer (got ${values.kills})`);
+    const only = new Set(values.only?.split(',') ?? SCENARIOS);
+    for (const name of only) {
+      if (!(SCENARIOS as readonly string[]).includes(name))
+        throw new UsageError(`--only: unknown scenario ${name} (one of ${SCENARIOS.join(', ')})`);
+    }
+    return { ...values, kills, only };
+  } catch (error) {
+    // parseArgs words an unknown flag or a missing value as a plain TypeError.
+    return exitOnCliError(
+      error instanceof UsageError
+        ? error
+        : new UsageError(error instanceof Error ? error.message : String(error)),
+      USAGE,
+    );
+  }
 }
+
+const { kills, only, ...values } = parseFlags();
 
 // The SDK's Node 20 notice would interleave with the report.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
