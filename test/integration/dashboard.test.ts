@@ -52,6 +52,8 @@ const LOG_LINES = [3, 1, 5];
 /** The latest complete minute: the page's default view ("latest windows") ends here. */
 const lastMinute = Math.floor(Date.now() / MINUTE) * MINUTE - MINUTE;
 const WINDOWS_1M = 30;
+/** Numbers as the page writes them (en, at most two decimals). */
+const twoDigits = new Intl.NumberFormat('en', { maximumFractionDigits: 2 });
 
 let health: () => PipelineHealth | Promise<PipelineHealth>;
 const baseHealth: PipelineHealth = {
@@ -155,7 +157,7 @@ const hot = raised(
   `device:${device}`,
   lastMinute - 3 * MINUTE,
   'temperature 34 °C is above 30 °C for 1 min 0 s',
-  { metric: 'temperature', value: 34, raise: 30, clear: 28 },
+  { metric: 'temperature', value: 34, unit: 'Cel', raise: 30, clear: 28 },
 );
 const travel = raised(
   'impossible_travel',
@@ -632,15 +634,22 @@ describe('the page in headless Chromium', () => {
       );
       expect(await page.locator(`#alerts tr[data-alert-id="${cleared.alertId}"]`).count()).toBe(0);
       // Details are rows, not a JSON dump; the entity is a link that shows its series.
-      expect(await hotRow.locator('dl.details').textContent()).toContain('raise30');
+      // Readings in the unit the chart uses, not the UCUM code.
+      const hotDetails = (await hotRow.locator('dl.details').textContent()) ?? '';
+      expect(hotDetails).toContain('value34 °C');
+      expect(hotDetails).toContain('raise30 °C');
+      expect(hotDetails).not.toContain('Cel');
       expect(await page.locator('#alerts').textContent()).not.toMatch(/[[{]"/);
 
       // Units: the axis title and the values carry the telemetry unit.
       await expect.poll(() => page.locator('#chart').getAttribute('data-unit'), LIVE).toBe('°C');
       expect(await page.locator('#series-unit').textContent()).toBe('temperature (°C)');
       expect(await page.locator('#series-summary').textContent()).toMatch(/mean [0-9.]+ °C/);
-      // The legend shows the newest values before any hover.
-      expect(await page.locator('.u-legend').textContent()).not.toContain('–');
+      // The legend shows the newest window's values with their unit before any hover.
+      const newest = temperature(WINDOWS_1M - 1);
+      const legend = await page.locator('.u-legend').textContent();
+      expect(legend).toContain(`min${twoDigits.format(Math.min(...newest))} °C`);
+      expect(legend).toContain(`max${twoDigits.format(Math.max(...newest))} °C`);
 
       // History: the cleared alert with its raise and clear times and how long it was open.
       const clearedRow = page.locator(`#alert-history tr[data-alert-id="${cleared.alertId}"]`);
@@ -663,6 +672,9 @@ describe('the page in headless Chromium', () => {
         .toBe(`${cardSeries}|1m`);
       expect(await page.locator('#series-unit').textContent()).toBe('amount per transaction (EUR)');
       expect(await page.locator('#series-summary').textContent()).toContain('12.99 EUR');
+      // The legend too: the newest window's 1299 and 2500 minor units, converted once.
+      await expect.poll(() => page.locator('.u-legend').textContent(), LIVE).toContain('min12.99 EUR');
+      expect(await page.locator('.u-legend').textContent()).toContain('max25.00 EUR');
       await page.locator('#entity-search').fill(device);
       expect(await page.locator('#entity optgroup').first().getAttribute('label')).toBe(
         'Devices / metrics (1)',
