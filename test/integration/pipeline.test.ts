@@ -145,8 +145,27 @@ async function expectDefaultChart(page: Page): Promise<void> {
   expect(await chart.getAttribute('data-axis')).toContain(`(${unit})`);
   expect(await page.locator('#series-unit').textContent()).toContain(`(${unit})`);
   expect(await page.locator('#chart canvas').count()).toBeGreaterThan(0);
-  expect(await page.locator('.u-legend').textContent()).not.toContain('–');
   expect(await page.locator('#series-summary').textContent()).toMatch(/^[0-9]+ windows? · latest /);
+  // The legend shows the newest window's value with its unit before any hover: the mean (or the line
+  // count) the summary gives for the latest window. Read together, as a refresh may add a window.
+  const suffix = unit === '%' ? '%' : unit.startsWith('minor units') ? '' : ` ${unit}`;
+  await expect
+    .poll(
+      async () => {
+        const summary = (await page.locator('#series-summary').textContent()) ?? '';
+        const legend = (await page.locator('.u-legend').textContent()) ?? '';
+        const mean = /, mean ([^,]+), min /.exec(summary)?.[1];
+        const lines = /: ([0-9,]+ lines)$/.exec(summary)?.[1];
+        const latest = mean ?? lines;
+        return {
+          withUnit: latest !== undefined && /[0-9]/.test(latest) && latest.endsWith(suffix),
+          inLegend:
+            latest !== undefined && legend.includes(`${mean === undefined ? 'lines' : 'mean'}${latest}`),
+        };
+      },
+      { timeout: 10_000 },
+    )
+    .toEqual({ withUnit: true, inLegend: true });
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
