@@ -123,6 +123,8 @@ export interface StreamManagerHost {
   deadLetterStreams(): readonly string[];
   /** Where notices go (an export that could not start). */
   log(line: string): void;
+  /** The Kinesis exports' clock (batch intervals, pacing); Date.now unless a test drives it. */
+  readonly clock?: () => number;
 }
 
 interface RunningExport {
@@ -365,6 +367,7 @@ export class StreamManagerService {
         partitionKeyOf(payload) === undefined ? { partitionKey: randomUUID() } : undefined,
       ...this.#host.exporterLimits,
       ...(this.#host.bandwidth === undefined ? {} : { bandwidth: this.#host.bandwidth }),
+      ...(this.#host.clock === undefined ? {} : { clock: this.#host.clock }),
     });
     return { identifier: k.identifier, exporter, logStream };
   }

@@ -6,6 +6,8 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
   sm_python.py flows <stream> <kinesis stream>   the documented flows and a bad request per operation
   sm_python.py append-forever <stream> [<kinesis stream>]  creates <stream> (exported to Kinesis), appends until
                                                  the agent or the driver dies; prints each acked message
+  sm_python.py export-options <kinesis stream>   a Kinesis export from start_sequence_number 5, and a disabled one
+  sm_python.py enable <stream> <kinesis stream>  UpdateMessageStream enables the stream's export; waits for it
   sm_python.py read-all <stream>                 every message of <stream>
   sm_python.py bandwidth <kinesis stream> <count> <size>  two exports (priority 10 and 1) under the agent's cap
   sm_python.py whoami                            the port taken from the environment, the streams listed there
@@ -195,6 +197,64 @@ def append_forever(name, kinesis_stream=None):
         sys.stdout.write("%d %d\n" % (i, sequence))
         sys.stdout.flush()
         i += 1
+
+
+def wait_exported(client, name, last, seconds=60):
+    """Describes `name` until its first export status has exported up to `last`; returns the statuses."""
+    deadline = time.time() + seconds
+    statuses = []
+    while time.time() < deadline:
+        statuses = client.describe_message_stream(name).export_statuses or []
+        if statuses and statuses[0].last_exported_sequence_number >= last:
+            break
+        time.sleep(0.1)
+    return [[s.export_config_identifier, s.last_exported_sequence_number] for s in statuses]
+
+
+def kinesis_stream_definition(name, kinesis_stream, **config):
+    return MessageStreamDefinition(
+        name=name,
+        strategy_on_full=StrategyOnFull.RejectNewData,
+        export_definition=ExportDefinition(
+            kinesis=[KinesisConfig(identifier=name + "-export", kinesis_stream_name=kinesis_stream, **config)]
+        ),
+    )
+
+
+def export_options(kinesis_stream):
+    """start_sequence_number=5 on one stream, disabled=True on another; 10 and 5 messages appended."""
+    client = StreamManagerClient()
+    try:
+        client.create_message_stream(kinesis_stream_definition("start-stream", kinesis_stream, start_sequence_number=5))
+        client.create_message_stream(kinesis_stream_definition("off-stream", kinesis_stream, disabled=True))
+        for i in range(10):
+            client.append_message("start-stream", ("start %d" % i).encode())
+        for i in range(5):
+            client.append_message("off-stream", ("off %d" % i).encode())
+        started = wait_exported(client, "start-stream", 9)
+        off = client.describe_message_stream("off-stream")
+        print(
+            json.dumps(
+                {
+                    "start": started,
+                    "off": [[s.export_config_identifier, s.last_exported_sequence_number] for s in off.export_statuses or []],
+                    "offDisabled": [k.disabled for k in off.definition.export_definition.kinesis],
+                }
+            )
+        )
+    finally:
+        client.close()
+
+
+def enable(name, kinesis_stream):
+    """UpdateMessageStream enables the stream's disabled export; waits until its messages went out."""
+    client = StreamManagerClient()
+    try:
+        client.update_message_stream(kinesis_stream_definition(name, kinesis_stream, disabled=False))
+        newest = client.describe_message_stream(name).storage_status.newest_sequence_number
+        print(json.dumps({"statuses": wait_exported(client, name, newest)}))
+    finally:
+        client.close()
 
 
 def read_all(name):
@@ -430,6 +490,10 @@ if __name__ == "__main__":
         flows(sys.argv[2], sys.argv[3])
     elif command == "append-forever":
         append_forever(sys.argv[2], *sys.argv[3:4])
+    elif command == "export-options":
+        export_options(sys.argv[2])
+    elif command == "enable":
+        enable(sys.argv[2], sys.argv[3])
     elif command == "read-all":
         read_all(sys.argv[2])
     elif command == "sitewise":

@@ -287,6 +287,25 @@ describe('stream manager SDKs against the agent', () => {
     });
   });
 
+  it('Python SDK: a Kinesis export from start_sequence_number sends only from there; a disabled export sends nothing until UpdateMessageStream enables it', async () => {
+    const out = await python(['export-options', KINESIS_STREAM]);
+    expect(out.start).toEqual([['start-stream-export', 9]]);
+    // A disabled export runs no exporter: no status; the definition keeps the flag.
+    expect(out.off).toEqual([]);
+    expect(out.offDisabled).toEqual([true]);
+    const before = await payloadsInKinesis();
+    expect(before.filter((p) => p.startsWith('start ')).sort()).toEqual(
+      [5, 6, 7, 8, 9].map((i) => `start ${i}`),
+    );
+    // The other stream's export is done: this one had as long and sent nothing.
+    expect(before.filter((p) => p.startsWith('off '))).toEqual([]);
+    const enabled = await python(['enable', 'off-stream', KINESIS_STREAM]);
+    expect(enabled.statuses).toEqual([['off-stream-export', 4]]);
+    expect((await payloadsInKinesis()).filter((p) => p.startsWith('off ')).sort()).toEqual(
+      [0, 1, 2, 3, 4].map((i) => `off ${i}`),
+    );
+  });
+
   it('Node SDK: the same flows and refusals', async () => {
     const sm = createRequire(import.meta.url)('aws-greengrass-core-sdk/stream-manager');
     const quiet = { error() {}, debug() {}, info() {}, warn() {} };

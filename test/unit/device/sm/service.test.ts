@@ -7,6 +7,7 @@ import { LogStore } from '../../../../device/log/index.ts';
 import type { MessageStreamDefinition } from '../../../../device/sm/model.ts';
 import { s3TaskStateDir } from '../../../../device/sm/s3-task.ts';
 import { type StreamManagerHost, StreamManagerService } from '../../../../device/sm/service.ts';
+import { ShardMap } from '../../../../shared/kinesis/hash.ts';
 import { useTempDirs } from '../../../helpers/temp-dir.ts';
 
 /** Kinesis out of reach: the exporter backs off (it creates its dead-letter stream first). */
@@ -123,5 +124,46 @@ describe('StreamManagerService.delete', () => {
     await service.delete('x');
     expect(await exists(stateOf('x'))).toBe(false);
     expect(await exists(stateOf('y'))).toBe(true);
+  });
+});
+
+describe('a stream manager Kinesis export with batchIntervalMillis', () => {
+  it('holds messages until the oldest has waited the interval (60 s, the SDK minimum) on the exporter clock', async () => {
+    const requests: number[][] = [];
+    const kinesis: KinesisApi = {
+      listShards: async () =>
+        ShardMap.fromShards([
+          {
+            ShardId: 'shardId-0',
+            HashKeyRange: { StartingHashKey: '0', EndingHashKey: String(2n ** 128n - 1n) },
+          },
+        ]),
+      maxRecordBytes: async () => undefined,
+      putRecords: async (_stream, entries) => {
+        requests.push(entries.flatMap((e) => e.records.map((r) => r.sequence)));
+        return entries.map((_, i) => ({ ok: true, shardId: 'shardId-0', sequenceNumber: String(i) }));
+      },
+    };
+    const t0 = Date.now();
+    let now = t0 + 59_999;
+    service = await StreamManagerService.start(hostOf({ kinesis: async () => kinesis, clock: () => now }));
+    await service.create({
+      name: 'paced',
+      strategyOnFull: 0,
+      exportDefinition: {
+        kinesis: [{ identifier: 'paced-export', kinesisStreamName: 'out', batchIntervalMillis: 60_000 }],
+      },
+    });
+    // Appended at t0 or later: by the exporter's clock the oldest has waited less than 60 s.
+    for (let i = 0; i < 3; i++) await service.append('paced', Buffer.from(`m${i}`));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(requests).toEqual([]);
+    // A minute on, everything held goes in one request (the exporter looks again on its next wake-up:
+    // its timer, or the append that follows).
+    now = Date.now() + 60_000;
+    await service.append('paced', Buffer.from('m3'));
+    while (requests.flat().length < 4) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(requests[0]?.slice(0, 3)).toEqual([0, 1, 2]);
+    expect(requests.flat()).toEqual([0, 1, 2, 3]);
   });
 });
