@@ -8,6 +8,7 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
                                                  the agent or the driver dies; prints each acked message
   sm_python.py export-options <kinesis stream>   a Kinesis export from start_sequence_number 5, and a disabled one
   sm_python.py enable <stream> <kinesis stream>  UpdateMessageStream enables the stream's export; waits for it
+  sm_python.py partition-keys <kinesis stream>   messages without a key, and JSON ones naming partition_key
   sm_python.py read-all <stream>                 every message of <stream>
   sm_python.py bandwidth <kinesis stream> <count> <size>  two exports (priority 10 and 1) under the agent's cap
   sm_python.py whoami                            the port taken from the environment, the streams listed there
@@ -257,6 +258,21 @@ def enable(name, kinesis_stream):
         client.close()
 
 
+def partition_keys(kinesis_stream):
+    """20 plain messages, then 30 JSON messages naming partition_key dev-0..dev-2 in turns, exported."""
+    client = StreamManagerClient()
+    try:
+        client.create_message_stream(kinesis_stream_definition("keyed-stream", kinesis_stream))
+        for i in range(20):
+            client.append_message("keyed-stream", ("nokey %d" % i).encode())
+        for i in range(30):
+            message = {"partition_key": "dev-%d" % (i % 3), "n": i}
+            client.append_message("keyed-stream", json.dumps(message).encode())
+        print(json.dumps({"statuses": wait_exported(client, "keyed-stream", 49)}))
+    finally:
+        client.close()
+
+
 def read_all(name):
     client = StreamManagerClient()
     try:
@@ -494,6 +510,8 @@ if __name__ == "__main__":
         export_options(sys.argv[2])
     elif command == "enable":
         enable(sys.argv[2], sys.argv[3])
+    elif command == "partition-keys":
+        partition_keys(sys.argv[2])
     elif command == "read-all":
         read_all(sys.argv[2])
     elif command == "sitewise":

@@ -150,10 +150,10 @@ async function streamOverHttp(name: string): Promise<{ log: { nextSequence: numb
   return (await response.json()) as { log: { nextSequence: number } };
 }
 
-/** Payloads of every user record in the Kinesis stream, KPL aggregates unpacked. */
-async function payloadsInKinesis(): Promise<string[]> {
+/** Every user record in the Kinesis stream, KPL aggregates unpacked, in shard order (shard by shard). */
+async function recordsInKinesis(): Promise<{ partitionKey: string; payload: string }[]> {
   const client = clients.kinesis();
-  const out: string[] = [];
+  const out: { partitionKey: string; payload: string }[] = [];
   const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: KINESIS_STREAM }));
   for (const shard of Shards) {
     let { ShardIterator: iterator } = await client.send(
@@ -167,7 +167,7 @@ async function payloadsInKinesis(): Promise<string[]> {
       const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
       for (const record of page.Records ?? []) {
         for (const user of referenceDeaggregate(record.Data ?? new Uint8Array(), record.PartitionKey ?? '')) {
-          out.push(Buffer.from(user.data).toString('utf8'));
+          out.push({ partitionKey: user.partitionKey, payload: Buffer.from(user.data).toString('utf8') });
         }
       }
       if ((page.Records ?? []).length === 0 && page.MillisBehindLatest === 0) break;
@@ -175,6 +175,11 @@ async function payloadsInKinesis(): Promise<string[]> {
     }
   }
   return out;
+}
+
+/** Payloads of every user record in the Kinesis stream, KPL aggregates unpacked. */
+async function payloadsInKinesis(): Promise<string[]> {
+  return (await recordsInKinesis()).map((r) => r.payload);
 }
 
 beforeAll(async () => {
@@ -304,6 +309,31 @@ describe('stream manager SDKs against the agent', () => {
     expect((await payloadsInKinesis()).filter((p) => p.startsWith('off ')).sort()).toEqual(
       [0, 1, 2, 3, 4].map((i) => `off ${i}`),
     );
+  });
+
+  it('Python SDK: a message without a key gets a random partition key of its own; a JSON message naming partition_key keeps it, in order per key', async () => {
+    const out = await python(['partition-keys', KINESIS_STREAM]);
+    expect(out.statuses).toEqual([['keyed-stream-export', 49]]);
+    const records = await recordsInKinesis();
+    const plain = records.filter((r) => r.payload.startsWith('nokey '));
+    expect(plain.map((r) => r.payload).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `nokey ${i}`).sort(),
+    );
+    // Stream manager's keys: random, one per message.
+    expect(new Set(plain.map((r) => r.partitionKey)).size).toBe(20);
+    const keyed = records
+      .filter((r) => r.payload.startsWith('{"partition_key"'))
+      .map((r) => ({
+        key: r.partitionKey,
+        message: JSON.parse(r.payload) as { partition_key: string; n: number },
+      }));
+    expect(keyed).toHaveLength(30);
+    for (const { key, message } of keyed) expect(key).toBe(message.partition_key);
+    // One key, one shard: read shard by shard, each key's messages come in the order appended.
+    for (const device of ['dev-0', 'dev-1', 'dev-2']) {
+      const order = keyed.filter((r) => r.key === device).map((r) => r.message.n);
+      expect(order).toEqual(Array.from({ length: 30 }, (_, i) => i).filter((i) => `dev-${i % 3}` === device));
+    }
   });
 
   it('Node SDK: the same flows and refusals', async () => {
