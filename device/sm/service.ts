@@ -649,14 +649,17 @@ export class StreamManagerService {
     let next = from;
     let bytes = 0;
     try {
-      while (out.length < count) {
+      // Messages while they fit the answer limit (the first always: a message is at most 1 MiB).
+      reading: while (out.length < count) {
         const batch = await this.#host.store.read(name, {
           fromSequence: next,
           maxRecords: Math.min(1000, count - out.length),
+          maxBytes: Math.max(1, MAX_READ_RESPONSE_BYTES - bytes),
         });
         const last = batch.at(-1);
         if (last === undefined) break;
         for (const r of batch) {
+          if (out.length > 0 && bytes + r.payload.length > MAX_READ_RESPONSE_BYTES) break reading;
           bytes += r.payload.length;
           out.push({
             streamName: name,
@@ -665,7 +668,6 @@ export class StreamManagerService {
             payload: r.payload,
           });
         }
-        if (bytes > MAX_READ_RESPONSE_BYTES) break;
         next = last.sequence + 1;
       }
     } catch (error) {

@@ -9,6 +9,8 @@ test/integration/stream-manager.test.ts. Port and token come from the SDK's own 
   sm_python.py export-options <kinesis stream>   a Kinesis export from start_sequence_number 5, and a disabled one
   sm_python.py enable <stream> <kinesis stream>  UpdateMessageStream enables the stream's export; waits for it
   sm_python.py partition-keys <kinesis stream>   messages without a key, and JSON ones naming partition_key
+  sm_python.py errors                            too-large appends and reads, a full RejectNewData stream
+  sm_python.py connect                           connects (with the environment's token); the exception if refused
   sm_python.py read-all <stream>                 every message of <stream>
   sm_python.py bandwidth <kinesis stream> <count> <size>  two exports (priority 10 and 1) under the agent's cap
   sm_python.py whoami                            the port taken from the environment, the streams listed there
@@ -273,6 +275,64 @@ def partition_keys(kinesis_stream):
         client.close()
 
 
+def errors():
+    """What the SDK raises: messages too large, a read whose minimum cannot fit, a full RejectNewData stream."""
+    out = {}
+    client = StreamManagerClient()
+    try:
+        client.create_message_stream(
+            MessageStreamDefinition(name="err-big", strategy_on_full=StrategyOnFull.OverwriteOldestData)
+        )
+        out["appendRecordTooLarge"] = refused(lambda: client.append_message("err-big", b"x" * (1024 * 1024 + 1)))
+        out["appendFrameTooLarge"] = refused(lambda: client.append_message("err-big", b"x" * (2 * 1024 * 1024)))
+        for i in range(5):
+            client.append_message("err-big", (b"%d" % i) * 900_000)
+        out["readTooLarge"] = refused(
+            lambda: client.read_messages(
+                "err-big",
+                ReadMessagesOptions(desired_start_sequence_number=0, min_message_count=5, max_message_count=5),
+            )
+        )
+        out["readFits"] = [
+            [m.sequence_number, len(m.payload)]
+            for m in client.read_messages(
+                "err-big",
+                ReadMessagesOptions(desired_start_sequence_number=0, min_message_count=1, max_message_count=5),
+            )
+        ]
+        client.create_message_stream(
+            MessageStreamDefinition(
+                name="err-full", max_size=1024, stream_segment_size=1024, strategy_on_full=StrategyOnFull.RejectNewData
+            )
+        )
+        appended = 0
+        full = None
+        while full is None and appended < 100:
+            try:
+                client.append_message("err-full", b"y" * 100)
+                appended += 1
+            except StreamManagerException as e:
+                full = {"type": type(e).__name__, "message": str(e)}
+        out["full"] = full
+        out["appendedBeforeFull"] = appended
+    finally:
+        client.close()
+    print(json.dumps(out))
+
+
+def connect():
+    """Connects with the token of the environment; what the SDK raises when refused."""
+    try:
+        client = StreamManagerClient()
+    except Exception as e:
+        print(json.dumps({"type": type(e).__name__, "message": str(e)}))
+        return
+    try:
+        print(json.dumps({"type": None, "streams": client.list_streams()}))
+    finally:
+        client.close()
+
+
 def read_all(name):
     client = StreamManagerClient()
     try:
@@ -512,6 +572,10 @@ if __name__ == "__main__":
         enable(sys.argv[2], sys.argv[3])
     elif command == "partition-keys":
         partition_keys(sys.argv[2])
+    elif command == "errors":
+        errors()
+    elif command == "connect":
+        connect()
     elif command == "read-all":
         read_all(sys.argv[2])
     elif command == "sitewise":

@@ -336,6 +336,32 @@ describe('stream manager SDKs against the agent', () => {
     }
   });
 
+  it('Python SDK: each size refusal and a refused token are the exceptions the SDK documents, with messages naming the sizes', async () => {
+    const out = await python(['errors']);
+    const refusal = (key: string) => out[key] as { type: string; message: string };
+    // Over the stream's 1 MiB record limit, and over the agent's frame limit.
+    expect(refusal('appendRecordTooLarge').type).toBe('RequestPayloadTooLargeException');
+    expect(refusal('appendRecordTooLarge').message).toMatch(/1048577/);
+    expect(refusal('appendFrameTooLarge').type).toBe('RequestPayloadTooLargeException');
+    expect(refusal('appendFrameTooLarge').message).toMatch(/over this agent's \d+-byte limit/);
+    // Five messages of 900 000 bytes: the fifth would take the answer past 4 MiB.
+    expect(refusal('readTooLarge').type).toBe('ResponsePayloadTooLargeException');
+    expect(refusal('readTooLarge').message).toMatch(
+      /5 messages from sequence 0 .* exceed the 4194304-byte answer limit/,
+    );
+    expect(out.readFits).toEqual([0, 1, 2, 3].map((i) => [i, 900_000]));
+    // A full RejectNewData stream refuses the append (InvalidRequest, as the SDKs document), naming its size.
+    expect(out.appendedBeforeFull).toBeGreaterThan(0);
+    expect(out.full).toEqual({
+      type: 'InvalidRequestException',
+      message: expect.stringMatching(/full.*maxSize 1024/),
+    });
+    // The SDK connects in its constructor; a token that is not the agent's is refused there.
+    const refused = await python(['connect'], proxyPort, 'not-the-token');
+    expect(refused.type).toBe('ConnectFailedException');
+    expect((await python(['connect'])).type).toBeNull();
+  });
+
   it('Node SDK: the same flows and refusals', async () => {
     const sm = createRequire(import.meta.url)('aws-greengrass-core-sdk/stream-manager');
     const quiet = { error() {}, debug() {}, info() {}, warn() {} };
