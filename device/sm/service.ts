@@ -452,7 +452,18 @@ export class StreamManagerService {
       await this.#mapLogErrors(() => this.#host.store.createStream(logDefinitionOf(d)));
       const stored = compact(d);
       this.#registry.streams[d.name] = stored;
-      await this.#saveRegistry();
+      try {
+        await this.#saveRegistry();
+      } catch (error) {
+        // Unrecorded, the stream would come back after a restart without its definition or exports.
+        delete this.#registry.streams[d.name];
+        await this.#host.store.deleteStream(d.name).catch((undo: unknown) => {
+          this.#host.log(
+            `stream manager: ${d.name} created in the log but not in ${REGISTRY_FILE}, and not deleted: ${String(undo)}`,
+          );
+        });
+        throw error;
+      }
       await this.#startExports(stored);
     });
   }
@@ -489,9 +500,23 @@ export class StreamManagerService {
           error,
         );
       }
+      const previous = this.#registry.streams[d.name];
       const stored = compact(d);
       this.#registry.streams[d.name] = stored;
-      await this.#saveRegistry();
+      try {
+        await this.#saveRegistry();
+      } catch (error) {
+        // The stream stays as it was: the log's definition, the registry's entry and the old exports.
+        if (previous === undefined) delete this.#registry.streams[d.name];
+        else this.#registry.streams[d.name] = previous;
+        await this.#host.store.updateStream(current).catch((undo: unknown) => {
+          this.#host.log(
+            `stream manager: ${d.name} updated in the log but not in ${REGISTRY_FILE}, and not reverted: ${String(undo)}`,
+          );
+        });
+        if (previous !== undefined) await this.#startExports(previous);
+        throw error;
+      }
       await this.#startExports(stored);
     });
   }

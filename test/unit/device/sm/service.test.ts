@@ -1,4 +1,4 @@
-import { access, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,11 @@ import type { KinesisApi } from '../../../../device/export/index.ts';
 import { LogStore } from '../../../../device/log/index.ts';
 import type { MessageStreamDefinition } from '../../../../device/sm/model.ts';
 import { s3TaskStateDir } from '../../../../device/sm/s3-task.ts';
-import { type StreamManagerHost, StreamManagerService } from '../../../../device/sm/service.ts';
+import {
+  REGISTRY_FILE,
+  type StreamManagerHost,
+  StreamManagerService,
+} from '../../../../device/sm/service.ts';
 import { ShardMap } from '../../../../shared/kinesis/hash.ts';
 import { useTempDirs } from '../../../helpers/temp-dir.ts';
 
@@ -165,5 +169,49 @@ describe('a stream manager Kinesis export with batchIntervalMillis', () => {
     while (requests.flat().length < 4) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(requests[0]?.slice(0, 3)).toEqual([0, 1, 2]);
     expect(requests.flat()).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('create and update when stream-manager.json cannot be written', () => {
+  /** A directory where the registry goes: the write's rename fails (whoever runs the test). */
+  async function blockRegistry(): Promise<() => Promise<void>> {
+    const path = join(root, REGISTRY_FILE);
+    await rm(path, { force: true });
+    await mkdir(path);
+    return () => rmdir(path);
+  }
+
+  it('create leaves no stream behind (it would come back after a restart without its definition)', async () => {
+    service = await StreamManagerService.start(hostOf());
+    const unblock = await blockRegistry();
+    await expect(service.create(kinesisStream('s'))).rejects.toMatchObject({ code: 'SM_FAILURE' });
+    expect(store.listStreams()).toEqual([]);
+    expect(service.has('s')).toBe(false);
+    await unblock();
+    await service.create(kinesisStream('s'));
+    expect(service.list()).toEqual(['s']);
+  });
+
+  it('update leaves the stream as it was: log definition, registry entry, running exports', async () => {
+    service = await StreamManagerService.start(hostOf());
+    await service.create({ ...kinesisStream('s'), maxSize: 64 * 1024 * 1024 });
+    const before = service.describe('s');
+    const unblock = await blockRegistry();
+    await expect(
+      service.update({ name: 's', strategyOnFull: 1, maxSize: 32 * 1024 * 1024 }),
+    ).rejects.toMatchObject({ code: 'SM_FAILURE' });
+    const after = service.describe('s');
+    expect(after.definition).toEqual(before.definition);
+    expect(after.exportStatuses?.map((e) => e.exportConfigIdentifier)).toEqual(['k-s']);
+    expect(store.describeStream('s').definition).toMatchObject({
+      strategyOnFull: 'RejectNewData',
+      maxSize: 64 * 1024 * 1024,
+    });
+    // The registry written next (another create) holds the old definition: a restart finds it.
+    await unblock();
+    await service.create({ name: 't', strategyOnFull: 0 });
+    await service.stop();
+    service = await StreamManagerService.start(hostOf());
+    expect(service.describe('s').definition).toEqual(before.definition);
   });
 });
