@@ -1,5 +1,5 @@
 /**
- * The agent's bandwidth cap shared by every exporter (stream manager's EXPORTER_MAX_BANDWIDTH):
+ * The agent's bandwidth cap shared by every exporter (stream manager's STREAM_MANAGER_EXPORTER_MAX_BANDWIDTH):
  * the config's Kinesis exports, and each Kinesis, S3 and SiteWise export of stream manager's
  * streams, each of which runs on its own. One token bucket for all of them, and priority across
  * them: an exporter that has data but finds the bucket empty claims what comes next at its

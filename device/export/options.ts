@@ -26,7 +26,7 @@ const backoff = (baseMillis: number, capMillis: number) =>
 
 /** The exporter's limits; the agent config's `exporter` section uses the same fields. */
 export const exporterLimitFields = {
-  /** Cap for all exports together (Greengrass' EXPORTER_MAX_BANDWIDTH); priorities decide who goes first. */
+  /** Cap for all exports together (stream manager's STREAM_MANAGER_EXPORTER_MAX_BANDWIDTH, there in kbit/s); priorities decide who goes first. */
   maxBandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
   /** Read-but-unaccepted bytes per export; the backlog stays in the log. Default 1 MiB. */
   maxBufferedBytes: z._default(z.int().check(z.gte(64 * 1024), z.lte(256 * MiB)), DEFAULT_MAX_BUFFERED_BYTES),
