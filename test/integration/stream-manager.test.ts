@@ -26,6 +26,7 @@ import { type RunningServer, startKinesis, startS3 } from '../../local/servers/i
 import { type SiteWiseStandIn, startSiteWise } from '../../local/servers/sitewise.ts';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
 import { referenceDeaggregate } from '../helpers/aggregated.ts';
+import { telemetryRecord } from '../helpers/records.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -360,6 +361,33 @@ describe('stream manager SDKs against the agent', () => {
     const refused = await python(['connect'], proxyPort, 'not-the-token');
     expect(refused.type).toBe('ConnectFailedException');
     expect((await python(['connect'])).type).toBeNull();
+  });
+
+  it('a stream created through the SDK is one of the HTTP API: listed, described, appended to, and what it appends the SDK reads', async () => {
+    await python(['bench', 'sdk-made', '3', '10']);
+    const headers = { authorization: `Bearer ${token}` };
+    const list = (await (await fetch(`http://127.0.0.1:${agent.port}/v1/streams`, { headers })).json()) as {
+      streams: { name: string }[];
+    };
+    expect(list.streams.map((s) => s.name)).toContain('sdk-made');
+    const status = (await streamOverHttp('sdk-made')) as unknown as {
+      definition: { strategyOnFull: string };
+      log: { nextSequence: number };
+    };
+    expect(status.definition.strategyOnFull).toBe('OverwriteOldestData');
+    expect(status.log.nextSequence).toBe(3);
+    const record = telemetryRecord({ device_id: 'over-http' });
+    const appended = await fetch(`http://127.0.0.1:${agent.port}/v1/streams/sdk-made/records`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(record),
+    });
+    expect(appended.status).toBe(202);
+    expect(await appended.json()).toMatchObject({ stream: 'sdk-made', firstSequence: 3, count: 1 });
+    const out = await python(['read-all', 'sdk-made']);
+    const payloads = out.payloads as string[];
+    expect(payloads.slice(0, 3)).toEqual(['x'.repeat(10), 'x'.repeat(10), 'x'.repeat(10)]);
+    expect(JSON.parse(payloads[3] ?? '')).toMatchObject({ id: record.id, device_id: 'over-http' });
   });
 
   it('Node SDK: the same flows and refusals', async () => {
