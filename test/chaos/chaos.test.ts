@@ -4,11 +4,10 @@
  * "Reliability" section.
  */
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTempDir } from '../helpers/temp-dir.ts';
 import { DISK_FULL_BUDGET_MILLIS, diskFull, unmountDisk } from './disk-full.ts';
 import {
   buildDeviceBundle,
@@ -23,6 +22,8 @@ import { killLoop, killLoopBudgetMillis } from './kill-loop.ts';
 import { FAULT_SCENARIO_BUDGET_MILLIS, outage, throttleStorm } from './outage.ts';
 import { tailRotation, tailRotationBudgetMillis } from './tail-rotation.ts';
 
+// Removed after the file's afterAll has unmounted the disk-full scenario's disk from it.
+const tmp = useTempDir('tributary-chaos-test-');
 let dir: string;
 let kinesis: ChaosKinesis;
 let bundle: string;
@@ -30,7 +31,7 @@ let launch: LaunchLine;
 const log = () => {};
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tributary-chaos-test-'));
+  dir = tmp.path;
   bundle = buildDeviceBundle(join(dir, 'bundle'));
   launch = await readLaunchLine();
   kinesis = await ChaosKinesis.start();
@@ -38,9 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kinesis?.stop();
-  if (dir === undefined) return;
-  unmountDisk(dir);
-  await rm(dir, { recursive: true, force: true });
+  if (dir !== undefined) unmountDisk(dir);
 });
 
 // The scenarios use separate agents, stores and Kinesis streams: they run side by side.

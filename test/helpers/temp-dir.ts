@@ -12,18 +12,28 @@ export interface TempDir {
   fresh(): string;
 }
 
+/** Whether TRIBUTARY_KEEP_TEST_DATA asks the long integration runs to keep their data (and log). */
+export const keepTestData = process.env.TRIBUTARY_KEEP_TEST_DATA !== undefined;
+
+export interface TempDirOptions {
+  /** Leave the directory in place after the tests (e.g. `keepTestData`); removed by default. */
+  readonly keep?: boolean;
+}
+
 /**
  * One directory for the tests of the enclosing file or describe block: made before them (beforeAll),
- * removed with all it holds after them (afterAll).
+ * removed with all it holds after them (afterAll) unless `keep`. Call it before the file's own hooks:
+ * its beforeAll then runs first and its afterAll last (Vitest runs after-hooks in reverse order), so
+ * servers using the directory are stopped before it is removed.
  */
-export function useTempDir(prefix: string): TempDir {
+export function useTempDir(prefix: string, options: TempDirOptions = {}): TempDir {
   let path: string | undefined;
   let runs = 0;
   beforeAll(async () => {
     path = await mkdtemp(join(tmpdir(), prefix));
   });
   afterAll(async () => {
-    if (path !== undefined) await rm(path, { recursive: true, force: true });
+    if (path !== undefined && options.keep !== true) await rm(path, { recursive: true, force: true });
   });
   const dir: TempDir = {
     get path() {

@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -11,6 +10,7 @@ import { parseFleetOptions } from '../../local/fleet/index.ts';
 import { type RunningPipeline, startPipeline } from '../../local/pipeline.ts';
 import type { TelemetryRecord, TributaryRecord } from '../../shared/contract/index.ts';
 import { type HeadlessChromium, launchChromium } from '../helpers/dashboard.ts';
+import { keepTestData, useTempDir } from '../helpers/temp-dir.ts';
 
 /**
  * The whole local pipeline, end to end: a seeded fleet publishes through a real device agent for a
@@ -25,7 +25,8 @@ const TIME_SCALE = 5;
 const OUT_OF_ORDERNESS_MS = 30_000;
 const WINDOW_MS = 60_000;
 
-let work: string;
+/** Kept with the pipeline's log when TRIBUTARY_KEEP_TEST_DATA is set. */
+const work = useTempDir('tributary-pipeline-', { keep: keepTestData });
 let cloud: LocalCloud;
 let pipeline: RunningPipeline;
 let browser: HeadlessChromium | undefined;
@@ -55,8 +56,7 @@ async function scanAll(table: string): Promise<Record<string, unknown>[]> {
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'tributary-pipeline-'));
-  cloud = await startLocalCloud({ dataDir: join(work, 'cloud') });
+  cloud = await startLocalCloud({ dataDir: join(work.path, 'cloud') });
   pipeline = await startPipeline({
     cloud,
     fleet: parseFleetOptions({
@@ -79,7 +79,7 @@ beforeAll(async () => {
     lakeIntervalMs: 2_000,
     dashboardPort: 0,
     onPublished: (batch) => published.push(...batch.records),
-    log: process.env.TRIBUTARY_KEEP_TEST_DATA === undefined ? () => {} : (m) => console.error(m),
+    log: keepTestData ? (m) => console.error(m) : () => {},
   });
 }, 180_000);
 
@@ -87,9 +87,6 @@ afterAll(async () => {
   await browser?.close();
   await pipeline?.stop();
   await cloud?.stop();
-  if (work !== undefined && process.env.TRIBUTARY_KEEP_TEST_DATA === undefined) {
-    await rm(work, { recursive: true, force: true });
-  }
 }, 60_000);
 
 /** Simulated ms the fleet has generated since its start: the pipeline's clock. */
@@ -277,7 +274,7 @@ describe('the whole pipeline', () => {
     await eventually(60_000, async () => {
       expect(pipeline.lake.stats().delivered).toBeGreaterThanOrEqual(published.length);
     });
-    const dir = join(work, 'lake');
+    const dir = join(work.path, 'lake');
     await syncLake(cloud.clients.s3(), pipeline.lake.bucket, dir);
     const lake = await openLake(dir);
     try {

@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DescribeStreamSummaryCommand,
@@ -19,6 +17,7 @@ import { type RunningPipeline, startPipeline } from '../../local/pipeline.ts';
 import { listShards, openShards, scaleStream } from '../../local/scale/scale.ts';
 import type { TelemetryRecord, TributaryRecord } from '../../shared/contract/index.ts';
 import { deaggregate } from '../../shared/kinesis/aggregation.ts';
+import { keepTestData, useTempDir } from '../helpers/temp-dir.ts';
 
 /**
  * Resharding under load, end to end: while the seeded fleet publishes through a device agent, the
@@ -33,7 +32,8 @@ const TIME_SCALE = 16;
 const OUT_OF_ORDERNESS_MS = 30_000;
 const WINDOW_MS = 60_000;
 
-let work: string;
+/** Kept with the pipeline's log when TRIBUTARY_KEEP_TEST_DATA is set. */
+const work = useTempDir('tributary-reshard-', { keep: keepTestData });
 let cloud: LocalCloud;
 let pipeline: RunningPipeline;
 let kinesis: KinesisClient;
@@ -101,8 +101,7 @@ async function lakeReach(children: readonly string[], since: number): Promise<nu
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'tributary-reshard-'));
-  cloud = await startLocalCloud({ dataDir: join(work, 'cloud') });
+  cloud = await startLocalCloud({ dataDir: join(work.path, 'cloud') });
   kinesis = cloud.clients.kinesis();
   pipeline = await startPipeline({
     cloud,
@@ -122,7 +121,7 @@ beforeAll(async () => {
     lakeIntervalMs: 2_000,
     onPublished: (batch) => published.push(...batch.records),
     onLogWritten: ({ gateway, lines }) => logLines.push(...lines.map((line) => ({ ...line, gateway }))),
-    log: process.env.TRIBUTARY_KEEP_TEST_DATA === undefined ? () => {} : (m) => console.error(m),
+    log: keepTestData ? (m) => console.error(m) : () => {},
   });
 }, 180_000);
 
@@ -130,9 +129,6 @@ afterAll(async () => {
   console.log(`reshard figures: ${JSON.stringify(figures)}`);
   await pipeline?.stop();
   await cloud?.stop();
-  if (work !== undefined && process.env.TRIBUTARY_KEEP_TEST_DATA === undefined) {
-    await rm(work, { recursive: true, force: true });
-  }
 }, 60_000);
 
 describe('resharding under load', () => {
@@ -332,7 +328,7 @@ describe('resharding under load', () => {
     await eventually(60_000, () => {
       expect(pipeline.lake.stats().delivered).toBeGreaterThanOrEqual(published.length);
     });
-    const dir = join(work, 'lake');
+    const dir = join(work.path, 'lake');
     await syncLake(cloud.clients.s3(), pipeline.lake.bucket, dir);
     const lake = await openLake(dir);
     try {

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import {
   type LogLine,
 } from '../../../local/fleet/logs.ts';
 import { type LogRecord, SCHEMA_VERSION, validateRecord } from '../../../shared/contract/index.ts';
+import { useTempDirs } from '../../helpers/temp-dir.ts';
 
 const START = Date.UTC(2026, 10, 23, 12, 0, 0);
 const MINUTE = 60_000;
@@ -166,33 +166,31 @@ describe('gateway syslog model', () => {
 });
 
 describe('gateway syslog files', () => {
+  const tempDir = useTempDirs('tributary-fleet-logs-');
+
   it('appends the lines and rotates by rename, so the files hold every line once, in order', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tributary-fleet-logs-'));
-    try {
-      const written: WrittenLogLines[] = [];
-      const files = new FleetLogFiles({
-        gateways: [{ dir, model: gatewayLog({ seed: 9 }) }],
-        onWritten: (w) => written.push(w),
-      });
-      for (let t = START; t <= START + 10 * MINUTE; t += 7_000) await files.advanceTo(t);
-      const expected = linesOf(
-        gatewayLog({ seed: 9 }).advanceTo(START + 10 * MINUTE - ((10 * MINUTE) % 7_000)),
-      );
-      expect(files.stats()).toEqual({ linesWritten: expected.length, rotations: 3 });
-      expect(written.flatMap((w) => w.lines)).toEqual(expected);
-      const names = (await readdir(dir)).sort();
-      expect(names).toEqual([
-        GATEWAY_LOG_FILE,
-        `${GATEWAY_LOG_FILE}-20261123120300`,
-        `${GATEWAY_LOG_FILE}-20261123120600`,
-        `${GATEWAY_LOG_FILE}-20261123120900`,
-      ]);
-      // Oldest rotated file first, the live one last.
-      const ordered = [...names.slice(1), names[0] as string];
-      const text = (await Promise.all(ordered.map((n) => readFile(join(dir, n), 'utf8')))).join('');
-      expect(text).toBe(expected.map((l) => `${l.text}\n`).join(''));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const dir = await tempDir();
+    const written: WrittenLogLines[] = [];
+    const files = new FleetLogFiles({
+      gateways: [{ dir, model: gatewayLog({ seed: 9 }) }],
+      onWritten: (w) => written.push(w),
+    });
+    for (let t = START; t <= START + 10 * MINUTE; t += 7_000) await files.advanceTo(t);
+    const expected = linesOf(
+      gatewayLog({ seed: 9 }).advanceTo(START + 10 * MINUTE - ((10 * MINUTE) % 7_000)),
+    );
+    expect(files.stats()).toEqual({ linesWritten: expected.length, rotations: 3 });
+    expect(written.flatMap((w) => w.lines)).toEqual(expected);
+    const names = (await readdir(dir)).sort();
+    expect(names).toEqual([
+      GATEWAY_LOG_FILE,
+      `${GATEWAY_LOG_FILE}-20261123120300`,
+      `${GATEWAY_LOG_FILE}-20261123120600`,
+      `${GATEWAY_LOG_FILE}-20261123120900`,
+    ]);
+    // Oldest rotated file first, the live one last.
+    const ordered = [...names.slice(1), names[0] as string];
+    const text = (await Promise.all(ordered.map((n) => readFile(join(dir, n), 'utf8')))).join('');
+    expect(text).toBe(expected.map((l) => `${l.text}\n`).join(''));
   });
 });
