@@ -31,6 +31,7 @@ import type { UserRecord } from '../../shared/kinesis/aggregation.ts';
 import { aggregatedRecord } from '../helpers/aggregated.ts';
 import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { logRecord, telemetryRecord, transactionRecord } from '../helpers/records.ts';
+import { untilWith } from '../helpers/until.ts';
 
 const local = useLocalCloud('alerts');
 let alertsTable: string;
@@ -96,18 +97,8 @@ const asEntry = (record: TributaryRecord) => ({
   data: encodeRecord(record),
 });
 
-/** Polls until `check` holds; the deadline only bounds a hang, no assertion depends on timing. */
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  deadlineMs = 40_000,
-): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Polls until a check holds; the deadline only bounds a hang, no assertion depends on timing. */
+const until = untilWith({ timeoutMs: 40_000 });
 
 /** The runner's durable checkpoints cover every record of `put` (all processed or given up). */
 function caughtUp(running: EventSourceRunner, put: readonly PutRecordsResultEntry[]): boolean {
@@ -279,7 +270,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     const s = scenario('happy');
     const running = await runner(alertsHandler());
     const written = await put(s.entries);
-    await until('runner caught up', () => caughtUp(running, written));
+    await until(() => caughtUp(running, written), 'runner caught up');
     await expectScenarioAlerts(s);
     const state = await local.cloud.clients
       .documents()
@@ -290,7 +281,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     // Replay: a second mapping without checkpoints reads the whole stream again.
     await running.stop();
     const replay = await runner(alertsHandler());
-    await until('replay caught up', () => caughtUp(replay, written));
+    await until(() => caughtUp(replay, written), 'replay caught up');
     await expectScenarioAlerts(s);
     const after = await local.cloud.clients
       .documents()
@@ -321,7 +312,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     };
     const one = await start();
     const written = await put(first.entries);
-    await until('first run caught up', () => caughtUp(one, written));
+    await until(() => caughtUp(one, written), 'first run caught up');
     await one.stop();
     const checkpoints = one.mapping('alerts').checkpoints();
     seen.length = 0;
@@ -329,7 +320,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     const second = scenario('restart-b');
     const two = await start();
     const more = await put(second.entries);
-    await until('second run caught up', () => caughtUp(two, more));
+    await until(() => caughtUp(two, more), 'second run caught up');
     // Nothing at or before the checkpoint was delivered again.
     const redelivered = seen.filter((eventId) => {
       const [shardId = '', sequence = '0'] = eventId.split(':');
@@ -368,7 +359,7 @@ describe('alerts through the local event source runner (EFO)', () => {
       { partitionKey: s.gateway, data: poisonLine },
       ...tail,
     ]);
-    await until('runner caught up', () => caughtUp(running, written));
+    await until(() => caughtUp(running, written), 'runner caught up');
     await expectScenarioAlerts(s);
     const quarantined = await Promise.all(
       [written[1], written[2], written[3]].map((entry) =>
@@ -423,7 +414,7 @@ describe('alerts through the local event source runner (EFO)', () => {
       partitionKey: string;
       data: Uint8Array;
     }[]);
-    await until('runner caught up', () => caughtUp(running, written));
+    await until(() => caughtUp(running, written), 'runner caught up');
     const pillEntries = [written[3], written.at(-2)];
     const failures = await readOnFailureRecords(running.mapping('alerts').onFailureFile ?? '');
     expect(failures).toHaveLength(2);
@@ -462,12 +453,12 @@ describe('alerts through the local event source runner (EFO)', () => {
       f.KinesisBatchInfo.shardId === pillEntry?.ShardId &&
       BigInt(f.KinesisBatchInfo.startSequenceNumber) <= BigInt(pillEntry?.SequenceNumber ?? '0') &&
       BigInt(f.KinesisBatchInfo.endSequenceNumber) >= BigInt(pillEntry?.SequenceNumber ?? '0');
-    await until('pill given up', async () => (await readOnFailureRecords(onFailure)).some(coversPill));
+    await until(async () => (await readOnFailureRecords(onFailure)).some(coversPill), 'pill given up');
     const [given] = (await readOnFailureRecords(onFailure)).filter(coversPill);
     expect(given?.requestContext.condition).toBe('RecordAgeExceeded');
     // The shard flows again: records behind the pill are processed.
     const written = await put(s.entries);
-    await until('runner caught up', () => caughtUp(running, written));
+    await until(() => caughtUp(running, written), 'runner caught up');
     await expectScenarioAlerts(s);
   });
 
@@ -488,7 +479,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     };
     const running = await runner(alertsHandler(documents));
     const written = await put(s.entries);
-    await until('runner caught up', () => caughtUp(running, written));
+    await until(() => caughtUp(running, written), 'runner caught up');
     expect(crashed).toBe(1);
     expect(running.mapping('alerts').stats.retries).toBeGreaterThan(0);
     await expectScenarioAlerts(s);
@@ -513,7 +504,7 @@ describe('alerts through the local event source runner (EFO)', () => {
     };
     const running = await runner(alertsHandler(documents));
     const written = await put(s.entries);
-    await until('runner caught up', () => caughtUp(running, written));
+    await until(() => caughtUp(running, written), 'runner caught up');
     expect(throttled).toBe(3);
     expect(await readOnFailureRecords(running.mapping('alerts').onFailureFile ?? '')).toEqual([]);
     await expectScenarioAlerts(s);

@@ -14,6 +14,7 @@ import { encodeRecord, type TributaryRecord } from '../../shared/contract/index.
 import { aggregatedRecord } from '../helpers/aggregated.ts';
 import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
+import { type Until, until } from '../helpers/until.ts';
 
 /**
  * The Flink job (analytics/) end to end on the local cloud: records put into the stack's stream are read
@@ -170,16 +171,16 @@ function expected(sk: number, values: number[], revision = 1) {
 
 const stripSketch = (items: Item[]) => items.map(({ p95: _p95, p99: _p99, ...rest }) => rest);
 
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    const exit = await Promise.race([job?.exited, new Promise((resolve) => setTimeout(resolve, 200))]);
-    if (exit !== undefined) throw new Error(`the job exited (${JSON.stringify(exit)}); see ${job?.logFile}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-  }
-}
+/** Polls the job's results; gives up at once if the job exits. */
+const untilJob: Until = (read, options = {}) =>
+  until(read, {
+    timeoutMs: 90_000,
+    intervalMs: 200,
+    abort: job?.exited.then(
+      (exit) => new Error(`the job exited (${JSON.stringify(exit)}); see ${job?.logFile}`),
+    ),
+    ...(typeof options === 'string' ? { what: options } : options),
+  });
 
 describe('analytics job on the local cloud (EFO reader)', () => {
   it('windows records from the stream into DynamoDB, re-fires late windows and keeps too-late records', async () => {
@@ -205,11 +206,10 @@ describe('analytics job on the local cloud (EFO reader)', () => {
 
     const phase1 = [expected(T0, [10, 30, 20, -5]), expected(T0 + M, [50, 100]), expected(T0 + 8 * M, [3])];
     // 22 firings (sensor 1m 3, 5m 7; merchant and card 1 + 5 each), all flushed to the table.
-    await until(
-      'phase 1 windows in the table',
-      () => running.stats(),
-      (s) => s !== undefined && s.aggregateItemsWritten >= 22,
-    );
+    await untilJob(() => running.stats(), {
+      what: 'phase 1 windows in the table',
+      done: (s) => s !== undefined && s.aggregateItemsWritten >= 22,
+    });
     expect(stripSketch(await windows(`${SENSOR}#1m`))).toEqual(phase1);
 
     // Phase 2: the watermark is past T0+9 min. T0+8m40s is within the lateness of [T0+8m, T0+9m);
@@ -217,11 +217,10 @@ describe('analytics job on the local cloud (EFO reader)', () => {
     const tooLate = telemetry(30 * S, 999);
     await put([entry(telemetry(8 * M + 40 * S, 7)), entry(tooLate)]);
 
-    const stats = await until<AnalyticsStats | undefined>(
-      'stats of both phases',
-      () => running.stats(),
-      (s) => s !== undefined && s.lateItemsWritten >= 2 && s.aggregateItemsWritten >= 24,
-    );
+    const stats = await untilJob<AnalyticsStats | undefined>(() => running.stats(), {
+      what: 'stats of both phases',
+      done: (s) => s !== undefined && s.lateItemsWritten >= 2 && s.aggregateItemsWritten >= 24,
+    });
 
     expect(stripSketch(await windows(`${SENSOR}#1m`))).toEqual([
       phase1[0],

@@ -23,6 +23,7 @@ import { deaggregate } from '../../shared/kinesis/aggregation.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../shared/kinesis/limits.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
+import { until } from '../helpers/until.ts';
 
 let kinesis: RunningServer;
 let limits: KinesisLimits;
@@ -116,16 +117,17 @@ async function appendRecords(
 }
 
 /** Polls the exporter's status until `done` holds; the test timeout bounds it. */
-async function until(
+function statusUntil(
   exporter: KinesisExporter,
   stream: string,
   done: (s: ExportStatus) => boolean,
 ): Promise<ExportStatus> {
-  for (;;) {
-    const status = exporter.statusOf(stream);
-    if (done(status)) return status;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return until(() => exporter.statusOf(stream), {
+    what: `the ${stream} export's status`,
+    done,
+    timeoutMs: Number.POSITIVE_INFINITY,
+    intervalMs: 20,
+  });
 }
 
 /** Per key, the ids in the order they arrived must be the order they were appended. */
@@ -172,11 +174,11 @@ describe('KinesisExporter against the local Kinesis behind the limits proxy', ()
 
     // Outage: refuse every put (none reaches the emulator), then take the endpoint away entirely.
     limits.injectFaults({ failRequestFraction: 1 });
-    await until(exporter, 'faults', (s) => s.inFlightRequests === 0);
+    await statusUntil(exporter, 'faults', (s) => s.inFlightRequests === 0);
     const port = limits.port;
     await limits.stop();
     written.push(...(await appendRecords('faults', 2000, 40)));
-    const offline = await until(exporter, 'faults', (s) => s.lastError?.code === 'ECONNREFUSED');
+    const offline = await statusUntil(exporter, 'faults', (s) => s.lastError?.code === 'ECONNREFUSED');
     expect(offline.backlog.records).toBeGreaterThanOrEqual(2000);
     limits = await startKinesisLimits({ upstream: kinesis.endpoint, port });
     limits.injectFaults({ throttleFraction: 0.3, failRequestFraction: 0.15, seed: 12 });
@@ -279,7 +281,7 @@ describe('KinesisExporter against the local Kinesis behind the limits proxy', ()
       ...FAST,
     });
     // The stream description failed and backed off; nothing else happens on the device meanwhile.
-    await until(exporter, 'offline-start', (s) => s.lastError?.code === 'ECONNREFUSED');
+    await statusUntil(exporter, 'offline-start', (s) => s.lastError?.code === 'ECONNREFUSED');
     limits = await startKinesisLimits({ upstream: kinesis.endpoint, port });
     await exporter.whenExported('offline-start', written.length - 1);
     await exporter.stop();

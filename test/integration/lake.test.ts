@@ -12,6 +12,7 @@ import { aggregatedRecord } from '../helpers/aggregated.ts';
 import { useLocalCloud } from '../helpers/local-cloud.ts';
 import { logRecord, telemetryRecord, transactionRecord } from '../helpers/records.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
+import { until } from '../helpers/until.ts';
 import { EXPECTED_COLUMN_TYPES, expectedRow } from '../unit/lake/lake-rows.ts';
 
 /**
@@ -56,14 +57,6 @@ function start(
     pollIntervalMs: 50,
     ...(onEvent === undefined ? {} : { onEvent }),
   });
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function mirror(): Promise<string> {

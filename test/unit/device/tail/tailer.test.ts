@@ -9,6 +9,7 @@ import { resolvePending } from '../../../../device/tail/resolve.ts';
 import { parseSource } from '../../../../device/tail/source.ts';
 import { type EntryEncoder, SourceTailer, type TailTarget } from '../../../../device/tail/tailer.ts';
 import { useTempDir } from '../../../helpers/temp-dir.ts';
+import { untilWith } from '../../../helpers/until.ts';
 
 const tmp = useTempDir('tailer-');
 
@@ -76,13 +77,7 @@ async function harness(
   return h;
 }
 
-async function until(what: () => Promise<boolean> | boolean, timeoutMillis = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMillis;
-  while (!(await what())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = untilWith({ timeoutMs: 20_000, intervalMs: 20 });
 
 const lines = (prefix: string, from: number, to: number) =>
   Array.from(
@@ -259,7 +254,7 @@ describe('SourceTailer', () => {
     await until(async () => (await h.messages()).length === 20);
     // Out of the pattern long enough to be let go (read to its end and quiet for the grace).
     await rename(live, join(h.dir, 'parked'));
-    await until(() => h.tailer.status().filesFollowed === 0, 5_000);
+    await until(() => h.tailer.status().filesFollowed === 0, { timeoutMs: 5_000 });
     await rename(join(h.dir, 'parked'), live);
     await appendFile(live, text(lines('a', 20, 25)));
     await until(async () => (await h.messages()).length >= 25);
@@ -267,7 +262,7 @@ describe('SourceTailer', () => {
     expect(await h.messages()).toEqual(lines('a', 0, 25));
     // The same after a restart: the position of a file let go survives it.
     await rename(live, join(h.dir, 'parked'));
-    await until(() => h.tailer.status().filesFollowed === 0, 5_000);
+    await until(() => h.tailer.status().filesFollowed === 0, { timeoutMs: 5_000 });
     await stopped(h);
     await rename(join(h.dir, 'parked'), live);
     const again = await harness({ filePattern: 'app.log*', initialPosition: 'START_OF_FILE' }, { root });
