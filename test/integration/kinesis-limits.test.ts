@@ -5,7 +5,6 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
-  ListShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
   type PutRecordsResultEntry,
@@ -17,6 +16,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_PATH, type KinesisLimits, startKinesisLimits } from '../../local/kinesis-limits/proxy.ts';
 import { WINDOW_MS } from '../../local/kinesis-limits/window.ts';
+import { listShards } from '../../local/scale/scale.ts';
 import { startKinesis } from '../../local/servers/kinesis.ts';
 import type { RunningServer } from '../../local/servers/runtime.ts';
 import { ShardMap } from '../../shared/kinesis/hash.ts';
@@ -47,8 +47,7 @@ async function activeShards(name: string): Promise<ShardMap> {
     if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: name }));
-  return ShardMap.fromShards(Shards);
+  return ShardMap.fromShards(await listShards(client, name));
 }
 
 /** A partition key the stream routes to `shardId`. */
@@ -330,8 +329,7 @@ describe('kinesis-limits proxy in front of kinesis-mock', () => {
         ConsumerName: 'proxy-efo',
       }),
     );
-    const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: 'limits-efo' }));
-    const shardId = Shards[0]?.ShardId ?? '';
+    const shardId = (await listShards(client, 'limits-efo'))[0]?.ShardId ?? '';
     limits.setEfo(true);
     try {
       const abort = new AbortController();
