@@ -12,6 +12,8 @@ import {
   ALERT_KIND,
   ALERT_PK_PREFIX,
   ALERT_SK,
+  ALERT_STATUSES,
+  type AlertStatus,
   alertKey,
   ENTITY_TIME_INDEX,
   OPEN_ALERTS_INDEX,
@@ -125,7 +127,7 @@ export interface AlertView {
   entityId: string;
   /** ISO 8601 event time of the record that raised it. */
   raisedAt: string;
-  status: 'OPEN' | 'CLEARED';
+  status: AlertStatus;
   /** Why it was raised, in words (the rule's message). */
   reason: string;
   /** The rule's figures behind the reason (threshold, observed value, distance, speed, ...). */
@@ -165,14 +167,14 @@ export const aggregateItemSchema = z.object({
 
 export const alertItemSchema = z.object({
   pk: z.string(),
-  kind: z.literal('alert'),
+  kind: z.literal(ALERT_KIND),
   alertId: z.string(),
   ruleId: z.string(),
   ruleType: z.string(),
   severity: z.string(),
   entityId: z.string(),
   raisedAt: z.string(),
-  status: z.enum(['OPEN', 'CLEARED']),
+  status: z.enum(ALERT_STATUSES),
   message: z.string(),
   details: z.record(z.string(), z.unknown()).optional(),
   triggerRecordIds: z.array(z.string()).optional(),

@@ -23,6 +23,9 @@ export const ALERT_KIND = 'alert';
 export const QUARANTINE_KIND = 'quarantine';
 /** entityId of quarantine items, so GSI by-entity-time lists them apart from any device or card. */
 export const QUARANTINE_ENTITY_ID = 'quarantine';
+/** The `status` attribute of an alert item: OPEN until a record clears it. */
+export const ALERT_STATUSES = ['OPEN', 'CLEARED'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
 /** openState of an open alert; clearing removes the attribute, so GSI open-alerts holds open ones only. */
 export const OPEN_STATE = 'OPEN';
 
