@@ -137,6 +137,7 @@ function describe(cloud: LocalCloud, rssBytes: number): string {
     `  kinesis   ${endpoints.kinesis}   per-shard limits ${cloud.limits.stats().enabled ? 'on' : 'off'}; raw emulator ${endpoints.kinesisEmulator}`,
     `  dynamodb  ${endpoints.dynamodb}`,
     `  s3        ${endpoints.s3}`,
+    `  sitewise  ${endpoints.sitewise}   BatchPutAssetPropertyValue only (stand-in; every property exists)`,
     `  mqtt      ${endpoints.mqtt}   (${cloud.mqttKind === 'mosquitto' ? 'mosquitto, MQTT 3.1.1 and 5' : 'aedes fallback, MQTT 3.1.1 only: apt-get install mosquitto for MQTT 5'})`,
     '',
     'resources from serverless.yml:',

@@ -8,10 +8,12 @@ import { loadStack, type StackDefinition } from './resources/stack.ts';
 import {
   type RunningMqtt,
   type RunningServer,
+  type SiteWiseStandIn,
   startDynamoDb,
   startKinesis,
   startMqtt,
   startS3,
+  startSiteWise,
 } from './servers/index.ts';
 import { PROJECT_ROOT, TRIBUTARY_DIR } from './servers/runtime.ts';
 
@@ -28,8 +30,12 @@ export interface LocalCloud {
     kinesisEmulator: string;
     dynamodb: string;
     s3: string;
+    /** IoT SiteWise's data plane (BatchPutAssetPropertyValue), for stream manager's SiteWise export. */
+    sitewise: string;
     mqtt: string;
   };
+  /** The SiteWise stand-in (every property exists): what it accepted, throttling on demand. */
+  readonly sitewise: SiteWiseStandIn;
   readonly mqttKind: RunningMqtt['kind'];
   readonly limits: KinesisLimits;
   readonly clients: AwsClients;
@@ -104,11 +110,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
 
   try {
-    const [kinesis, dynamodb, s3, mqtt] = await Promise.all([
+    const [kinesis, dynamodb, s3, mqtt, sitewise] = await Promise.all([
       startKinesis(persist ? { dataDir: join(dataDir, 'kinesis') } : {}).then(track),
       startDynamoDb(persist ? { dataDir: join(dataDir, 'dynamodb') } : {}).then(track),
       startS3({ dataDir: join(dataDir, 's3') }).then(track),
       startMqtt({ dataDir: join(dataDir, 'mqtt') }).then(track),
+      startSiteWise().then(track),
     ]);
     const limits = track(
       await startKinesisLimits({ upstream: kinesis.endpoint, enabled: options.enforceLimits ?? true }),
@@ -116,7 +123,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const clients = createAwsClients({
       kind: 'local',
       region,
-      endpoints: { kinesis: limits.endpoint, dynamodb: dynamodb.endpoint, s3: s3.endpoint },
+      endpoints: {
+        kinesis: limits.endpoint,
+        dynamodb: dynamodb.endpoint,
+        s3: s3.endpoint,
+        sitewise: sitewise.endpoint,
+      },
     });
     track({ stop: async () => clients.destroy() });
     const resources = await createLocalResources(stack, clients, {
@@ -134,8 +146,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         kinesisEmulator: kinesis.endpoint,
         dynamodb: dynamodb.endpoint,
         s3: s3.endpoint,
+        sitewise: sitewise.endpoint,
         mqtt: `mqtt://127.0.0.1:${mqtt.port}`,
       },
+      sitewise,
       mqttKind: mqtt.kind,
       limits,
       clients,

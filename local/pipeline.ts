@@ -125,6 +125,8 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         region: cloud.region,
         kinesisEndpoint: cloud.endpoints.kinesis,
         kinesisStreamName: stream.name,
+        s3Endpoint: cloud.endpoints.s3,
+        siteWiseEndpoint: cloud.endpoints.sitewise,
         ...(options.onPublished === undefined ? {} : { onPublished: options.onPublished }),
         ...(options.onLogWritten === undefined ? {} : { onLogWritten: options.onLogWritten }),
         onError: (error) => log(`[fleet] ${error.message}`),

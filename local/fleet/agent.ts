@@ -26,6 +26,9 @@ export interface DeviceAgentOptions {
   /** Kinesis endpoint of the local cloud (the limits proxy, so the agent meets AWS-like throttling). */
   readonly kinesisEndpoint: string;
   readonly kinesisStreamName: string;
+  /** S3 and IoT SiteWise endpoints of the local cloud, for stream manager's S3 and SiteWise exports. */
+  readonly s3Endpoint?: string;
+  readonly siteWiseEndpoint?: string;
   readonly port?: number;
   /** Tail the gateway's syslog (`<dataDir>/<name>/var/log/messages*`) into the logs stream. */
   readonly tailSyslog?: boolean;
@@ -64,11 +67,16 @@ function syslogPattern(opts: DeviceAgentOptions): string {
  * included (the Kinesis Agent's way: the pattern matches them, so a file renamed away is read to
  * its end), each line with its file and offset.
  */
-function gatewayConfig(opts: DeviceAgentOptions, storeRoot: string, port: number): object {
+export function gatewayConfig(opts: DeviceAgentOptions, storeRoot: string, port: number): object {
   return {
     storeRoot,
     deviceId: opts.name,
-    aws: { region: opts.region, endpoint: opts.kinesisEndpoint },
+    aws: {
+      region: opts.region,
+      endpoint: opts.kinesisEndpoint,
+      ...(opts.s3Endpoint === undefined ? {} : { s3Endpoint: opts.s3Endpoint }),
+      ...(opts.siteWiseEndpoint === undefined ? {} : { siteWiseEndpoint: opts.siteWiseEndpoint }),
+    },
     api: { port },
     streams: [
       {

@@ -21,6 +21,9 @@ export interface StartFleetOptions {
   readonly region: string;
   readonly kinesisEndpoint: string;
   readonly kinesisStreamName: string;
+  /** For the agents' stream manager S3 and SiteWise exports. */
+  readonly s3Endpoint?: string;
+  readonly siteWiseEndpoint?: string;
   readonly onPublished?: (batch: PublishedBatch) => void;
   /** Called after lines are appended to a gateway's log file (the agent tails them on its own). */
   readonly onLogWritten?: (written: WrittenLogLines) => void;
@@ -60,6 +63,8 @@ export async function startFleet(options: StartFleetOptions): Promise<RunningFle
           region: options.region,
           kinesisEndpoint: options.kinesisEndpoint,
           kinesisStreamName: options.kinesisStreamName,
+          ...(options.s3Endpoint === undefined ? {} : { s3Endpoint: options.s3Endpoint }),
+          ...(options.siteWiseEndpoint === undefined ? {} : { siteWiseEndpoint: options.siteWiseEndpoint }),
           tailSyslog: syslog,
         }),
       );

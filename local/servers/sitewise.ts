@@ -1,24 +1,43 @@
 /**
  * A local stand-in for AWS IoT SiteWise's data plane, BatchPutAssetPropertyValue only (no emulator
- * exists): `POST /properties` with the JSON body the AWS SDK writes, answered as the service
- * documents it. Whole-request problems get the service's HTTP errors (400 InvalidRequestException,
- * 429 ThrottlingException when told to throttle); entry problems come back in `errorEntries`
+ * exists), answered as the service documents it. The route (`POST /properties`) and the request's
+ * shape come from the AWS SDK's own model of the operation (`BatchPutAssetPropertyValue$` and the
+ * structures it references, walked with @smithy/core's NormalizedSchema): a member the model does not
+ * define, a missing required member or a value of the wrong type is refused. The SDK's model carries
+ * no length or range traits, so the limits are checked by hand, from the API reference of
+ * BatchPutAssetPropertyValue: 1 to 10 entries per request, unique entry ids of 1-64 of
+ * a-z A-Z 0-9 _ -, 1 to 10 values per entry, exactly one variant member, timestamps within 7 days
+ * in the past and 10 minutes in the future. The stand-in is stricter than the service about members
+ * the model does not define (the service ignores them), so a request the SDK could not have
+ * modelled fails a test instead of passing.
+ *
+ * Whole-request problems get the service's HTTP errors (400 InvalidRequestException, 429
+ * ThrottlingException when told to throttle); entry problems come back in `errorEntries`
  * (ResourceNotFoundException for an asset, property or alias it does not know,
- * TimestampOutOfRangeException, InvalidRequestException), with the other entries accepted.
- * Limits from the API reference of BatchPutAssetPropertyValue: 10 entries per request, 10 values
- * per entry, timestamps from 7 days in the past to 10 minutes in the future.
+ * TimestampOutOfRangeException, InvalidRequestException), with the other entries accepted. Its own
+ * answers are checked against the response's model too (a mismatch is a 500 InternalFailureException).
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LOOPBACK } from './runtime.ts';
+import {
+  BatchPutAssetPropertyValue$,
+  BatchPutAssetPropertyValueRequest$,
+  BatchPutAssetPropertyValueResponse$,
+} from '@aws-sdk/client-iotsitewise';
+import { NormalizedSchema } from '@smithy/core/schema';
+import { LOOPBACK, type RunningServer } from './runtime.ts';
 
 export const SITEWISE_MAX_ENTRIES = 10;
 export const SITEWISE_MAX_VALUES_PER_ENTRY = 10;
 const PAST_LIMIT_SECONDS = 7 * 24 * 3600;
 const FUTURE_LIMIT_SECONDS = 10 * 60;
+const MAX_NANOS = 999_999_999;
 const ENTRY_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 const QUALITIES = new Set(['GOOD', 'BAD', 'UNCERTAIN']);
+
+/** The operation's HTTP binding, as the SDK's model declares it: `['POST', '/properties', 200]`. */
+const [METHOD, PATH] = (BatchPutAssetPropertyValue$[3] as { http: [string, string, number] }).http;
 
 export interface SiteWiseValue {
   readonly value: Record<string, unknown>;
@@ -33,23 +52,73 @@ export interface StoredValue {
   readonly timeInSeconds: number;
 }
 
-export interface SiteWiseStandIn {
-  readonly endpoint: string;
+export interface SiteWiseStandIn extends RunningServer {
   /** Accepted values, in arrival order. */
   readonly stored: StoredValue[];
   /** Requests answered (throttled ones included). */
   readonly requests: number;
   /** The next `n` requests are answered 429 ThrottlingException. */
   throttleNext(n: number): void;
-  stop(): Promise<void>;
 }
 
 export interface SiteWiseOptions {
-  /** Property aliases (and `assetId/propertyId` pairs) that exist; anything else is ResourceNotFound. */
-  readonly properties: readonly string[];
+  /**
+   * Property aliases (and `assetId/propertyId` pairs) that exist; anything else is ResourceNotFound.
+   * Without it every property exists (the local cloud's stand-in, for whatever a user exports).
+   */
+  readonly properties?: readonly string[];
   /** Seconds since the epoch; `Date.now()/1000` by default. */
   readonly now?: () => number;
+  /** Default: a free port. */
+  readonly port?: number;
 }
+
+/**
+ * Why `value` does not fit the SDK's model `schema` (a member the model does not define, a required
+ * member missing, a value of another type), or undefined. Required members are the first `n` of a
+ * structure's members, `n` being the static structure schema's last element.
+ */
+export function modelProblem(schema: NormalizedSchema, value: unknown, at: string): string | undefined {
+  if (schema.isStructSchema()) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return `${at} must be an object`;
+    const record = value as Record<string, unknown>;
+    const members = [...schema.structIterator()];
+    const names = new Set(members.map(([name]) => name));
+    const shape = schema.getName() ?? 'the structure';
+    for (const key of Object.keys(record)) {
+      if (!names.has(key)) return `${at === '' ? '' : `${at}.`}${key} is not a member of ${shape}`;
+    }
+    const required = ((schema.getSchema() as readonly unknown[])[6] as number | undefined) ?? 0;
+    for (const [i, [name, member]] of members.entries()) {
+      const path = at === '' ? name : `${at}.${name}`;
+      if (record[name] == null) {
+        if (i < required) return `${path} is required (${shape})`;
+        continue;
+      }
+      const problem = modelProblem(member, record[name], path);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  }
+  if (schema.isListSchema()) {
+    if (!Array.isArray(value)) return `${at} must be a list`;
+    const member = schema.getValueSchema();
+    for (const [i, item] of value.entries()) {
+      const problem = modelProblem(member, item, `${at}[${i}]`);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  }
+  if (schema.isStringSchema()) return typeof value === 'string' ? undefined : `${at} must be a string`;
+  if (schema.isBooleanSchema()) return typeof value === 'boolean' ? undefined : `${at} must be a boolean`;
+  if (schema.isNumericSchema()) {
+    return typeof value === 'number' && Number.isFinite(value) ? undefined : `${at} must be a number`;
+  }
+  return undefined;
+}
+
+const REQUEST = NormalizedSchema.of(BatchPutAssetPropertyValueRequest$);
+const RESPONSE = NormalizedSchema.of(BatchPutAssetPropertyValueResponse$);
 
 function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
   res.writeHead(status, {
@@ -65,37 +134,37 @@ interface EntryError {
   timestamps: { timeInSeconds: number; offsetInNanos: number }[];
 }
 
+const VARIANTS = ['stringValue', 'integerValue', 'doubleValue', 'booleanValue', 'nullValue'];
+
 /** Why the request as a whole is invalid (the service refuses it with 400), or undefined. */
 function requestProblem(body: unknown): string | undefined {
-  const entries = (body as { entries?: unknown } | null)?.entries;
-  if (!Array.isArray(entries) || entries.length === 0) return 'entries must hold 1 to 10 entries';
+  const shape = modelProblem(REQUEST, body, '');
+  if (shape !== undefined) return shape;
+  const { entries } = body as { entries: Record<string, unknown>[] };
+  if (entries.length === 0) return `entries must hold 1 to ${SITEWISE_MAX_ENTRIES} entries`;
   if (entries.length > SITEWISE_MAX_ENTRIES)
     return `entries holds ${entries.length}, more than ${SITEWISE_MAX_ENTRIES}`;
   const ids = new Set<string>();
-  for (const [i, e] of entries.entries()) {
-    const entry = e as Record<string, unknown>;
-    if (typeof entry.entryId !== 'string' || !ENTRY_ID.test(entry.entryId)) {
-      return `entries[${i}].entryId must be 1-64 of a-z A-Z 0-9 _ -`;
-    }
-    if (ids.has(entry.entryId)) return `entries[${i}].entryId ${entry.entryId} is not unique in the request`;
-    ids.add(entry.entryId);
-    const values = entry.propertyValues;
-    if (!Array.isArray(values) || values.length === 0 || values.length > SITEWISE_MAX_VALUES_PER_ENTRY) {
+  for (const [i, entry] of entries.entries()) {
+    const id = entry.entryId as string;
+    if (!ENTRY_ID.test(id)) return `entries[${i}].entryId must be 1-64 of a-z A-Z 0-9 _ -`;
+    if (ids.has(id)) return `entries[${i}].entryId ${id} is not unique in the request`;
+    ids.add(id);
+    const values = entry.propertyValues as SiteWiseValue[];
+    if (values.length === 0 || values.length > SITEWISE_MAX_VALUES_PER_ENTRY) {
       return `entries[${i}].propertyValues must hold 1 to ${SITEWISE_MAX_VALUES_PER_ENTRY} values`;
     }
-    for (const [j, v] of values.entries()) {
-      const value = v as Partial<SiteWiseValue>;
-      const set = Object.keys(value.value ?? {}).filter(
-        (k) => (value.value as Record<string, unknown>)[k] != null,
-      );
-      if (
-        set.length !== 1 ||
-        !['stringValue', 'integerValue', 'doubleValue', 'booleanValue'].includes(set[0] ?? '')
-      ) {
-        return `entries[${i}].propertyValues[${j}].value must set exactly one of stringValue, integerValue, doubleValue, booleanValue`;
+    for (const [j, value] of values.entries()) {
+      const set = VARIANTS.filter((k) => value.value[k] != null);
+      if (set.length !== 1) {
+        return `entries[${i}].propertyValues[${j}].value must set exactly one of ${VARIANTS.join(', ')}`;
       }
-      if (typeof value.timestamp?.timeInSeconds !== 'number') {
-        return `entries[${i}].propertyValues[${j}].timestamp.timeInSeconds is required`;
+      const { timeInSeconds, offsetInNanos = 0 } = value.timestamp;
+      if (!Number.isInteger(timeInSeconds) || timeInSeconds < 1) {
+        return `entries[${i}].propertyValues[${j}].timestamp.timeInSeconds must be a positive whole number`;
+      }
+      if (!Number.isInteger(offsetInNanos) || offsetInNanos < 0 || offsetInNanos > MAX_NANOS) {
+        return `entries[${i}].propertyValues[${j}].timestamp.offsetInNanos must be 0 to ${MAX_NANOS}`;
       }
       if (value.quality !== undefined && !QUALITIES.has(value.quality)) {
         return `entries[${i}].propertyValues[${j}].quality must be GOOD, BAD or UNCERTAIN`;
@@ -111,8 +180,25 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-export async function startSiteWise(options: SiteWiseOptions): Promise<SiteWiseStandIn> {
-  const known = new Set(options.properties);
+function entryError(entryId: string, errorCode: string, errorMessage: string, values: SiteWiseValue[]) {
+  return {
+    entryId,
+    errors: [
+      {
+        errorCode,
+        errorMessage,
+        timestamps: values.map((v) => ({
+          timeInSeconds: v.timestamp.timeInSeconds,
+          offsetInNanos: v.timestamp.offsetInNanos ?? 0,
+        })),
+      } satisfies EntryError,
+    ],
+  };
+}
+
+/** Starts the stand-in on 127.0.0.1 (in this process). */
+export async function startSiteWise(options: SiteWiseOptions = {}): Promise<SiteWiseStandIn> {
+  const known = options.properties === undefined ? undefined : new Set(options.properties);
   const now = options.now ?? (() => Date.now() / 1000);
   const stored: StoredValue[] = [];
   let throttle = 0;
@@ -120,11 +206,11 @@ export async function startSiteWise(options: SiteWiseOptions): Promise<SiteWiseS
   const server = createServer((req, res) => {
     void (async () => {
       requests++;
-      if (req.method !== 'POST' || req.url !== '/properties') {
+      if (req.method !== METHOD || req.url !== PATH) {
         send(
           res,
           404,
-          { message: `${req.method} ${req.url} is not BatchPutAssetPropertyValue` },
+          { message: `${req.method} ${req.url} is not BatchPutAssetPropertyValue (${METHOD} ${PATH})` },
           'ResourceNotFoundException',
         );
         return;
@@ -146,28 +232,31 @@ export async function startSiteWise(options: SiteWiseOptions): Promise<SiteWiseS
         send(res, 400, { message: problem }, 'InvalidRequestException');
         return;
       }
-      const errorEntries: { entryId: string; errors: EntryError[] }[] = [];
+      const errorEntries: ReturnType<typeof entryError>[] = [];
+      const accepted: StoredValue[] = [];
       for (const entry of (body as { entries: Record<string, unknown>[] }).entries) {
-        const property =
-          typeof entry.propertyAlias === 'string'
-            ? entry.propertyAlias
-            : `${String(entry.assetId)}/${String(entry.propertyId)}`;
+        const entryId = entry.entryId as string;
         const values = entry.propertyValues as SiteWiseValue[];
-        const stamps = values.map((v) => ({
-          timeInSeconds: v.timestamp.timeInSeconds,
-          offsetInNanos: v.timestamp.offsetInNanos ?? 0,
-        }));
-        if (!known.has(property)) {
-          errorEntries.push({
-            entryId: entry.entryId as string,
-            errors: [
-              {
-                errorCode: 'ResourceNotFoundException',
-                errorMessage: `property ${property} does not exist`,
-                timestamps: stamps,
-              },
-            ],
-          });
+        const byAlias = typeof entry.propertyAlias === 'string';
+        const byIds = typeof entry.assetId === 'string' && typeof entry.propertyId === 'string';
+        if (byAlias === byIds) {
+          errorEntries.push(
+            entryError(
+              entryId,
+              'InvalidRequestException',
+              'an entry names its property by propertyAlias, or by assetId and propertyId',
+              values,
+            ),
+          );
+          continue;
+        }
+        const property = byAlias
+          ? (entry.propertyAlias as string)
+          : `${entry.assetId as string}/${entry.propertyId as string}`;
+        if (known !== undefined && !known.has(property)) {
+          errorEntries.push(
+            entryError(entryId, 'ResourceNotFoundException', `property ${property} does not exist`, values),
+          );
           continue;
         }
         const late = values.filter((v) => {
@@ -175,32 +264,43 @@ export async function startSiteWise(options: SiteWiseOptions): Promise<SiteWiseS
           return t < now() - PAST_LIMIT_SECONDS || t > now() + FUTURE_LIMIT_SECONDS;
         });
         if (late.length > 0) {
-          errorEntries.push({
-            entryId: entry.entryId as string,
-            errors: [
-              {
-                errorCode: 'TimestampOutOfRangeException',
-                errorMessage: 'timestamps must be within 7 days in the past and 10 minutes in the future',
-                timestamps: late.map((v) => ({
-                  timeInSeconds: v.timestamp.timeInSeconds,
-                  offsetInNanos: v.timestamp.offsetInNanos ?? 0,
-                })),
-              },
-            ],
-          });
+          errorEntries.push(
+            entryError(
+              entryId,
+              'TimestampOutOfRangeException',
+              'timestamps must be within 7 days in the past and 10 minutes in the future',
+              late,
+            ),
+          );
           continue;
         }
         for (const v of values)
-          stored.push({ property, value: v.value, timeInSeconds: v.timestamp.timeInSeconds });
+          accepted.push({ property, value: v.value, timeInSeconds: v.timestamp.timeInSeconds });
       }
-      send(res, 200, { errorEntries });
+      const answer = { errorEntries };
+      const wrong = modelProblem(RESPONSE, answer, '');
+      if (wrong !== undefined) {
+        send(
+          res,
+          500,
+          { message: `the stand-in's answer does not fit the model: ${wrong}` },
+          'InternalFailureException',
+        );
+        return;
+      }
+      stored.push(...accepted);
+      send(res, 200, answer);
     })().catch(() => res.destroy());
   });
-  server.listen(0, LOOPBACK);
+  server.listen(options.port ?? 0, LOOPBACK);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
+  let stopped: Promise<void> | undefined;
   return {
+    name: 'sitewise',
     endpoint: `http://${LOOPBACK}:${port}`,
+    port,
+    pid: undefined,
     stored,
     get requests() {
       return requests;
@@ -208,10 +308,12 @@ export async function startSiteWise(options: SiteWiseOptions): Promise<SiteWiseS
     throttleNext: (n) => {
       throttle = n;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: () => {
+      stopped ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      return stopped;
+    },
   };
 }

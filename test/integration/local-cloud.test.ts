@@ -1,4 +1,5 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { BatchPutAssetPropertyValueCommand, IoTSiteWiseClient } from '@aws-sdk/client-iotsitewise';
 import {
   DescribeStreamConsumerCommand,
   DescribeStreamSummaryCommand,
@@ -8,6 +9,7 @@ import {
   type SubscribeToShardEventStream,
 } from '@aws-sdk/client-kinesis';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describe, expect, it } from 'vitest';
 import { decodeRecord, encodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
 import { useLocalCloud } from '../helpers/local-cloud.ts';
@@ -77,6 +79,39 @@ describe('embedded local cloud', () => {
     await local.cloud.clients
       .s3()
       .send(new HeadBucketCommand({ Bucket: resourceName('AWS::S3::Bucket', 'LakeBucket') }));
+  });
+
+  it('answers IoT SiteWise BatchPutAssetPropertyValue on its own loopback port (any property exists)', async () => {
+    const { endpoints, sitewise } = local.cloud;
+    expect(endpoints.sitewise).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(new Set(Object.values(endpoints)).size).toBe(Object.values(endpoints).length);
+    const client = new IoTSiteWiseClient({
+      region: local.cloud.region,
+      endpoint: endpoints.sitewise,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      disableHostPrefix: true,
+      requestHandler: new NodeHttpHandler(),
+    });
+    try {
+      const timeInSeconds = Math.floor(Date.now() / 1000);
+      const out = await client.send(
+        new BatchPutAssetPropertyValueCommand({
+          entries: [
+            {
+              entryId: 'e1',
+              propertyAlias: '/any/alias',
+              propertyValues: [{ value: { stringValue: 'on' }, timestamp: { timeInSeconds } }],
+            },
+          ],
+        }),
+      );
+      expect(out.errorEntries).toEqual([]);
+      expect(sitewise.stored).toEqual([
+        { property: '/any/alias', value: { stringValue: 'on' }, timeInSeconds },
+      ]);
+    } finally {
+      client.destroy();
+    }
   });
 
   it('round-trips contract records through PutRecords and enhanced fan-out', async () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../device/config.ts';
 import { bundledRules } from '../../../functions/alerts/rules/bundled.ts';
 import {
   applyRecord,
@@ -8,6 +9,7 @@ import {
   routeRecord,
 } from '../../../functions/alerts/rules/engine.ts';
 import type { Effects } from '../../../functions/alerts/rules/model.ts';
+import { gatewayConfig } from '../../../local/fleet/agent.ts';
 import { parseFleetOptions } from '../../../local/fleet/config.ts';
 import { FleetConfigError } from '../../../local/fleet/errors.ts';
 import { agentIndex } from '../../../local/fleet/publisher.ts';
@@ -115,5 +117,30 @@ describe('fleet options', () => {
     expect(attempt).toThrow(/config --sensors: .* \(got -1\)/);
     expect(() => parseFleetOptions({ anomalyKinds: ['meteor'] })).toThrow(/anomalyKinds\[0\]/);
     expect(() => parseFleetOptions({ bogus: 1 })).toThrow(FleetConfigError);
+  });
+});
+
+describe('gateway agent config', () => {
+  it("points the agent's stream manager S3 and SiteWise exports at the local cloud, and parses as an agent config", () => {
+    const config = parseConfig(
+      gatewayConfig(
+        {
+          name: 'gateway-01',
+          dataDir: '/tmp/fleet',
+          region: 'us-east-1',
+          kinesisEndpoint: 'http://127.0.0.1:4567',
+          kinesisStreamName: 'records',
+          s3Endpoint: 'http://127.0.0.1:4568',
+          siteWiseEndpoint: 'http://127.0.0.1:4569',
+        },
+        '/tmp/fleet/gateway-01/store',
+        8080,
+      ),
+    );
+    expect(config.aws).toMatchObject({
+      endpoint: 'http://127.0.0.1:4567',
+      s3Endpoint: 'http://127.0.0.1:4568',
+      siteWiseEndpoint: 'http://127.0.0.1:4569',
+    });
   });
 });
