@@ -3,12 +3,14 @@
  * enums as integers), validated strictly: a key this file does not know is refused with its path,
  * so a field the SDK sends and the agent would silently ignore cannot exist. The bounds are the
  * SDKs' own `_validations_map` (stream_manager/data/__init__.py), narrowed where the log is narrower.
- * device/PROTOCOL.md's tables list every field here; a test keeps the two equal.
+ * device/PROTOCOL.md's field table lists every field here; test/unit/device/sm/model-sdk.test.ts keeps
+ * the two equal to the Node SDK's own type model (every request class's typesMap) and checks that each
+ * field is accepted or refused (refuseUnsupportedExports) as the table says.
  */
 import { describeIssue, describeValue } from '../../shared/errors.ts';
 import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
-import { InvalidRequestError } from './errors.ts';
+import { ExportUnsupportedError, InvalidRequestError } from './errors.ts';
 
 /** The SDKs' name rule (`^[\w ,.\-_]*$`, 1-255), with the log's ASCII letters and "."/".." refused. */
 const STREAM_NAME = /^[A-Za-z0-9 ,._-]{1,255}$/;
@@ -85,6 +87,26 @@ const exportDefinition = z.strictObject({
   IotSitewise: absent(z.array(siteWiseConfig)),
   s3TaskExecutor: absent(z.array(s3TaskExecutorConfig)),
 });
+
+/**
+ * Refuses, after validation, the exports stream manager defines but the agent does not run (IoT
+ * Analytics, HTTP), saying what to use instead; device/PROTOCOL.md lists their fields as refused.
+ */
+export function refuseUnsupportedExports(e: ExportDefinitionWire | null | undefined): void {
+  if (e == null) return;
+  if ((e.iotAnalytics?.length ?? 0) > 0) {
+    throw new ExportUnsupportedError(
+      'definition.exportDefinition.iotAnalytics',
+      'is refused: AWS IoT Analytics has reached end of support; export to Kinesis (exportDefinition.kinesis) and use the project analytics (analytics/, the Flink aggregates) instead',
+    );
+  }
+  if ((e.http?.length ?? 0) > 0) {
+    throw new ExportUnsupportedError(
+      'definition.exportDefinition.http',
+      'is refused: the HTTP export is not part of stream manager on AWS and this agent does not run it; export to Kinesis instead',
+    );
+  }
+}
 
 export const messageStreamDefinition = z.strictObject({
   name: streamName,

@@ -31,7 +31,6 @@ import {
 } from '../log/index.ts';
 import { FsDir } from '../log/io.ts';
 import {
-  ExportUnsupportedError,
   InvalidRequestError,
   MessageStoreReadError,
   NotEnoughMessagesError,
@@ -45,7 +44,7 @@ import {
   UpdateFailedError,
   UpdateNotAllowedError,
 } from './errors.ts';
-import type { KinesisConfig, MessageStreamDefinition } from './model.ts';
+import { type KinesisConfig, type MessageStreamDefinition, refuseUnsupportedExports } from './model.ts';
 import { S3TaskExecutor, s3TaskStateDir } from './s3-task.ts';
 import { SiteWiseExporter } from './sitewise.ts';
 
@@ -261,18 +260,7 @@ export class StreamManagerService {
   #checkExports(d: MessageStreamDefinition): void {
     const e = d.exportDefinition;
     if (e == null) return;
-    if ((e.iotAnalytics?.length ?? 0) > 0) {
-      throw new ExportUnsupportedError(
-        'definition.exportDefinition.iotAnalytics',
-        'is refused: AWS IoT Analytics has reached end of support; export to Kinesis (exportDefinition.kinesis) and use the project analytics (analytics/, the Flink aggregates) instead',
-      );
-    }
-    if ((e.http?.length ?? 0) > 0) {
-      throw new ExportUnsupportedError(
-        'definition.exportDefinition.http',
-        'is refused: the HTTP export is not part of stream manager on AWS and this agent does not run it; export to Kinesis instead',
-      );
-    }
+    refuseUnsupportedExports(e);
     const seen = new Set<string>();
     const unique = (key: string, list: readonly { identifier: string }[]) =>
       list.forEach((k, i) => {
