@@ -4,7 +4,7 @@
  * (`tributary.mjs agent run`), exporting to kinesis-local. Every request the SDKs send passes a
  * recording proxy; the last test holds what they sent against device/PROTOCOL.md's field table.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -27,6 +27,7 @@ import { type SiteWiseStandIn, startSiteWise } from '../../local/servers/sitewis
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
 import { referenceDeaggregate } from '../helpers/aggregated.ts';
 import { telemetryRecord } from '../helpers/records.ts';
+import { type RunningSmAgent, startSmAgent, stopSmAgent } from '../helpers/stream-manager.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -36,13 +37,6 @@ const DRIVER = join(ROOT, 'test/helpers/sm_python.py');
 const KINESIS_STREAM = 'sm-export';
 const run = promisify(execFile);
 
-interface RunningAgent {
-  readonly child: ChildProcess;
-  readonly port: number;
-  /** api.streamManagerPort's listener (stream manager's protocol alone). */
-  readonly smPort: number;
-}
-
 const tmp = useTempDir('tributary-sm-');
 let dir: string;
 let configFile: string;
@@ -51,38 +45,15 @@ let s3: RunningServer;
 let sitewise: SiteWiseStandIn;
 const ALIAS = '/plant/line-1/temperature';
 let clients: AwsClients;
-let agent: RunningAgent;
+let agent: RunningSmAgent;
 let token: string;
 let proxy: Server;
 let proxyPort: number;
 /** Field paths of every request the SDKs sent, by operation name. */
 const sent = new Map<string, Set<string>>();
 
-async function startAgent(file = configFile): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  for await (const line of lines) {
-    const match =
-      /API http:\/\/127\.0\.0\.1:(\d+) \(and stream manager protocol\), stream manager protocol also on 127\.0\.0\.1:(\d+)/.exec(
-        line,
-      );
-    if (match !== null) {
-      // Keep draining its output so the pipe never fills.
-      lines.on('line', (l) => process.env.SM_TEST_DEBUG && console.log('AGENT', l));
-      return { child, port: Number(match[1]), smPort: Number(match[2]) };
-    }
-  }
-  throw new Error('the agent exited before its API came up');
-}
-
-async function stopAgent(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (agent.child.exitCode !== null || agent.child.signalCode !== null) return;
-  const exited = once(agent.child, 'exit');
-  agent.child.kill(signal);
-  await exited;
-}
+const startAgent = (file = configFile) => startSmAgent(file);
+const stopAgent = (signal?: NodeJS.Signals) => stopSmAgent(agent, signal);
 
 /** Every path of keys in a decoded request (`definition.exportDefinition.kinesis[].batchSize`). */
 function paths(value: unknown, prefix = ''): string[] {
