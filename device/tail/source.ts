@@ -13,7 +13,6 @@ import type { LogFormat } from './parsers.ts';
 import {
   type LevelPattern,
   LOG_LEVELS,
-  type LogLevel,
   MAX_FIELD_CHARS,
   METADATA_FIELDS,
   type ProcessingOption,
@@ -171,27 +170,24 @@ const schema = z
 
 export type SourceInput = z.input<typeof schema>;
 
-export interface SourceDefinition {
+/** The fields as the schema gives them, before parseSource resolves paths and compiles patterns. */
+type ParsedSource = z.output<typeof schema>;
+
+/** A validated source: the schema's fields, with paths resolved and patterns compiled. */
+export type SourceDefinition = Readonly<
+  Omit<ParsedSource, 'multiLineStartPattern' | 'dataProcessingOptions' | 'levelPatterns' | 'checkpointName'>
+> & {
   /** Absolute directory the files live in. */
   readonly directory: string;
-  /** The file-name part of filePattern (`*` any run, `?` one character, not `/`). */
+  /** The file-name part of filePattern (`*` any run, `?` one character, not `/`); filePattern is absolute. */
   readonly fileNamePattern: string;
-  readonly filePattern: string;
-  readonly stream: string;
-  readonly initialPosition: 'START_OF_FILE' | 'END_OF_FILE';
   readonly multiLineStartPattern: RegExp | undefined;
-  readonly skipHeaderLines: number;
-  readonly maxLineBytes: number;
-  readonly truncationMarker: string;
   readonly dataProcessingOptions: readonly ProcessingOption[];
-  readonly pollIntervalMillis: number;
-  readonly multiLineFlushMillis: number;
   /** Level of lines whose format states none, by the first pattern that matches the line. */
   readonly levelPatterns: readonly LevelPattern[];
-  readonly defaultLevel: LogLevel;
   /** Names the source's checkpoint directory; by default a digest of filePattern and stream. */
   readonly checkpointName: string;
-}
+};
 
 /** `app.log*` as an anchored regular expression over file names. */
 export function fileNameRegExp(pattern: string): RegExp {
