@@ -13,7 +13,9 @@ import type { ControlPlaneClients } from '../shared/aws/control-clients.ts';
 import { ContractErrorCodes } from '../shared/contract/errors.ts';
 import { CliExit, exitCodes } from '../shared/error-codes.ts';
 import { SharedErrorCodes, TributaryError, UsageError } from '../shared/errors.ts';
+import { parseOptions, spelledAs, usageError } from '../shared/options.ts';
 import { maskPans } from '../shared/pan.ts';
+import * as z from '../shared/zod.ts';
 import type { AgentStatus, StreamStatus } from './agent.ts';
 import { ApiClient } from './api/client.ts';
 import {
@@ -418,20 +420,27 @@ class Progress {
   }
 }
 
+const DRAIN_TIMEOUT_RULE = 'must be a whole number of milliseconds';
+
+/** `agent run`'s flags whose values are checked (parseArgs has checked the rest); numbers as typed. */
+const runFlagsSchema = z.strictObject({
+  drainTimeoutMillis: z.optional(
+    z.pipe(
+      z.coerce.number(DRAIN_TIMEOUT_RULE),
+      z.int(DRAIN_TIMEOUT_RULE).check(z.gte(0, DRAIN_TIMEOUT_RULE)),
+    ),
+  ),
+});
+
 async function agentRun(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, { config: { type: 'string' }, 'drain-timeout': { type: 'string' } });
   if (values.help) return help(io);
   if (values.config === undefined) throw new UsageError('--config is required');
-  const drainText = values['drain-timeout'];
-  const drainTimeoutMillis = drainText === undefined ? undefined : Number(drainText);
-  if (
-    drainTimeoutMillis !== undefined &&
-    !(Number.isInteger(drainTimeoutMillis) && drainTimeoutMillis >= 0)
-  ) {
-    throw new UsageError(
-      `--drain-timeout must be a whole number of milliseconds, got ${JSON.stringify(drainText)}`,
-    );
-  }
+  const { drainTimeoutMillis } = parseOptions(
+    runFlagsSchema,
+    { drainTimeoutMillis: values['drain-timeout'] },
+    { formatPath: spelledAs({ drainTimeoutMillis: '--drain-timeout' }), error: usageError },
+  );
   const config = await loadConfig(values.config);
   // Generated at the first start; `api.auth: none` is the only way to run without one.
   const token =

@@ -11,7 +11,9 @@ import {
   type ConfigIssue,
   type ConfigIssues,
   describeIssue,
+  describeValue,
   formatPath,
+  UsageError,
   valueAtPath,
 } from './errors.ts';
 
@@ -38,6 +40,16 @@ export function spelledAs(
 export function configError(issues: ConfigIssues): ConfigError {
   const [first, ...rest] = issues;
   return new ConfigError(first.path, first.value, first.reason, { also: rest });
+}
+
+/**
+ * The `error` for command-line flags: one UsageError (exit 2) naming every bad flag and its value,
+ * worded as the command lines word a flag (`--port must be ... (got "x")`).
+ */
+export function usageError(issues: ConfigIssues): UsageError {
+  return new UsageError(
+    issues.map((issue) => `${issue.path} ${issue.reason} (got ${describeValue(issue.value)})`).join('; '),
+  );
 }
 
 /** `path: reason (got value)` of every issue, `; `-separated. */

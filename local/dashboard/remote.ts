@@ -14,10 +14,12 @@ import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/clien
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider, SourceData } from '@smithy/types';
+import { z } from 'zod';
 import type { DashboardErrorCode } from '../../functions/dashboard/errors.ts';
 import { createControlPlaneClients } from '../../shared/aws/control-clients.ts';
 import { exitCodes } from '../../shared/error-codes.ts';
 import { exitCodeFor, SharedErrorCodes, UsageError } from '../../shared/errors.ts';
+import { parseOptions, spelledAs, usageError } from '../../shared/options.ts';
 import {
   type DashboardCommandErrorCode,
   DashboardCommandErrorCodes,
@@ -49,6 +51,14 @@ export interface RemoteDashboardCommand {
 }
 
 /** Parses the arguments after `dashboard`. Returns undefined for --help. */
+const PORT_RULE = 'must be an integer from 0 to 65535';
+
+/** The flags whose values are checked (parseArgs has checked the rest); numbers as typed. */
+const dashboardFlagsSchema = z.strictObject({
+  stage: z.string().regex(/^[a-zA-Z0-9-]+$/, 'must be letters, digits and -'),
+  port: z.coerce.number(PORT_RULE).int(PORT_RULE).min(0, PORT_RULE).max(65_535, PORT_RULE).optional(),
+});
+
 export function parseDashboardArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -71,11 +81,11 @@ export function parseDashboardArgs(
   }
   if (values.help) return undefined;
   if (values.stage === undefined) throw new UsageError(`--stage is required\n\n${DASHBOARD_USAGE}`);
-  if (!/^[a-zA-Z0-9-]+$/.test(values.stage))
-    throw new UsageError(`--stage must be letters, digits and - (got ${JSON.stringify(values.stage)})`);
-  const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new UsageError(`--port must be an integer from 0 to 65535 (got ${JSON.stringify(values.port)})`);
+  const { port = 0 } = parseOptions(
+    dashboardFlagsSchema,
+    { stage: values.stage, port: values.port },
+    { formatPath: spelledAs({ stage: '--stage', port: '--port' }), error: usageError },
+  );
   return {
     stackName: values.stack ?? `tributary-${values.stage}`,
     region: values.region ?? (env.AWS_REGION || 'us-east-1'),

@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { createAwsClients } from '../../shared/aws/clients.ts';
 import { exitCodes } from '../../shared/error-codes.ts';
 import { exitCodeFor, SharedErrorCodes, UsageError } from '../../shared/errors.ts';
+import { parseOptions, spelledAs, usageError } from '../../shared/options.ts';
 import { ScaleError, ScaleErrorCodes } from './errors.ts';
 import { formatShards, scaleStream } from './scale.ts';
 
@@ -31,6 +33,25 @@ export interface ScaleCommand {
   timeoutMs: number;
 }
 
+const SCALE_FLAGS = { stage: '--stage', shards: '--shards', timeout: '--timeout', endpoint: '--endpoint' };
+
+const SHARDS_RULE = 'must be a whole number of at least 1';
+const TIMEOUT_RULE = 'must be a positive number of seconds';
+
+/** The flags whose values are checked (parseArgs has checked the rest); numbers as typed. */
+const scaleFlagsSchema = z.strictObject({
+  stage: z
+    .string()
+    .regex(/^[a-zA-Z0-9-]+$/, 'must be letters, digits and -')
+    .optional(),
+  shards: z.coerce.number(SHARDS_RULE).int(SHARDS_RULE).min(1, SHARDS_RULE),
+  timeout: z.coerce.number(TIMEOUT_RULE).positive(TIMEOUT_RULE).optional(),
+  endpoint: z
+    .string()
+    .regex(/^https?:\/\//, 'must be an http(s) URL')
+    .optional(),
+});
+
 export function parseScaleArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -44,20 +65,11 @@ export function parseScaleArgs(
   if (values.help) return undefined;
   if (values.stage === undefined && values.stream === undefined)
     throw new UsageError('--stage (or --stream) is required');
-  if (values.stage !== undefined && !/^[a-zA-Z0-9-]+$/.test(values.stage))
-    throw new UsageError(`--stage must be letters, digits and - (got ${JSON.stringify(values.stage)})`);
-  const target = Number(values.shards);
-  if (values.shards === undefined || !Number.isInteger(target) || target < 1)
-    throw new UsageError(
-      `--shards must be a whole number of at least 1 (got ${JSON.stringify(values.shards ?? null)})`,
-    );
-  const timeout = values.timeout === undefined ? 600 : Number(values.timeout);
-  if (!Number.isFinite(timeout) || timeout <= 0)
-    throw new UsageError(
-      `--timeout must be a positive number of seconds (got ${JSON.stringify(values.timeout)})`,
-    );
-  if (values.endpoint !== undefined && !/^https?:\/\//.test(values.endpoint))
-    throw new UsageError(`--endpoint must be an http(s) URL (got ${JSON.stringify(values.endpoint)})`);
+  const { shards: target, timeout = 600 } = parseOptions(
+    scaleFlagsSchema,
+    { stage: values.stage, shards: values.shards, timeout: values.timeout, endpoint: values.endpoint },
+    { formatPath: spelledAs(SCALE_FLAGS), error: usageError },
+  );
   return {
     stream: values.stream ?? `tributary-${values.stage}-records`,
     target,

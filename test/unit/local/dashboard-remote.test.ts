@@ -29,6 +29,9 @@ describe('tributary dashboard arguments', () => {
     expect(() => parseDashboardArgs(['--stage', 'a b'], {})).toThrow(/--stage must be/);
     expect(() => parseDashboardArgs(['--stage', 'x', '--port', '70000'], {})).toThrow(/--port/);
     expect(() => parseDashboardArgs(['--stage', 'x', '--bogus'], {})).toThrow(/bogus/);
+    expect(() => parseDashboardArgs(['--stage', 'a b', '--port', '1.5'], {})).toThrow(
+      '--stage must be letters, digits and - (got "a b"); --port must be an integer from 0 to 65535 (got "1.5")',
+    );
   });
 });
 

@@ -88,4 +88,17 @@ describe('scale command line', () => {
       expect(thrown(() => parseScaleArgs(argv, {}))).toBeInstanceOf(UsageError);
     expect(parseScaleArgs(['--help'], {})).toBeUndefined();
   });
+
+  it('names every bad flag and its value in one usage error', () => {
+    const error = thrown(() =>
+      parseScaleArgs(['--stage', 'd v', '--shards', 'x', '--timeout=-1', '--endpoint', 'localhost:1'], {}),
+    );
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message).toBe(
+      '--stage must be letters, digits and - (got "d v"); ' +
+        '--shards must be a whole number of at least 1 (got "x"); ' +
+        '--timeout must be a positive number of seconds (got "-1"); ' +
+        '--endpoint must be an http(s) URL (got "localhost:1")',
+    );
+  });
 });
