@@ -162,9 +162,10 @@ describe('a stream manager Kinesis export with batchIntervalMillis', () => {
     for (let i = 0; i < 3; i++) await service.append('paced', Buffer.from(`m${i}`));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(requests).toEqual([]);
-    // A minute on, everything held goes in one request (the exporter looks again on its next wake-up:
-    // its timer, or the append that follows).
-    now = Date.now() + 60_000;
+    // Past the interval, everything held goes out (the exporter looks again on its next wake-up: its
+    // timer, or the append that follows). Two minutes on, so that m3 is past it too: the timer can
+    // fire while m3 is being appended, sending m0..m2 first, and the frozen clock would hold m3 forever.
+    now = Date.now() + 120_000;
     await service.append('paced', Buffer.from('m3'));
     while (requests.flat().length < 4) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(requests[0]?.slice(0, 3)).toEqual([0, 1, 2]);
