@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AnalyticsErrorCodes } from '../../local/analytics/errors.ts';
 import { exitCodeOfSpec } from '../../shared/error-codes.ts';
+import { envWithoutAwsCredentials } from '../helpers/bare-env.ts';
 
 /** The project's `tributary` launcher (bin/tributary.mjs): its help and its output before any error. */
 
@@ -44,20 +45,7 @@ describe('tributary launcher', () => {
     // No credentials anywhere: the command fails fast with its own error, which must come first.
     // vitest.config.ts silences the warning for every test; the child must not inherit that, so this
     // checks the launcher's own silencing.
-    const {
-      AWS_PROFILE: _p,
-      AWS_ACCESS_KEY_ID: _a,
-      AWS_SECRET_ACCESS_KEY: _s,
-      AWS_SESSION_TOKEN: _t,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _w,
-      ...env
-    } = process.env;
-    const run = await tributary(['analytics', 'status', '--region', 'us-east-1'], {
-      ...env,
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    });
+    const run = await tributary(['analytics', 'status', '--region', 'us-east-1'], envWithoutAwsCredentials());
     expect(run.stderr).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
     expect(run.stderr.trimStart()).toMatch(/^error \[ANALYTICS_NO_CREDENTIALS\]/);
     // The exit status is the code's (ERRORS.md), not 0.

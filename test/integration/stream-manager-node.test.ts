@@ -60,6 +60,16 @@ async function exportStatusWhen(
   return status;
 }
 
+/** The export status fields these flows check. */
+function exportFigures(status: Record<string, unknown>) {
+  return {
+    identifier: status.exportConfigIdentifier,
+    last: status.lastExportedSequenceNumber,
+    messages: status.exportedMessagesCount,
+    bytes: status.exportedBytesFromStream,
+  };
+}
+
 beforeAll(async () => {
   dir = tmp.path;
   [s3, sitewise] = await Promise.all([
@@ -242,12 +252,7 @@ describe('Node stream manager SDK export flows against the agent', () => {
         'NodeS3TaskStream',
         (s) => (s.lastExportedSequenceNumber as number) >= 2,
       );
-      expect({
-        identifier: status.exportConfigIdentifier,
-        last: status.lastExportedSequenceNumber,
-        messages: status.exportedMessagesCount,
-        bytes: status.exportedBytesFromStream,
-      }).toEqual({
+      expect(exportFigures(status)).toEqual({
         identifier: 'NodeS3Tasks',
         last: 2,
         messages: 3,
@@ -297,12 +302,7 @@ describe('Node stream manager SDK export flows against the agent', () => {
         'NodeSiteWiseStream',
         (s) => (s.lastExportedSequenceNumber as number) >= 4,
       );
-      expect({
-        identifier: status.exportConfigIdentifier,
-        last: status.lastExportedSequenceNumber,
-        messages: status.exportedMessagesCount,
-        bytes: status.exportedBytesFromStream,
-      }).toEqual({
+      expect(exportFigures(status)).toEqual({
         identifier: 'NodeSiteWise',
         last: 4,
         messages: 4,

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ProvisionErrorCodes } from '../../../device/provision/errors.ts';
 import { exitCodeOfSpec } from '../../../shared/error-codes.ts';
+import { envWithoutAwsCredentials } from '../../helpers/bare-env.ts';
 import { useTempDir } from '../../helpers/temp-dir.ts';
 
 /** device/main.ts, the entry of the device bundle (`npm run build:device`), run here through tsx. */
@@ -17,25 +18,12 @@ describe('device bundle entry', () => {
     // No credentials anywhere: provisioning builds its CloudFormation and IoT clients (where the SDK
     // warns) and fails on its first call. vitest.config.ts silences the warning for every test; the
     // child must not inherit that, so this checks device/main.ts's own silencing.
-    const {
-      AWS_PROFILE: _p,
-      AWS_ACCESS_KEY_ID: _a,
-      AWS_SECRET_ACCESS_KEY: _s,
-      AWS_SESSION_TOKEN: _t,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _w,
-      ...env
-    } = process.env;
     const args = ['--import', 'tsx', MAIN, 'device', 'provision', '--stage', 'dev', '--thing', 't1'];
     const run = await promisify(execFile)(
       process.execPath,
       [...args, '--region', 'us-east-1', '--dir', join(dir.path, 'device')],
       {
-        env: {
-          ...env,
-          AWS_CONFIG_FILE: '/dev/null',
-          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          AWS_EC2_METADATA_DISABLED: 'true',
-        },
+        env: envWithoutAwsCredentials(),
       },
     ).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
