@@ -8,6 +8,7 @@
  */
 import { LOG_FIELD_VALUE_MAX_CHARS, LOG_LEVELS, type LogLevel } from '../../shared/contract/index.ts';
 import { type Fields, type LogFormat, logParser, parseCsvLine } from './parsers.ts';
+import type { ProcessingOption } from './source.ts';
 
 export const METADATA_FIELDS = ['device', 'file', 'offset', 'time'] as const;
 export type MetadataField = (typeof METADATA_FIELDS)[number];
@@ -17,25 +18,6 @@ export { LOG_LEVELS, type LogLevel };
 
 /** The contract's limit on one field value (shared/CONTRACT.md, `log` payload). */
 export const MAX_FIELD_CHARS = LOG_FIELD_VALUE_MAX_CHARS;
-
-export type ProcessingOption =
-  | { readonly optionName: 'SINGLELINE' }
-  | {
-      readonly optionName: 'CSVTOJSON';
-      readonly customFieldNames: readonly string[];
-      readonly delimiter: string;
-    }
-  | {
-      readonly optionName: 'LOGTOJSON';
-      readonly logFormat?: LogFormat | undefined;
-      readonly matchPattern?: string | undefined;
-      readonly customFieldNames?: readonly string[] | undefined;
-    }
-  | {
-      readonly optionName: 'ADDMETADATA';
-      readonly fields: readonly MetadataField[];
-      readonly metadata?: Readonly<Record<string, string>> | undefined;
-    };
 
 export interface LevelPattern {
   readonly pattern: RegExp;

@@ -10,13 +10,7 @@ import { parseOptions } from '../../shared/options.ts';
 import * as z from '../../shared/zod.ts';
 import { isValidStreamName } from '../log/index.ts';
 import type { LogFormat } from './parsers.ts';
-import {
-  type LevelPattern,
-  LOG_LEVELS,
-  MAX_FIELD_CHARS,
-  METADATA_FIELDS,
-  type ProcessingOption,
-} from './process.ts';
+import { type LevelPattern, LOG_LEVELS, MAX_FIELD_CHARS, METADATA_FIELDS } from './process.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -59,6 +53,9 @@ const fieldNames = () =>
     z.maxLength(MAX_PARSED_FIELDS),
     z.refine((names) => new Set(names).size === names.length, 'must not repeat a name'),
   );
+
+/** One `dataProcessingOptions` entry as the schema leaves it, defaults filled in (process.ts applies it). */
+export type ProcessingOption = z.output<typeof processingOption>;
 
 const processingOption = z.discriminatedUnion('optionName', [
   z.strictObject({ optionName: z.literal('SINGLELINE') }),

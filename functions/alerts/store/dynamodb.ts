@@ -4,7 +4,9 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import type { EntityState } from '../rules/engine.ts';
 import type { ClearedAlert, RaisedAlert } from '../rules/model.ts';
 import {
+  ALERT_CLEARED,
   ALERT_KIND,
+  ALERT_OPEN,
   alertKey,
   OPEN_STATE,
   QUARANTINE_ENTITY_ID,
@@ -138,7 +140,7 @@ export class DynamoAlertStore extends DynamoTableStore implements AlertStore {
       severity: alert.severity,
       entityId: alert.entityId,
       raisedAt: iso(alert.raisedAt),
-      status: 'OPEN',
+      status: ALERT_OPEN,
       openState: OPEN_STATE,
       triggerRecordIds: alert.triggerRecordIds,
       message: alert.message,
@@ -159,7 +161,7 @@ export class DynamoAlertStore extends DynamoTableStore implements AlertStore {
           ConditionExpression: 'attribute_exists(pk) AND (openState = :open OR clearedByRecordId = :rid)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
-            ':cleared': 'CLEARED',
+            ':cleared': ALERT_CLEARED,
             ':open': OPEN_STATE,
             ':at': iso(cleared.clearedAt),
             ':rid': cleared.clearedByRecordId,

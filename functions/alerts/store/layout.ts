@@ -26,6 +26,8 @@ export const QUARANTINE_ENTITY_ID = 'quarantine';
 /** The `status` attribute of an alert item: OPEN until a record clears it. */
 export const ALERT_STATUSES = ['OPEN', 'CLEARED'] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
+export const ALERT_OPEN: AlertStatus = 'OPEN';
+export const ALERT_CLEARED: AlertStatus = 'CLEARED';
 /** openState of an open alert; clearing removes the attribute, so GSI open-alerts holds open ones only. */
 export const OPEN_STATE = 'OPEN';
 
