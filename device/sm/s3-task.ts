@@ -69,6 +69,9 @@ interface UploadState {
   parts: { PartNumber: number; ETag: string }[];
 }
 
+/** How long a stream's deletion waits for S3 to abort the stream's upload in progress. */
+const ABANDON_TIMEOUT_MILLIS = 5_000;
+
 /** Why a task failed for good (bad definition, missing file, refused by S3): not retried. */
 class TaskFailed extends Error {}
 
@@ -151,6 +154,36 @@ export class S3TaskExecutor {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#loop;
+  }
+
+  /**
+   * After stop(), when the stream is being deleted: aborts the multipart upload in progress, if any,
+   * so that S3 does not keep (and bill) its parts. Best effort: a failure is logged, and the bucket's
+   * lifecycle rule for incomplete multipart uploads remains the backstop.
+   */
+  async abandon(): Promise<void> {
+    const state = await this.#saved();
+    if (state === undefined) return;
+    try {
+      const [record] = await this.store.read(this.stream, { fromSequence: state.sequence, maxRecords: 1 });
+      const task =
+        record?.sequence === state.sequence
+          ? (JSON.parse(Buffer.from(record.payload).toString('utf8')) as { bucket?: unknown })
+          : {};
+      if (typeof task.bucket !== 'string' || state.key === undefined)
+        throw new Error('its bucket or key is no longer known');
+      const s3 = await this.s3();
+      const { AbortMultipartUploadCommand } = await import('./s3-sdk.ts');
+      await s3.send(
+        new AbortMultipartUploadCommand({ Bucket: task.bucket, Key: state.key, UploadId: state.uploadId }),
+        { abortSignal: AbortSignal.timeout(ABANDON_TIMEOUT_MILLIS) },
+      );
+    } catch (error) {
+      this.log(
+        `S3 export ${this.config.identifier}: upload ${state.uploadId} of a deleted stream not aborted (S3 keeps its parts until the bucket's lifecycle rule removes them): ${String(error)}`,
+      );
+    }
+    await this.#forget();
   }
 
   get #stateFile(): string {
@@ -362,10 +395,10 @@ export class S3TaskExecutor {
     }
   }
 
-  async #saved(sequence: number): Promise<UploadState | undefined> {
+  async #saved(sequence?: number): Promise<UploadState | undefined> {
     try {
       const state = JSON.parse(await readFile(this.#stateFile, 'utf8')) as UploadState;
-      return state.sequence === sequence ? state : undefined;
+      return sequence === undefined || state.sequence === sequence ? state : undefined;
     } catch {
       return undefined;
     }

@@ -519,12 +519,14 @@ export class StreamManagerService {
           `${JSON.stringify(name)} is defined in the agent's config file; remove it there`,
         );
       }
+      const uploads = this.#s3Tasks.get(name) ?? [];
       await this.#stopExports(name, true);
       // What the stream's exports kept goes with it: the exporter's dead-letter stream (before the
       // stream: a crash in between recreates it at the next start rather than leaving it orphaned and
-      // listed as a user stream) and the S3 tasks' uploads in progress.
+      // listed as a user stream) and the S3 tasks' uploads in progress (aborted in S3 too).
       const deadLetter = this.#ownDeadLetter(name);
       if (deadLetter !== undefined) await this.#host.store.deleteStream(deadLetter);
+      await Promise.all(uploads.map((task) => task.abandon()));
       await rm(s3TaskStateDir(this.#host.storeRoot, name), { recursive: true, force: true });
       await this.#host.store.deleteStream(name);
       delete this.#registry.streams[name];

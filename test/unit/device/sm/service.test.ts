@@ -21,11 +21,18 @@ const offline: KinesisApi = {
   maxRecordBytes: () => Promise.reject(new Error('offline')),
 };
 
+/** Multipart uploads aborted through stalledS3. */
+const abortedUploads: unknown[] = [];
+
 /** An S3 whose multipart uploads start and whose parts never finish (until the executor stops). */
 const stalledS3 = {
-  send(command: object, options?: { abortSignal?: AbortSignal }) {
+  send(command: { input: { Key?: string } }, options?: { abortSignal?: AbortSignal }) {
     if (command.constructor.name === 'CreateMultipartUploadCommand')
-      return Promise.resolve({ UploadId: 'up-1' });
+      return Promise.resolve({ UploadId: `up-${command.input.Key}` });
+    if (command.constructor.name === 'AbortMultipartUploadCommand') {
+      abortedUploads.push(command.input);
+      return Promise.resolve({});
+    }
     return new Promise((_, reject) =>
       options?.abortSignal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
     );
@@ -105,7 +112,7 @@ describe('StreamManagerService.delete', () => {
     expect(store.listStreams()).toEqual(['a.dead-letter', 'b.dead-letter']);
   });
 
-  it("removes the stream's S3 uploads in progress, not those of another stream with the same executor identifier", async () => {
+  it("removes and aborts the stream's S3 uploads in progress, not those of another stream with the same executor identifier", async () => {
     service = await StreamManagerService.start(hostOf());
     const file = join(root, 'big.bin');
     await writeFile(file, Buffer.alloc(6 * 1024 * 1024));
@@ -125,9 +132,12 @@ describe('StreamManagerService.delete', () => {
     while (!(await exists(stateOf('x'))) || !(await exists(stateOf('y')))) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    abortedUploads.length = 0;
     await service.delete('x');
     expect(await exists(stateOf('x'))).toBe(false);
     expect(await exists(stateOf('y'))).toBe(true);
+    // Aborted in S3 too, so its parts are not kept (and billed); y's upload goes on.
+    expect(abortedUploads).toEqual([{ Bucket: 'sm-uploads', Key: 'x', UploadId: 'up-x' }]);
   });
 });
 
