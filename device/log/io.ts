@@ -154,7 +154,12 @@ export class FsDir implements LogDir {
       throw error;
     }
     await handle.close();
-    await rename(temp, join(this.path, name));
+    try {
+      await rename(temp, join(this.path, name));
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
     await this.sync();
   }
 }

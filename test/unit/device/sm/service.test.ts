@@ -1,4 +1,4 @@
-import { access, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -198,6 +198,8 @@ describe('create and update when stream-manager.json cannot be written', () => {
     await expect(service.create(kinesisStream('s'))).rejects.toMatchObject({ code: 'SM_FAILURE' });
     expect(store.listStreams()).toEqual([]);
     expect(service.has('s')).toBe(false);
+    // The registry's temp file went with the failed rename.
+    expect((await readdir(root)).filter((name) => name.startsWith(`.${REGISTRY_FILE}.`))).toEqual([]);
     await unblock();
     await service.create(kinesisStream('s'));
     expect(service.list()).toEqual(['s']);
