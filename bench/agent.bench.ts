@@ -1,8 +1,9 @@
 /**
  * The device agent as a separate process (bin/tributary.mjs agent run) against the local cloud:
  *  1. RSS of the agent process alone (/proc/<pid>/status VmRSS) while apps append 10k records/s
- *     through its HTTP API and it exports them (target ≤ 64 MB; stream manager needs ≥ 70 MB), and
- *     while Kinesis is unreachable and it only buffers them; CPU time per record.
+ *     through its HTTP API and it exports them (target: peak ≤ 72 MB with the launch line, issue 17;
+ *     stream manager needs ≥ 70 MB), and while Kinesis is unreachable and it only buffers them; CPU
+ *     time per record.
  *  2. Restart with a 1 GiB backlog: from spawning the agent to its first accepted export (target ≤ 2 s).
  * Run: node --import tsx bench/agent.bench.ts [seconds]
  */
@@ -218,7 +219,7 @@ async function rssWhileAppending(
     `agent RSS median   ${mb(sorted[Math.floor(sorted.length / 2)] ?? 0)}  (${sorted.length} samples)`,
   );
   console.log(
-    `agent RSS peak     ${mb(Math.max(...sorted, hwm))}  (VmHWM; target ≤ 64 MB, stream manager: ≥ 70 MB)`,
+    `agent RSS peak     ${mb(Math.max(...sorted, hwm))}  (VmHWM; target ≤ 72 MB with the launch line, stream manager: ≥ 70 MB)`,
   );
   console.log(
     `largest sample     ${mb(largest.rss)} = ${mb(largest.rss - largest.anonymous)} file-backed (node binary, libraries) + ${mb(largest.anonymous)} anonymous (V8 heap, malloc, buffers)`,

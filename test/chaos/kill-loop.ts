@@ -114,6 +114,8 @@ export async function killLoop(options: KillLoopOptions): Promise<ScenarioResult
   log(
     `  answers: ${[...appender.statuses].map(([label, n]) => `${label} ×${n}`).join(', ')}; most copies of one id: ${counted.mostCopies}`,
   );
+  // What a kill costs, independent of how much each life appended: about the records in flight.
+  log(`  extra copies per kill: ${(counted.duplicated / Math.max(1, kills)).toFixed(0)}`);
   findings.push(...lossFindings(counted));
   if (counted.duplicated > DUPLICATE_LIMIT * counted.acked)
     findings.push(
