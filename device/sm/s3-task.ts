@@ -69,6 +69,20 @@ interface UploadState {
   parts: { PartNumber: number; ETag: string }[];
 }
 
+/** A task message: an S3ExportTaskDefinition as JSON; TaskFailed naming what is wrong otherwise. */
+function parseTask(payload: Uint8Array): S3Task {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(payload).toString('utf8'));
+  } catch (error) {
+    throw new TaskFailed(`task is not JSON: ${(error as Error).message}`);
+  }
+  return parseOptions(taskSchema, json, {
+    unknownKey: 'is not an S3ExportTaskDefinition field',
+    error: (issues) => new TaskFailed(`task is invalid: ${issues.map(describeIssue).join('; ')}`),
+  });
+}
+
 /** How long a stream's deletion waits for S3 to abort the stream's upload in progress. */
 const ABANDON_TIMEOUT_MILLIS = 5_000;
 
@@ -166,11 +180,8 @@ export class S3TaskExecutor {
     if (state === undefined) return;
     try {
       const [record] = await this.store.read(this.stream, { fromSequence: state.sequence, maxRecords: 1 });
-      const task =
-        record?.sequence === state.sequence
-          ? (JSON.parse(Buffer.from(record.payload).toString('utf8')) as { bucket?: unknown })
-          : {};
-      if (typeof task.bucket !== 'string' || state.key === undefined)
+      const task = record?.sequence === state.sequence ? parseTask(record.payload) : undefined;
+      if (task === undefined || state.key === undefined)
         throw new Error('its bucket or key is no longer known');
       const s3 = await this.s3();
       const { AbortMultipartUploadCommand } = await import('./s3-sdk.ts');
@@ -218,15 +229,11 @@ export class S3TaskExecutor {
   async #runTask(sequence: number, payload: Uint8Array, signal: AbortSignal): Promise<void> {
     let task: S3Task;
     try {
-      task = parseOptions(taskSchema, JSON.parse(Buffer.from(payload).toString('utf8')), {
-        unknownKey: 'is not an S3ExportTaskDefinition field',
-        error: (issues) => new TaskFailed(`task is invalid: ${issues.map(describeIssue).join('; ')}`),
-      });
+      task = parseTask(payload);
     } catch (error) {
-      const message =
-        error instanceof TaskFailed ? error.message : `task is not JSON: ${(error as Error).message}`;
-      this.#lastError = message;
-      await this.#status(sequence, undefined, TaskStatus.Failure, StatusLevel.ERROR, message);
+      if (!(error instanceof TaskFailed)) throw error;
+      this.#lastError = error.message;
+      await this.#status(sequence, undefined, TaskStatus.Failure, StatusLevel.ERROR, error.message);
       return;
     }
     let target: S3Task;
