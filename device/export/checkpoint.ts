@@ -1,22 +1,19 @@
 /**
- * Committing an export's checkpoint to the log: each time it advances, the highest sequence with
- * everything before it accepted or dead-lettered goes to the store at once (group commit, not per
- * record): the store writes it without waiting for a sync in progress, so a killed agent re-sends
- * only what Kinesis had not answered, and `whenExported` waiters are released once it is durable.
+ * Committing an export's checkpoint to the log: at most one commit in flight, each carrying the
+ * highest sequence with everything before it accepted or dead-lettered (group commit, not per
+ * record), and `whenExported` waiters released once it is durable.
  */
 import { ExportStatusCode } from './errors.ts';
 import type { ExporterContext, StreamExport } from './stream-export.ts';
 
 export function pumpCommit(ctx: ExporterContext, e: StreamExport): void {
   const checkpoint = e.state.checkpoint;
-  if (checkpoint === undefined) return;
-  if (e.requested !== undefined && checkpoint <= e.requested) return;
-  e.requested = checkpoint;
-  const commit = ctx.store
+  if (e.committing !== undefined || checkpoint === undefined) return;
+  if (e.committed !== undefined && checkpoint <= e.committed) return;
+  e.committing = ctx.store
     .commit(e.definition.logStream, e.definition.checkpointName, checkpoint)
     .then(
       () => {
-        if (e.committed !== undefined && e.committed >= checkpoint) return;
         e.committed = checkpoint;
         const waiting = e.waiters.splice(0);
         for (const waiter of waiting) {
@@ -25,8 +22,6 @@ export function pumpCommit(ctx: ExporterContext, e: StreamExport): void {
         }
       },
       (error: unknown) => {
-        // Asked again at the next wake-up.
-        if (e.requested === checkpoint) e.requested = e.committed;
         e.state.noteError(
           ExportStatusCode.CHECKPOINT_FAILED,
           error instanceof Error ? error.message : String(error),
@@ -35,8 +30,7 @@ export function pumpCommit(ctx: ExporterContext, e: StreamExport): void {
       },
     )
     .finally(() => {
-      e.commits.delete(commit);
+      e.committing = undefined;
       ctx.wake();
     });
-  e.commits.add(commit);
 }

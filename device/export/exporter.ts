@@ -237,11 +237,11 @@ export class KinesisExporter {
   /** Lets in-flight work settle, then writes dead letters and the final checkpoint. */
   async #shutdown(): Promise<void> {
     for (const e of this.#exports) {
-      await Promise.allSettled([...e.sends, e.reading, e.refreshing, e.writingLetters, ...e.commits]);
+      await Promise.allSettled([...e.sends, e.reading, e.refreshing, e.writingLetters, e.committing]);
       pumpLetters(this.#ctx, e, this.#clock());
       await e.writingLetters;
       pumpCommit(this.#ctx, e);
-      await Promise.allSettled([...e.commits]);
+      await e.committing;
       for (const waiter of e.waiters.splice(0)) waiter.reject(new ExporterStoppedError());
     }
     this.#unsubscribe?.();

@@ -57,11 +57,8 @@ export class StreamExport {
   letters: DeadLetter[] = [];
   writingLetters: Promise<void> | undefined;
   letterRetryAt = 0;
-  /** Durable in the log. */
   committed: number | undefined;
-  /** Last handed to the store (written at once, durable a sync later). */
-  requested: number | undefined;
-  readonly commits = new Set<Promise<void>>();
+  committing: Promise<void> | undefined;
   readonly sends = new Set<Promise<void>>();
   readonly bucket: TokenBucket | undefined;
   readonly waiters: { sequence: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -75,7 +72,6 @@ export class StreamExport {
   ) {
     this.state = state;
     this.committed = committed;
-    this.requested = committed;
     this.nextRead = nextRead;
     const rate = definition.bandwidthBytesPerSecond;
     this.bucket = rate === undefined ? undefined : new TokenBucket(rate, Math.max(rate, 64 * 1024), now);

@@ -1,13 +1,8 @@
 /**
- * Consumer checkpoints in a preallocated slot file, rewritten in place: two CRC-checked slots, one
- * sealed (durable, untouched) and one scratch, so a torn write can only damage the scratch slot; a
- * commit is small writes plus fdatasync into blocks the file already owns: it needs no free space,
- * no rename and no directory fsync.
- *
- * A commit is written into the scratch slot at once, without waiting for an fdatasync in progress:
- * from then on it survives the process being killed (the page cache keeps it), so a crash re-sends
- * only what Kinesis had not yet answered, however slow the storage flushes. The fdatasync that
- * seals the slot follows; it covers power loss, and each commit resolves once it is sealed.
+ * Consumer checkpoints in a preallocated slot file, rewritten in place: two CRC-checked slots used in
+ * turn, so a torn write leaves the other (previous) value intact, and a commit is one small write
+ * plus one fdatasync into blocks the file already owns: it needs no free space, no rename and no
+ * directory fsync. Commits that arrive while a write is in flight coalesce into the next write.
  */
 import { crc32c } from './crc32c.ts';
 import { LogClosedError } from './errors.ts';
@@ -81,22 +76,9 @@ export function decodeCheckpointFile(buf: Buffer): Slot | undefined {
 
 /** One consumer's checkpoint file, open for the store's lifetime. */
 export class CheckpointFile {
-  /** Generation of the sealed slot (slot `generation mod 2`); the scratch slot's writes carry the next one. */
-  #sealed: number;
-  /** Newest value not yet written, and how many commit calls it answers for. */
+  #generation: number;
   #wanted: CheckpointValue | undefined;
-  #calls = 0;
-  /** Commit calls carried by the last completed write, by the last sync attempt, by the last seal. */
-  #written = 0;
-  #syncAttempted = 0;
-  #sealedCalls = 0;
   #writing: Promise<void> | undefined;
-  #syncing: Promise<void> | undefined;
-  /** A write went into the scratch slot while it was being synced: that sync sealed nothing. */
-  #dirtied = false;
-  /** The sync after a dirtied one holds writes back, so a busy slot is still sealed within two syncs. */
-  #holding = false;
-  readonly #waiters: { calls: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
   #closed = false;
 
   private constructor(
@@ -104,7 +86,7 @@ export class CheckpointFile {
     readonly name: string,
     current: Slot | undefined,
   ) {
-    this.#sealed = current?.generation ?? 0;
+    this.#generation = current?.generation ?? 0;
   }
 
   /** Reads `<consumer>.ckpt` from `dir`; undefined when there is none or neither slot is valid. */
@@ -130,12 +112,7 @@ export class CheckpointFile {
     if (file !== undefined) {
       const buf = Buffer.alloc(CHECKPOINT_FILE_SIZE);
       const n = await file.read(buf, 0, CHECKPOINT_FILE_SIZE);
-      if (n === CHECKPOINT_FILE_SIZE) {
-        // The newest slot may be a scratch write of a killed process, never synced: sealed now,
-        // before the other slot is written, or a power loss could tear both.
-        await file.sync();
-        return new CheckpointFile(file, name, decodeCheckpointFile(buf));
-      }
+      if (n === CHECKPOINT_FILE_SIZE) return new CheckpointFile(file, name, decodeCheckpointFile(buf));
       // Shorter than preallocated: created but never completed; it held no acknowledged commit.
       await file.close();
       await dir.remove(name);
@@ -157,96 +134,37 @@ export class CheckpointFile {
   }
 
   /**
-   * Stores `value`: written into the scratch slot as soon as no other write is in flight (values
-   * that arrive meanwhile coalesce into the newest), and resolved once a sync has sealed a write at
-   * least as new as it (group commit).
+   * Durably stores `value`. While a write is in flight, later values wait and only the newest of
+   * them is written next (group commit); each caller resolves once a write at least as new as its
+   * own is durable.
    */
   commit(value: CheckpointValue): Promise<void> {
     if (this.#closed) return Promise.reject(new LogClosedError());
     this.#wanted = value;
-    const calls = ++this.#calls;
-    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ calls, resolve, reject }));
-    this.#pump();
-    return done;
+    this.#writing ??= this.#drain();
+    return this.#writing;
   }
 
-  #pump(): void {
-    if (this.#writing === undefined && this.#wanted !== undefined && !this.#holding) this.#write();
-    if (this.#writing === undefined && this.#syncing === undefined && this.#written > this.#syncAttempted)
-      this.#sync();
-  }
-
-  #write(): void {
-    const value = this.#wanted as CheckpointValue;
-    const calls = this.#calls;
-    this.#wanted = undefined;
-    if (this.#syncing !== undefined) this.#dirtied = true;
-    const generation = this.#sealed + 1;
-    const slot = encodeCheckpointSlot({ ...value, generation });
-    this.#writing = this.file
-      .writev([slot], (generation % 2) * CHECKPOINT_SLOT_STRIDE)
-      .then(
-        () => {
-          this.#written = calls;
-        },
-        // A failed write fails the calls only it carried; the next commit writes the slot again.
-        (error: unknown) => this.#settle(calls, error, this.#written),
-      )
-      .finally(() => {
-        this.#writing = undefined;
-        this.#pump();
-      });
-  }
-
-  #sync(): void {
-    const covers = this.#written;
-    this.#syncAttempted = covers;
-    this.#syncing = this.file
-      .sync()
-      .then(
-        () => {
-          if (this.#dirtied) {
-            // The slot changed under the sync: sync again, with writes held back this time.
-            this.#dirtied = false;
-            this.#holding = true;
-            this.#syncAttempted = this.#sealedCalls;
-            return;
-          }
-          this.#holding = false;
-          this.#sealed += 1;
-          this.#sealedCalls = covers;
-          this.#settle(covers);
-        },
-        (error: unknown) => {
-          // The sealed slot is intact; the next commit rewrites the scratch slot and syncs again.
-          this.#dirtied = false;
-          this.#holding = false;
-          this.#settle(covers, error);
-        },
-      )
-      .finally(() => {
-        this.#syncing = undefined;
-        this.#pump();
-      });
-  }
-
-  /** Resolves (or, with an error, rejects) the waiting calls after `after` up to `calls`. */
-  #settle(calls: number, error?: unknown, after = 0): void {
-    let kept = 0;
-    for (const waiter of this.#waiters) {
-      if (waiter.calls > calls || waiter.calls <= after) this.#waiters[kept++] = waiter;
-      else if (error === undefined) waiter.resolve();
-      else waiter.reject(error);
+  async #drain(): Promise<void> {
+    try {
+      while (this.#wanted !== undefined) {
+        const value = this.#wanted;
+        this.#wanted = undefined;
+        const generation = this.#generation + 1;
+        const slot = encodeCheckpointSlot({ ...value, generation });
+        await this.file.writev([slot], (generation % 2) * CHECKPOINT_SLOT_STRIDE);
+        await this.file.sync();
+        this.#generation = generation;
+      }
+    } finally {
+      this.#writing = undefined;
     }
-    this.#waiters.length = kept;
   }
 
-  /** Lets pending writes and syncs finish, then releases the file. */
+  /** Lets the pending write finish, then releases the file. */
   async close(): Promise<void> {
     this.#closed = true;
-    while (this.#writing !== undefined || this.#syncing !== undefined) {
-      await Promise.allSettled([this.#writing, this.#syncing]);
-    }
+    await this.#writing?.catch(() => {});
     await this.file.close();
   }
 }

@@ -671,10 +671,9 @@ export class LogStore {
   }
 
   /**
-   * Durably records that `consumer` has processed `stream` up to and including `sequence`: an
-   * in-place slot write, at once, then the fdatasync that seals it (in RAM for Memory streams).
-   * Commits issued while a write is in flight are coalesced: the newest is written next, and each
-   * resolves once a write at least as new is durable (checkpoint.ts).
+   * Durably records that `consumer` has processed `stream` up to and including `sequence`: one
+   * in-place slot write and fdatasync (in RAM for Memory streams). Commits issued while a write is
+   * in flight are coalesced: the newest is written next, and all of them resolve when it is durable.
    */
   async commit(name: string, consumer: string, sequence: number): Promise<void> {
     const entry = this.entry(name);

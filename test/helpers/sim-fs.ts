@@ -1,10 +1,8 @@
 /**
  * A simulated filesystem behind the log's LogDir seam, for storage-fault tests: it fails the next
  * write, fsync or create on request (segments, checkpoints and the atomic replace of stream.json), runs out of space (writes that need new blocks fail with
- * ENOSPC, overwrites inside a file's size do not, as on ext4), holds an operation until released
- * (to interleave with it), and on `powerLoss()` drops every byte and every directory change not yet
- * synced, as a power cut would; with `tornSectors`, every 512-byte sector changed since its file's
- * last sync is left as garbage instead (the worst a sector write cut mid-way can do).
+ * ENOSPC, overwrites inside a file's size do not, as on ext4), and on `powerLoss()` drops every byte
+ * and every directory change not yet synced, as a power cut would.
  */
 import type { DirEntry, LogDir, LogFile } from '../../device/log/io.ts';
 
@@ -15,8 +13,6 @@ function errno(code: string, op: string, path: string): NodeJS.ErrnoException {
   error.code = code;
   return error;
 }
-
-const SECTOR = 512;
 
 interface SimFile {
   /** What a read sees (the page cache). */
@@ -35,7 +31,6 @@ interface DirState {
 export class SimFs {
   readonly #dirs = new Map<string, DirState>();
   readonly #faults: { op: FaultOp; code: string; match: (path: string) => boolean }[] = [];
-  readonly #holds: { op: FaultOp; match: (path: string) => boolean; released: Promise<void> }[] = [];
   /** Bumped by powerLoss(): handles of an earlier epoch fail with EIO. */
   epoch = 0;
   /** Bytes that may still be allocated; undefined: no limit. */
@@ -59,24 +54,6 @@ export class SimFs {
     this.#faults.push({ op, code, match: (path) => path.includes(pathPart) });
   }
 
-  /** The next `op` on a path containing `pathPart` waits until the returned function is called. */
-  holdNext(op: FaultOp, pathPart = ''): () => void {
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    this.#holds.push({ op, match: (path) => path.includes(pathPart), released });
-    return release;
-  }
-
-  /** Waits for a matching hold's release, if any. */
-  async gate(op: FaultOp, path: string): Promise<void> {
-    const at = this.#holds.findIndex((h) => h.op === op && h.match(path));
-    if (at < 0) return;
-    const [hold] = this.#holds.splice(at, 1);
-    await hold?.released;
-  }
-
   /** Throws when a queued fault matches. */
   check(op: FaultOp, path: string): void {
     this.counts[op]++;
@@ -98,19 +75,12 @@ export class SimFs {
   }
 
   /** A power cut: unsynced bytes and directory changes are gone; open handles are dead. */
-  powerLoss(options: { tornSectors?: boolean } = {}): void {
+  powerLoss(): void {
     this.epoch++;
     for (const dir of this.#dirs.values()) {
       dir.files.clear();
       for (const [name, file] of dir.durable) {
-        const survived = Buffer.from(file.durable);
-        if (options.tornSectors === true) {
-          for (let at = 0; at < survived.length; at += SECTOR) {
-            const end = Math.min(at + SECTOR, survived.length);
-            if (!file.data.subarray(at, end).equals(survived.subarray(at, end))) survived.fill(0xa5, at, end);
-          }
-        }
-        file.data = survived;
+        file.data = Buffer.from(file.durable);
         dir.files.set(name, file);
       }
     }
@@ -169,11 +139,7 @@ class SimHandle implements LogFile {
   async sync(): Promise<void> {
     this.#alive();
     this.fs.check('sync', this.path);
-    // Only writes completed before the call are covered; those made while it runs may or may not be.
-    const covered = Buffer.from(this.file.data);
-    await this.fs.gate('sync', this.path);
-    this.#alive();
-    this.file.durable = covered;
+    this.file.durable = Buffer.from(this.file.data);
   }
 
   async truncate(length: number): Promise<void> {
