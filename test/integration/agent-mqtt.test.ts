@@ -231,8 +231,11 @@ describe('agent status over MQTT 5 (aws-iot-device-sdk-v2)', () => {
     }
 
     // A clean stop says so itself (retained "stopped"), and no will follows.
+    // Left-over statuses of the first life must not stand in for the second's connect.
+    messages.length = 0;
     const second = await startAgent('second');
-    await next((m) => m.topic === STATUS && m.body.state === 'running');
+    await next((m) => m.topic === STATUS && m.body.state === 'running' && m.body.reason === 'connected');
+    expect((await second.api.status()).mqtt).toMatchObject({ connected: true });
     second.child.kill('SIGTERM');
     await once(second.child, 'exit');
     expect((await next((m) => m.topic === STATUS && m.body.state === 'stopped')).body).toMatchObject({
