@@ -28,6 +28,12 @@ const schema = z
     bandwidthBytesPerSecond: z.optional(z.int().check(z.gte(1024))),
     /** KPL aggregation: many user records per Kinesis record, packed per shard. */
     aggregation: z._default(z.boolean(), true),
+    /**
+     * After a restart, read the shards back from where this export's records last landed and skip
+     * the records past the checkpoint that are already there (landed.ts). Needs
+     * kinesis:GetShardIterator and kinesis:GetRecords; without them they are sent again.
+     */
+    readBackOnStart: z._default(z.boolean(), true),
     /** First log sequence to export when no checkpoint exists yet; default: the oldest kept. */
     startSequence: z.optional(z.int().check(z.gte(0), z.lte(Number.MAX_SAFE_INTEGER))),
     /** Log stream receiving records Kinesis can never accept; default `<logStream>.dead-letter`. */
@@ -101,6 +107,7 @@ export function parseExportDefinitions(input: unknown, root = 'exports'): Export
         ? {}
         : { bandwidthBytesPerSecond: d.bandwidthBytesPerSecond }),
       aggregation: d.aggregation,
+      readBackOnStart: d.readBackOnStart,
       ...(d.startSequence === undefined ? {} : { startSequence: d.startSequence }),
       deadLetterStream: d.deadLetterStream ?? `${d.logStream}.dead-letter`,
       checkpointName: d.checkpointName ?? `kinesis.${d.kinesisStreamName}`,

@@ -32,6 +32,12 @@ export const ExportErrorCodes = errorCodes('device/export', {
     retryable: true,
     meaning: "status: committing the export's checkpoint failed; retried at the next commit",
   },
+  READ_BACK_FAILED: {
+    class: '',
+    retryable: false,
+    meaning:
+      'status: reading back at start what the previous run sent failed (no permission, throttled, unreachable); the records past the checkpoint are sent again',
+  },
   MISSING_RESULT: {
     class: '',
     retryable: true,

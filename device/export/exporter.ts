@@ -4,11 +4,13 @@
  * records (record-router.ts), asks each export's state machine (state.ts: deterministic, no I/O,
  * changed only through its methods; planner.ts is its pure planner) what to send, calls Kinesis
  * (kinesis-calls.ts), writes dead letters (dead-letters.ts), and commits the checkpoint to the log
- * (checkpoint.ts). This file holds the loop that drives those pumps.
+ * (checkpoint.ts). At start, what the previous run sent past the checkpoint is read back from
+ * Kinesis first (read-back.ts). This file holds the loop that drives those pumps.
  *
  * Guarantee: at-least-once. A record leaves the backlog (checkpoint) only after Kinesis accepted it
  * or it was written to the dead-letter stream; resends carry the same user-record bytes. After a
- * restart, records accepted but not yet checkpointed are sent again (same id, same bytes).
+ * restart, records accepted but not yet checkpointed are sent again (same id, same bytes), except
+ * those the read-back finds in Kinesis.
  */
 import { SharedBandwidth } from './bandwidth.ts';
 import { pumpCommit } from './checkpoint.ts';
@@ -19,6 +21,7 @@ import type { KinesisApi } from './kinesis.ts';
 import { pumpRefresh, sendRequest } from './kinesis-calls.ts';
 import { pumpRead } from './log-reader.ts';
 import { type KinesisExporterOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { pumpReadBack } from './read-back.ts';
 import { RecordRouter } from './record-router.ts';
 import { type ExportStatus, exportStatus } from './status.ts';
 import { type ExporterContext, openExport, type StreamExport } from './stream-export.ts';
@@ -163,6 +166,7 @@ export class KinesisExporter {
       let wake = this.#stopping ? this.#drainUntil : Number.POSITIVE_INFINITY;
       for (const e of this.#exports) {
         pumpRefresh(this.#ctx, e);
+        pumpReadBack(this.#ctx, this.#router, e);
         pumpRead(this.#ctx, this.#router, e, now, this.#stopping, this.#abort.signal);
         pumpLetters(this.#ctx, e, now);
         pumpCommit(this.#ctx, e);

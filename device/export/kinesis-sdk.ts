@@ -10,14 +10,18 @@ import type {
   Shard,
 } from '@aws-sdk/client-kinesis';
 import { ShardMap } from '../../shared/kinesis/hash.ts';
-import { classifyFailure, type KinesisApi, outcomesOf } from './kinesis.ts';
+import { classifyFailure, type KinesisApi, outcomesOf, recordsPageOf } from './kinesis.ts';
 
 export async function sdkKinesisApi(client: KinesisClient): Promise<KinesisApi> {
   // Imported here, not at the top: the device bundle leaves the SDK out (external), and a static
   // import of an external module would be loaded at the bundle's start.
-  const { DescribeStreamSummaryCommand, ListShardsCommand, PutRecordsCommand } = await import(
-    '@aws-sdk/client-kinesis'
-  );
+  const {
+    DescribeStreamSummaryCommand,
+    GetRecordsCommand,
+    GetShardIteratorCommand,
+    ListShardsCommand,
+    PutRecordsCommand,
+  } = await import('@aws-sdk/client-kinesis');
   return {
     async putRecords(streamName, entries, timeoutMillis) {
       const records: PutRecordsRequestEntry[] = entries.map((entry) => ({
@@ -64,6 +68,38 @@ export async function sdkKinesisApi(client: KinesisClient): Promise<KinesisApi> 
         return typeof kib === 'number' && kib > 0 ? kib * 1024 : undefined;
       } catch (error) {
         throw classifyFailure('DescribeStreamSummary', error);
+      }
+    },
+
+    async shardIteratorAfter(streamName, shardId, sequenceNumber) {
+      let iterator: string | undefined;
+      try {
+        ({ ShardIterator: iterator } = await client.send(
+          new GetShardIteratorCommand({
+            StreamName: streamName,
+            ShardId: shardId,
+            ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+            StartingSequenceNumber: sequenceNumber,
+          }),
+        ));
+      } catch (error) {
+        throw classifyFailure('GetShardIterator', error);
+      }
+      if (iterator === undefined) {
+        throw classifyFailure('GetShardIterator', new Error('GetShardIterator returned no iterator'));
+      }
+      return iterator;
+    },
+
+    async getRecords(shardIterator, limit, timeoutMillis) {
+      try {
+        return recordsPageOf(
+          await client.send(new GetRecordsCommand({ ShardIterator: shardIterator, Limit: limit }), {
+            abortSignal: AbortSignal.timeout(timeoutMillis),
+          }),
+        );
+      } catch (error) {
+        throw classifyFailure('GetRecords', error);
       }
     },
   };

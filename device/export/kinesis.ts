@@ -25,6 +25,58 @@ export interface KinesisApi {
   listShards(streamName: string): Promise<ShardMap>;
   /** The stream's MaxRecordSize in bytes, when DescribeStreamSummary reports one. */
   maxRecordBytes(streamName: string): Promise<number | undefined>;
+  /** GetShardIterator of type AFTER_SEQUENCE_NUMBER. */
+  shardIteratorAfter(streamName: string, shardId: string, sequenceNumber: string): Promise<string>;
+  /**
+   * One GetRecords call. An answer over `maxResponseBytes` (as JSON on the wire) is dropped while it
+   * arrives and fails with the code RESPONSE_TOO_LARGE_CODE; ask again for fewer records.
+   */
+  getRecords(
+    shardIterator: string,
+    limit: number,
+    timeoutMillis: number,
+    maxResponseBytes: number,
+  ): Promise<RecordsPage>;
+}
+
+/** The error type of a GetRecords answer dropped for its size (shared/aws/json-client.ts). */
+export const RESPONSE_TOO_LARGE_CODE = 'ResponseTooLarge';
+
+/** A Kinesis record as GetRecords returns it (the fields the exporter reads). */
+export interface ReadRecord {
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+}
+
+export interface RecordsPage {
+  readonly records: readonly ReadRecord[];
+  /** Absent once a closed shard has been read to its end. */
+  readonly nextShardIterator: string | undefined;
+  readonly millisBehindLatest: number | undefined;
+}
+
+interface GetRecordsOutput {
+  Records?:
+    | readonly { PartitionKey?: string | null | undefined; Data?: string | Uint8Array | null | undefined }[]
+    | null
+    | undefined;
+  NextShardIterator?: string | null | undefined;
+  MillisBehindLatest?: number | null | undefined;
+}
+
+/** GetRecords' answer, from the SDK (Data as bytes) or raw JSON (Data in base64). */
+export function recordsPageOf(output: GetRecordsOutput): RecordsPage {
+  return {
+    records: (output.Records ?? []).map((record) => ({
+      partitionKey: record.PartitionKey ?? '',
+      data:
+        typeof record.Data === 'string'
+          ? Buffer.from(record.Data, 'base64')
+          : (record.Data ?? new Uint8Array()),
+    })),
+    nextShardIterator: output.NextShardIterator ?? undefined,
+    millisBehindLatest: output.MillisBehindLatest ?? undefined,
+  };
 }
 
 const INVALID = new Set(['ValidationException', 'InvalidArgumentException', 'SerializationException']);
@@ -139,9 +191,13 @@ function callJson(
   operation: string,
   body: Uint8Array | string,
   timeoutMillis?: number,
+  maxResponseBytes?: number,
 ): Promise<unknown> {
   return client
-    .call(operation, body, timeoutMillis === undefined ? {} : { signal: AbortSignal.timeout(timeoutMillis) })
+    .call(operation, body, {
+      ...(timeoutMillis === undefined ? {} : { signal: AbortSignal.timeout(timeoutMillis) }),
+      ...(maxResponseBytes === undefined ? {} : { maxResponseBytes }),
+    })
     .catch((error: unknown) => {
       throw classifyFailure(operation, error);
     });
@@ -187,6 +243,34 @@ export function httpKinesisApi(client: AwsJsonClient): KinesisApi {
       };
       const kib = output.StreamDescriptionSummary?.MaxRecordSizeInKiB;
       return typeof kib === 'number' && kib > 0 ? kib * 1024 : undefined;
+    },
+
+    async shardIteratorAfter(streamName, shardId, sequenceNumber) {
+      const output = (await callJson(
+        client,
+        'GetShardIterator',
+        JSON.stringify({
+          StreamName: streamName,
+          ShardId: shardId,
+          ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+          StartingSequenceNumber: sequenceNumber,
+        }),
+      )) as { ShardIterator?: string | null };
+      if (output.ShardIterator == null) {
+        throw classifyFailure('GetShardIterator', new Error('GetShardIterator returned no iterator'));
+      }
+      return output.ShardIterator;
+    },
+
+    async getRecords(shardIterator, limit, timeoutMillis, maxResponseBytes) {
+      const output = await callJson(
+        client,
+        'GetRecords',
+        JSON.stringify({ ShardIterator: shardIterator, Limit: limit }),
+        timeoutMillis,
+        maxResponseBytes,
+      );
+      return recordsPageOf(output as GetRecordsOutput);
     },
   };
 }

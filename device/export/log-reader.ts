@@ -19,6 +19,8 @@ export function pumpRead(
   signal: AbortSignal,
 ): void {
   if (e.reading !== undefined || e.awaitingAppend || e.readRetryAt > now || stopping) return;
+  // The read-back decides first which of the next records need no second send.
+  if (e.readBack !== 'done') return;
   const { maxBufferedBytes } = ctx.options;
   const room = maxBufferedBytes - e.state.bufferedBytes;
   if (room < maxBufferedBytes / 4) return;
@@ -46,8 +48,10 @@ export function pumpRead(
       }
       const first = records[0] as LogRecord;
       if (first.sequence > e.nextRead) e.lostBeforeExport += first.sequence - e.nextRead;
-      e.state.offer(router.routeAll(e.state, records));
+      e.state.offer(router.routeAll(e.state, records, e.landed));
       e.nextRead = last.sequence + 1;
+      if (e.landed.size > 0 && ![...e.landed].some((sequence) => sequence >= e.nextRead))
+        e.landed = new Set();
     } catch (error) {
       readFailed(ctx, router, e, error);
     }
@@ -93,7 +97,7 @@ function readBefore(ctx: ExporterContext, router: RecordRouter, e: StreamExport,
       maxRecords: damaged - e.nextRead,
     });
     const kept = records.filter((r) => r.sequence < damaged);
-    e.state.offer(router.routeAll(e.state, kept));
+    e.state.offer(router.routeAll(e.state, kept, e.landed));
     e.nextRead = damaged;
   })()
     .catch((error: unknown) => readFailed(ctx, router, e, error))

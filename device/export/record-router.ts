@@ -33,11 +33,23 @@ export class RecordRouter {
     this.#defaultPartitionKey = defaultPartitionKey;
   }
 
-  /** Routes records; the ones no key can be found for go to the dead letters (same order of sequences). */
-  routeAll(state: ExportState, records: readonly LogRecord[]): PendingRecord[] {
+  /**
+   * Routes records; the ones no key can be found for go to the dead letters, those in `landed`
+   * (found in Kinesis at start) are done at once (same order of sequences).
+   */
+  routeAll(
+    state: ExportState,
+    records: readonly LogRecord[],
+    landed: ReadonlySet<number> = new Set(),
+  ): PendingRecord[] {
     const out: PendingRecord[] = [];
     for (const record of records) {
-      const routed = this.#routeOne(record);
+      if (landed.has(record.sequence)) {
+        state.offer(out.splice(0));
+        state.landed(record.sequence, record.timestamp);
+        continue;
+      }
+      const routed = this.route(record);
       if ('reason' in routed) {
         // Flush what came before so the tracker sees sequences in order.
         state.offer(out.splice(0));
@@ -47,7 +59,8 @@ export class RecordRouter {
     return out;
   }
 
-  #routeOne(record: LogRecord): PendingRecord | DeadLetter {
+  /** The record as a PutRecords candidate, or the dead letter it becomes. */
+  route(record: LogRecord): PendingRecord | DeadLetter {
     const data = record.payload;
     const custom = this.#route?.(data);
     const partitionKey = custom?.partitionKey ?? partitionKeyOf(data) ?? this.#defaultPartitionKey;

@@ -90,6 +90,8 @@ export interface ExportCounters {
   deadLettered: number;
   /** Accepted entries that landed on another shard than the map predicted. */
   shardMismatches: number;
+  /** Records past the checkpoint found in Kinesis at start (sent before a restart), so not sent again. */
+  recordsFoundLanded: number;
 }
 
 export interface LastError {
@@ -187,6 +189,7 @@ export class ExportState {
     failedRequests: 0,
     deadLettered: 0,
     shardMismatches: 0,
+    recordsFoundLanded: 0,
   };
   #lastError: LastError | undefined;
   #lastRequestAt: number | undefined;
@@ -244,6 +247,13 @@ export class ExportState {
       this.#pendingBytes += record.bytes;
       this.#tracker.add(record.sequence, record.timestamp);
     }
+  }
+
+  /** A record read back from Kinesis at start (see landed.ts): done without being sent. */
+  landed(sequence: number, timestamp: number): void {
+    this.#tracker.add(sequence, timestamp);
+    this.#tracker.complete(sequence);
+    this.#counters.recordsFoundLanded++;
   }
 
   /** A record that never reaches the planner (no usable key, unreadable) goes straight to the dead letters. */

@@ -13,6 +13,7 @@ import {
 import { type LogStore, StorageFullError, StreamNotFoundError } from '../log/index.ts';
 import type { ExportDefinition } from './definition.ts';
 import type { KinesisApi } from './kinesis.ts';
+import { decodePositions, ShardPositions } from './landed.ts';
 import type { ResolvedOptions } from './options.ts';
 import { TokenBucket } from './pacing.ts';
 import type { PlanLimits } from './planner.ts';
@@ -59,6 +60,12 @@ export class StreamExport {
   letterRetryAt = 0;
   committed: number | undefined;
   committing: Promise<void> | undefined;
+  /** Where this export's records last landed per shard; kept in the checkpoint's note. */
+  readonly positions = new ShardPositions();
+  /** Reading back what a previous run sent (landed.ts): due at start when a note has positions. */
+  readBack: 'due' | 'running' | 'done' = 'done';
+  /** Sequences past the checkpoint found in Kinesis by the read-back, skipped as they are read. */
+  landed: ReadonlySet<number> = new Set();
   readonly sends = new Set<Promise<void>>();
   readonly bucket: TokenBucket | undefined;
   readonly waiters: { sequence: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -134,7 +141,15 @@ export async function openExport(
     refreshIntervalMillis: resolved.refreshIntervalMillis,
     random,
   });
-  return new StreamExport(definition, state, committed, nextRead, clock());
+  const e = new StreamExport(definition, state, committed, nextRead, clock());
+  if (committed !== undefined) {
+    // Oldest first, so the note written next keeps the same order of recency.
+    const positions = decodePositions(store.checkpointNote(definition.logStream, definition.checkpointName));
+    for (const [shardId, sequenceNumber] of [...positions].reverse())
+      e.positions.accepted(shardId, sequenceNumber);
+    if (definition.readBackOnStart && e.positions.size > 0) e.readBack = 'due';
+  }
+  return e;
 }
 
 export function planLimits(streamMaxRecordBytes: number): PlanLimits {

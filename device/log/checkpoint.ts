@@ -2,7 +2,9 @@
  * Consumer checkpoints in a preallocated slot file, rewritten in place: two CRC-checked slots used in
  * turn, so a torn write leaves the other (previous) value intact, and a commit is one small write
  * plus one fdatasync into blocks the file already owns: it needs no free space, no rename and no
- * directory fsync. Commits that arrive while a write is in flight coalesce into the next write.
+ * directory fsync. Commits that arrive while a write is in flight coalesce into the next write. A
+ * commit may carry a short opaque note for the consumer (the exporter keeps where its records
+ * landed in Kinesis there), written in the same sector as the slot and checked by its own CRC.
  */
 import { crc32c } from './crc32c.ts';
 import { LogClosedError } from './errors.ts';
@@ -16,6 +18,8 @@ export const CHECKPOINT_SLOT_STRIDE = 512;
 export const CHECKPOINT_SLOT_SIZE = 64;
 export const CHECKPOINT_FILE_SIZE = 2 * CHECKPOINT_SLOT_STRIDE;
 export const CHECKPOINT_SUFFIX = '.ckpt';
+/** A note fills the rest of its slot's sector, so slot and note are one write. */
+export const CHECKPOINT_NOTE_MAX_BYTES = CHECKPOINT_SLOT_STRIDE - CHECKPOINT_SLOT_SIZE;
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -23,6 +27,8 @@ export interface CheckpointValue {
   readonly sequence: number;
   /** ms since the epoch */
   readonly committedAt: number;
+  /** The consumer's own bytes kept with the commit (at most CHECKPOINT_NOTE_MAX_BYTES). */
+  readonly note?: Uint8Array | undefined;
 }
 
 interface Slot extends CheckpointValue {
@@ -39,30 +45,50 @@ function readU64(buf: Buffer, at: number): number {
 }
 
 /**
- * Slot layout (64 bytes): magic u32 | version u8 | 3 reserved | generation u64 | sequence u64 |
- * committedAt u64 | 28 reserved | CRC32C of bytes 0..59 u32.
+ * Slot layout (64 bytes, then the note): magic u32 | version u8 | 3 reserved | generation u64 |
+ * sequence u64 | committedAt u64 | note length u16 | 2 reserved | CRC32C of the note u32 |
+ * 20 reserved | CRC32C of bytes 0..59 u32 | note. The note fields sit in bytes that version 1
+ * reserved as zero, so agents that predate notes still read the slot (and ignore the note).
  */
 export function encodeCheckpointSlot(slot: Slot): Buffer {
-  const buf = Buffer.alloc(CHECKPOINT_SLOT_SIZE);
+  const note = slot.note ?? new Uint8Array();
+  if (note.byteLength > CHECKPOINT_NOTE_MAX_BYTES) {
+    throw new RangeError(`checkpoint note of ${note.byteLength} bytes, over ${CHECKPOINT_NOTE_MAX_BYTES}`);
+  }
+  const buf = Buffer.alloc(CHECKPOINT_SLOT_SIZE + note.byteLength);
   buf.writeUInt32LE(CHECKPOINT_MAGIC, 0);
   buf[4] = CHECKPOINT_VERSION;
   writeU64(buf, 8, slot.generation);
   writeU64(buf, 16, slot.sequence);
   writeU64(buf, 24, slot.committedAt);
+  if (note.byteLength > 0) {
+    buf.writeUInt16LE(note.byteLength, 32);
+    buf.writeUInt32LE(crc32c(note), 36);
+    buf.set(note, CHECKPOINT_SLOT_SIZE);
+  }
   buf.writeUInt32LE(crc32c(buf, 0, 0, 60), 60);
   return buf;
 }
 
-/** The slot at `buf[at..)`, or undefined when it is empty, torn or of another format. */
+/**
+ * The slot at `buf[at..)`, or undefined when it is empty, torn or of another format. A note that
+ * fails its CRC (torn past the slot) is dropped; the slot itself stays valid.
+ */
 export function decodeCheckpointSlot(buf: Buffer, at: number): Slot | undefined {
   if (buf.length < at + CHECKPOINT_SLOT_SIZE) return undefined;
   if (buf.readUInt32LE(at) !== CHECKPOINT_MAGIC || buf[at + 4] !== CHECKPOINT_VERSION) return undefined;
   if (buf.readUInt32LE(at + 60) !== crc32c(buf, 0, at, at + 60)) return undefined;
-  return {
+  const slot = {
     generation: readU64(buf, at + 8),
     sequence: readU64(buf, at + 16),
     committedAt: readU64(buf, at + 24),
   };
+  const noteBytes = buf.readUInt16LE(at + 32);
+  const noteAt = at + CHECKPOINT_SLOT_SIZE;
+  if (noteBytes === 0 || noteBytes > CHECKPOINT_NOTE_MAX_BYTES || buf.length < noteAt + noteBytes)
+    return slot;
+  const note = buf.subarray(noteAt, noteAt + noteBytes);
+  return crc32c(note) === buf.readUInt32LE(at + 36) ? { ...slot, note: Uint8Array.from(note) } : slot;
 }
 
 /** The newer of the two valid slots in a checkpoint file's bytes. */
@@ -97,7 +123,9 @@ export class CheckpointFile {
       const buf = Buffer.alloc(CHECKPOINT_FILE_SIZE);
       const n = await file.read(buf, 0, CHECKPOINT_FILE_SIZE);
       const slot = decodeCheckpointFile(buf.subarray(0, n));
-      return slot === undefined ? undefined : { sequence: slot.sequence, committedAt: slot.committedAt };
+      return slot === undefined
+        ? undefined
+        : { sequence: slot.sequence, committedAt: slot.committedAt, note: slot.note };
     } finally {
       await file.close();
     }

@@ -1,5 +1,6 @@
 // The store refuses an oversized payload with the contract's class: one class per meaning.
 export { RecordTooLargeError } from '../../shared/contract/errors.ts';
+export { CHECKPOINT_NOTE_MAX_BYTES } from './checkpoint.ts';
 export { crc32c } from './crc32c.ts';
 export {
   DEFAULT_GROUP_COMMIT_MILLIS,

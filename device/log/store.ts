@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../shared/errors.ts';
-import { CHECKPOINT_SUFFIX, CheckpointFile } from './checkpoint.ts';
+import { CHECKPOINT_NOTE_MAX_BYTES, CHECKPOINT_SUFFIX, CheckpointFile } from './checkpoint.ts';
 import { parseStreamDefinition, type StreamDefinition, type StreamDefinitionInput } from './definition.ts';
 import {
   InvalidSequenceError,
@@ -92,10 +92,17 @@ interface Entry {
   readonly stream: LogStream;
   readonly dir: string;
   readonly checkpoints: Map<string, number>;
+  /** The note of each consumer's latest commit, where it left one. */
+  readonly notes: Map<string, Uint8Array>;
   /** Checkpoint files, opened (created on first commit) once per consumer; File persistence only. */
   readonly checkpointFiles: Map<string, Promise<CheckpointFile>>;
   /** Consumers whose checkpoint is still a version-1 `<c>.json` (migrated at open, or at the next commit). */
   readonly legacy: Set<string>;
+}
+
+function setNote(entry: Entry, consumer: string, note: Uint8Array | undefined): void {
+  if (note === undefined) entry.notes.delete(consumer);
+  else entry.notes.set(consumer, note);
 }
 
 function bootId(): string {
@@ -380,6 +387,7 @@ export class LogStore {
       throw new LogFormatError(join(dir, STREAM_FILE), `names stream ${JSON.stringify(definition.name)}`);
     }
     const checkpoints = new Map<string, number>();
+    const notes = new Map<string, Uint8Array>();
     const legacy = new Set<string>();
     if (definition.persistence === 'File') {
       const consumers = this.openDir(join(dir, 'consumers'));
@@ -388,7 +396,9 @@ export class LogStore {
         if (file.startsWith('.')) await consumers.remove(file);
         else if (file.endsWith(CHECKPOINT_SUFFIX)) {
           const value = await CheckpointFile.read(consumers, file);
-          if (value !== undefined) checkpoints.set(file.slice(0, -CHECKPOINT_SUFFIX.length), value.sequence);
+          const consumer = file.slice(0, -CHECKPOINT_SUFFIX.length);
+          if (value !== undefined) checkpoints.set(consumer, value.sequence);
+          if (value?.note !== undefined) notes.set(consumer, value.note);
         }
       }
       for (const file of names) {
@@ -403,7 +413,7 @@ export class LogStore {
         }
       }
     }
-    const entry = await this.attach(definition, dir, checkpoints, legacy);
+    const entry = await this.attach(definition, dir, checkpoints, legacy, notes);
     for (const consumer of [...legacy]) {
       try {
         await this.checkpointFile(entry, consumer);
@@ -419,6 +429,7 @@ export class LogStore {
     dir: string,
     checkpoints: Map<string, number>,
     legacy = new Set<string>(),
+    notes = new Map<string, Uint8Array>(),
   ): Promise<Entry> {
     const clock = this.clock;
     const hooks = {
@@ -440,7 +451,7 @@ export class LogStore {
             initialSequence: await this.readReservation(dir),
             reserveSequences: (upTo) => this.writeMeta(dir, SEQUENCE_FILE, JSON.stringify({ next: upTo })),
           });
-    const entry: Entry = { stream, dir, checkpoints, checkpointFiles: new Map(), legacy };
+    const entry: Entry = { stream, dir, checkpoints, notes, checkpointFiles: new Map(), legacy };
     this.updateReclaimable(entry);
     this.streams.set(definition.name, entry);
     return entry;
@@ -674,16 +685,21 @@ export class LogStore {
    * Durably records that `consumer` has processed `stream` up to and including `sequence`: one
    * in-place slot write and fdatasync (in RAM for Memory streams). Commits issued while a write is
    * in flight are coalesced: the newest is written next, and all of them resolve when it is durable.
+   * `note` (at most CHECKPOINT_NOTE_MAX_BYTES) is kept with the commit; `checkpointNote` returns it.
    */
-  async commit(name: string, consumer: string, sequence: number): Promise<void> {
+  async commit(name: string, consumer: string, sequence: number, note?: Uint8Array): Promise<void> {
     const entry = this.entry(name);
     assertConsumerName(consumer);
     const next = entry.stream.stats().nextSequence;
     if (!Number.isSafeInteger(sequence) || sequence < 0 || sequence >= next) {
       throw new InvalidSequenceError(name, sequence, `is not an acknowledged sequence (next is ${next})`);
     }
+    if (note !== undefined && note.byteLength > CHECKPOINT_NOTE_MAX_BYTES) {
+      throw new RangeError(`checkpoint note of ${note.byteLength} bytes, over ${CHECKPOINT_NOTE_MAX_BYTES}`);
+    }
     if (entry.stream.definition.persistence === 'Memory') {
       entry.checkpoints.set(consumer, sequence);
+      setNote(entry, consumer, note);
       return;
     }
     let file: CheckpointFile;
@@ -697,10 +713,11 @@ export class LogStore {
       }
       throw error;
     }
-    await file.commit({ sequence, committedAt: this.clock() }).catch((error: unknown) => {
+    await file.commit({ sequence, committedAt: this.clock(), note }).catch((error: unknown) => {
       throw storageError(error, join(entry.dir, 'consumers', file.name));
     });
     entry.checkpoints.set(consumer, sequence);
+    setNote(entry, consumer, note);
     this.updateReclaimable(entry);
   }
 
@@ -719,6 +736,11 @@ export class LogStore {
   /** The last sequence `consumer` committed, or undefined if it never did. */
   committed(name: string, consumer: string): number | undefined {
     return this.entry(name).checkpoints.get(consumer);
+  }
+
+  /** The note of `consumer`'s latest commit, or undefined when it left none (or it was torn). */
+  checkpointNote(name: string, consumer: string): Uint8Array | undefined {
+    return this.entry(name).notes.get(consumer);
   }
 
   /** Applies timeToLiveMillis to every stream now (the background timer calls this too). */

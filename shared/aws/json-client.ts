@@ -27,8 +27,15 @@ export interface AwsJsonClientOptions {
 }
 
 export interface AwsJsonClient {
-  /** POSTs `body` (the JSON request) to `operation`; resolves with the parsed JSON answer. */
-  call(operation: string, body: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<unknown>;
+  /**
+   * POSTs `body` (the JSON request) to `operation`; resolves with the parsed JSON answer. An answer
+   * longer than `maxResponseBytes` is dropped while it arrives: AwsServiceError `ResponseTooLarge`.
+   */
+  call(
+    operation: string,
+    body: Uint8Array | string,
+    options?: { signal?: AbortSignal; maxResponseBytes?: number },
+  ): Promise<unknown>;
   destroy(): void;
 }
 
@@ -64,6 +71,8 @@ function post(
   agent: HttpAgent,
   body: Uint8Array,
   signal: AbortSignal | undefined,
+  maxResponseBytes: number,
+  operation: string,
 ): Promise<{ res: IncomingMessage; text: string }> {
   const req = send({
     protocol: url.protocol,
@@ -78,7 +87,24 @@ function post(
   const answered = new Promise<{ res: IncomingMessage; text: string }>((resolve, reject) => {
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let received = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (received > maxResponseBytes) return;
+        received += chunk.length;
+        if (received <= maxResponseBytes) chunks.push(chunk);
+        else {
+          chunks.length = 0;
+          req.destroy();
+          reject(
+            new AwsServiceError(
+              operation,
+              'ResponseTooLarge',
+              res.statusCode ?? 0,
+              `answer over ${maxResponseBytes} bytes, dropped`,
+            ),
+          );
+        }
+      });
       res.on('error', reject);
       res.on('end', () => resolve({ res, text: Buffer.concat(chunks).toString('utf8') }));
     });
@@ -105,7 +131,12 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
    * which is done as soon as the request is written, may take it. A PutRecords body (up to 6.7 MB)
    * is then collectable while its answer is awaited.
    */
-  const start = async (operation: string, payload: Uint8Array, signal: AbortSignal | undefined) => {
+  const start = async (
+    operation: string,
+    payload: Uint8Array,
+    signal: AbortSignal | undefined,
+    maxResponseBytes: number,
+  ) => {
     const credentials = await options.credentials();
     const headers = signRequest({
       method: 'POST',
@@ -122,7 +153,7 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
       credentials,
       date: new Date(clock() + offsetMillis),
     });
-    return post(send, url, path, headers, agent, payload, signal);
+    return post(send, url, path, headers, agent, payload, signal, maxResponseBytes, operation);
   };
 
   const answer = (operation: string, response: { res: IncomingMessage; text: string }): unknown => {
@@ -162,11 +193,17 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
   const call = (
     operation: string,
     body: Uint8Array | string,
-    { signal }: { signal?: AbortSignal } = {},
+    {
+      signal,
+      maxResponseBytes = Number.POSITIVE_INFINITY,
+    }: { signal?: AbortSignal; maxResponseBytes?: number } = {},
   ): Promise<unknown> =>
-    start(operation, typeof body === 'string' ? Buffer.from(body, 'utf8') : body, signal).then((response) =>
-      answer(operation, response),
-    );
+    start(
+      operation,
+      typeof body === 'string' ? Buffer.from(body, 'utf8') : body,
+      signal,
+      maxResponseBytes,
+    ).then((response) => answer(operation, response));
 
   return { call, destroy: () => agent.destroy() };
 }

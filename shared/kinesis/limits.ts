@@ -16,6 +16,14 @@ export const SHARD_WRITE_RECORDS_PER_SECOND = 1000;
 export const SHARD_READ_BYTES_PER_SECOND = 2 * MiB;
 
 /**
+ * GetRecords: up to 5 calls per second per shard (shared by every polling consumer of the shard),
+ * each returning at most 10,000 records and 10 MiB.
+ * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html
+ */
+export const GET_RECORDS_CALLS_PER_SECOND = 5;
+export const GET_RECORDS_MAX_RECORDS = 10_000;
+
+/**
  * PutRecords: at most 500 records per request.
  * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
  */

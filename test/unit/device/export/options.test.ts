@@ -9,6 +9,8 @@ const unreachable: KinesisApi = {
   putRecords: () => Promise.reject(new Error('not called')),
   listShards: () => Promise.reject(new Error('not called')),
   maxRecordBytes: () => Promise.reject(new Error('not called')),
+  shardIteratorAfter: () => Promise.reject(new Error('not called')),
+  getRecords: () => Promise.reject(new Error('not called')),
 };
 
 // Registered before the hook that closes the store, so the store closes before its root goes.

@@ -19,6 +19,8 @@ const offline: KinesisApi = {
   putRecords: () => Promise.reject(new Error('offline')),
   listShards: () => Promise.reject(new Error('offline')),
   maxRecordBytes: () => Promise.reject(new Error('offline')),
+  shardIteratorAfter: () => Promise.reject(new Error('offline')),
+  getRecords: () => Promise.reject(new Error('offline')),
 };
 
 /** Multipart uploads aborted through stalledS3. */
@@ -153,6 +155,8 @@ describe('a stream manager Kinesis export with batchIntervalMillis', () => {
           },
         ]),
       maxRecordBytes: async () => undefined,
+      shardIteratorAfter: () => Promise.reject(new Error('no reads here')),
+      getRecords: () => Promise.reject(new Error('no reads here')),
       putRecords: async (_stream, entries) => {
         requests.push(entries.flatMap((e) => e.records.map((r) => r.sequence)));
         return entries.map((_, i) => ({ ok: true, shardId: 'shardId-0', sequenceNumber: String(i) }));
