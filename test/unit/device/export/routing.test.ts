@@ -68,6 +68,7 @@ describe('parseExportDefinitions', () => {
         batchIntervalMillis: 0,
         priority: 5,
         aggregation: true,
+        readBackOnStart: true,
         deadLetterStream: 'telemetry.dead-letter',
         checkpointName: 'kinesis.ingest',
       },

@@ -4,9 +4,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   CHECKPOINT_FILE_SIZE,
+  CHECKPOINT_NOTE_MAX_BYTES,
   CHECKPOINT_SLOT_SIZE,
   CHECKPOINT_SLOT_STRIDE,
   decodeCheckpointFile,
+  decodeCheckpointSlot,
   encodeCheckpointSlot,
 } from '../../../../device/log/checkpoint.ts';
 import { LogStore } from '../../../../device/log/index.ts';
@@ -53,6 +55,46 @@ describe('checkpoint slots', () => {
         },
       ),
     );
+  });
+});
+
+describe('checkpoint notes', () => {
+  const note = fc.uint8Array({ minLength: 1, maxLength: CHECKPOINT_NOTE_MAX_BYTES });
+
+  it("round-trip in the slot's sector, and a slot without one reads as before", () => {
+    fc.assert(
+      fc.property(u64, note, (sequence, bytes) => {
+        const file = Buffer.alloc(CHECKPOINT_FILE_SIZE);
+        encodeCheckpointSlot({ generation: 1, sequence, committedAt: 3, note: bytes }).copy(file, 0);
+        const slot = decodeCheckpointFile(file);
+        expect(slot).toMatchObject({ sequence, committedAt: 3 });
+        expect(Buffer.from(slot?.note ?? [])).toEqual(Buffer.from(bytes));
+        const bare = encodeCheckpointSlot({ generation: 1, sequence, committedAt: 3 });
+        expect(bare.length).toBe(CHECKPOINT_SLOT_SIZE);
+        expect(decodeCheckpointSlot(bare, 0)?.note).toBeUndefined();
+      }),
+    );
+  });
+
+  it('a torn note is dropped and the slot kept; an oversized note is refused', () => {
+    fc.assert(
+      fc.property(u64, note, fc.nat(), fc.integer({ min: 1, max: 255 }), (sequence, bytes, at, flip) => {
+        const slot = encodeCheckpointSlot({ generation: 2, sequence, committedAt: 1, note: bytes });
+        const index = CHECKPOINT_SLOT_SIZE + (at % bytes.length);
+        slot[index] = (slot[index] as number) ^ flip;
+        const decoded = decodeCheckpointSlot(slot, 0);
+        expect(decoded?.sequence).toBe(sequence);
+        expect(decoded?.note).toBeUndefined();
+      }),
+    );
+    expect(() =>
+      encodeCheckpointSlot({
+        generation: 1,
+        sequence: 1,
+        committedAt: 1,
+        note: new Uint8Array(CHECKPOINT_NOTE_MAX_BYTES + 1),
+      }),
+    ).toThrow(RangeError);
   });
 });
 
@@ -110,6 +152,26 @@ describe('checkpoints in the store', () => {
     await rm(join(root, 'LOCK'));
     const reopened = await storeWith(root, 0, fs);
     expect(reopened.committed('s', 'c')).toBe(6);
+    await reopened.close();
+  });
+
+  it('keep the note of the latest commit across a reopen; a commit without one clears it', async () => {
+    const fs = new SimFs();
+    const root = freshRoot();
+    const store = await storeWith(root, 10, fs);
+    await store.commit('s', 'c', 2, Uint8Array.of(1, 2, 3));
+    await store.commit('s', 'd', 4, Uint8Array.of(9));
+    await store.commit('s', 'd', 5);
+    expect(store.checkpointNote('s', 'c')).toEqual(Uint8Array.of(1, 2, 3));
+    await store.close();
+    const reopened = await storeWith(root, 0, fs);
+    expect(reopened.committed('s', 'c')).toBe(2);
+    expect(reopened.checkpointNote('s', 'c')).toEqual(Uint8Array.of(1, 2, 3));
+    expect(reopened.committed('s', 'd')).toBe(5);
+    expect(reopened.checkpointNote('s', 'd')).toBeUndefined();
+    await expect(
+      reopened.commit('s', 'c', 3, new Uint8Array(CHECKPOINT_NOTE_MAX_BYTES + 1)),
+    ).rejects.toBeInstanceOf(RangeError);
     await reopened.close();
   });
 
