@@ -166,7 +166,7 @@ export class KinesisExporter {
       let wake = this.#stopping ? this.#drainUntil : Number.POSITIVE_INFINITY;
       for (const e of this.#exports) {
         pumpRefresh(this.#ctx, e);
-        pumpReadBack(this.#ctx, this.#router, e);
+        pumpReadBack(this.#ctx, this.#router, e, this.#abort.signal);
         pumpRead(this.#ctx, this.#router, e, now, this.#stopping, this.#abort.signal);
         pumpLetters(this.#ctx, e, now);
         pumpCommit(this.#ctx, e);
@@ -241,7 +241,14 @@ export class KinesisExporter {
   /** Lets in-flight work settle, then writes dead letters and the final checkpoint. */
   async #shutdown(): Promise<void> {
     for (const e of this.#exports) {
-      await Promise.allSettled([...e.sends, e.reading, e.refreshing, e.writingLetters, e.committing]);
+      await Promise.allSettled([
+        ...e.sends,
+        e.reading,
+        e.refreshing,
+        e.readingBack,
+        e.writingLetters,
+        e.committing,
+      ]);
       pumpLetters(this.#ctx, e, this.#clock());
       await e.writingLetters;
       pumpCommit(this.#ctx, e);

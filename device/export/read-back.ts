@@ -27,35 +27,45 @@ const FIRST_LIMIT = 100;
 /** Log records past the checkpoint considered: more than one read-ahead cannot have been sent. */
 const MAX_CANDIDATES = 16_384;
 
-export function pumpReadBack(ctx: ExporterContext, router: RecordRouter, e: StreamExport): void {
+export function pumpReadBack(
+  ctx: ExporterContext,
+  router: RecordRouter,
+  e: StreamExport,
+  signal: AbortSignal,
+): void {
   if (e.readBack !== 'due' || e.describeDue || e.refreshing !== undefined) return;
   e.readBack = 'running';
-  findLanded(ctx, router, e)
-    .then(
-      (landed) => {
-        e.landed = landed;
-      },
-      (error: unknown) => {
-        const detail =
-          error instanceof KinesisCallError
-            ? `${error.code}: ${error.message}`
-            : error instanceof Error
-              ? error.message
-              : String(error);
-        e.state.noteError(
-          ExportStatusCode.READ_BACK_FAILED,
-          `reading back what the previous run sent failed (records past the checkpoint are sent again): ${detail}`,
-          ctx.clock(),
-        );
-      },
-    )
+  e.readingBack = findLanded(ctx, router, e, signal)
+    .then(({ landed, failure }) => {
+      e.landed = landed;
+      if (failure !== undefined) throw failure;
+    })
+    .catch((error: unknown) => {
+      const detail =
+        error instanceof KinesisCallError
+          ? `${error.code}: ${error.message}`
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      e.state.noteError(
+        ExportStatusCode.READ_BACK_FAILED,
+        `reading back what the previous run sent failed (records past the checkpoint are sent again): ${detail}`,
+        ctx.clock(),
+      );
+    })
     .finally(() => {
       e.readBack = 'done';
+      e.readingBack = undefined;
       ctx.wake();
     });
 }
 
-async function findLanded(ctx: ExporterContext, router: RecordRouter, e: StreamExport): Promise<Set<number>> {
+async function findLanded(
+  ctx: ExporterContext,
+  router: RecordRouter,
+  e: StreamExport,
+  signal: AbortSignal,
+): Promise<{ landed: Set<number>; failure?: unknown }> {
   const { logStream, checkpointName, kinesisStreamName } = e.definition;
   const positions = decodePositions(ctx.store.checkpointNote(logStream, checkpointName));
   const records = await ctx.store.read(logStream, {
@@ -74,13 +84,20 @@ async function findLanded(ctx: ExporterContext, router: RecordRouter, e: StreamE
     if (candidates === undefined) byShard.set(shardId, [candidate]);
     else candidates.push(candidate);
   }
-  const deadline = ctx.clock() + READ_BACK_MAX_MILLIS;
-  const found = await Promise.all(
+  const deadline = { at: ctx.clock() + READ_BACK_MAX_MILLIS, signal };
+  // Each shard on its own: one that cannot be read leaves what the others found.
+  const results = await Promise.allSettled(
     [...byShard].map(([shardId, candidates]) =>
       readShard(ctx, kinesisStreamName, shardId, positions.get(shardId) as string, candidates, deadline),
     ),
   );
-  return new Set(found.flatMap((landed) => [...landed]));
+  const landed = new Set<number>();
+  let failure: unknown;
+  for (const result of results) {
+    if (result.status === 'rejected') failure ??= result.reason;
+    else for (const sequence of result.value) landed.add(sequence);
+  }
+  return { landed, failure };
 }
 
 async function readShard(
@@ -89,15 +106,16 @@ async function readShard(
   shardId: string,
   position: string,
   candidates: readonly Candidate[],
-  deadline: number,
+  deadline: { readonly at: number; readonly signal: AbortSignal },
 ): Promise<ReadonlySet<number>> {
   const matcher = new LandedMatcher(candidates);
   let iterator: string | undefined = await ctx.client.shardIteratorAfter(streamName, shardId, position);
   let limit = FIRST_LIMIT;
   for (let call = 0; call < READ_BACK_MAX_CALLS_PER_SHARD && matcher.remaining > 0; call++) {
     if (call > 0) await new Promise((resolve) => setTimeout(resolve, 1000 / GET_RECORDS_CALLS_PER_SECOND));
-    const timeout = deadline - ctx.clock();
-    if (iterator === undefined || timeout <= 0) break;
+    const timeout = deadline.at - ctx.clock();
+    // A stop does not wait for the read-back: what it has not found is sent again next time.
+    if (iterator === undefined || timeout <= 0 || deadline.signal.aborted) break;
     let page: Awaited<ReturnType<typeof ctx.client.getRecords>>;
     try {
       page = await ctx.client.getRecords(iterator, limit, timeout, READ_BACK_MAX_RESPONSE_BYTES);
@@ -117,8 +135,10 @@ async function readShard(
       GET_RECORDS_MAX_RECORDS,
       Math.max(1, Math.floor((READ_BACK_MAX_RESPONSE_BYTES * 0.7) / largest)),
     );
-    // At the tip: the previous run is gone, nothing of it can land later.
-    if (page.millisBehindLatest === 0 || page.records.length === 0) break;
+    // At the tip: the previous run is gone, nothing of it can land later. (An empty page behind
+    // the tip is a gap in the shard; the next page goes on.)
+    if (page.millisBehindLatest === 0 || (page.records.length === 0 && page.millisBehindLatest === undefined))
+      break;
     iterator = page.nextShardIterator;
   }
   return matcher.landed;

@@ -64,6 +64,7 @@ export class StreamExport {
   readonly positions = new ShardPositions();
   /** Reading back what a previous run sent (landed.ts): due at start when a note has positions. */
   readBack: 'due' | 'running' | 'done' = 'done';
+  readingBack: Promise<void> | undefined;
   /** Sequences past the checkpoint found in Kinesis by the read-back, skipped as they are read. */
   landed: ReadonlySet<number> = new Set();
   readonly sends = new Set<Promise<void>>();

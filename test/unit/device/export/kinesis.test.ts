@@ -11,6 +11,7 @@ import {
   KINESIS_TARGET,
   outcomesOf,
   putRecordsBody,
+  RESPONSE_TOO_LARGE_CODE,
 } from '../../../../device/export/kinesis.ts';
 import type { PlannedEntry } from '../../../../device/export/planner.ts';
 import { fullGc } from '../../../../device/memory.ts';
@@ -238,6 +239,48 @@ describe('PutRecords through the slim client', () => {
       expect(body?.deref()).toBeUndefined();
       answer();
       expect(await sent).toEqual([{ ok: true, shardId: 'shardId-0', sequenceNumber: '1' }]);
+    } finally {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('GetRecords through the slim client', () => {
+  it('decodes the page, and drops an answer over maxResponseBytes while it arrives', async () => {
+    const data = Buffer.alloc(300 * 1024, 9);
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/x-amz-json-1.1');
+        res.end(
+          JSON.stringify({
+            Records: [{ PartitionKey: 'k', Data: data.toString('base64'), SequenceNumber: '5' }],
+            NextShardIterator: 'next',
+            MillisBehindLatest: 0,
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = createAwsJsonClient({
+      service: 'kinesis',
+      targetPrefix: KINESIS_TARGET,
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      credentials: async () => ({ accessKeyId: 'AKID', secretAccessKey: 'secret' }),
+    });
+    try {
+      const api = httpKinesisApi(client);
+      const page = await api.getRecords('iterator', 10, 5_000, 1024 * 1024);
+      expect(page).toMatchObject({ nextShardIterator: 'next', millisBehindLatest: 0 });
+      expect(page.records.map((r) => [r.partitionKey, Buffer.from(r.data).equals(data)])).toEqual([
+        ['k', true],
+      ]);
+      await expect(api.getRecords('iterator', 10, 5_000, 100 * 1024)).rejects.toMatchObject({
+        code: RESPONSE_TOO_LARGE_CODE,
+        kind: 'unavailable',
+      });
     } finally {
       client.destroy();
       await new Promise((resolve) => server.close(resolve));
