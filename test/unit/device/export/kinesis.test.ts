@@ -1,5 +1,5 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
@@ -188,6 +188,18 @@ describe('per-entry outcomes', () => {
   });
 });
 
+/** Starts `server` on a loopback port and returns the agent's slim Kinesis client pointed at it. */
+async function slimClientOf(server: Server): Promise<AwsJsonClient> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return createAwsJsonClient({
+    service: 'kinesis',
+    targetPrefix: KINESIS_TARGET,
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    credentials: async () => ({ accessKeyId: 'AKID', secretAccessKey: 'secret' }),
+  });
+}
+
 describe('PutRecords through the slim client', () => {
   it('lets the request body be collected while the answer is awaited', async () => {
     const gc = fullGc();
@@ -206,14 +218,7 @@ describe('PutRecords through the slim client', () => {
         };
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = createAwsJsonClient({
-      service: 'kinesis',
-      targetPrefix: KINESIS_TARGET,
-      region: 'us-east-1',
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      credentials: async () => ({ accessKeyId: 'AKID', secretAccessKey: 'secret' }),
-    });
+    const client = await slimClientOf(server);
     try {
       let body: WeakRef<object> | undefined;
       // Sees the body the API built and hands it on; keeps only a weak reference.
@@ -262,14 +267,7 @@ describe('GetRecords through the slim client', () => {
         );
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = createAwsJsonClient({
-      service: 'kinesis',
-      targetPrefix: KINESIS_TARGET,
-      region: 'us-east-1',
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      credentials: async () => ({ accessKeyId: 'AKID', secretAccessKey: 'secret' }),
-    });
+    const client = await slimClientOf(server);
     try {
       const api = httpKinesisApi(client);
       const page = await api.getRecords('iterator', 10, 5_000, 1024 * 1024);
