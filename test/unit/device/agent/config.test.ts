@@ -66,7 +66,7 @@ describe('agent config', () => {
       /api.authTokenFile: is used only with api.auth: token/,
     );
     expect(config.aws.credentials).toEqual({ source: 'default-chain' });
-    expect(config.exporter).toEqual({ maxBufferedBytesPerStream: 1024 * 1024, maxInFlightRequests: 4 });
+    expect(config.exporter).toEqual({ maxBufferedBytesPerStream: 512 * 1024, maxInFlightRequests: 4 });
     expect(config.shutdown).toEqual({ drainTimeoutMillis: 0 });
     const [stream] = config.streams;
     expect(stream?.definition).toMatchObject({
