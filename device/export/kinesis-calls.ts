@@ -21,9 +21,7 @@ export function sendRequest(ctx: ExporterContext, e: StreamExport, request: Plan
     .then(
       (outcomes) => {
         e.requestWindow = Math.min(e.requestWindow * 2, PUT_RECORDS_MAX_BYTES);
-        for (const outcome of outcomes) {
-          if (outcome.ok) e.positions.accepted(outcome.shardId, outcome.sequenceNumber);
-        }
+        e.positions.acceptedRequest(outcomes);
         e.state.complete(request.id, outcomes, ctx.clock());
       },
       (error: unknown) => {

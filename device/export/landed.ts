@@ -12,6 +12,7 @@
 import { deaggregate } from '../../shared/kinesis/aggregation.ts';
 import { crc32c } from '../log/index.ts';
 import type { ReadRecord } from './kinesis.ts';
+import type { EntryOutcome } from './state.ts';
 
 const NOTE_FORMAT = 1;
 const SEQUENCE_NUMBER = /^[0-9]{1,80}$/;
@@ -20,6 +21,16 @@ const SEQUENCE_NUMBER = /^[0-9]{1,80}$/;
 export class ShardPositions {
   readonly #positions = new Map<string, bigint>();
   #encoded: Uint8Array | undefined;
+
+  /**
+   * A PutRecords answer: only each shard's last accepted entry is looked at (Kinesis numbers a
+   * shard's entries of one request in request order), so the work is per shard, not per entry.
+   */
+  acceptedRequest(outcomes: readonly EntryOutcome[]): void {
+    const last = new Map<string, string>();
+    for (const outcome of outcomes) if (outcome.ok) last.set(outcome.shardId, outcome.sequenceNumber);
+    for (const [shardId, sequenceNumber] of last) this.accepted(shardId, sequenceNumber);
+  }
 
   /** Kinesis accepted a record on `shardId` at `sequenceNumber`. */
   accepted(shardId: string, sequenceNumber: string): void {

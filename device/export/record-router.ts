@@ -14,6 +14,7 @@ import type { DeadLetter, ExportState } from './state.ts';
 
 /** Partition keys whose check and hash are kept; past it the cache starts over. */
 const KEY_CACHE_SIZE = 4096;
+const NONE_LANDED: ReadonlySet<number> = new Set();
 
 interface KeyInfo {
   readonly partitionKey: string;
@@ -40,7 +41,7 @@ export class RecordRouter {
   routeAll(
     state: ExportState,
     records: readonly LogRecord[],
-    landed: ReadonlySet<number> = new Set(),
+    landed: ReadonlySet<number> = NONE_LANDED,
   ): PendingRecord[] {
     const out: PendingRecord[] = [];
     for (const record of records) {

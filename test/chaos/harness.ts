@@ -10,20 +10,13 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { type KinesisLimits, startKinesisLimits } from '../../local/kinesis-limits/proxy.ts';
 import { freePort, type RunningServer, startKinesis } from '../../local/servers/index.ts';
 import { PROJECT_ROOT } from '../../local/servers/runtime.ts';
 import { createAwsClients } from '../../shared/aws/clients.ts';
 import { createRecord, decodeRecord, type TributaryRecord } from '../../shared/contract/index.ts';
-import { deaggregate } from '../../shared/kinesis/aggregation.ts';
+import { createActiveStream, userRecordsIn } from '../helpers/kinesis-stream.ts';
 
 export const REGION = 'us-east-1';
 /** The agent stream every scenario appends to. */
@@ -417,13 +410,8 @@ export class ChaosKinesis {
     this.reachable = true;
   }
 
-  async createStream(name: string, shards: number): Promise<void> {
-    await this.client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-    for (;;) {
-      const summary = await this.client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-      if (summary.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-      await sleep(50);
-    }
+  createStream(name: string, shards: number): Promise<void> {
+    return createActiveStream(this.client, name, shards);
   }
 
   /** The ids of every user record in the stream, each shard in order. */
@@ -437,35 +425,11 @@ export class ChaosKinesis {
 
   /** Every user record in the stream, decoded, KPL aggregates unpacked, each shard in order. */
   async records(stream: string): Promise<(Omit<KinesisCopy, 'id'> & { record: TributaryRecord })[]> {
-    const copies: (Omit<KinesisCopy, 'id'> & { record: TributaryRecord })[] = [];
-    const { Shards = [] } = await this.client.send(new ListShardsCommand({ StreamName: stream }));
-    for (const shard of Shards) {
-      const shardId = shard.ShardId ?? '';
-      let { ShardIterator: iterator } = await this.client.send(
-        new GetShardIteratorCommand({
-          StreamName: stream,
-          ShardId: shardId,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      );
-      while (iterator !== undefined) {
-        const page = await this.client.send(
-          new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }),
-        );
-        for (const record of page.Records ?? []) {
-          const enclosing = {
-            partitionKey: record.PartitionKey ?? '',
-            sequenceNumber: record.SequenceNumber,
-          };
-          for (const user of deaggregate(record.Data ?? new Uint8Array(), enclosing)) {
-            copies.push({ record: decodeRecord(user.data), partitionKey: user.partitionKey, shardId });
-          }
-        }
-        if ((page.Records ?? []).length === 0 && page.MillisBehindLatest === 0) break;
-        iterator = page.NextShardIterator;
-      }
-    }
-    return copies;
+    return (await userRecordsIn(this.client, stream)).map(({ data, partitionKey, shardId }) => ({
+      record: decodeRecord(data),
+      partitionKey,
+      shardId,
+    }));
   }
 
   async stop(): Promise<void> {

@@ -1,12 +1,5 @@
 import { join } from 'node:path';
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ExportStatus,
@@ -19,8 +12,8 @@ import { startKinesis } from '../../local/servers/kinesis.ts';
 import type { RunningServer } from '../../local/servers/runtime.ts';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
 import { decodeRecord, encodeRecord } from '../../shared/contract/index.ts';
-import { deaggregate } from '../../shared/kinesis/aggregation.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../shared/kinesis/limits.ts';
+import { createActiveStream, userRecordsIn } from '../helpers/kinesis-stream.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
 import { until } from '../helpers/until.ts';
@@ -47,52 +40,18 @@ interface Arrived {
   hex: string;
 }
 
-async function createStream(name: string, shards: number): Promise<void> {
-  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  for (;;) {
-    const { StreamDescriptionSummary } = await client.send(
-      new DescribeStreamSummaryCommand({ StreamName: name }),
-    );
-    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Everything in the stream, shard by shard in Kinesis order, user records unpacked. */
 async function readBack(stream: string): Promise<Arrived[]> {
-  const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: stream }));
-  const out: Arrived[] = [];
-  for (const shard of Shards) {
-    const shardId = shard.ShardId ?? '';
-    let { ShardIterator: iterator } = await client.send(
-      new GetShardIteratorCommand({
-        StreamName: stream,
-        ShardId: shardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    // Everything was written before reading starts, so the first empty page is the end.
-    while (iterator !== undefined) {
-      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      const records = page.Records ?? [];
-      if (records.length === 0) break;
-      for (const record of records) {
-        const enclosing = { partitionKey: record.PartitionKey ?? '', sequenceNumber: record.SequenceNumber };
-        for (const user of deaggregate(record.Data ?? new Uint8Array(), enclosing)) {
-          const decoded = decodeRecord(user.data);
-          expect(user.partitionKey).toBe(decoded.partition_key);
-          out.push({
-            id: decoded.id,
-            key: decoded.partition_key,
-            shardId,
-            hex: Buffer.from(user.data).toString('hex'),
-          });
-        }
-      }
-      iterator = page.NextShardIterator;
-    }
-  }
-  return out;
+  return (await userRecordsIn(client, stream)).map((user) => {
+    const decoded = decodeRecord(user.data);
+    expect(user.partitionKey).toBe(decoded.partition_key);
+    return {
+      id: decoded.id,
+      key: decoded.partition_key,
+      shardId: user.shardId,
+      hex: Buffer.from(user.data).toString('hex'),
+    };
+  });
 }
 
 /** Appends contract records with keys spread over `keys` devices/cards; returns them in log order. */
@@ -156,7 +115,7 @@ afterAll(async () => {
 
 describe('KinesisExporter against the local Kinesis behind the limits proxy', () => {
   it('delivers every record once, in key order, through throttling storms, 500s and an outage', async () => {
-    await createStream('export-faults', 2);
+    await createActiveStream(client, 'export-faults', 2);
     await store.createStream({ name: 'faults' });
     const written = await appendRecords('faults', 4000, 40);
     // A record the stream can never take: 1 MiB of data plus its key is over the record limit.
@@ -209,7 +168,7 @@ describe('KinesisExporter against the local Kinesis behind the limits proxy', ()
   }, 180_000);
 
   it('resumes after the checkpoint on restart; only unacknowledged acceptances repeat, byte for byte', async () => {
-    await createStream('export-restart', 1);
+    await createActiveStream(client, 'export-restart', 1);
     await store.createStream({ name: 'restart' });
     const written = await appendRecords('restart', 3000, 60);
     limits.injectFaults({ throttleFraction: 0.3, failRequestFraction: 0.1, seed: 5 });
@@ -269,7 +228,7 @@ describe('KinesisExporter against the local Kinesis behind the limits proxy', ()
   }, 180_000);
 
   it('starts while Kinesis is unreachable and exports once it is back, with no append to wake it', async () => {
-    await createStream('export-offline-start', 1);
+    await createActiveStream(client, 'export-offline-start', 1);
     await store.createStream({ name: 'offline-start' });
     const written = await appendRecords('offline-start', 500, 10);
     const port = limits.port;

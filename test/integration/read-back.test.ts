@@ -6,14 +6,7 @@
  * without read permission) they are sent again, and nothing is ever lost.
  */
 import { join } from 'node:path';
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   httpKinesisApi,
@@ -29,7 +22,7 @@ import type { RunningServer } from '../../local/servers/runtime.ts';
 import { type AwsClients, createAwsClients } from '../../shared/aws/clients.ts';
 import { type AwsJsonClient, createAwsJsonClient } from '../../shared/aws/json-client.ts';
 import { decodeRecord, encodeRecord } from '../../shared/contract/index.ts';
-import { deaggregate } from '../../shared/kinesis/aggregation.ts';
+import { createActiveStream, userRecordsIn } from '../helpers/kinesis-stream.ts';
 import { telemetryRecord, transactionRecord } from '../helpers/records.ts';
 import { useTempDir } from '../helpers/temp-dir.ts';
 import { until } from '../helpers/until.ts';
@@ -62,40 +55,12 @@ afterAll(async () => {
   await kinesis?.stop();
 });
 
-async function createStream(name: string, shards: number): Promise<void> {
-  await sdk.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  await until(() => sdk.send(new DescribeStreamSummaryCommand({ StreamName: name })), {
-    what: `stream ${name} ACTIVE`,
-    done: (d) => d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE',
-    intervalMs: 50,
-  });
-}
-
 /** How many copies of each record id the stream holds. */
 async function copiesById(stream: string): Promise<Map<string, number>> {
-  const { Shards = [] } = await sdk.send(new ListShardsCommand({ StreamName: stream }));
   const copies = new Map<string, number>();
-  for (const shard of Shards) {
-    let { ShardIterator: iterator } = await sdk.send(
-      new GetShardIteratorCommand({
-        StreamName: stream,
-        ShardId: shard.ShardId ?? '',
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    while (iterator !== undefined) {
-      const page = await sdk.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      if ((page.Records ?? []).length === 0) break;
-      for (const record of page.Records ?? []) {
-        for (const user of deaggregate(record.Data ?? new Uint8Array(), {
-          partitionKey: record.PartitionKey ?? '',
-        })) {
-          const { id } = decodeRecord(user.data);
-          copies.set(id, (copies.get(id) ?? 0) + 1);
-        }
-      }
-      iterator = page.NextShardIterator;
-    }
+  for (const user of await userRecordsIn(sdk, stream)) {
+    const { id } = decodeRecord(user.data);
+    copies.set(id, (copies.get(id) ?? 0) + 1);
   }
   return copies;
 }
@@ -157,7 +122,7 @@ interface Scenario {
 /** A first run loses the answers of its last requests; a second run on the same log exports the rest. */
 async function lostAnswersThenRestart(scenario: Scenario) {
   const kinesisStream = `read-back-${scenario.name}`;
-  await createStream(kinesisStream, 2);
+  await createActiveStream(sdk, kinesisStream, 2);
   const store = await LogStore.open(join(tmp.path, scenario.name));
   try {
     await store.createStream({ name: 'records' });
