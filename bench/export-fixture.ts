@@ -5,11 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  type KinesisClient,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { LogStore } from '../device/log/index.ts';
 import { type KinesisLimits, startKinesisLimits } from '../local/kinesis-limits/proxy.ts';
 import { startKinesis } from '../local/servers/kinesis.ts';
@@ -50,15 +46,4 @@ export const DEVICES = 100;
 export function payload(i: number): Uint8Array {
   const head = `{"partition_key":"device-${String(i % DEVICES).padStart(3, '0')}","n":${i},"pad":"`;
   return Buffer.from(`${head}${'x'.repeat(RECORD_BYTES - head.length - 2)}"}`, 'utf8');
-}
-
-export async function createStream(client: KinesisClient, name: string): Promise<void> {
-  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
-  for (;;) {
-    const { StreamDescriptionSummary } = await client.send(
-      new DescribeStreamSummaryCommand({ StreamName: name }),
-    );
-    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -7,7 +7,8 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { KinesisExporter } from '../device/export/index.ts';
 import type { LogStore } from '../device/log/index.ts';
-import { createStream, payload, RECORD_BYTES, withExportBench } from './export-fixture.ts';
+import { createActiveStream } from '../test/helpers/kinesis-stream.ts';
+import { payload, RECORD_BYTES, withExportBench } from './export-fixture.ts';
 
 const SECONDS = Number(process.argv[2] ?? 15);
 // Enough for both runs at well above the target rate, so neither runs dry.
@@ -39,8 +40,8 @@ async function naive(client: KinesisClient, store: LogStore, stream: string, unt
 }
 
 await withExportBench('export', async ({ kinesis: client, store, limits }) => {
-  await createStream(client, 'bench-ours');
-  await createStream(client, 'bench-naive');
+  await createActiveStream(client, 'bench-ours', 1);
+  await createActiveStream(client, 'bench-naive', 1);
   await store.createStream({ name: 'bench', maxSize: 1024 * 1024 * 1024, segmentSize: 64 * 1024 * 1024 });
   for (let i = 0; i < RECORDS; i += 10_000) {
     await store.appendMany(

@@ -14,20 +14,17 @@
  */
 import {
   DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
   type KinesisClient,
-  type Shard,
   UpdateShardCountCommand,
 } from '@aws-sdk/client-kinesis';
 import { KinesisExporter } from '../device/export/index.ts';
 import type { ExportCounters } from '../device/export/state.ts';
 import type { LogStore } from '../device/log/index.ts';
 import { listShards } from '../local/scale/scale.ts';
-import { deaggregate } from '../shared/kinesis/aggregation.ts';
 import { hashKeyOf } from '../shared/kinesis/hash.ts';
 import { SHARD_WRITE_BYTES_PER_SECOND } from '../shared/kinesis/limits.ts';
-import { createStream, payload, RECORD_BYTES, withExportBench } from './export-fixture.ts';
+import { createActiveStream, userRecordsIn } from '../test/helpers/kinesis-stream.ts';
+import { payload, RECORD_BYTES, withExportBench } from './export-fixture.ts';
 
 const BEFORE_SECONDS = Number(process.argv[2] ?? 10);
 const AFTER_SECONDS = Number(process.argv[3] ?? 20);
@@ -62,32 +59,13 @@ function rate(samples: readonly Sample[], from: number, to: number): number {
 }
 
 /** Every user record in the stream as `{n, key}`, per shard, in shard order. */
-async function readBack(client: KinesisClient, stream: string, shards: readonly Shard[]) {
+async function readBack(client: KinesisClient, stream: string) {
   const byShard = new Map<string, { n: number; key: string }[]>();
-  for (const shard of shards) {
-    const shardId = shard.ShardId ?? '';
-    const list: { n: number; key: string }[] = [];
-    let { ShardIterator: iterator } = await client.send(
-      new GetShardIteratorCommand({
-        StreamName: stream,
-        ShardId: shardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    while (iterator !== undefined) {
-      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const record of page.Records ?? []) {
-        for (const user of deaggregate(record.Data ?? new Uint8Array(), {
-          partitionKey: record.PartitionKey ?? '',
-        })) {
-          const { n } = JSON.parse(Buffer.from(user.data).toString('utf8')) as { n: number };
-          list.push({ n, key: user.partitionKey });
-        }
-      }
-      iterator = page.NextShardIterator;
-      if ((page.Records ?? []).length === 0 && page.MillisBehindLatest === 0) break;
-    }
-    byShard.set(shardId, list);
+  for (const user of await userRecordsIn(client, stream)) {
+    const { n } = JSON.parse(Buffer.from(user.data).toString('utf8')) as { n: number };
+    const list = byShard.get(user.shardId) ?? [];
+    list.push({ n, key: user.partitionKey });
+    byShard.set(user.shardId, list);
   }
   return byShard;
 }
@@ -96,7 +74,7 @@ async function readBack(client: KinesisClient, stream: string, shards: readonly 
 async function scaleOut(client: KinesisClient, store: LogStore): Promise<void> {
   let exporter: KinesisExporter | undefined;
   try {
-    await createStream(client, STREAM);
+    await createActiveStream(client, STREAM, 1);
     await store.createStream({
       name: LOG_STREAM,
       maxSize: 1024 * 1024 * 1024,
@@ -166,7 +144,7 @@ async function scaleOut(client: KinesisClient, store: LogStore): Promise<void> {
     }
 
     const shards = await listShards(client, STREAM);
-    const byShard = await readBack(client, STREAM, shards);
+    const byShard = await readBack(client, STREAM);
     const parent = shards.find((s) => s.ParentShardId == null)?.ShardId ?? '';
     const children = shards.filter((s) => s.ParentShardId != null);
     const childOf = (key: string) => {

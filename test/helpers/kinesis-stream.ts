@@ -8,8 +8,8 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
-  ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
+import { listShards } from '../../local/scale/scale.ts';
 import { type DeaggregatedRecord, deaggregate } from '../../shared/kinesis/aggregation.ts';
 
 /** Creates the stream and resolves once it is ACTIVE. */
@@ -22,14 +22,13 @@ export async function createActiveStream(client: KinesisClient, name: string, sh
   }
 }
 
-/** Every user record in the stream, shard by shard in Kinesis order, KPL aggregates unpacked. */
+/** Every user record in the stream, shard by shard (closed ones too) in Kinesis order, KPL aggregates unpacked. */
 export async function userRecordsIn(
   client: KinesisClient,
   stream: string,
 ): Promise<(DeaggregatedRecord & { shardId: string })[]> {
-  const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: stream }));
   const out: (DeaggregatedRecord & { shardId: string })[] = [];
-  for (const shard of Shards) {
+  for (const shard of await listShards(client, stream)) {
     const shardId = shard.ShardId ?? '';
     let { ShardIterator: iterator } = await client.send(
       new GetShardIteratorCommand({
